@@ -19,8 +19,9 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'Record', 'check_records', 'voc_records', 'folder_records', 'coco_records',
-           'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts', 'SegDataset']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'DATA_DEFAULTS', 'Record', 'check_records', 'voc_records', 'folder_records',
+           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts',
+           'SegDataset', 'dataset_stats', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -246,3 +247,88 @@ class SegDataset(torch.utils.data.Dataset):
         inputs = dict(image=x.as_subclass(torch.Tensor).contiguous(), prompt=r.prompt, points=pts, point_labels=lab, box=box,
                       labelled=torch.tensor(r.kind != 'none'))
         return inputs, m.contiguous()
+
+# %% ../nbs/21_data.ipynb #752819f5
+DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
+                     classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
+                     skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
+                     coco_mode='instance', annotations='annotations.json', unlabelled_dir=None)
+
+def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200) -> tuple[tuple, tuple]:
+    "Per-channel mean / std of (up to `max_images`) training images after resize + center crop."
+    ds = SegDataset(records[:max_images], resize, crop, train=False, stats=((0., 0., 0.), (1., 1., 1.)))
+    xs = torch.stack([ds[i][0]['image'] for i in range(len(ds))])
+    return tuple(xs.mean((0, 2, 3)).tolist()), tuple(xs.std((0, 2, 3)).tolist())
+
+def data_records(cfg: dict) -> tuple[list[Record], list[Record]]:
+    "Train and valid records for a `data` config section."
+    c = {**DATA_DEFAULTS, **cfg}
+    unknown = set(cfg) - set(DATA_DEFAULTS)
+    if unknown: raise KeyError(f"unknown key(s) data.{sorted(unknown)[0]} (valid: {sorted(DATA_DEFAULTS)})")
+    if c['root'] is None and c['format'] != 'folder': raise ValueError("data.root is not set")
+    if c['format'] == 'voc':
+        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
+        train = voc_records(c['root'], c['train_split'], **kw)
+        valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
+    elif c['format'] == 'folder':
+        train, valid = split_records(folder_records(c['image_dir'] or Path(c['root'])/'images',
+                                                    c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None), c['text'], c['skip_bad']),
+                                     c['valid_frac'], c['seed'])
+    elif c['format'] == 'coco':
+        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images', mode=c['coco_mode'], skip_bad=c['skip_bad'])
+        if (root/'train'/c['annotations']).is_file():
+            train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
+        else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
+    else: raise ValueError(f"data.format must be 'voc', 'folder' or 'coco', got {c['format']!r}")
+    if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'])]
+    return train, valid
+
+# %% ../nbs/21_data.ipynb #6e6b899f
+class SegDataLoaders(DataLoaders):
+    "fastai `DataLoaders` of cdsam samples, with `show_batch` drawing image, mask, prompt, points and box."
+    def show_batch(self, b=None, max_n: int = 6, ncols: int = 3, figsize=None, **kwargs):
+        "Show `max_n` samples of a training batch (or of `b`)."
+        import matplotlib.pyplot as plt
+        b = b if b is not None else self.train.one_batch()
+        show_samples(b[0], b[1], max_n=max_n, ncols=ncols, figsize=figsize, stats=getattr(self, 'stats', IMAGENET_STATS), **kwargs)
+
+def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None = None, max_n: int = 6, ncols: int = 3,
+                 figsize=None, stats=IMAGENET_STATS, titles=None):
+    "Draw images with ground-truth mask (green, ignored pixels grey), optional prediction (red outline), prompt, points and box."
+    import matplotlib.pyplot as plt
+    n = min(max_n, len(masks)); nrows = (n + ncols - 1) // ncols
+    fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3 * nrows), squeeze=False)
+    mean, std = torch.tensor(stats[0]).view(3, 1, 1), torch.tensor(stats[1]).view(3, 1, 1)
+    for i, ax in enumerate(axs.flat):
+        ax.axis('off')
+        if i >= n: continue
+        img = (inputs['image'][i].detach().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
+        m = masks[i, 0].cpu().numpy()
+        ov = np.zeros((*m.shape, 4)); ov[m == 1] = (0, 1, 0, .35); ov[m == 255] = (.5, .5, .5, .5)
+        ax.imshow(img); ax.imshow(ov)
+        if preds is not None: ax.contour(preds[i].detach().cpu().float().numpy(), levels=[0.5], colors='red', linewidths=1)
+        pts, lab = inputs['points'][i].cpu(), inputs['point_labels'][i].cpu()
+        for (x, y), l in zip(pts.tolist(), lab.tolist()):
+            if l >= 0: ax.plot(x, y, marker='*', color='lime' if l == 1 else 'red', markersize=8)
+        x0, y0, x1, y1 = inputs['box'][i].tolist()
+        ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, color='yellow', lw=1))
+        ax.set_title(titles[i] if titles else inputs['prompt'][i], fontsize=9)
+    plt.tight_layout()
+    return fig
+
+def build_dataloaders(cfg: dict, device=None) -> SegDataLoaders:
+    "fastai DataLoaders (train shuffled with augmentations; valid deterministic) from a `data` config section."
+    c = {**DATA_DEFAULTS, **cfg}
+    train, valid = data_records(cfg)
+    stats = dataset_stats(train, c['resize'], c['crop']) if c['normalize'] == 'dataset' else IMAGENET_STATS
+    if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c['normalize']!r}")
+    kw = dict(resize=c['resize'], crop=c['crop'], stats=stats, n_pos_points=c['n_pos_points'], n_neg_points=c['n_neg_points'],
+              box_jitter=c['box_jitter'], seed=c['seed'])
+    tds, vds = SegDataset(train, train=True, **kw), (SegDataset(valid, train=False, **kw) if valid else None)
+    bs, nw = c['batch_size'], c['workers']
+    dls = [DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=nw, device=device)]
+    dls.append(DataLoader(vds, bs=bs, shuffle=False, num_workers=nw, device=device) if vds is not None else
+               DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))
+    out = SegDataLoaders(*dls)
+    out.stats, out.n_inp = stats, 1
+    return out
