@@ -150,8 +150,8 @@ def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding:
     for i in range(n):
         img, polys = lesion_image(rng, size, 1)
         xy = np.array(polys[0]); cx, cy = xy.mean(0); r_in = np.linalg.norm(xy - [cx, cy], axis=1).max() + 2
-        r_out = min(r_in * 1.6, cx, cy, size - 1 - cx, size - 1 - cy, r_in + 20)
-        r_out = max(r_out, r_in + 4)
+        r_out = min(r_in + max(6., 0.5 * r_in), cx - 2, cy - 2, size - 3 - cx, size - 3 - cy)   # both circles inside the image
+        r_in = min(r_in, r_out - 5)
         img.save(root/'images'/f'case{i:03d}-noCircles.jpg', quality=95)
         m = Image.new('L', (size, size), 0); d = ImageDraw.Draw(m)
         box = lambda r: [cx - r, cy - r, cx + r, cy + r]
