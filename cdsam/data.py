@@ -288,7 +288,6 @@ class SegDataLoaders(DataLoaders):
     "fastai `DataLoaders` of cdsam samples, with `show_batch` drawing image, mask, prompt, points and box."
     def show_batch(self, b=None, max_n: int = 6, ncols: int = 3, figsize=None, **kwargs):
         "Show `max_n` samples of a training batch (or of `b`)."
-        import matplotlib.pyplot as plt
         b = b if b is not None else self.train.one_batch()
         show_samples(b[0], b[1], max_n=max_n, ncols=ncols, figsize=figsize, stats=getattr(self, 'stats', IMAGENET_STATS), **kwargs)
 

@@ -129,7 +129,7 @@ def write_csv(rows: list[dict], path) -> Path:
 
 def save_dual_circle_vis(img: Image.Image, pred: np.ndarray, regions: np.ndarray, path, ignore=None) -> Path:
     "PNG of the image with the prediction (red) and the lesion / annulus / background boundaries outlined."
-    import matplotlib; import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(4, 4)); ax.imshow(img); ax.axis('off')
     ov = np.zeros((*pred.shape, 4)); ov[pred] = (1, 0, 0, .35)
     if ignore is not None: ov[np.asarray(ignore) > 0] = (.3, .3, .3, .6)

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['atomic_write', 'save_state', 'load_state', 'StateDictMismatch', 'load_state_dict_checked']
+__all__ = ['atomic_write', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
@@ -78,15 +78,19 @@ class StateDictMismatch(KeyError):
     def __str__(self): return self.args[0]
 
 # %% ../nbs/01_files.ipynb #be26770f
-def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
-                            ignore_missing: Iterable[str] = ()) -> nn.Module:
-    "Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else raise `StateDictMismatch`."
-    own = module.state_dict()
+def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], source: str = 'state dict',
+                     ignore_missing: Iterable[str] = ()):
+    "Raise `StateDictMismatch` unless `state` has exactly the keys and shapes of `own` (keys in `ignore_missing` may be absent)."
     ignore = set(ignore_missing)
     missing = [k for k in own if k not in state and k not in ignore]
     unexpected = [k for k in state if k not in own]
     shapes = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own
               if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or shapes: raise StateDictMismatch(source, missing, unexpected, shapes)
+
+def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
+                            ignore_missing: Iterable[str] = ()) -> nn.Module:
+    "Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else raise `StateDictMismatch`."
+    check_state_keys(module.state_dict(), state, source, ignore_missing)
     module.load_state_dict(dict(state), strict=False)
     return module

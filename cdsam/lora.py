@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .files import save_state, load_state, StateDictMismatch
+from .files import save_state, load_state, check_state_keys, StateDictMismatch
 
 # %% auto #0
 __all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'inject_lora', 'vit_last_blocks_targets', 'sam_decoder_targets', 'lora_layers',
@@ -226,10 +226,6 @@ def load_lora(model: nn.Module, path: str | Path) -> list[str]:
             continue
         try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c['dropout'])
         except ValueError: raise StateDictMismatch(str(path), [], [n], []) from None
-    own = lora_state_dict(model)
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [f"{k}: {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in state and state[k].shape != own[k].shape]
-    if missing or unexpected or shapes: raise StateDictMismatch(str(path), missing, unexpected, shapes)
+    check_state_keys(lora_state_dict(model), state, str(path))
     model.load_state_dict(state, strict=False)
     return list(layers)
