@@ -91,7 +91,7 @@ class CDSAM(nn.Module):
         low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multimask_output)
         masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
         out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, proj_tokens=self.token_proj(tokens),
-                   proj_cls=self.token_proj(feats['cls']))
+                   proj_cls=self.token_proj(feats['cls']), grid=grid)
         if text is not None: out['text'] = text
         return out
 
