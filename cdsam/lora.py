@@ -17,7 +17,7 @@ from .files import save_state, load_state, check_state_keys, StateDictMismatch
 # %% auto #0
 __all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'inject_lora', 'vit_last_blocks_targets', 'sam_decoder_targets', 'lora_layers',
            'lora_parameters', 'is_lora_param', 'count_lora_parameters', 'mark_only_lora_trainable', 'disable_lora',
-           'merge_lora', 'lora_state_dict', 'lora_config', 'save_lora', 'load_lora']
+           'merge_lora', 'lora_state_dict', 'lora_config', 'save_lora', 'apply_lora_config', 'load_lora']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 class LoRALinear(nn.Module):
@@ -213,19 +213,23 @@ def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> 
     meta = {'cdsam_lora': json.dumps({'layers': lora_config(model), **(extra or {})})}
     return save_state(lora_state_dict(model), path, metadata=meta)
 
-def load_lora(model: nn.Module, path: str | Path) -> list[str]:
-    "Load adapters saved by `save_lora` into `model`, injecting any layer it lacks; return the adapted layer names."
-    state, meta = load_state(path, 'LoRA adapter')
-    if 'cdsam_lora' not in meta: raise ValueError(f"{path} is not a cdsam LoRA adapter file (no 'cdsam_lora' metadata)")
-    layers = json.loads(meta['cdsam_lora'])['layers']
+def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config') -> list[str]:
+    "Inject adapters into `model` as described by `lora_config` output `{name: {r, alpha, dropout}}` (layers already adapted must agree)."
     have = lora_layers(model)
     for n, c in layers.items():
         if n in have:
             if (have[n].r, have[n].alpha) != (c['r'], c['alpha']):
-                raise ValueError(f"{path}: layer {n} has r={c['r']}, alpha={c['alpha']} in the file but r={have[n].r}, alpha={have[n].alpha} in the model")
+                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, alpha={have[n].alpha} in the model")
             continue
-        try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c['dropout'])
-        except ValueError: raise StateDictMismatch(str(path), [], [n], []) from None
+        try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.))
+        except ValueError: raise StateDictMismatch(source, [], [n], []) from None
+    return list(layers)
+
+def load_lora(model: nn.Module, path: str | Path) -> list[str]:
+    "Load adapters saved by `save_lora` into `model`, injecting any layer it lacks; return the adapted layer names."
+    state, meta = load_state(path, 'LoRA adapter')
+    if 'cdsam_lora' not in meta: raise ValueError(f"{path} is not a cdsam LoRA adapter file (no 'cdsam_lora' metadata)")
+    layers = apply_lora_config(model, json.loads(meta['cdsam_lora'])['layers'], str(path))
     check_state_keys(lora_state_dict(model), state, str(path))
     model.load_state_dict(state, strict=False)
-    return list(layers)
+    return layers
