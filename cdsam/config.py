@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/config.html.md"""
 
 # %% ../nbs/02_config.ipynb #26d36bc0
 from __future__ import annotations
-import copy, difflib
+import copy, difflib, re
 from pathlib import Path
 from typing import Mapping, Sequence, Any
 import yaml
@@ -33,6 +33,14 @@ def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Seq
         if isinstance(v, Mapping) and isinstance(defaults[k], Mapping) and name not in free_form:
             check_keys(v, defaults[k], name + '.', free_form)
 
+_NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
+
+def _coerce(value, default):
+    "YAML 1.1 reads `3e-4` (no dot) as a string: turn number-looking strings into floats where a number (or None) is the default."
+    if isinstance(value, str) and _NUMBER.match(value.strip()) and (default is None or (isinstance(default, (int, float)) and not isinstance(default, bool))):
+        return float(value)
+    return value
+
 def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> dict:
     "A deep copy of `defaults` with `cfg` merged in recursively (free-form dicts replace wholesale); unknown keys raise."
     cfg = cfg or {}
@@ -42,7 +50,7 @@ def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> di
         name = f'{prefix}{k}'
         if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) and name not in FREE_FORM:
             out[k] = merge_config(out[k], v, name + '.')
-        else: out[k] = copy.deepcopy(v)
+        else: out[k] = _coerce(copy.deepcopy(v), out.get(k))
     return out
 
 # %% ../nbs/02_config.ipynb #c429897c
@@ -83,6 +91,7 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
     try: value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError: value = raw
     default = d if path == keys else None
+    value = _coerce(value, default)
     if default is not None and value is not None:
         if isinstance(default, bool) and not isinstance(value, bool):
             raise ConfigError(f"override '{text}': {key} expects true/false, got {raw!r}")

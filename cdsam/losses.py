@@ -113,12 +113,13 @@ def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator
     order = torch.rand(batch, n, generator=generator).argsort(1)
     return (order < k).to(device) if device is not None else order < k
 
-def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int, value: float = 0.) -> torch.Tensor:
+def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int | tuple[int, int], value: float = 0.) -> torch.Tensor:
     "Images `(B, 3, H, W)` with the patches in `patch_mask` `(B, h*w)` set to `value`."
-    B, _, H, W = images.shape; h, w = H // patch_size, W // patch_size
+    ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
+    B, _, H, W = images.shape; h, w = H // ph, W // pw
     if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} patches of {B} images")
     m = patch_mask.view(B, 1, h, w).float()
-    m = F.interpolate(m, scale_factor=patch_size, mode='nearest')                # (B, 1, h, w) -> (B, 1, h*p, w*p)
+    m = F.interpolate(m, size=(h * ph, w * pw), mode='nearest')                 # (B, 1, h, w) -> (B, 1, h*p, w*p)
     m = F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]))
     return images * (1 - m) + value * m
 
@@ -126,7 +127,7 @@ def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int
 TEACHER_MODES = ('lora_off', 'copy', 'ema')
 
 class BackboneTeacher(nn.Module):
-    "Frozen reference tokens for self-distillation: the student's backbone with LoRA off, a frozen copy, or an EMA of it."
+    "Frozen reference tokens for self-distillation: the student's backbone with LoRA off, or a frozen copy / EMA of it (made with its adapters off)."
     def __init__(self, backbone: nn.Module, mode: str = 'lora_off', momentum: float = 0.999):
         super().__init__()
         if mode not in TEACHER_MODES: raise ValueError(f"teacher mode must be one of {TEACHER_MODES}, got {mode!r}")
@@ -136,6 +137,9 @@ class BackboneTeacher(nn.Module):
         self.model = None
         if mode != 'lora_off':
             self.model = copy.deepcopy(backbone).eval()
+            for n, m in lora_layers(self.model).items():                     # adapters off: the pretrained backbone
+                parent, _, child = n.rpartition('.')
+                setattr(self.model.get_submodule(parent) if parent else self.model, child, m.base)
             for p in self.model.parameters(): p.requires_grad_(False)
 
     def train(self, mode: bool = True):
@@ -156,9 +160,13 @@ class BackboneTeacher(nn.Module):
     def update(self, backbone: nn.Module):
         "EMA step toward the student's weights (`ema` mode only)."
         if self.mode != 'ema': return
-        for t, s in zip(self.model.state_dict().values(), backbone.state_dict().values()):
-            if t.dtype.is_floating_point: t.lerp_(s.to(t.dtype), 1 - self.momentum)
-            else: t.copy_(s)
+        src = backbone.state_dict()
+        for n, m in lora_layers(backbone).items():                           # adapted layers count with their effective weight
+            src[f'{n}.weight'] = m.weight
+            if m.bias is not None: src[f'{n}.bias'] = m.bias
+        for k, t in self.model.state_dict().items():
+            if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
+            else: t.copy_(src[k])
 
 # %% ../nbs/30_losses.ipynb #f34df3f4
 LOSS_DEFAULTS = dict(dice=1.0, bce=1.0, focal=0.0, focal_gamma=2.0, focal_alpha=0.25, iou=0.1, align=0.05,
@@ -186,8 +194,7 @@ class CDSAMLoss:
         logits, ig = seg_logits(pred, tuple(target.shape[-2:])), self.ignore_index
         out: dict = {k: None for k in self.w}
         labelled = bool((target != ig).any()) if ig is not None else True
-        if not labelled: out = {k: None for k in self.w}
-        elif self.w['dice']: out['dice'] = dice_loss(logits, target, ig)
+        if labelled and self.w['dice']: out['dice'] = dice_loss(logits, target, ig)
         if labelled and self.w['bce']: out['bce'] = bce_loss(logits, target, ig)
         if labelled and self.w['focal']: out['focal'] = focal_loss(logits, target, self.focal_gamma, self.focal_alpha, ig)
         if labelled and self.w['iou'] and 'iou' in pred: out['iou'] = iou_head_loss(pred['iou'], logits, target, ig)
