@@ -16,7 +16,7 @@ __all__ = ['FREE_FORM', 'ConfigError', 'check_keys', 'merge_config', 'read_yaml'
            'default_config', 'load_config', 'dump_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
-FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg')
+FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
 
 class ConfigError(ValueError):
     "A config file, key or value is wrong; the message names it and what was expected."
@@ -120,7 +120,7 @@ def default_config() -> dict:
     from cdsam.losses import LOSS_DEFAULTS
     from cdsam.learner import LEARN_DEFAULTS
     return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
-                              loss=LOSS_DEFAULTS, **LEARN_DEFAULTS))
+                              loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 
 def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str] = ()) -> dict:
     "The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys raise."
