@@ -20,7 +20,7 @@ from .lora import merge_lora, lora_layers
 from .data import IMAGENET_STATS
 
 # %% auto #0
-__all__ = ['model_from_checkpoint', 'export_merged', 'predict_probs', 'overlay', 'confidence']
+__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -29,23 +29,27 @@ def _offline(cfg: dict) -> dict:
     m['dino'].update(pretrained=False, checkpoint=None); m['clip'].update(pretrained=None, checkpoint=None); m['sam']['checkpoint'] = None
     return cfg
 
-def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict]:
-    "`(model in eval mode, full config)` rebuilt from a stage or exported checkpoint (architecture from `cfg` if given, else from the checkpoint)."
+def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
+    "`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint (architecture from `cfg` if given, else the checkpoint's)."
     ck = read_checkpoint(path)
     cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
     model = restore_model(build_model(_offline(cfg)), ck, str(path))
     for p in model.parameters(): p.requires_grad_(False)
     model.text_encoder.set_frozen(True)
-    return model.to(device or 'cpu').eval(), cfg
+    return model.to(device or 'cpu').eval(), cfg, ck['meta']
+
+def checkpoint_stats(meta: Mapping) -> tuple:
+    "The normalisation `(mean, std)` a checkpoint was trained with (ImageNet's when it does not say)."
+    st = meta.get('stats')
+    return (tuple(st[0]), tuple(st[1])) if st else IMAGENET_STATS
 
 def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
     "Write `checkpoint`'s model with every LoRA adapter merged into its layer (weights + config; no optimizer) to `output`."
-    model, cfg = model_from_checkpoint(checkpoint)
+    model, cfg, meta = model_from_checkpoint(checkpoint)
     merge_lora(model)
-    meta = read_checkpoint(checkpoint)['meta']
-    return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint))
+    return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), stats=checkpoint_stats(meta))
 
-# %% ../nbs/40_inference.ipynb #ea10bbc5
+# %% ../nbs/40_inference.ipynb #40066318
 def _prep(img: Image.Image, size: int, stats) -> torch.Tensor:
     x = torch.from_numpy(np.asarray(img.convert('RGB').resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.)
     x = x.permute(2, 0, 1)                                                    # (H, W, 3) -> (3, H, W)
@@ -104,7 +108,7 @@ def predict_probs(model: CDSAM, image: Image.Image, text: str | None = 'skin les
             acc[y:y + h, x:x + w] += p * wgt; wsum[y:y + h, x:x + w] += wgt; scores.append(s)
     return (acc / wsum).numpy(), float(np.mean(scores))
 
-# %% ../nbs/40_inference.ipynb #e7e6d8b6
+# %% ../nbs/40_inference.ipynb #e895499c
 def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.4, color=(255, 0, 0)) -> Image.Image:
     "The image with `mask` (bool `(H, W)`) blended in `color` at `opacity`."
     if not 0 <= opacity <= 1: raise ValueError(f"opacity must be in [0, 1], got {opacity}")

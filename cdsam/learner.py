@@ -26,7 +26,7 @@ from .config import load_config, merge_config
 from .model import build_model, CDSAM
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches, LOSS_DEFAULTS
 from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_checkpoint, read_checkpoint,
-                          restore_model, StageSpec)
+                          restore_model, check_stage, StageSpec)
 from .metrics import Dice, IoU
 from .data import IMAGENET_STATS, show_samples
 
@@ -110,7 +110,7 @@ class StageCheckpoint(TrackerCallback):
         m = getattr(m, 'module', m)
         teacher = m.teacher if m.teacher is not None and m.teacher.model is not None else None
         return save_checkpoint(self.path(name), m.model, self.cfg, epoch, optimizer=self.learn.opt, teacher=teacher,
-                               best=float(self.best), monitor=self.monitor,
+                               best=float(self.best), monitor=self.monitor, stats=getattr(self.dls, 'stats', IMAGENET_STATS),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
     def after_cancel_epoch(self): self.cancelled = True                    # e.g. epochs skipped when resuming
@@ -262,9 +262,7 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     spec = stage_spec(cfg)
     set_seed(cfg['run']['seed'])
     ck = read_checkpoint(resume) if resume is not None else None
-    if ck is not None and ck['meta']['stage'] != spec.id:
-        raise ValueError(f"{resume} is a stage {ck['meta']['stage']} checkpoint but the config trains stage {spec.id}; "
-                         f"use init= to start stage {spec.id} from it")
+    if ck is not None: check_stage(ck, spec.id, str(resume))
     if model is None: model = build_model(cfg)
     if init is not None and ck is None: restore_model(model, read_checkpoint(init), str(init))
     if ck is not None: restore_model(model, ck, str(resume))

@@ -20,7 +20,7 @@ from .config import merge_config, _plain
 # %% auto #0
 __all__ = ['STAGE_PLAN', 'STAGE_DEFAULTS', 'LORA_DEFAULTS', 'MODES', 'NO_DECAY_NAMES', 'CKPT_VERSION', 'StageSpec', 'stage_spec',
            'lora_targets', 'StageReport', 'apply_stage', 'param_groups', 'stage_table', 'save_checkpoint',
-           'read_checkpoint', 'restore_model']
+           'read_checkpoint', 'check_stage', 'restore_model']
 
 # %% ../nbs/31_stages.ipynb #503e249e
 STAGE_PLAN = {
@@ -215,6 +215,11 @@ def read_checkpoint(path) -> dict:
     parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')} for k in ('model', 'teacher', 'optim')}
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
     return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta)
+
+def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):
+    "Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with init=)."
+    got = ckpt['meta']['stage']
+    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start stage {stage} from it")
 
 def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> nn.Module:
     "Re-inject the checkpoint's LoRA layout into `model` and load its weights strictly (missing / unexpected / mis-shaped keys raise)."

@@ -15,7 +15,7 @@ from .config import load_config, dump_config, ConfigError, merge_config
 from .files import atomic_write, StateDictMismatch
 from .data import build_dataloaders
 from .learner import stage_learner, run_dir, NonFiniteLoss
-from .stages import read_checkpoint, stage_spec
+from .stages import read_checkpoint, stage_spec, check_stage
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'train_stage', 'train_stages',
@@ -89,6 +89,7 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
     ckdir = Path(c['checkpoint']['dir']); latest = ckdir/f"latest.{c['checkpoint']['format']}"
     out = run_dir(c); hist = out/f'stage{stage}_history.csv'
     res = latest if resume and latest.is_file() else None
+    if res is not None: check_stage(read_checkpoint(res), stage, str(res))
     if res is not None and read_checkpoint(res)['meta']['epoch'] >= epochs:
         log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
     else:
@@ -99,7 +100,7 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
         from cdsam.stages import stage_table
         log(stage_table(learn.model.model, learn.stage_report))
         t0 = time.time()
-        learn.fit_stage(n_epoch=epochs, cbs=[CSVLogger(hist, append=res is not None)])
+        learn.fit_stage(n_epoch=epochs, cbs=[CSVLogger(hist.resolve(), append=res is not None)])   # fastai joins it to learn.path
         log(f"stage {stage}: {time.time() - t0:.1f}s")
     if hist.is_file(): plot_history(hist, out/f'stage{stage}_curves.png')
     best = ckdir/f"best.{c['checkpoint']['format']}"

@@ -1,0 +1,23 @@
+"Every shipped config loads (known keys, right types); configs/demo.yaml is the demo's embedded default."
+from pathlib import Path
+import pytest, yaml
+from cdsam.config import load_config
+from cdsam.demo import DEMO_CONFIG
+from cdsam.stages import stage_spec
+
+CONFIGS = sorted((Path(__file__).parent.parent/'configs').glob('*.yaml'))
+
+def test_expected_configs_exist():
+    names = {p.name for p in CONFIGS}
+    assert {f'stage{i}.yaml' for i in range(1, 5)} | {f'ham10000_voc_stage{i}.yaml' for i in range(1, 5)} | {'demo.yaml'} <= names
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda p: p.name)
+def test_config_loads(path):
+    cfg = load_config(path)
+    spec = stage_spec(cfg)
+    if path.name.startswith(('stage', 'ham10000')): assert spec.id == int(path.stem[-1])
+    if path.name.startswith('ham10000'): assert cfg['model']['dino']['name'].startswith('vit_large_patch14_dinov2') and cfg['data']['crop'] == 518
+
+def test_demo_yaml_is_the_embedded_default():
+    on_disk = yaml.safe_load((Path(__file__).parent.parent/'configs'/'demo.yaml').read_text())
+    assert load_config(on_disk) == load_config(DEMO_CONFIG)
