@@ -135,7 +135,7 @@ def dump_config(cfg: Mapping) -> str:
     return yaml.safe_dump(_plain(cfg), sort_keys=False)
 
 def _plain(x):
-    if isinstance(x, Mapping): return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, Mapping): return {(k if isinstance(k, (str, int)) else str(k)): _plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)): return [_plain(v) for v in x]
     if isinstance(x, Path): return str(x)
     return x

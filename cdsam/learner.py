@@ -104,6 +104,8 @@ class StageCheckpoint(TrackerCallback):
     def before_fit(self):
         if self.monitor not in self.recorder.metric_names[1:]: self.monitor, self.comp, self.min_delta = 'train_loss', np.less, 0.
         super().before_fit()
+        if rank_distrib() == 0 and self.dir.is_dir():                   # temp files of a run killed mid-write (SIGKILL)
+            for t in self.dir.glob('.*.tmp'): t.unlink(missing_ok=True)
 
     def _save(self, name: str, epoch: int) -> Path:
         m: StageModel = self.learn.model

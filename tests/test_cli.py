@@ -29,13 +29,14 @@ def test_demo_runs_all_stages_and_reports(tmp_path):
 
 def test_train_chain_writes_checkpoints_history_curves(data, tmp_path):
     cfg = tmp_path/'c.yaml'; cfg.write_text(dump_config(tiny_config(data['voc'], tmp_path/'exp')))
-    r = run('cdsam-train', '--config', cfg, '--stages', '1-2', 'optim.lr=2e-3')
+    r = run('cdsam-train', '--config', cfg, '--stages', '1-2', 'optim.lr=2e-3', 'checkpoint.keep_per_epoch=true')
     assert r.returncode == 0, r.stderr
     run_dir = tmp_path/'exp'/'t'
     for s in (1, 2):
         ck = read_checkpoint(run_dir/'checkpoints'/f'stage{s}'/'latest.pt')
         assert ck['meta']['stage'] == s and ck['meta']['config']['optim']['lr'] == 2e-3
         torch.load(run_dir/'checkpoints'/f'stage{s}'/'best.pt', weights_only=True)
+        assert read_checkpoint(run_dir/'checkpoints'/f'stage{s}'/'epoch_001.pt')['meta']['epoch'] == 1
         Image.open(run_dir/f'stage{s}_curves.png').verify()
         assert next(csv.reader(open(run_dir/f'stage{s}_history.csv')))[:3] == ['epoch', 'train_loss', 'valid_loss']
     assert 'stage 2' in r.stdout and 'LoRA layers' in r.stdout
