@@ -6,14 +6,14 @@ Docs: https://cdsam.github.io/cdsam/learner.html.md"""
 
 # %% ../nbs/32_learner.ipynb #7c395382
 from __future__ import annotations
-import copy, math, random, warnings
+import math, random, warnings
 from functools import partial
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 import numpy as np
 import torch
 from torch import nn
-import torch.nn.functional as F
+from fastcore.foundation import L
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
 from fastai.callback.core import Callback, CancelFitException
@@ -22,17 +22,18 @@ from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.training import GradientAccumulation, GradientClip
 from fastai.callback.schedule import *
 from fastai.torch_core import set_seed, rank_distrib
-from .config import load_config, merge_config
+from .config import load_config
 from .model import build_model, CDSAM
-from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches, LOSS_DEFAULTS
+from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_checkpoint, read_checkpoint,
-                          restore_model, check_stage, StageSpec)
+                          restore_model, check_stage)
 from .metrics import Dice, IoU
 from .data import IMAGENET_STATS, show_samples
+from .inference import predict_probs
 
 # %% auto #0
-__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'StageModel', 'NonFiniteLoss', 'NonFiniteLossGuard', 'StageCheckpoint', 'TeacherEMA',
-           'EpochSeed', 'AutocastMixedPrecision', 'predict_mask', 'DualCircleEval', 'amp_setting', 'run_dir',
+__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'StageCheckpoint',
+           'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting', 'run_dir',
            'CDSAMLearner', 'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
@@ -74,6 +75,10 @@ class StageModel(nn.Module):
         return self
 
 # %% ../nbs/32_learner.ipynb #ff5cd9f8
+def unwrap(model: nn.Module) -> nn.Module:
+    "The model inside a DDP / DataParallel wrapper (or `model` itself)."
+    return getattr(model, 'module', model)
+
 class NonFiniteLoss(RuntimeError):
     "The loss became NaN / inf: training stopped before anything was written."
 
@@ -88,7 +93,7 @@ class NonFiniteLossGuard(Callback):
                             f"({'training' if self.training else 'validation'}): training stopped; last good checkpoint: "
                             f"{ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
 
-# %% ../nbs/32_learner.ipynb #eb00fe96
+# %% ../nbs/32_learner.ipynb #c00b5695
 class StageCheckpoint(TrackerCallback):
     "Atomic stage checkpoints after each epoch: `latest`, `best` (validation metric, else training loss), optionally one per epoch."
     order = TrackerCallback.order + 1
@@ -108,8 +113,7 @@ class StageCheckpoint(TrackerCallback):
             for t in self.dir.glob('.*.tmp'): t.unlink(missing_ok=True)
 
     def _save(self, name: str, epoch: int) -> Path:
-        m: StageModel = self.learn.model
-        m = getattr(m, 'module', m)
+        m: StageModel = unwrap(self.learn.model)
         teacher = m.teacher if m.teacher is not None and m.teacher.model is not None else None
         return save_checkpoint(self.path(name), m.model, self.cfg, epoch, optimizer=self.learn.opt, teacher=teacher,
                                best=float(self.best), monitor=self.monitor, stats=getattr(self.dls, 'stats', IMAGENET_STATS),
@@ -126,12 +130,12 @@ class StageCheckpoint(TrackerCallback):
         if self.save_best and self.new_best: self._save('best', e)
         if self.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
 
-# %% ../nbs/32_learner.ipynb #0ce5667e
+# %% ../nbs/32_learner.ipynb #1601d645
 class TeacherEMA(Callback):
     "After each optimizer step, move an `ema` distillation teacher toward the student backbone."
     order = 65
     def after_step(self):
-        m = getattr(self.learn.model, 'module', self.learn.model)
+        m = unwrap(self.learn.model)
         m.teacher.update(m.model.backbone)
 
 class EpochSeed(Callback):
@@ -142,39 +146,26 @@ class EpochSeed(Callback):
         s = self.seed * 100_003 + self.epoch
         set_seed(s)
         for i, dl in enumerate(self.dls.loaders): dl.rng = random.Random(s + i)   # fastai's DataLoader shuffles with its own RNG
-        m = getattr(self.learn.model, 'module', self.learn.model)
+        m = unwrap(self.learn.model)
         if hasattr(m, 'rng'): m.rng.manual_seed(s)
 
 class AutocastMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the device the data is on (fastai's always uses CUDA)."
-    def before_fit(self):
-        super().before_fit()
+    def before_fit(self):                                                      # fastai's, with the device type instead of 'cuda'
         dev = getattr(self.dls, 'device', None) or next(self.model.parameters()).device
         dt = torch.device(dev).type
+        if self.amp_mode == AMPMode.BF16 and dt == 'cuda' and not torch.cuda.is_bf16_supported():
+            raise ValueError("this GPU does not support bfloat16: use optim.amp_dtype=fp16")
         dtype = torch.bfloat16 if self.amp_mode == AMPMode.BF16 else torch.float16
         self.autocast = torch.autocast(dt, dtype=dtype)
-        self.learn.scaler = torch.amp.GradScaler(dt, enabled=dtype == torch.float16)
+        self.learn.scaler, self.scales = torch.amp.GradScaler(dt, enabled=dtype == torch.float16, **self.kwargs), L()
 
     def after_pred(self):                                                      # the output dict also holds ints (the grid)
         p = self.pred
         self.learn.pred = ({k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in p.items()}
                            if isinstance(p, dict) else p.float())
 
-# %% ../nbs/32_learner.ipynb #ceacebc6
-@torch.no_grad()
-def predict_mask(model: CDSAM, image, text: str, size: int, stats=IMAGENET_STATS, threshold: float = 0.5) -> np.ndarray:
-    "Binary mask `(H, W)` for a PIL image: resize to `size`², normalise with `stats`, predict with `text`, resize back, threshold."
-    from torchvision.transforms.v2 import functional as TF
-    dev = next(model.parameters()).device
-    W, H = image.size
-    x = TF.to_dtype(TF.to_image(image.convert('RGB')), torch.float32, scale=True)
-    x = TF.normalize(TF.resize(x, [size, size], antialias=True), *stats)[None].to(dev)
-    was = model.training; model.eval()
-    try: logits = model(x, [text])['masks'][:, :1].float()
-    finally: model.train(was)
-    prob = torch.sigmoid(F.interpolate(logits, size=(H, W), mode='bilinear', align_corners=False))[0, 0]
-    return (prob > threshold).cpu().numpy()
-
+# %% ../nbs/32_learner.ipynb #b958d994
 class DualCircleEval(Callback):
     "After every `every` epochs: dual-circle precision / recall / F1 / accuracy of the model on a folder, printed and saved as CSV."
     order = 70
@@ -192,9 +183,11 @@ class DualCircleEval(Callback):
         if getattr(self, 'cancelled', False): self.cancelled = False; return
         if hasattr(self.learn, 'lr_finder') or hasattr(self.learn, 'gather_preds') or rank_distrib() != 0: return
         if (self.epoch + 1) % self.every: return
-        m = getattr(self.learn.model, 'module', self.learn.model).model
+        m = unwrap(self.learn.model).model
         csv = Path(self.output_dir)/f'epoch_{self.epoch + 1:03d}.csv' if self.output_dir else None
-        res = evaluate_dual_circle(self.pairs, lambda im: predict_mask(m, im, self.text, self.size, self.stats, self.threshold), csv)
+        was = m.training; m.eval()
+        try: res = evaluate_dual_circle(self.pairs, lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
+        finally: m.train(was)
         o = res['overall']; self.history.append(dict(epoch=self.epoch + 1, **o))
         print(f"dual-circle epoch {self.epoch + 1}: precision {o['precision']:.4f}  recall {o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
@@ -249,7 +242,7 @@ class CDSAMLearner(Learner):
         "Images of a batch with ground truth (green), prediction (red outline) and prompt."
         dl = self.dls[ds_idx] if len(self.dls[ds_idx]) else self.dls.train
         inputs, masks = dl.one_batch()
-        m = getattr(self.model, 'module', self.model); was = m.training; m.eval()
+        m = unwrap(self.model); was = m.training; m.eval()
         with torch.no_grad(): probs = torch.sigmoid(m(inputs)['masks'][:, 0].float())
         m.train(was)
         return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols, stats=getattr(self.dls, 'stats', IMAGENET_STATS), **kwargs)

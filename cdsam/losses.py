@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .lora import disable_lora, lora_layers
+from .lora import disable_lora, lora_layers, _set_submodule
 
 # %% auto #0
 __all__ = ['TEACHER_MODES', 'LOSS_DEFAULTS', 'seg_logits', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
@@ -137,9 +137,7 @@ class BackboneTeacher(nn.Module):
         self.model = None
         if mode != 'lora_off':
             self.model = copy.deepcopy(backbone).eval()
-            for n, m in lora_layers(self.model).items():                     # adapters off: the pretrained backbone
-                parent, _, child = n.rpartition('.')
-                setattr(self.model.get_submodule(parent) if parent else self.model, child, m.base)
+            for n, m in lora_layers(self.model).items(): _set_submodule(self.model, n, m.base)   # adapters off: the pretrained backbone
             for p in self.model.parameters(): p.requires_grad_(False)
 
     def train(self, mode: bool = True):

@@ -89,8 +89,10 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
     ckdir = Path(c['checkpoint']['dir']); latest = ckdir/f"latest.{c['checkpoint']['format']}"
     out = run_dir(c); hist = out/f'stage{stage}_history.csv'
     res = latest if resume and latest.is_file() else None
-    if res is not None: check_stage(read_checkpoint(res), stage, str(res))
-    if res is not None and read_checkpoint(res)['meta']['epoch'] >= epochs:
+    done = 0
+    if res is not None:
+        ck = read_checkpoint(res); check_stage(ck, stage, str(res)); done = ck['meta']['epoch']
+    if done >= epochs:
         log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
     else:
         dls = build_dataloaders(c['data'])
