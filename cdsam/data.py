@@ -17,6 +17,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastai.torch_core import default_device
 
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'DATA_DEFAULTS', 'Record', 'check_records', 'voc_records', 'folder_records',
@@ -328,6 +329,6 @@ def build_dataloaders(cfg: dict, device=None) -> SegDataLoaders:
     dls = [DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=nw, device=device)]
     dls.append(DataLoader(vds, bs=bs, shuffle=False, num_workers=nw, device=device) if vds is not None else
                DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))
-    out = SegDataLoaders(*dls)
+    out = SegDataLoaders(*dls, device=default_device() if device is None else device)   # fastai's default: the GPU if there is one
     out.stats, out.n_inp = stats, 1
     return out

@@ -30,6 +30,10 @@ from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_ch
 from .metrics import Dice, IoU
 from .data import IMAGENET_STATS, show_samples
 from .inference import predict_probs
+from .distributed import (DISTRIBUTED_DEFAULTS, GroupDistributedTrainer, PromptParallelTrainer, all_ranks_true,
+                               is_distributed)
+from fastai.torch_core import distrib_barrier
+from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
 __all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'StageCheckpoint',
@@ -87,7 +91,7 @@ class NonFiniteLossGuard(Callback):
     order = -5
     def after_loss(self):
         loss = self.learn.loss_grad if self.training else self.learn.loss
-        if torch.isfinite(loss).all(): return
+        if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
         raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch}, batch {self.iter} "
                             f"({'training' if self.training else 'validation'}): training stopped; last good checkpoint: "
@@ -145,7 +149,8 @@ class EpochSeed(Callback):
     def before_epoch(self):
         s = self.seed * 100_003 + self.epoch
         set_seed(s)
-        for i, dl in enumerate(self.dls.loaders): dl.rng = random.Random(s + i)   # fastai's DataLoader shuffles with its own RNG
+        for i, dl in enumerate(self.dls.loaders):              # fastai's DataLoader shuffles with its own RNG
+            getattr(dl, 'dl', dl).rng = random.Random(s + i)   # (inside a DistributedDL when distributed)
         m = unwrap(self.learn.model)
         if hasattr(m, 'rng'): m.rng.manual_seed(s)
 
@@ -200,6 +205,7 @@ LEARN_DEFAULTS = dict(
     eval=dict(threshold=0.5, dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None, output_dir=None,
                                               text=None, every=1)),
     train=dict(prompt_mode='text'),
+    distributed=DISTRIBUTED_DEFAULTS,
     run=dict(name='run', output_dir='experiments', seed=0))
 
 def _adamw(param_lists, lr=None, hps=(), betas=(0.9, 0.999), eps=1e-8, fused=False):
@@ -235,8 +241,27 @@ class CDSAMLearner(Learner):
                               cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):
-        "Train this stage: `fit_one_cycle` with its epochs and per-group learning rates."
-        return self.fit_one_cycle(**kwargs)
+        "Train this stage (`fit_one_cycle`, its epochs and group LRs): under `distrib_ctx` when launched on several processes."
+        d = self.cfg['distributed']
+        if is_distributed():
+            try:
+                with self.distrib_ctx(sync_bn=d['sync_bn'], find_unused_parameters=d['find_unused_parameters']):
+                    self.fit_one_cycle(**kwargs)
+            finally: distrib_barrier()                           # rank 0 has finished writing before anyone reads
+        elif d['use_data_parallel'] and torch.cuda.device_count() > 1:
+            with self.parallel_ctx(): self.fit_one_cycle(**kwargs)
+        else: self.fit_one_cycle(**kwargs)
+
+    def to_distributed(self, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
+        "fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU too)."
+        self.add_cb(GroupDistributedTrainer(sync_bn, find_unused_parameters, **kwargs))
+        if rank_distrib(): self.remove_cb(ProgressCallback)
+        return self
+
+    def to_parallel(self, device_ids=None):
+        "fastai's `to_parallel` (what `parallel_ctx` calls) with `PromptDataParallel`."
+        self.add_cb(PromptParallelTrainer(device_ids))
+        return self
 
     def show_results(self, ds_idx: int = 1, max_n: int = 6, ncols: int = 3, **kwargs):
         "Images of a batch with ground truth (green), prediction (red outline) and prompt."

@@ -69,7 +69,8 @@ class SegMetric(Metric):
     def accumulate(self, learn):
         logits, target = pred_logits(learn.pred).detach(), learn.yb[0]
         target = target[:, 0] if target.ndim == 4 else target
-        self.counts.append(confusion_counts((logits > self.threshold).cpu(), target.cpu(), self.ignore_index))
+        counts = confusion_counts(logits > self.threshold, target, self.ignore_index)      # (B, 4) on the data's device
+        self.counts.append(learn.to_detach(counts))            # gathered from every rank when distributed (fastai)
     @property
     def value(self):
         if not self.counts: return None

@@ -16,6 +16,8 @@ from .files import atomic_write, StateDictMismatch
 from .data import build_dataloaders
 from .learner import stage_learner, run_dir, NonFiniteLoss
 from .stages import read_checkpoint, stage_spec, check_stage
+from .distributed import setup_device
+from fastai.torch_core import rank_distrib
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'train_stage', 'train_stages',
@@ -83,6 +85,8 @@ def plot_history(csv_path, png_path) -> Path:
 # %% ../nbs/41_train.ipynb #6cdf5ed3
 def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=print) -> dict:
     "Train one stage (optionally from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics)."
+    main = rank_distrib() == 0                               # under torchrun / accelerate only rank 0 logs and writes
+    if not main: log = lambda *a, **k: None
     c = stage_config(cfg, stage)
     spec = stage_spec(c)
     epochs = c['optim']['epochs'] or spec.epochs
@@ -95,16 +99,17 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
     if done >= epochs:
         log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
     else:
-        dls = build_dataloaders(c['data'])
+        dls = build_dataloaders(c['data'], device=setup_device())
         learn = stage_learner(dls, c, init=init if res is None else None, resume=res, verbose=False)
         log(f"== stage {stage}: {epochs} epochs" + (f", resumed after epoch {learn.resume_epoch}" if res else '') +
             (f", from {init}" if init and res is None else ''))
         from cdsam.stages import stage_table
         log(stage_table(learn.model.model, learn.stage_report))
         t0 = time.time()
-        learn.fit_stage(n_epoch=epochs, cbs=[CSVLogger(hist.resolve(), append=res is not None)])   # fastai joins it to learn.path
+        cbs = [CSVLogger(hist.resolve(), append=res is not None)] if main else []      # fastai joins fname to learn.path
+        learn.fit_stage(n_epoch=epochs, cbs=cbs)
         log(f"stage {stage}: {time.time() - t0:.1f}s")
-    if hist.is_file(): plot_history(hist, out/f'stage{stage}_curves.png')
+    if main and hist.is_file(): plot_history(hist, out/f'stage{stage}_curves.png')
     best = ckdir/f"best.{c['checkpoint']['format']}"
     meta = read_checkpoint(best if best.is_file() else latest)['meta']
     return dict(stage=stage, best=best if best.is_file() else None, latest=latest, history=hist, metrics=meta.get('metrics', {}),
@@ -112,8 +117,10 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
 
 def train_stages(cfg: dict, stages: Sequence[int], init=None, resume: bool = False, log=print) -> list[dict]:
     "Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from `init`."
-    out = run_dir(cfg); out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
+    out = run_dir(cfg)
+    if rank_distrib() == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for s in stages:
         r = train_stage(cfg, s, init=init, resume=resume, log=log)
@@ -136,6 +143,7 @@ def _train(a) -> int:
     if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(f"--init checkpoint not found: {a.init}")
     stages = parse_stages(a.stages) if a.stages else [cfg['stage']['id']]
     res = train_stages(cfg, stages, init=a.init, resume=a.resume)
+    if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")
     for r in res: print(f"{r['stage']:>5}  {r['monitor'] or '-':>10}  {r['best_value'] if r['best_value'] is not None else float('nan'):>8.4f}  {r['best'] or r['latest']}")
     return 0
