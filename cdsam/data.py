@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/data.html.md"""
 
 # %% ../nbs/21_data.ipynb #f531a646
 from __future__ import annotations
-import json, warnings, random
+import copy, json, warnings, random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Any
@@ -218,9 +218,9 @@ class SegDataset(torch.utils.data.Dataset):
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
                  n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0):
         if not records: raise ValueError("SegDataset needs at least one record")
-        self.records, self.train, self.crop, self.seed = list(records), train, crop, seed
+        self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(records), train, resize, crop, stats, seed
         self.tfm = make_transforms(resize, crop, train, stats)
-        self.n_pos, self.n_neg, self.box_jitter = n_pos_points, n_neg_points, box_jitter if train else 0.
+        self.n_pos, self.n_neg, self.box_jitter = n_pos_points, n_neg_points, box_jitter
 
     def __len__(self): return len(self.records)
 
@@ -233,23 +233,35 @@ class SegDataset(torch.utils.data.Dataset):
         if r.kind == 'palette': return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
         return (m > 0).astype(np.uint8)
 
-    def __getitem__(self, i: int):
+    def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        "Sample `i`'s image `(3, H, W)` and uint8 mask `(1, H, W)` after the transforms (and a random rot90 when training)."
         r = self.records[i]
         try: img = Image.open(r.image).convert('RGB')
         except Exception as e: raise ValueError(f"unreadable image {r.image}: {e}") from None
         mask = self.load_mask(r, img.size)
         x, m = self.tfm(img, tv_tensors.Mask(torch.from_numpy(mask)[None]))        # (3, H, W), (1, H, W)
-        g = None if self.train else torch.Generator().manual_seed(self.seed + i)
         if self.train:
             k = int(torch.randint(4, (1,)))
             x, m = torch.rot90(x, k, (1, 2)), torch.rot90(m, k, (1, 2))
-        m = m.as_subclass(torch.Tensor).to(torch.uint8)
-        pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter, g)
-        inputs = dict(image=x.as_subclass(torch.Tensor).contiguous(), prompt=r.prompt, points=pts, point_labels=lab, box=box,
-                      labelled=torch.tensor(r.kind != 'none'))
-        return inputs, m.contiguous()
+        return x.as_subclass(torch.Tensor).contiguous(), m.as_subclass(torch.Tensor).to(torch.uint8).contiguous()
 
-# %% ../nbs/21_data.ipynb #752819f5
+    def with_prompts(self, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict, torch.Tensor]:
+        "The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else seeded by `i`)."
+        train = self.train if train is None else train
+        g = None if train else torch.Generator().manual_seed(self.seed + i)
+        pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
+        r = self.records[i]
+        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none')), m
+
+    def __getitem__(self, i: int): return self.with_prompts(i, *self.load(i))
+
+    def deterministic(self) -> 'SegDataset':
+        "A copy of this dataset with the evaluation transform (resize + center crop, no augmentation)."
+        ds = copy.copy(self)
+        ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats)
+        return ds
+
+# %% ../nbs/21_data.ipynb #6aa3645c
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
@@ -284,7 +296,7 @@ def data_records(cfg: dict) -> tuple[list[Record], list[Record]]:
     if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'])]
     return train, valid
 
-# %% ../nbs/21_data.ipynb #6e6b899f
+# %% ../nbs/21_data.ipynb #ed3730da
 class SegDataLoaders(DataLoaders):
     "fastai `DataLoaders` of cdsam samples, with `show_batch` drawing image, mask, prompt, points and box."
     def show_batch(self, b=None, max_n: int = 6, ncols: int = 3, figsize=None, **kwargs):

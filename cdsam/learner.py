@@ -30,6 +30,7 @@ from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_ch
 from .metrics import Dice, IoU
 from .data import IMAGENET_STATS, show_samples
 from .inference import predict_probs
+from .cache import CACHE_DEFAULTS, cached_dataloaders
 from .distributed import (DISTRIBUTED_DEFAULTS, GroupDistributedTrainer, PromptParallelTrainer, all_ranks_true,
                                is_distributed)
 from fastai.torch_core import distrib_barrier
@@ -63,7 +64,11 @@ class StageModel(nn.Module):
         prompts = inputs['prompt'] if 'text' in mode else None
         points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
         boxes = inputs['box'] if 'box' in mode else None
-        out = self.model(images, prompts, points=points, boxes=boxes)
+        feats = inputs.get('features')                                  # cached frozen-backbone outputs (cdsam.cache)
+        if feats is not None:
+            feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
+                         grid=self.model.backbone.grid_size(images.shape[-2:]))
+        out = self.model(images, prompts, points=points, boxes=boxes, features=feats)
         if self.teacher is not None:
             out['teacher_tokens'] = self.teacher(self.model.backbone, images)
             if self.distill_mask_ratio > 0 and self.training:
@@ -206,6 +211,7 @@ LEARN_DEFAULTS = dict(
                                               text=None, every=1)),
     train=dict(prompt_mode='text'),
     distributed=DISTRIBUTED_DEFAULTS,
+    cache=CACHE_DEFAULTS,
     run=dict(name='run', output_dir='experiments', seed=0))
 
 def _adamw(param_lists, lr=None, hps=(), betas=(0.9, 0.999), eps=1e-8, fused=False):
@@ -295,6 +301,14 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     if use_teacher and mode == 'lora_off': teacher = BackboneTeacher(model.backbone, mode)
     if teacher is not None and teacher.model is not None and ck is not None and ck['teacher'] is not None:
         teacher.load_state_dict(ck['teacher'])
+    cc = cfg['cache']
+    if cc['features']:
+        if spec.dino != 'frozen' or teacher is not None:
+            warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its DINO backbone is not frozen "
+                          f"({spec.dino}); training uncached")
+        else:
+            dls = cached_dataloaders(dls, model.backbone, cc, cc['dir'] or run_dir(cfg)/'feature_cache',
+                                     log=print if rank_distrib() == 0 else (lambda *a: None))
     o = cfg['optim']
     lr, lora_lr = o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr
     groups = param_groups(model, lr, lora_lr, o['wd'])
