@@ -8,7 +8,7 @@ from conftest import run, tiny_config
 from cdsam.config import dump_config
 from cdsam.stages import read_checkpoint
 
-SCRIPTS = ['cdsam-demo', 'cdsam-train', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-predict', 'cdsam-sam-encode', 'cdsam-export']
+SCRIPTS = ['cdsam-demo', 'cdsam-train', 'cdsam-bench', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-predict', 'cdsam-sam-encode', 'cdsam-export']
 
 @pytest.mark.parametrize('script', SCRIPTS)
 def test_help(script):
