@@ -299,7 +299,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
     dn = device_name(device)
     return [{**r, 'device': dn} for r in rows]
 
-# %% ../nbs/50_bench.ipynb #47ad2aa1
+# %% ../nbs/50_bench.ipynb #cff93050
 def bench_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, "
                                  "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
@@ -329,5 +329,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cdsam.train import run_cli
     return run_cli(_bench, bench_parser(), argv)
 
-# %% ../nbs/50_bench.ipynb #19070b15
+# %% ../nbs/50_bench.ipynb #658d2f84
 if __name__ == '__main__': sys.exit(main())                 # python -m cdsam.bench

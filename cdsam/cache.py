@@ -116,7 +116,7 @@ class FeatureCache:
             log(f"feature cache: wrote {path}")
         return c
 
-# %% ../nbs/34_cache.ipynb #5d957014
+# %% ../nbs/34_cache.ipynb #b631ee36
 class CachedFeatureDataset(torch.utils.data.Dataset):
     "A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: evaluation transform, a random flip variant when training."
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):

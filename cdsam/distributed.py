@@ -62,7 +62,7 @@ class GroupDistributedTrainer(DistributedTrainer):
     def _wrap_dl(self, dl):
         return dl if isinstance(dl, DistributedDL) else GroupDistributedDL(dl, device=getattr(self.learn.model, 'device', None))
 
-# %% ../nbs/33_distributed.ipynb #7b84db71
+# %% ../nbs/33_distributed.ipynb #1820fe8b
 def split_by_sizes(items: Sequence, sizes: Sequence[int]) -> list[list]:
     "`items` cut into consecutive pieces of `sizes` (which must add up to `len(items)`)."
     if sum(sizes) != len(items): raise ValueError(f"cannot split {len(items)} items into pieces of {list(sizes)}")

@@ -166,7 +166,7 @@ class BackboneTeacher(nn.Module):
             if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
             else: t.copy_(src[k])
 
-# %% ../nbs/30_losses.ipynb #f34df3f4
+# %% ../nbs/30_losses.ipynb #8f596a28
 LOSS_DEFAULTS = dict(dice=1.0, bce=1.0, focal=0.0, focal_gamma=2.0, focal_alpha=0.25, iou=0.1, align=0.05,
                      align_temperature=0.07, distill=0.05, distill_mask_ratio=0.0, distill_teacher='auto',
                      ema_momentum=0.999, ignore_index=255)

@@ -130,7 +130,7 @@ TINY_MODEL_CFG = {'model': {
     'sam': dict(type='vit_b', dims=dict(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32, mask_in_chans=4)),
     'proj': dict(text_tokens=2, text_hidden=32)}}
 
-# %% ../nbs/13_model.ipynb #3dfc9d1d
+# %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:
     "Total and trainable parameter counts per child module (to `depth` levels) of `model`."
     rows = []

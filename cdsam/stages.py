@@ -136,7 +136,7 @@ def apply_stage(model: nn.Module, cfg: Mapping | int) -> StageReport:
     model.text_encoder.clear_cache()
     return rep
 
-# %% ../nbs/31_stages.ipynb #332d1c4d
+# %% ../nbs/31_stages.ipynb #555092a7
 NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'reg_token', 'register_tokens', 'mask_token')
 
 def _no_decay(name: str, p: nn.Parameter) -> bool:
@@ -153,7 +153,7 @@ def param_groups(model: nn.Module, lr: float, lora_lr: float, wd: float) -> list
     if not out: raise ValueError("no trainable parameters: the stage freezes everything")
     return out
 
-# %% ../nbs/31_stages.ipynb #654f3666
+# %% ../nbs/31_stages.ipynb #4bd3de43
 def stage_table(model: nn.Module, report: StageReport) -> str:
     "A plain-text table: per part of `model`, the stage mode, total / trainable parameters and LoRA layers."
     s = report.spec
@@ -175,7 +175,7 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
     lines.append(f"{'all':<{w}}  {'':<{w2}}  {sum(r[2] for r in rows):>11,}  {sum(r[3] for r in rows):>11,}")
     return '\n'.join(lines)
 
-# %% ../nbs/31_stages.ipynb #85eb92c1
+# %% ../nbs/31_stages.ipynb #7b2f40db
 CKPT_VERSION = 1
 
 def _flat_optim(sd: dict) -> tuple[dict, dict]:
