@@ -301,6 +301,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
 
 # %% ../nbs/50_bench.ipynb #cff93050
 def bench_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-bench` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, "
                                  "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
     ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the demo's tiny models)")
@@ -329,5 +330,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cdsam.train import run_cli
     return run_cli(_bench, bench_parser(), argv)
 
-# %% ../nbs/50_bench.ipynb #658d2f84
+# %% ../nbs/50_bench.ipynb #769d6243
 if __name__ == '__main__': sys.exit(main())                 # python -m cdsam.bench

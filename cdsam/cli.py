@@ -41,6 +41,7 @@ def _common(ap: argparse.ArgumentParser, config: bool = True):
 
 # %% ../nbs/42_cli.ipynb #7d4c5217
 def eval_voc_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-eval-voc` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-eval-voc', description="Evaluate a checkpoint on a VOC-style split (IoU, Dice, accuracy, precision, recall, F1).")
     _common(ap)
     ap.add_argument('--root', default=None, help="VOC root (default: the config's data.root)")
@@ -91,8 +92,9 @@ def eval_voc_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-eval-voc`."
     return run_cli(_eval_voc, eval_voc_parser(), argv)
 
-# %% ../nbs/42_cli.ipynb #c86c3055
+# %% ../nbs/42_cli.ipynb #bda0ef1e
 def eval_dual_circle_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-eval-dual-circle` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle', description="Dual-circle evaluation: lesion inside the inner circle, background outside the outer one.")
     _common(ap)
     ap.add_argument('--image_dir', required=True, help='images (X-noCircles.jpg or X.jpg)')
@@ -119,7 +121,7 @@ def eval_dual_circle_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-eval-dual-circle`."
     return run_cli(_eval_dc, eval_dual_circle_parser(), argv)
 
-# %% ../nbs/42_cli.ipynb #ff3f3bac
+# %% ../nbs/42_cli.ipynb #356b45d0
 def list_images(src) -> list[Path]:
     "Images named by `src`: one image file, every image in a folder (sorted), or the paths listed in a `.txt` file."
     p = Path(src)
@@ -147,6 +149,7 @@ def _points(text):
     return pts, labels
 
 def predict_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-predict` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
     _common(ap)
     ap.add_argument('--input', required=True, help='image file, folder of images, or .txt list of image paths')
@@ -198,7 +201,7 @@ def predict_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-predict`."
     return run_cli(_predict, predict_parser(), argv)
 
-# %% ../nbs/42_cli.ipynb #fa9cbc92
+# %% ../nbs/42_cli.ipynb #993f5181
 SAM_ENCODERS = {
     'vit_b': dict(embed_dim=768, depth=12, num_heads=12, global_attn_indexes=[2, 5, 8, 11], img_size=1024),
     'vit_l': dict(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=[5, 11, 17, 23], img_size=1024),
@@ -231,6 +234,7 @@ def sam_preprocess(img: Image.Image, size: int) -> torch.Tensor:
     return torch.nn.functional.pad(x, (0, size - x.shape[2], 0, size - x.shape[1]))
 
 def sam_encode_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-sam-encode` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file per image (resumable).")
     ap.add_argument('--sam_type', default='vit_b', help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
     ap.add_argument('--checkpoint', default=None, help='official SAM checkpoint (.pth); required except for --sam_type tiny')
@@ -277,8 +281,9 @@ def sam_encode_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-sam-encode`."
     return run_cli(_sam_encode, sam_encode_parser(), argv)
 
-# %% ../nbs/42_cli.ipynb #5644da0d
+# %% ../nbs/42_cli.ipynb #bdd0ac4b
 def export_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-export` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment.")
     ap.add_argument('--checkpoint', required=True)
     ap.add_argument('--output', required=True, help='.pt or .safetensors')

@@ -53,7 +53,7 @@ def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> di
         else: out[k] = _coerce(copy.deepcopy(v), out.get(k))
     return out
 
-# %% ../nbs/02_config.ipynb #c429897c
+# %% ../nbs/02_config.ipynb #403f4052
 def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
@@ -73,7 +73,7 @@ def _deep_update(a: dict, b: Mapping) -> dict:
         out[k] = _deep_update(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
-# %% ../nbs/02_config.ipynb #d7c1856d
+# %% ../nbs/02_config.ipynb #382fb3f6
 def _lookup(d: Mapping, keys: list[str]):
     for k in keys: d = d[k]
     return d
@@ -111,7 +111,7 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
         d[keys[-1]] = value
     return out
 
-# %% ../nbs/02_config.ipynb #bc01ef43
+# %% ../nbs/02_config.ipynb #236187c6
 def default_config() -> dict:
     "Every config key with its default, gathered from the modules that own each section."
     from cdsam.model import MODEL_DEFAULTS

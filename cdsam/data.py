@@ -67,7 +67,7 @@ def check_records(records: list[Record], skip_bad: bool = False, what: str = 'da
     if not good: raise ValueError(f"{what} is empty: no usable samples")
     return good
 
-# %% ../nbs/21_data.ipynb #6b8856cb
+# %% ../nbs/21_data.ipynb #1438081e
 def _read_ids(root: Path, split) -> list[str] | None:
     if split is None or split == 'all': return None
     p = Path(split)
@@ -106,7 +106,7 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     if not out: raise ValueError(f"split {split!r} of {root} has no object pixels of any class in {list(classes)}")
     return out
 
-# %% ../nbs/21_data.ipynb #cea22106
+# %% ../nbs/21_data.ipynb #bcef6ce8
 def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad: bool = False) -> list[Record]:
     "Images paired with masks by file stem; images without a mask are unlabelled samples (`kind='none'`)."
     idir = Path(image_dir)
@@ -151,7 +151,7 @@ def split_records(records: list[Record], valid_frac: float = 0.2, seed: int = 0)
     val = set(images[:max(1, int(round(valid_frac * len(images))))])
     return [r for r in records if str(r.image) not in val], [r for r in records if str(r.image) in val]
 
-# %% ../nbs/21_data.ipynb #b839cc6d
+# %% ../nbs/21_data.ipynb #4e1709c4
 def _rle_counts(counts) -> list[int]:
     if isinstance(counts, list): return counts
     cnts, p, s = [], 0, counts.encode() if isinstance(counts, str) else counts
@@ -181,7 +181,7 @@ def coco_mask(segs: list, h: int, w: int) -> np.ndarray:
             for poly in seg: d.polygon([tuple(poly[i:i + 2]) for i in range(0, len(poly), 2)], fill=1)
     return out | np.asarray(m)
 
-# %% ../nbs/21_data.ipynb #a6f74f3b
+# %% ../nbs/21_data.ipynb #79c60308
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS) -> v2.Compose:
@@ -212,7 +212,7 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
             box = torch.stack([box[0].clamp(0, W), box[1].clamp(0, H), box[2].clamp(0, W), box[3].clamp(0, H)])
     return pts, labels, box
 
-# %% ../nbs/21_data.ipynb #7f390104
+# %% ../nbs/21_data.ipynb #0a370a72
 class SegDataset(torch.utils.data.Dataset):
     "Records → `(inputs, mask)` samples with transforms, optional rot90 augmentation and sampled point / box prompts."
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
@@ -261,7 +261,7 @@ class SegDataset(torch.utils.data.Dataset):
         ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats)
         return ds
 
-# %% ../nbs/21_data.ipynb #6aa3645c
+# %% ../nbs/21_data.ipynb #667f92e2
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
@@ -296,7 +296,7 @@ def data_records(cfg: dict) -> tuple[list[Record], list[Record]]:
     if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'])]
     return train, valid
 
-# %% ../nbs/21_data.ipynb #ed3730da
+# %% ../nbs/21_data.ipynb #98769da1
 class SegDataLoaders(DataLoaders):
     "fastai `DataLoaders` of cdsam samples, with `show_batch` drawing image, mask, prompt, points and box."
     def show_batch(self, b=None, max_n: int = 6, ncols: int = 3, figsize=None, **kwargs):

@@ -87,7 +87,7 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
     if not pairs: raise ValueError(f"no image in {idir} pairs with a circle mask in {cdir}")
     return pairs, unpaired
 
-# %% ../nbs/23_dualcircle.ipynb #c43ba8c4
+# %% ../nbs/23_dualcircle.ipynb #8d36e2b1
 def dual_circle_counts(pred: np.ndarray, regions: np.ndarray, ignore: np.ndarray | None = None) -> dict:
     "TP / FN / FP / TN pixel counts of binary `pred` against a region map (annulus and `ignore` pixels excluded)."
     pred = np.asarray(pred) > 0

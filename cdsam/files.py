@@ -77,7 +77,7 @@ class StateDictMismatch(KeyError):
         super().__init__('; '.join(parts))
     def __str__(self): return self.args[0]
 
-# %% ../nbs/01_files.ipynb #be26770f
+# %% ../nbs/01_files.ipynb #ec6972c5
 def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], source: str = 'state dict',
                      ignore_missing: Iterable[str] = ()):
     "Raise `StateDictMismatch` unless `state` has exactly the keys and shapes of `own` (keys in `ignore_missing` may be absent)."

@@ -179,7 +179,7 @@ def mark_only_lora_trainable(model: nn.Module) -> nn.Module:
     for n, p in model.named_parameters(): p.requires_grad_(is_lora_param(n))
     return model
 
-# %% ../nbs/00_lora.ipynb #ca7f2cea
+# %% ../nbs/00_lora.ipynb #a09cb48d
 @contextlib.contextmanager
 def disable_lora(model: nn.Module):
     "Context manager: every adapter of `model` is bypassed inside it (the frozen pretrained model)."
@@ -190,13 +190,13 @@ def disable_lora(model: nn.Module):
     finally:
         for m, d in zip(layers, prev): m.disabled = d
 
-# %% ../nbs/00_lora.ipynb #a09cb48d
+# %% ../nbs/00_lora.ipynb #6978f25d
 def merge_lora(model: nn.Module) -> nn.Module:
     "Replace every `LoRALinear` in `model` by a plain `nn.Linear` with the update folded in (in place); returns `model`."
     for n, m in lora_layers(model).items(): _set_submodule(model, n, m.to_linear())
     return model
 
-# %% ../nbs/00_lora.ipynb #6978f25d
+# %% ../nbs/00_lora.ipynb #9c584c01
 def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     "The adapter weights of `model` (the `lora_A.weight` / `lora_B.weight` entries of its state dict)."
     return {k: v for k, v in model.state_dict().items() if is_lora_param(k)}

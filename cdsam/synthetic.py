@@ -58,7 +58,7 @@ def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hai
         img, _ = _draw_lesion(img, rng, poly, rng.uniform(0.7, 1.1)); polys.append(poly)
     return _hairs(img, rng, hairs), polys
 
-# %% ../nbs/20_synthetic.ipynb #26d11513
+# %% ../nbs/20_synthetic.ipynb #65c10b18
 def _palette() -> list[int]:
     "PASCAL VOC colour map (256 entries, flat RGB)."
     pal = []
@@ -98,7 +98,7 @@ def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: S
     _write_splits(root, ids, splits, rng)
     return root
 
-# %% ../nbs/20_synthetic.ipynb #be296059
+# %% ../nbs/20_synthetic.ipynb #63387ae1
 def rle_encode(mask: np.ndarray) -> dict:
     "COCO compressed RLE `{'size': [h, w], 'counts': str}` of a binary mask (runs alternate 0s and 1s, column-major)."
     flat = np.asarray(mask, bool).flatten(order='F')
@@ -140,7 +140,7 @@ def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categorie
     (root/json_name).write_text(json.dumps(coco))
     return root
 
-# %% ../nbs/20_synthetic.ipynb #facb3d5b
+# %% ../nbs/20_synthetic.ipynb #6e24c075
 def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding: str = 'rings', ignore_rects: bool = False,
                          seed: int = 0) -> Path:
     "Write `n` dual-circle images `root/images/X-noCircles.jpg`, circle masks `root/circles/X-mask.png` (and `root/ignore/X-ignore.png`)."

@@ -129,6 +129,7 @@ def train_stages(cfg: dict, stages: Sequence[int], init=None, resume: bool = Fal
 
 # %% ../nbs/41_train.ipynb #8a595356
 def train_parser() -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-train` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-train', description="Train cdsam stages from a YAML config (dotted overrides after the options).",
                                  epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 run.name=try1")
     ap.add_argument('--config', required=True, help='YAML config (may use base: to inherit another)')
@@ -152,5 +153,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-train`."
     return run_cli(_train, train_parser(), argv)
 
-# %% ../nbs/41_train.ipynb #14516570
+# %% ../nbs/41_train.ipynb #2d361df8
 if __name__ == '__main__': sys.exit(main())                 # python -m cdsam.train (not run inside the notebook)

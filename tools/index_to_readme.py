@@ -16,6 +16,7 @@ def render(nb_path: Path) -> str:
     for c in nb['cells']:
         src = ''.join(c['source']).strip()
         if not src or src.startswith('#| hide'): continue
+        if c['cell_type'] == 'markdown': src = src.replace('](images/', '](nbs/images/').replace('](tutorials/', '](nbs/tutorials/')   # links from the repo root
         parts.append(src if c['cell_type'] == 'markdown' else f"```python\n{src}\n```")
     return "<!-- generated from nbs/index.ipynb by tools/index_to_readme.py: edit the notebook -->\n\n" + '\n\n'.join(parts) + '\n'
 
