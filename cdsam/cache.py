@@ -145,7 +145,7 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, c
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
                                    batch_size=c['batch_size'], device=device, log=log)
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train, drop_last=dl.drop_last,
-                          num_workers=dl.num_workers, device=device)
+                          num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)
     train = make(dls.train, 'train', True)
     valid = make(dls.valid, 'valid', False) if len(dls.valid) and dls.valid.dataset is not None else dls.valid
     out = SegDataLoaders(train, valid, device=device)
