@@ -7,7 +7,7 @@ Docs: https://cdsam.github.io/cdsam/bench.html.md"""
 # %% ../nbs/50_bench.ipynb #282b0790
 from __future__ import annotations
 import argparse, copy, csv, os, statistics, sys, tempfile, threading, time, warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 import torch
@@ -61,11 +61,7 @@ def _sync(device):
 
 def best_time(fn: Callable, reps: int = 3, warmup: int = 1, device='cpu') -> float:
     "Fastest wall time (s) of `reps` calls of `fn` after `warmup` calls."
-    for _ in range(warmup): fn()
-    ts = []
-    for _ in range(reps):
-        _sync(device); t = time.perf_counter(); fn(); _sync(device); ts.append(time.perf_counter() - t)
-    return min(ts)
+    return interleaved_times({'fn': fn}, reps, warmup, device)['fn']
 
 def interleaved_times(fns: Mapping[str, Callable], reps: int = 3, warmup: int = 1, device='cpu') -> dict[str, float]:
     "Fastest time of each callable, calling them in turn `reps` times (noise hits every variant alike)."

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/cache.html.md"""
 
 # %% ../nbs/34_cache.ipynb #b96ab2b9
 from __future__ import annotations
-import hashlib, json, os, warnings
+import hashlib, json, os
 from pathlib import Path
 from typing import Mapping, Callable
 import torch

@@ -7,7 +7,7 @@ Docs: https://cdsam.github.io/cdsam/data.html.md"""
 # %% ../nbs/21_data.ipynb #f531a646
 from __future__ import annotations
 import copy, json, warnings, random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Any
 import numpy as np

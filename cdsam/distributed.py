@@ -11,7 +11,7 @@ from typing import Sequence
 import torch
 from torch.nn.parallel import DataParallel
 from fastai.distributed import DistributedDL, DistributedTrainer, ParallelTrainer
-from fastai.torch_core import num_distrib, rank_distrib, distrib_barrier, default_device
+from fastai.torch_core import num_distrib, default_device
 
 # %% auto #0
 __all__ = ['DISTRIBUTED_DEFAULTS', 'is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true',

@@ -16,7 +16,7 @@ from torch import nn
 from fastcore.foundation import L
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
-from fastai.callback.core import Callback, CancelFitException
+from fastai.callback.core import Callback
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.training import GradientAccumulation, GradientClip
@@ -303,7 +303,7 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
         teacher.load_state_dict(ck['teacher'])
     cc = cfg['cache']
     if cc['features']:
-        if spec.dino != 'frozen' or teacher is not None:
+        if spec.dino != 'frozen':                                # (a distillation teacher exists only then too)
             warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its DINO backbone is not frozen "
                           f"({spec.dino}); training uncached")
         else:

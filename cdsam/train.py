@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse, copy, sys, time
 from pathlib import Path
 from typing import Callable, Sequence
-import numpy as np
 from fastai.callback.progress import CSVLogger
 from .config import load_config, dump_config, ConfigError, merge_config
 from .files import atomic_write, StateDictMismatch

@@ -1,6 +1,5 @@
 "Shared fixtures: console scripts run as subprocesses, a generated dataset and a tiny trained checkpoint."
 import shutil, subprocess, copy
-from pathlib import Path
 import pytest
 from cdsam.config import dump_config
 from cdsam.model import TINY_MODEL_CFG
