@@ -45,13 +45,14 @@ def test_torchrun_two_processes(tmp_path):
 
 def test_accelerate_launch_starts_a_gloo_group(tmp_path):
     probe = tmp_path/'probe.py'
-    probe.write_text("import torch, fastai.torch_core as tc\nfrom cdsam.distributed import GroupDistributedTrainer\n"
-                     "t = GroupDistributedTrainer()\nprint('RANK', tc.rank_distrib(), tc.num_distrib(), torch.distributed.get_backend(), flush=True)\n")
+    probe.write_text("import os, torch, fastai.torch_core as tc\nfrom cdsam.distributed import GroupDistributedTrainer\n"
+                     "t = GroupDistributedTrainer()\nr = tc.rank_distrib()\n"               # one file per rank: their stdout lines can interleave
+                     "open(os.path.join(os.environ['CDSAM_AUDIT'], f'rank{r}.txt'), 'w').write(f'RANK {r} {tc.num_distrib()} {torch.distributed.get_backend()}')\n")
     exe = shutil.which('accelerate')
     assert exe, 'accelerate is not installed'
     r = _launch([exe, 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
                  '--dynamo_backend', 'no', str(probe)], tmp_path, tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
-    lines = sorted(l for l in r.stdout.splitlines() if l.startswith('RANK'))
+    lines = sorted(f.read_text() for f in tmp_path.glob('rank*.txt'))
     backend = 'nccl' if torch.cuda.is_available() else 'gloo'
     assert lines == [f'RANK 0 2 {backend}', f'RANK 1 2 {backend}'], r.stdout
