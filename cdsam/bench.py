@@ -23,9 +23,9 @@ from .synthetic import make_synthetic_voc
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['SECTIONS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config', 'bench_stages', 'bench_cache',
-           'sam_full_model', 'bench_inference', 'bench_lora', 'bench_loop', 'format_rows', 'write_csv', 'device_name',
-           'run_bench', 'bench_parser', 'main']
+__all__ = ['SECTIONS', 'ALL_SECTIONS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config', 'bench_stages',
+           'bench_cache', 'sam_full_model', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches',
+           'format_rows', 'write_csv', 'device_name', 'run_bench', 'bench_parser', 'main']
 
 # %% ../nbs/50_bench.ipynb #9f46d06e
 def _rss() -> int:
@@ -110,35 +110,43 @@ class _EpochTimes(Callback):
     def before_epoch(self): _sync(self.dls.device or 'cpu'); self.t = time.perf_counter()
     def after_epoch(self): _sync(self.dls.device or 'cpu'); self.times.append(time.perf_counter() - self.t)
 
+def _train_step(learn, device) -> tuple[Callable, int]:
+    "One training step of `learn` on a fixed batch (autocast forward, loss, backward, optimizer step, zero_grad), and its batch size."
+    model = learn.model.to(device).train(); learn.create_opt()
+    xb, yb = learn.dls.train.one_batch()
+    def step():
+        with _autocast(learn): loss = learn.loss_func(model(xb), yb)
+        loss.backward(); learn.opt.step(); learn.opt.zero_grad()
+    return step, len(yb)
+
+def _quiet_learner(dls, cfg):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return stage_learner(dls, cfg, verbose=False)
+
 def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) -> list[dict]:
     "Per stage (and stage 4 with gradient checkpointing): trainable / total parameters, step time per image, peak memory."
     rows = []
     for stage, gc in ((1, False), (2, False), (3, False), (4, False), (4, True)):
         c = _stage_cfg(cfg, stage)
         c['model']['dino']['grad_checkpointing'] = gc
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            learn = stage_learner(dls, c, verbose=False)
-        model = learn.model.to(device).train(); learn.create_opt()
-        xb, yb = learn.dls.train.one_batch()
-        def step():
-            with _autocast(learn): loss = learn.loss_func(model(xb), yb)
-            loss.backward(); learn.opt.step(); learn.opt.zero_grad()
+        learn = _quiet_learner(dls, c)
+        step, bs = _train_step(learn, device)
         step()                                                                   # warm-up (optimizer state, lazy init)
         with PeakMemory(device) as pm:
             ts = []
             for _ in range(steps):
                 _sync(device); t = time.perf_counter(); step(); _sync(device); ts.append(time.perf_counter() - t)
-        ps = list(unwrap(model).model.parameters())
+        ps = list(unwrap(learn.model).model.parameters())
         name = f'{stage}+gc' if gc else str(stage)
         rows += [dict(section='stage', name=f'{name} trainable params', value=sum(p.numel() for p in ps if p.requires_grad), unit='params'),
                  dict(section='stage', name=f'{name} total params', value=sum(p.numel() for p in ps), unit='params'),
-                 dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / len(yb) * 1e3, unit='ms',
-                      note=f'batch {len(yb)}, amp {learn.amp or "off"}'),
+                 dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / bs * 1e3, unit='ms',
+                      note=f'batch {bs}, amp {learn.amp or "off"}'),
                  dict(section='stage', name=f'{name} peak memory', value=pm.peak / 2**20, unit='MiB',
                       note='CUDA allocator' if torch.device(device).type == 'cuda' else 'process RSS')]
         log(f"stage {name}: {rows[-2]['value']:.1f} ms/image, {rows[-1]['value']:.0f} MiB")
-        del learn, model
+        del learn, step
     return rows
 
 def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[dict]:
@@ -244,8 +252,35 @@ def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dic
             dict(section='loop', name='bare PyTorch epoch', value=t['bare'], unit='s', note='same model, loader, clip'),
             dict(section='loop', name='fastai overhead', value=o * 100, unit='%', note='fastai / bare - 1')]
 
-# %% ../nbs/50_bench.ipynb #b2282a5d
-SECTIONS = ('stages', 'cache', 'inference', 'lora', 'loop')
+# %% ../nbs/50_bench.ipynb #2fda97c9
+def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps: int = 3, compile_backend: str = 'inductor',
+                   log: Callable = print) -> list[dict]:
+    "Per stage: training step time per image with each speed switch alone (fused AdamW, channels-last, `torch.compile`) against none, and the compile time."
+    rows = []
+    for stage in stages:
+        variants = {'none': {}, 'fused AdamW': dict(optim=dict(fused=True)), 'channels-last': dict(train=dict(channels_last=True)),
+                    'compile': dict(train=dict(compile=compile_backend))}
+        steps, compile_s, bs = {}, 0., 0
+        for name, sections in variants.items():
+            steps[name], bs = _train_step(_quiet_learner(dls, _stage_cfg(cfg, stage, **sections)), device)
+            _sync(device); t = time.perf_counter(); steps[name](); _sync(device)       # the first step compiles
+            if name == 'compile': compile_s = time.perf_counter() - t
+        t = interleaved_times(steps, reps=reps, warmup=1, device=device)
+        note = f'batch {bs}'
+        rows.append(dict(section='switches', name=f'stage {stage} no switch', value=t['none'] / bs * 1e3, unit='ms', note=note))
+        for name in list(variants)[1:]:
+            rows += [dict(section='switches', name=f'stage {stage} {name}', value=t[name] / bs * 1e3, unit='ms', note=note),
+                     dict(section='switches', name=f'stage {stage} {name} speed-up', value=t['none'] / t[name], unit='x',
+                          note='no switch / switch')]
+        rows.append(dict(section='switches', name=f'stage {stage} compile time', value=compile_s, unit='s', note=f'backend {compile_backend}'))
+        log(f"stage {stage} switches: " + ', '.join(f"{k} {t['none'] / t[k]:.2f}x" for k in list(variants)[1:]) +
+            f" (compiled in {compile_s:.0f}s)")
+        del steps
+    return rows
+
+# %% ../nbs/50_bench.ipynb #c6cfe8c4
+SECTIONS = ('stages', 'cache', 'inference', 'lora', 'loop')      # the default run
+ALL_SECTIONS = SECTIONS + ('switches',)                            # switches: opt-in (compiling takes minutes)
 
 def format_rows(rows: Sequence[dict]) -> str:
     "The benchmark rows as a plain-text table."
@@ -273,10 +308,10 @@ def device_name(device) -> str:
 
 def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = None, steps: int = 3, reps: int = 2,
               sam_type: str = 'vit_b', sam_img_size: int = 1024, sections: Sequence[str] = SECTIONS, workdir=None,
-              log: Callable = print) -> list[dict]:
+              compile_backend: str = 'inductor', log: Callable = print) -> list[dict]:
     "Run the benchmark `sections` for the config's model sizes on `device`; returns rows (section, name, value, unit, note, device)."
-    bad = set(sections) - set(SECTIONS)
-    if bad: raise ValueError(f"unknown benchmark section(s) {sorted(bad)}; choose from {list(SECTIONS)}")
+    bad = set(sections) - set(ALL_SECTIONS)
+    if bad: raise ValueError(f"unknown benchmark section(s) {sorted(bad)}; choose from {list(ALL_SECTIONS)}")
     from fastai.torch_core import default_device
     device = torch.device(device) if device else default_device()
     with (nullcontext(workdir) if workdir else tempfile.TemporaryDirectory()) as wd:
@@ -292,10 +327,11 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         if 'inference' in sections: rows += bench_inference(c, device, 1, reps, sam_type, sam_img_size, log)
         if 'lora' in sections: rows += bench_lora(c, device, c['data']['batch_size'], max(reps, 3), log)
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)
+        if 'switches' in sections: rows += bench_switches(c, dls, device, (1, 4), max(reps, 3), compile_backend, log)
     dn = device_name(device)
     return [{**r, 'device': dn} for r in rows]
 
-# %% ../nbs/50_bench.ipynb #cff93050
+# %% ../nbs/50_bench.ipynb #9c10e0b2
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, "
@@ -308,7 +344,9 @@ def bench_parser() -> argparse.ArgumentParser:
     ap.add_argument('--reps', type=int, default=2, help='repetitions of each timed comparison (the fastest counts)')
     ap.add_argument('--sam_type', default='vit_b', help="segment-anything encoder to compare with: vit_b, vit_l, vit_h")
     ap.add_argument('--sam_img_size', type=int, default=1024, help="segment-anything's input size (1024 is SAM's)")
-    ap.add_argument('--sections', default=','.join(SECTIONS), help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument('--sections', default=','.join(SECTIONS),
+                    help=f"comma-separated subset of {','.join(ALL_SECTIONS)} (switches is not in the default: compiling takes minutes)")
+    ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
     ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
     return ap
 
@@ -316,7 +354,7 @@ def _bench(a) -> int:
     cfg = a.config
     if cfg != 'demo' and not Path(cfg).is_file(): raise FileNotFoundError(f"--config not found: {cfg}")
     rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
-                     [s.strip() for s in a.sections.split(',') if s.strip()])
+                     [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend)
     print(); print(format_rows(rows))
     print(f"\nwrote {write_csv(rows, a.csv)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
@@ -326,5 +364,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     from cdsam.train import run_cli
     return run_cli(_bench, bench_parser(), argv)
 
-# %% ../nbs/50_bench.ipynb #769d6243
+# %% ../nbs/50_bench.ipynb #dad2e8b8
 if __name__ == '__main__': sys.exit(main())                 # python -m cdsam.bench

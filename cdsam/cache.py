@@ -17,11 +17,11 @@ from .data import SegDataset, SegDataLoaders
 from .files import atomic_write
 
 # %% auto #0
-__all__ = ['CACHE_DEFAULTS', 'FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'FeatureCache',
-           'CachedFeatureDataset', 'cached_dataloaders']
+__all__ = ['CACHE_DEFAULTS', 'FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint',
+           'to_pixels', 'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'cached_dataloaders']
 
 # %% ../nbs/34_cache.ipynb #ff39347d
-CACHE_DEFAULTS = dict(features=None, dir=None, flips=True, dtype='fp16', batch_size=16)
+CACHE_DEFAULTS = dict(features=None, dir=None, flips=True, dtype='fp16', batch_size=16, images=True)
 FLIP_VARIANTS = ((False, False), (True, False), (False, True), (True, True))     # (horizontal, vertical)
 _DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16, fp32=torch.float32)
 
@@ -45,26 +45,54 @@ def files_fingerprint(paths) -> str:
         st = os.stat(p); h.update(f'{Path(p).resolve()}:{st.st_size}:{st.st_mtime_ns};'.encode())
     return h.hexdigest()
 
-# %% ../nbs/34_cache.ipynb #d4551823
-def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str) -> dict:
-    return dict(version=1, backbone=getattr(backbone, 'name', type(backbone).__name__), weights=backbone_fingerprint(backbone),
+def targets_fingerprint(records) -> str:
+    "SHA-1 of where each record's target comes from: kind, mask file (path, size, mtime), palette class or COCO polygons."
+    h = hashlib.sha1()
+    for r in records:
+        h.update(f'{r.kind}:{r.value!r}:'.encode())
+        if r.mask is not None: h.update(files_fingerprint([r.mask]).encode())
+    return h.hexdigest()
+
+def to_pixels(x: torch.Tensor, stats) -> torch.Tensor:
+    "Normalised images `(..., 3, H, W)` back to the `uint8` pixels they were made from (`stats` = (mean, std))."
+    mean, std = (torch.tensor(s, dtype=x.dtype, device=x.device).view(3, 1, 1) for s in stats)
+    return ((x * std + mean) * 255).round_().clamp_(0, 255).to(torch.uint8)
+
+def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
+    "`uint8` pixels `(..., 3, H, W)` → float32 normalised with `stats`, as the data transforms give them."
+    mean, std = (torch.tensor(s, dtype=torch.float32, device=p.device).view(3, 1, 1) for s in stats)
+    return (p.float() / 255 - mean) / std
+
+# %% ../nbs/34_cache.ipynb #c2c1525b
+def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool) -> dict:
+    return dict(version=2, backbone=getattr(backbone, 'name', type(backbone).__name__), weights=backbone_fingerprint(backbone),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats], variants=[list(v) for v in variants],
-                dtype=dtype, images=len(images), files=files_fingerprint(images))
+                dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
+                targets=targets_fingerprint(ds.records) if pixels else None)
 
 _WHAT = dict(weights='backbone weights changed', files='image files changed', crop='image size changed', resize='image size changed',
              backbone='backbone changed', variants='flip variants changed', stats='normalisation changed', dtype='dtype changed',
-             images='number of images changed', version='cache format changed')
+             images='number of images changed', version='cache format changed', pixels='cache.images changed',
+             targets='masks changed')
 
 class FeatureCache:
     "Frozen-backbone outputs per image and flip variant, built once (in memory or an fp16 file validated by its key)."
     def __init__(self, tokens: torch.Tensor, cls: torch.Tensor, layers: torch.Tensor | None, slots: dict[str, int],
-                 variants, key: dict, loaded: bool = False, path: Path | None = None):
+                 variants, key: dict, loaded: bool = False, path: Path | None = None,
+                 pixels: torch.Tensor | None = None, masks: torch.Tensor | None = None, record_slots: list[int] | None = None):
         self.tokens, self.cls, self.layers, self.slots = tokens, cls, layers, slots   # (S, V, N, C), (S, V, C), (S, V, L, N, C)
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
+        self.pixels, self.masks, self.record_slots = pixels, masks, record_slots     # (S, 3, H, W) uint8, (R, 1, H, W) uint8
 
     def __len__(self): return len(self.slots)
     @property
-    def nbytes(self) -> int: return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers) if t is not None)
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks) if t is not None)
+
+    def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        "Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform made them."
+        if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
+        return from_pixels(self.pixels[self.record_slots[i]], self.key['stats']), self.masks[i]
 
     def get(self, image, variant: int = 0) -> dict:
         "Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N, C)`)."
@@ -74,15 +102,16 @@ class FeatureCache:
 
     @classmethod
     def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
-              batch_size: int = 16, device=None, log: Callable = print) -> 'FeatureCache':
-        "Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip variant."
+              batch_size: int = 16, device=None, images: bool = True, log: Callable = print) -> 'FeatureCache':
+        "Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip variant (and, with `images`, the images and masks)."
         if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
         for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
+        rslots = [slots[str(r.image)] for r in ds.records] if images else None
         variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
-        key = _key(backbone, ds, list(first), variants, dtype)
+        key = _key(backbone, ds, list(first), variants, dtype, images)
         path = Path(path) if path is not None else None
         if path is not None and path.is_file():
             try: saved = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
@@ -91,35 +120,44 @@ class FeatureCache:
                 old = json.loads(saved['key'])
                 if old == key:
                     log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
-                    return cls(saved['tokens'], saved['cls'], saved.get('layers'), slots, variants, key, True, path)
+                    return cls(saved['tokens'], saved['cls'], saved.get('layers'), slots, variants, key, True, path,
+                               saved.get('pixels'), saved.get('masks'), rslots)
                 why = sorted({_WHAT.get(k, k) for k in key if old.get(k) != key[k]})
                 log(f"feature cache {path} is stale ({', '.join(why)}): rebuilding")
         device = device or next(backbone.parameters()).device
         was = backbone.training; backbone.eval()
-        toks, clss, lays = [], [], []
+        toks, clss, lays, pix, masks = [], [], [], [], {}
         try:
             with torch.no_grad():
                 for b in range(0, len(idx), batch_size):
-                    x = torch.stack([ds.load(i)[0] for i in idx[b:b + batch_size]]).to(device)     # (b, 3, H, W)
+                    got = {i: ds.load(i) for i in idx[b:b + batch_size]}
+                    x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
+                    if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
                     outs = [backbone(flip_variant(x, v)) for v in variants]
                     toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', _DTYPES[dtype]))     # (b, V, N, C)
                     clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', _DTYPES[dtype]))        # (b, V, C)
                     if outs[0]['layers']:
                         lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', _DTYPES[dtype]))
         finally: backbone.train(was)
-        c = cls(torch.cat(toks), torch.cat(clss), torch.cat(lays) if lays else None, slots, variants, key, False, path)
+        if images:                                         # records sharing an image have their own masks
+            masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
+        c = cls(torch.cat(toks), torch.cat(clss), torch.cat(lays) if lays else None, slots, variants, key, False, path,
+                torch.cat(pix) if images else None, masks if images else None, rslots)
         log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB {dtype})")
         if path is not None and rank_distrib() == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
-            blob = dict(tokens=c.tokens, cls=c.cls, key=json.dumps(key), **({'layers': c.layers} if c.layers is not None else {}))
+            blob = dict(tokens=c.tokens, cls=c.cls, key=json.dumps(key),
+                        **{k: getattr(c, k) for k in ('layers', 'pixels', 'masks') if getattr(c, k) is not None})
             atomic_write(path, lambda t: torch.save(blob, t))
             log(f"feature cache: wrote {path}")
         return c
 
-# %% ../nbs/34_cache.ipynb #b631ee36
+# %% ../nbs/34_cache.ipynb #0438a887
 class CachedFeatureDataset(torch.utils.data.Dataset):
     "A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: evaluation transform, a random flip variant when training."
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
+        if cache.masks is not None and len(cache.masks) != len(dataset):
+            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: build it from this dataset")
         self.ds, self.cache = dataset.deterministic(), cache
         self.train = dataset.train if train is None else train
         self.records = self.ds.records
@@ -127,7 +165,7 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.ds)
 
     def __getitem__(self, i: int):
-        x, m = self.ds.load(i)                                                   # (3, H, W), (1, H, W)
+        x, m = self.cache.load(i) if self.cache.pixels is not None else self.ds.load(i)    # (3, H, W), (1, H, W)
         v = int(torch.randint(len(self.cache.variants), (1,))) if self.train else 0
         x, m = flip_variant(x, self.cache.variants[v]), flip_variant(m, self.cache.variants[v])
         inputs, m = self.ds.with_prompts(i, x.contiguous(), m.contiguous(), train=self.train)
@@ -143,7 +181,7 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, c
     def make(dl, name, train):
         path = Path(cache_dir)/f'{name}.pt' if c['features'] == 'disk' else None
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
-                                   batch_size=c['batch_size'], device=device, log=log)
+                                   batch_size=c['batch_size'], device=device, images=c['images'], log=log)
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train, drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)
     train = make(dls.train, 'train', True)

@@ -37,9 +37,9 @@ from fastai.torch_core import distrib_barrier
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'StageCheckpoint',
-           'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting', 'run_dir',
-           'CDSAMLearner', 'stage_learner']
+__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'COMPILE_PARTS', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard',
+           'StageCheckpoint', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting',
+           'compile_model', 'run_dir', 'CDSAMLearner', 'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')
@@ -47,10 +47,11 @@ PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')
 class StageModel(nn.Module):
     "fastai-facing wrapper: a batch's `inputs` dict → `CDSAM` outputs (+ teacher / masked-student tokens for distillation)."
     def __init__(self, model: CDSAM, teacher: BackboneTeacher | None = None, distill_mask_ratio: float = 0.,
-                 prompt_mode: str = 'text', seed: int = 0):
+                 prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False):
         super().__init__()
         if prompt_mode not in PROMPT_MODES: raise ValueError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {prompt_mode!r}")
         self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
+        self.channels_last = channels_last                              # hand the images to the patch-embedding conv channels-last
         self.rng = torch.Generator().manual_seed(seed)
 
     def _mode(self) -> str:
@@ -61,6 +62,7 @@ class StageModel(nn.Module):
 
     def forward(self, inputs: dict) -> dict:
         images, mode = inputs['image'], self._mode()
+        if self.channels_last: images = images.contiguous(memory_format=torch.channels_last)
         prompts = inputs['prompt'] if 'text' in mode else None
         points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
         boxes = inputs['box'] if 'box' in mode else None
@@ -209,7 +211,7 @@ LEARN_DEFAULTS = dict(
     checkpoint=dict(dir=None, save_best=True, save_latest=True, keep_per_epoch=False, format='pt', monitor='dice'),
     eval=dict(threshold=0.5, dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None, output_dir=None,
                                               text=None, every=1)),
-    train=dict(prompt_mode='text'),
+    train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False),
     distributed=DISTRIBUTED_DEFAULTS,
     cache=CACHE_DEFAULTS,
     run=dict(name='run', output_dir='experiments', seed=0))
@@ -228,6 +230,20 @@ def amp_setting(optim: Mapping, device) -> str | None:
     if dt not in ('auto', 'bf16', 'fp16'): raise ValueError(f"optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got {dt!r}")
     if dt == 'auto': dt = 'bf16' if (dev.type != 'cuda' or torch.cuda.is_bf16_supported()) else 'fp16'
     return dt
+
+COMPILE_PARTS = ('backbone', 'neck', 'sam', 'token_proj', 'text_to_prompt')
+
+def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = None) -> list[str]:
+    "`torch.compile` in place (`nn.Module.compile`, so state-dict keys keep their names) each part of `model` that runs every step; returns their names."
+    backend = 'inductor' if backend is True else str(backend)
+    known = torch._dynamo.list_backends(exclude_tags=())
+    if backend not in known: raise ValueError(f"train.compile must be true, false or a torch.compile backend ({', '.join(known[:6])}, ...), got {backend!r}")
+    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
+    done = []
+    for n in COMPILE_PARTS:
+        part = getattr(model, n, None)
+        if part is not None: part.compile(backend=backend, **({'mode': mode} if mode else {})); done.append(n)
+    return done
 
 def run_dir(cfg: Mapping) -> Path:
     "`run.output_dir / run.name`: where a run writes its checkpoints and reports."
@@ -314,7 +330,10 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     groups = param_groups(model, lr, lora_lr, o['wd'])
     hps = [(g['lr'], g['weight_decay']) for g in groups]
     plists = [g['params'] for g in groups]
-    smodel = StageModel(model, teacher, lc['distill_mask_ratio'], cfg['train']['prompt_mode'], cfg['run']['seed'])
+    tc = cfg['train']
+    if tc['channels_last']: model.to(memory_format=torch.channels_last)     # 4-D weights: the convolutions
+    if tc['compile']: compile_model(model, tc['compile'], tc['compile_mode'])
+    smodel = StageModel(model, teacher, lc['distill_mask_ratio'], tc['prompt_mode'], cfg['run']['seed'], tc['channels_last'])
     thr = cfg['eval']['threshold']
     logit_thr = math.log(thr / (1 - thr))
     ckd = cfg['checkpoint']
