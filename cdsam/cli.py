@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
-import argparse, csv, io, shutil, sys
+import argparse, io, shutil
 from functools import partial
 from pathlib import Path
 from typing import Sequence

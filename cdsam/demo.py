@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 import numpy as np
 from PIL import Image
-from .config import load_config, dump_config
+from .config import load_config
 from .model import TINY_MODEL_CFG
 from .synthetic import make_synthetic_voc, make_dual_circle_set
 from .train import train_stages, run_cli

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 from scipy import ndimage
-from .metrics import scores_from_counts, METRIC_NAMES
+from .metrics import scores_from_counts
 
 # %% auto #0
 __all__ = ['BACKGROUND', 'ANNULUS', 'LESION', 'circle_regions', 'DualCirclePair', 'pair_dual_circle', 'dual_circle_counts',

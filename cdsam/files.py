@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/files.html.md"""
 
 # %% ../nbs/01_files.ipynb #e9b44b52
 from __future__ import annotations
-import os, tempfile, json
+import os, tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Iterable
 import torch

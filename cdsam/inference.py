@@ -6,9 +6,9 @@ Docs: https://cdsam.github.io/cdsam/inference.html.md"""
 
 # %% ../nbs/40_inference.ipynb #4cd86b2c
 from __future__ import annotations
-import copy, json
+import copy
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -16,7 +16,7 @@ from PIL import Image
 from .config import load_config
 from .model import build_model, CDSAM
 from .stages import read_checkpoint, restore_model, save_checkpoint
-from .lora import merge_lora, lora_layers
+from .lora import merge_lora
 from .data import IMAGENET_STATS
 
 # %% auto #0

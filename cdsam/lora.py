@@ -8,10 +8,9 @@ Docs: https://cdsam.github.io/cdsam/lora.html.md"""
 from __future__ import annotations
 import json, math, re, contextlib
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 import torch
 from torch import nn
-import torch.nn.functional as F
 from .files import save_state, load_state, check_state_keys, StateDictMismatch
 
 # %% auto #0

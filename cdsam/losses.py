@@ -6,8 +6,7 @@ Docs: https://cdsam.github.io/cdsam/losses.html.md"""
 
 # %% ../nbs/30_losses.ipynb #bfb2bd6b
 from __future__ import annotations
-import copy, math
-from typing import Sequence
+import copy
 import torch
 from torch import nn
 import torch.nn.functional as F

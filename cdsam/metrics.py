@@ -6,7 +6,6 @@ Docs: https://cdsam.github.io/cdsam/metrics.html.md"""
 
 # %% ../nbs/22_metrics.ipynb #785612ae
 from __future__ import annotations
-from typing import Sequence
 import numpy as np
 import torch
 from fastai.learner import Metric

@@ -7,12 +7,12 @@ Docs: https://cdsam.github.io/cdsam/stages.html.md"""
 # %% ../nbs/31_stages.ipynb #a1ba63b0
 from __future__ import annotations
 import json, re
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 import torch
 from torch import nn
-from .lora import (LoRALinear, inject_lora, lora_layers, lora_config, apply_lora_config, vit_last_blocks_targets,
+from .lora import (inject_lora, lora_layers, lora_config, apply_lora_config, vit_last_blocks_targets,
                         sam_decoder_targets, is_lora_param, _target_matcher, _set_submodule)
 from .files import save_state, load_state, load_state_dict_checked
 from .config import merge_config, _plain
