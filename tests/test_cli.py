@@ -1,10 +1,10 @@
-"Every console script driven as a user would: as a subprocess, on generated data."
+"Every console script driven as a user would: as a subprocess (the error cases through the same entry points in-process), on generated data."
 import csv, subprocess, shutil, time
 from pathlib import Path
 import numpy as np
 import pytest, torch
 from PIL import Image
-from conftest import run, tiny_config
+from conftest import run, run_in_process, tiny_config
 from cdsam.config import dump_config
 from cdsam.stages import read_checkpoint
 
@@ -126,7 +126,7 @@ def _bad(r, *needles):
     assert line and all(n in line[-1] for n in needles), r.stderr
 
 def test_bad_inputs(trained, data, tmp_path):
-    cases = []                                                      # (command args), needles...: run 3 at a time
+    cases = []                                                      # (command args), needles...
     cases.append((('cdsam-train', '--config', tmp_path/'missing.yaml'), 'config file not found', 'missing.yaml'))
     (tmp_path/'broken.yaml').write_text('optim: [1, 2\n')
     cases.append((('cdsam-train', '--config', tmp_path/'broken.yaml'), 'not valid YAML'))
@@ -150,6 +150,5 @@ def test_bad_inputs(trained, data, tmp_path):
     latest = Path(trained['ckpt']).with_name('latest.pt')
     d = tmp_path/'exp2'/'t'/'checkpoints'/'stage2'; d.mkdir(parents=True); shutil.copy(latest, d/'latest.pt')
     cases.append((('cdsam-train', '--config', tmp_path/'s2.yaml', '--resume'), 'is a stage 1 checkpoint but the config trains stage 2', 'use init='))
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(3) as ex: results = list(ex.map(lambda c: run(*c[0]), cases))
-    for (args, *needles), r in zip(cases, results): _bad(r, *needles)
+    for args, *needles in cases: _bad(run_in_process(*args), *needles)
+    _bad(run(*cases[3][0]), *cases[3][1:])                          # and one as a real subprocess
