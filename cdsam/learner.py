@@ -51,7 +51,8 @@ class StageModel(nn.Module):
         super().__init__()
         if prompt_mode not in PROMPT_MODES: raise ValueError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {prompt_mode!r}")
         self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
-        self.channels_last = channels_last                              # hand the images to the patch-embedding conv channels-last
+        self.channels_last = channels_last                              # convolution weights and input images channels-last
+        if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
         self.rng = torch.Generator().manual_seed(seed)
 
     def _mode(self) -> str:
@@ -331,7 +332,6 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     hps = [(g['lr'], g['weight_decay']) for g in groups]
     plists = [g['params'] for g in groups]
     tc = cfg['train']
-    if tc['channels_last']: model.to(memory_format=torch.channels_last)     # 4-D weights: the convolutions
     if tc['compile']: compile_model(model, tc['compile'], tc['compile_mode'])
     smodel = StageModel(model, teacher, lc['distill_mask_ratio'], tc['prompt_mode'], cfg['run']['seed'], tc['channels_last'])
     thr = cfg['eval']['threshold']
