@@ -65,7 +65,7 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
 def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool) -> dict:
-    return dict(version=2, backbone=getattr(backbone, 'name', type(backbone).__name__), weights=backbone_fingerprint(backbone),
+    return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__), weights=backbone_fingerprint(backbone),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats], variants=[list(v) for v in variants],
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
                 targets=targets_fingerprint(ds.records) if pixels else None)
@@ -73,7 +73,7 @@ def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixe
 _WHAT = dict(weights='backbone weights changed', files='image files changed', crop='image size changed', resize='image size changed',
              backbone='backbone changed', variants='flip variants changed', stats='normalisation changed', dtype='dtype changed',
              images='number of images changed', version='cache format changed', pixels='cache.images changed',
-             targets='masks changed')
+             targets='masks changed', view='data.view changed')
 
 class FeatureCache:
     "Frozen-backbone outputs per image and flip variant, built once (in memory or an fp16 file validated by its key)."
@@ -143,7 +143,8 @@ class FeatureCache:
             masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
         c = cls(torch.cat(toks), torch.cat(clss), torch.cat(lays) if lays else None, slots, variants, key, False, path,
                 torch.cat(pix) if images else None, masks if images else None, rslots)
-        log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB {dtype})")
+        log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB {dtype}); "
+            f"cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
         if path is not None and rank_distrib() == 0:
             path.parent.mkdir(parents=True, exist_ok=True)
             blob = dict(tokens=c.tokens, cls=c.cls, key=json.dumps(key),

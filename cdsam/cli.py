@@ -15,17 +15,17 @@ import torch
 from PIL import Image
 from .config import load_config
 from .files import atomic_write
-from .data import voc_records, SegDataset, IMAGE_EXTS
-from .metrics import segmentation_scores, METRIC_NAMES
+from .data import voc_records, IMAGE_EXTS
+from .metrics import METRIC_NAMES
 from .dualcircle import pair_dual_circle, evaluate_dual_circle, write_csv
-from .inference import model_from_checkpoint, checkpoint_stats, predict_probs, overlay, confidence, export_merged
+from .inference import (model_from_checkpoint, checkpoint_stats, predict_probs, overlay, confidence, export_merged,
+                             evaluate_records, SCORE_MODES)
 from .train import run_cli
 
 # %% auto #0
-__all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'eval_voc_parser', 'evaluate_records', 'eval_voc_main',
-           'eval_dual_circle_parser', 'eval_dual_circle_main', 'list_images', 'predict_parser', 'predict_main',
-           'sam_image_encoder', 'sam_preprocess', 'sam_encode_parser', 'sam_encode_main', 'export_parser',
-           'export_main']
+__all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'eval_voc_parser', 'eval_voc_main', 'eval_dual_circle_parser',
+           'eval_dual_circle_main', 'list_images', 'predict_parser', 'predict_main', 'sam_image_encoder',
+           'sam_preprocess', 'sam_encode_parser', 'sam_encode_main', 'export_parser', 'export_main']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def _load(a) -> tuple:
@@ -51,31 +51,21 @@ def eval_voc_parser() -> argparse.ArgumentParser:
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
     ap.add_argument('--output_csv', default=None, help='per-image scores CSV')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
-    ap.add_argument('--batch_size', type=int, default=8)
+    ap.add_argument('--score', choices=SCORE_MODES, default='original',
+                    help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
+    ap.add_argument('--batch_size', type=int, default=8, help='images per forward pass with --score crop')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
-
-@torch.no_grad()
-def evaluate_records(model, records, resize: int, crop: int, stats, threshold: float = 0.5, batch_size: int = 8) -> tuple[dict, torch.Tensor]:
-    "Scores (`segmentation_scores`) and binary predictions `(N, crop, crop)` of `model` on records, with the validation transforms."
-    ds = SegDataset(records, resize, crop, train=False, stats=stats)
-    dev = next(model.parameters()).device
-    preds, targets = [], []
-    for i in range(0, len(ds), batch_size):
-        items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]
-        x = torch.stack([it[0]['image'] for it in items]).to(dev)
-        p = torch.sigmoid(model(x, [it[0]['prompt'] for it in items])['masks'][:, 0].float()).cpu()
-        preds.append(p > threshold); targets.append(torch.stack([it[1][0] for it in items]))
-    pred = torch.cat(preds)
-    return segmentation_scores(pred, torch.cat(targets)), pred
 
 def _eval_voc(a) -> int:
     model, cfg, meta = _load(a)
     d = cfg['data']; root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'], text=a.text or d['text'])
-    sc, pred = evaluate_records(model, recs, d['resize'], d['crop'], checkpoint_stats(meta), a.threshold, a.batch_size)
-    print(f"{len(recs)} images of split {a.split!r} in {root}")
+    sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'], a.batch_size)
+    how = ("whole images scored at their original resolution" if a.score == 'original' else
+           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
+    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}")
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
     if a.output_csv:

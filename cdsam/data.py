@@ -20,9 +20,10 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'DATA_DEFAULTS', 'Record', 'check_records', 'voc_records', 'folder_records',
-           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts',
-           'SegDataset', 'dataset_stats', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'Record', 'check_records', 'voc_records', 'folder_records',
+           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms',
+           'sample_prompts', 'SegDataset', 'dataset_stats', 'data_records', 'SegDataLoaders', 'show_samples',
+           'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -183,14 +184,117 @@ def coco_mask(segs: list, h: int, w: int) -> np.ndarray:
 
 # %% ../nbs/21_data.ipynb #79c60308
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+VIEWS = ('whole', 'center_crop')
 
-def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS) -> v2.Compose:
-    "torchvision v2 pipeline for `(image, Mask)` pairs: resize → (random scale-crop, flips, jitter | center crop) → float → normalize."
+@dataclass(frozen=True)
+class Letterbox:
+    """Where an image of `src` = `(H, W)` pixels sits in the model's square `size` input: resized (aspect kept) to `hw`,
+    its top-left corner at `(top, left)` (negative when it overhangs), the rest padding."""
+    src: tuple[int, int]
+    size: int
+    hw: tuple[int, int]
+    top: int = 0
+    left: int = 0
+
+    @classmethod
+    def fit(cls, src: tuple[int, int], size: int, zoom: float = 1., top: int = 0, left: int = 0) -> 'Letterbox':
+        "The image's longest side scaled to `size * zoom`, placed at `(top, left)`."
+        H, W = int(src[0]), int(src[1])
+        s = size * zoom / max(H, W)
+        return cls((H, W), int(size), (max(1, round(H * s)), max(1, round(W * s))), int(top), int(left))
+
+    @property
+    def scale(self) -> torch.Tensor:
+        "`(sx, sy)`: model-input pixels per image pixel."
+        return torch.tensor([self.hw[1] / self.src[1], self.hw[0] / self.src[0]])
+
+    def points_to_model(self, xy) -> torch.Tensor:
+        "Image-pixel points `(..., 2)` (x, y) → model-input pixels."
+        return torch.as_tensor(xy, dtype=torch.float) * self.scale + torch.tensor([self.left, self.top], dtype=torch.float)
+
+    def points_to_image(self, xy) -> torch.Tensor:
+        "Model-input points `(..., 2)` → image pixels."
+        return (torch.as_tensor(xy, dtype=torch.float) - torch.tensor([self.left, self.top], dtype=torch.float)) / self.scale
+
+    def boxes_to_model(self, b) -> torch.Tensor:
+        "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
+        b = torch.as_tensor(b, dtype=torch.float)
+        return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+
+    def boxes_to_image(self, b) -> torch.Tensor:
+        "Model-input boxes `(..., 4)` → image pixels."
+        b = torch.as_tensor(b, dtype=torch.float)
+        return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+
+    def paste(self, x: torch.Tensor, fill) -> torch.Tensor:
+        "A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts beyond the canvas cut off)."
+        C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
+        if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
+        out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
+        y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
+        out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
+        return out
+
+    def mask_to_image(self, p: torch.Tensor) -> torch.Tensor:
+        "Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`, bilinearly."
+        t, l, (h, w) = self.top, self.left, self.hw
+        if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
+            raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
+        lead = p.shape[:-2]
+        q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
+        q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False)
+        return q.reshape(*lead, *self.src)
+
+# %% ../nbs/21_data.ipynb #3b93488c
+class WholeImage:
+    """The whole-image view as an `(image, mask)` transform: letterboxed to `size` (image padding the mean colour, so about 0
+    after normalising; mask padding `pad_value`); when training, a random zoom in `zoom`, a random place, flips and colour jitter."""
+    def __init__(self, size: int, train: bool = False, stats=IMAGENET_STATS, zoom: Sequence[float] = (0.75, 1.25),
+                 pad_value: int = 255):
+        self.size, self.train, self.stats, self.zoom, self.pad_value = int(size), train, stats, tuple(zoom), pad_value
+        self.jitter = v2.ColorJitter(0.2, 0.2, 0.2, 0.02) if train else None
+        self.mean, self.std = torch.tensor(stats[0]).view(3, 1, 1), torch.tensor(stats[1]).view(3, 1, 1)
+        self.fill = (self.mean.flatten() * 255).round().clamp(0, 255).to(torch.uint8)   # padding as a pixel: the cache stores pixels
+
+    def geometry(self, src: tuple[int, int]) -> Letterbox:
+        "The image's `Letterbox`: the whole-image fit at the top-left, or (training) a random zoom and place."
+        if not self.train: return Letterbox.fit(src, self.size)
+        z = float(torch.empty(()).uniform_(*self.zoom))
+        lb = Letterbox.fit(src, self.size, z)
+        (h, w), S = lb.hw, self.size
+        top, left = (int(torch.randint(min(0, S - n), max(0, S - n) + 1, ())) for n in (h, w))
+        return Letterbox.fit(src, S, z, top, left)
+
+    def image(self, img: Image.Image, lb: Letterbox | None = None) -> tuple[torch.Tensor, Letterbox]:
+        "A PIL image as the model's normalised `(3, size, size)` input, and its `Letterbox`."
+        x = v2.functional.pil_to_tensor(img.convert('RGB'))                         # (3, H, W) uint8
+        lb = lb or self.geometry(tuple(x.shape[-2:]))
+        x = v2.functional.resize(x, list(lb.hw), antialias=True)
+        if self.jitter is not None: x = self.jitter(x)
+        x = lb.paste(x, self.fill)                                                   # (3, S, S) uint8
+        return (x.float() / 255 - self.mean) / self.std, lb
+
+    def __call__(self, img: Image.Image, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, lb = self.image(img)
+        m = v2.functional.resize(torch.as_tensor(mask), list(lb.hw), interpolation=v2.InterpolationMode.NEAREST_EXACT)
+        x, m = x, lb.paste(m, self.pad_value)                                        # (3, S, S), (1, S, S)
+        if self.train:
+            for dim in (-1, -2):
+                if torch.rand(()) < 0.5: x, m = x.flip(dim), m.flip(dim)
+        return x, m
+
+# %% ../nbs/21_data.ipynb #c6b7f253
+def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS, view: str = 'whole',
+                    zoom: Sequence[float] = (0.75, 1.25)):
+    "The `(image, Mask)` transform of a `view`: `WholeImage(crop)`, or the centre-crop pipeline (resize → crop → normalize)."
+    if view not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {view!r}")
+    if view == 'whole': return WholeImage(crop, train, stats, zoom)
     geo = ([v2.Resize(resize, antialias=True), v2.RandomResizedCrop(crop, scale=(0.6, 1.0), ratio=(1., 1.), antialias=True),
             v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(), v2.ColorJitter(0.2, 0.2, 0.2, 0.02)] if train
            else [v2.Resize(resize, antialias=True), v2.CenterCrop(crop)])
     return v2.Compose([v2.ToImage(), *geo, v2.ToDtype(torch.float32, scale=True), v2.Normalize(*stats)])
 
+# %% ../nbs/21_data.ipynb #85942d58
 def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitter: float = 0.,
                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     "Points `(n_pos+n_neg, 2)` (x, y), labels (1 / 0, -1 where no pixel exists) and a jittered box `(4,)` sampled from a `(H, W)` mask."
@@ -216,10 +320,12 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
 class SegDataset(torch.utils.data.Dataset):
     "Records → `(inputs, mask)` samples with transforms, optional rot90 augmentation and sampled point / box prompts."
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
-                 n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0):
+                 n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0, view: str = 'whole',
+                 zoom: Sequence[float] = (0.75, 1.25)):
         if not records: raise ValueError("SegDataset needs at least one record")
         self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(records), train, resize, crop, stats, seed
-        self.tfm = make_transforms(resize, crop, train, stats)
+        self.view, self.zoom = view, tuple(zoom)
+        self.tfm = make_transforms(resize, crop, train, stats, view, zoom)
         self.n_pos, self.n_neg, self.box_jitter = n_pos_points, n_neg_points, box_jitter
 
     def __len__(self): return len(self.records)
@@ -234,7 +340,7 @@ class SegDataset(torch.utils.data.Dataset):
         return (m > 0).astype(np.uint8)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        "Sample `i`'s image `(3, H, W)` and uint8 mask `(1, H, W)` after the transforms (and a random rot90 when training)."
+        "Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when training)."
         r = self.records[i]
         try: img = Image.open(r.image).convert('RGB')
         except Exception as e: raise ValueError(f"unreadable image {r.image}: {e}") from None
@@ -256,20 +362,29 @@ class SegDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int): return self.with_prompts(i, *self.load(i))
 
     def deterministic(self) -> 'SegDataset':
-        "A copy of this dataset with the evaluation transform (resize + center crop, no augmentation)."
+        "A copy of this dataset with the evaluation transform of its view (no augmentation)."
         ds = copy.copy(self)
-        ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats)
+        ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats, self.view, self.zoom)
         return ds
 
 # %% ../nbs/21_data.ipynb #667f92e2
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
-                     coco_mode='instance', annotations='annotations.json', unlabelled_dir=None)
+                     coco_mode='instance', annotations='annotations.json', unlabelled_dir=None, view='whole',
+                     zoom=[0.75, 1.25])
 
-def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200) -> tuple[tuple, tuple]:
-    "Per-channel mean / std of (up to `max_images`) training images after resize + center crop."
-    ds = SegDataset(records[:max_images], resize, crop, train=False, stats=((0., 0., 0.), (1., 1., 1.)))
+def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
+    "Per-channel mean / std of (up to `max_images`) training images as the evaluation transform of `view` shows them (padding excluded)."
+    ident = ((0., 0., 0.), (1., 1., 1.))
+    if view == 'whole':
+        tfm, xs = WholeImage(crop, stats=ident), []
+        for r in dict.fromkeys(str(r.image) for r in records[:max_images]):
+            x, lb = tfm.image(Image.open(r))
+            xs.append(x[:, :lb.hw[0], :lb.hw[1]].flatten(1))                         # (3, h*w) without the padding
+        xs = torch.cat(xs, 1)
+        return tuple(xs.mean(1).tolist()), tuple(xs.std(1).tolist())
+    ds = SegDataset(records[:max_images], resize, crop, train=False, stats=ident, view=view)
     xs = torch.stack([ds[i][0]['image'] for i in range(len(ds))])
     return tuple(xs.mean((0, 2, 3)).tolist()), tuple(xs.std((0, 2, 3)).tolist())
 
@@ -332,10 +447,14 @@ def build_dataloaders(cfg: dict, device=None) -> SegDataLoaders:
     "fastai DataLoaders (train shuffled with augmentations; valid deterministic) from a `data` config section."
     c = {**DATA_DEFAULTS, **cfg}
     train, valid = data_records(cfg)
-    stats = dataset_stats(train, c['resize'], c['crop']) if c['normalize'] == 'dataset' else IMAGENET_STATS
     if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c['normalize']!r}")
+    if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
+    z = c['zoom']
+    if not (isinstance(z, (list, tuple)) and len(z) == 2 and 0 < z[0] <= z[1]):
+        raise ValueError(f"data.zoom must be [low, high] with 0 < low <= high, got {z!r}")
+    stats = dataset_stats(train, c['resize'], c['crop'], view=c['view']) if c['normalize'] == 'dataset' else IMAGENET_STATS
     kw = dict(resize=c['resize'], crop=c['crop'], stats=stats, n_pos_points=c['n_pos_points'], n_neg_points=c['n_neg_points'],
-              box_jitter=c['box_jitter'], seed=c['seed'])
+              box_jitter=c['box_jitter'], seed=c['seed'], view=c['view'], zoom=z)
     tds, vds = SegDataset(train, train=True, **kw), (SegDataset(valid, train=False, **kw) if valid else None)
     bs, nw = c['batch_size'], c['workers']
     dls = [DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=nw, device=device)]

@@ -15,11 +15,10 @@ from .config import load_config
 from .model import TINY_MODEL_CFG
 from .synthetic import make_synthetic_voc, make_dual_circle_set
 from .train import train_stages, run_cli
-from .inference import model_from_checkpoint, checkpoint_stats, predict_probs, overlay
+from .inference import model_from_checkpoint, checkpoint_stats, predict_probs, overlay, evaluate_records
 from .data import voc_records
 from .dualcircle import pair_dual_circle, evaluate_dual_circle
 from .files import atomic_write
-from .cli import evaluate_records
 
 # %% auto #0
 __all__ = ['DEMO_CONFIG', 'demo_config', 'overlays_figure', 'run_demo', 'demo_parser', 'main']
@@ -72,14 +71,15 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     rows = []
     for r in results:
         model, mcfg, meta = model_from_checkpoint(r['best'] or r['latest'])
-        sc, _ = evaluate_records(model, val, mcfg['data']['resize'], mcfg['data']['crop'], checkpoint_stats(meta))
+        sc, _ = evaluate_records(model, val, mcfg['data']['crop'], checkpoint_stats(meta))     # whole images, own size
         dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, mcfg['data']['text'], mcfg['data']['crop'], checkpoint_stats(meta))[0] > .5)['overall']
         rows.append(dict(stage=r['stage'], epochs=meta['epoch'], dice=sc['micro']['dice'], iou=sc['micro']['iou'],
                          dice_mean=sc['mean']['dice'], dc_precision=dc['precision'], dc_recall=dc['recall'], dc_f1=dc['f1'],
                          checkpoint=str(r['best'] or r['latest'])))
     overlays_figure(model, meta, mcfg, val, out/'overlays.png')
     seconds = time.time() - t0
-    lines = ["# cdsam demo report", "", f"Tiny random-initialised models on generated data; {len(val)} validation images; "
+    lines = ["# cdsam demo report", "", f"Tiny random-initialised models on generated data; {len(val)} validation images, scored whole at their original "
+             f"resolution; "
              f"{seconds:.0f} s in all.", "", "| stage | best at epoch | Dice (micro) | IoU (micro) | Dice (mean/image) | dual-circle P | R | F1 |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['stage']} | {r['epochs']} | {r['dice']:.3f} | {r['iou']:.3f} | {r['dice_mean']:.3f} | {r['dc_precision']:.3f} | "

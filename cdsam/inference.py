@@ -17,10 +17,12 @@ from .config import load_config
 from .model import build_model, CDSAM
 from .stages import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
-from .data import IMAGENET_STATS
+from .data import IMAGENET_STATS, WholeImage, SegDataset, Record
+from .metrics import confusion_counts, count_scores
 
 # %% auto #0
-__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'overlay', 'confidence']
+__all__ = ['SCORE_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'evaluate_records',
+           'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -50,19 +52,13 @@ def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
     return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), stats=checkpoint_stats(meta))
 
 # %% ../nbs/40_inference.ipynb #40066318
-def _prep(img: Image.Image, size: int, stats) -> torch.Tensor:
-    x = torch.from_numpy(np.asarray(img.convert('RGB').resize((size, size), Image.BILINEAR), dtype=np.float32) / 255.)
-    x = x.permute(2, 0, 1)                                                    # (H, W, 3) -> (3, H, W)
-    return (x - torch.tensor(stats[0]).view(3, 1, 1)) / torch.tensor(stats[1]).view(3, 1, 1)
-
 @torch.no_grad()
 def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta: bool, points=None, labels=None, box=None):
     dev = next(model.parameters()).device
-    W, H = img.size
-    x = _prep(img, size, stats)[None].to(dev)
-    sx, sy = size / W, size / H
-    pts = (torch.tensor(points, dtype=torch.float)[None] * torch.tensor([sx, sy]), torch.tensor(labels)[None]) if points is not None else None
-    bx = (torch.tensor(box, dtype=torch.float) * torch.tensor([sx, sy, sx, sy]))[None] if box is not None else None
+    x, lb = WholeImage(size, stats=stats).image(img)                              # (3, S, S) and where the image sits
+    x = x[None].to(dev)
+    pts = (lb.points_to_model(points)[None], torch.tensor(labels)[None]) if points is not None else None
+    bx = lb.boxes_to_model(box)[None] if box is not None else None
     flips = [()] + ([(3,), (2,)] if tta else [])
     probs, ious = [], []
     for f in flips:
@@ -75,8 +71,8 @@ def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta:
         out = model(xi, [text] if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None, boxes=b_.to(dev) if b_ is not None else None)
         m = torch.sigmoid(out['masks'][:, :1].float())
         probs.append(m.flip(f) if f else m); ious.append(float(out['iou'][0, 0]))
-    p = torch.stack(probs).mean(0)
-    return F.interpolate(p, size=(H, W), mode='bilinear', align_corners=False)[0, 0].cpu(), float(np.mean(ious))
+    p = torch.stack(probs).mean(0)                                                  # (1, 1, S, S)
+    return lb.mask_to_image(p[0, 0]).cpu(), float(np.mean(ious))                    # (H, W)
 
 def _starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile: return [0]
@@ -107,6 +103,32 @@ def predict_probs(model: CDSAM, image: Image.Image, text: str | None = 'skin les
             wgt = wy[:, None] * wx[None]
             acc[y:y + h, x:x + w] += p * wgt; wsum[y:y + h, x:x + w] += wgt; scores.append(s)
     return (acc / wsum).numpy(), float(np.mean(scores))
+
+# %% ../nbs/40_inference.ipynb #d051de2b
+SCORE_MODES = ('original', 'crop')
+
+def evaluate_records(model: CDSAM, records: list[Record], size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
+                     score: str = 'original', resize: int | None = None, batch_size: int = 8) -> tuple[dict, list]:
+    """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`.
+    `score='original'`: whole images via `predict_probs`, masks at each image's own size; `'crop'`: the centre crop
+    (`resize` shorter side, `size` crop), batched, at the crop's size."""
+    if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
+    ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
+    dev = next(model.parameters()).device
+    counts, preds = [], []
+    if score == 'original':
+        for r in records:
+            img = Image.open(r.image).convert('RGB')
+            pred = torch.from_numpy(predict_probs(model, img, r.prompt, size, stats)[0] > threshold)    # (H, W)
+            counts.append(confusion_counts(pred, torch.from_numpy(ds.load_mask(r, img.size)))); preds.append(pred)
+        return count_scores(torch.cat(counts)), preds
+    with torch.no_grad():
+        for i in range(0, len(ds), batch_size):
+            items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]
+            x = torch.stack([it[0]['image'] for it in items]).to(dev)
+            p = torch.sigmoid(model(x, [it[0]['prompt'] for it in items])['masks'][:, 0].float()).cpu() > threshold
+            counts.append(confusion_counts(p, torch.stack([it[1][0] for it in items]))); preds += list(p)
+    return count_scores(torch.cat(counts)), preds
 
 # %% ../nbs/40_inference.ipynb #e895499c
 def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.4, color=(255, 0, 0)) -> Image.Image:

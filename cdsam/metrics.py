@@ -11,8 +11,8 @@ import torch
 from fastai.learner import Metric
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'segmentation_scores', 'pred_logits', 'SegMetric', 'Dice',
-           'IoU']
+__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits',
+           'SegMetric', 'Dice', 'IoU']
 
 # %% ../nbs/22_metrics.ipynb #e7bee82a
 METRIC_NAMES = ('iou', 'dice', 'accuracy', 'precision', 'recall', 'f1')
@@ -43,13 +43,17 @@ def scores_from_counts(counts) -> dict[str, torch.Tensor]:
                 accuracy=div(tp + tn, tp + fp + fn + tn, one), precision=precision, recall=recall,
                 f1=div(2 * precision * recall, precision + recall, zero))
 
-def segmentation_scores(pred, target, ignore_index: int | None = 255) -> dict:
-    "Per-image scores and dataset aggregates (`micro`: from summed pixels; `mean`: mean of per-image scores) for binary masks."
-    counts = confusion_counts(pred, target, ignore_index)
+def count_scores(counts) -> dict:
+    "Per-image scores and dataset aggregates (`micro`: from summed pixels; `mean`: mean of per-image scores) of `(N, 4)` counts."
+    counts = _t(counts)
     per = scores_from_counts(counts)
     return dict(per_image={k: v.tolist() for k, v in per.items()},
                 micro={k: float(v) for k, v in scores_from_counts(counts.sum(0)).items()},
                 mean={k: float(v.mean()) for k, v in per.items()}, counts=counts)
+
+def segmentation_scores(pred, target, ignore_index: int | None = 255) -> dict:
+    "`count_scores` of binary masks `pred` and `target` (same shape; images of different sizes: `confusion_counts` each, then `count_scores`)."
+    return count_scores(confusion_counts(pred, target, ignore_index))
 
 # %% ../nbs/22_metrics.ipynb #52996fac
 def pred_logits(pred) -> torch.Tensor:

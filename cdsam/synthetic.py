@@ -13,14 +13,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 # %% auto #0
-__all__ = ['blob_polygon', 'lesion_image', 'make_synthetic_voc', 'rle_encode', 'make_synthetic_coco', 'make_dual_circle_set']
+__all__ = ['blob_polygon', 'lesion_image', 'vignette', 'make_synthetic_voc', 'rle_encode', 'make_synthetic_coco',
+           'make_dual_circle_set']
 
 # %% ../nbs/20_synthetic.ipynb #b524a849
 _SKIN = [(233, 196, 170), (214, 170, 140), (190, 140, 105), (160, 110, 80), (241, 210, 190)]
 
-def _skin(rng: np.random.Generator, size: int) -> Image.Image:
+def _skin(rng: np.random.Generator, width: int, height: int) -> Image.Image:
     base = np.array(_SKIN[rng.integers(len(_SKIN))], np.float32)
-    noise = Image.fromarray((rng.random((size, size)) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
+    noise = Image.fromarray((rng.random((height, width)) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(2))
     tex = (np.asarray(noise, np.float32) / 255 - .5) * 30
     return Image.fromarray(np.clip(base[None, None] + tex[..., None], 0, 255).astype(np.uint8))
 
@@ -48,15 +49,42 @@ def _hairs(img: Image.Image, rng, n: int):
         d.line(pts, fill=tuple(int(v) for v in rng.integers(20, 60, 3)), width=1)
     return img
 
-def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hairs: int = 3):
-    "One synthetic dermoscopy-like image and the polygons of its `n_blobs` lesions."
-    img, polys = _skin(rng, size), []
+def _border_centre(rng, W: int, H: int, r: float) -> tuple[float, float]:
+    "A centre near a random side: from 0.4 r inside the image to 0.3 r beyond it, so the blob crosses the border."
+    t, side, along = rng.uniform(-0.3, 0.4) * r, int(rng.integers(4)), rng.uniform(0.15, 0.85)
+    if side == 0: return t, along * H                                           # left
+    if side == 1: return W - t, along * H                                       # right
+    if side == 2: return along * W, t                                           # top
+    return along * W, H - t                                                     # bottom
+
+def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hairs: int = 3, width: int | None = None,
+                 border: float = 0.):
+    """One synthetic dermoscopy-like image, `size` pixels high and `width` (default `size`) wide, and the polygons of its
+    `n_blobs` lesions; with probability `border` a lesion is large and runs past the image border."""
+    W, H = width or size, size
+    img, polys = _skin(rng, W, H), []
     for _ in range(n_blobs):
-        r = rng.uniform(0.12, 0.25) * size
-        cx, cy = rng.uniform(r * 1.3, size - r * 1.3, 2)
+        if border and rng.random() < border:
+            r = rng.uniform(0.3, 0.5) * H
+            cx, cy = _border_centre(rng, W, H, r)
+        else:
+            r = rng.uniform(0.12, 0.25) * H
+            cx, cy = rng.uniform(r * 1.3, W - r * 1.3), rng.uniform(r * 1.3, H - r * 1.3)
         poly = blob_polygon(rng, cx, cy, r)
         img, _ = _draw_lesion(img, rng, poly, rng.uniform(0.7, 1.1)); polys.append(poly)
     return _hairs(img, rng, hairs), polys
+
+def vignette(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
+    """`img` with the dark corners of a dermatoscope's circular field of view (radius 75–95 % of the half diagonal,
+    soft edge), and that field of view as a bool `(H, W)` mask."""
+    W, H = img.size
+    R = rng.uniform(0.75, 0.95) * math.hypot(W, H) / 2
+    yy, xx = np.mgrid[0:H, 0:W]
+    d = np.hypot(xx + .5 - W / 2, yy + .5 - H / 2)
+    f = np.clip((d - R) / (0.08 * R), 0, 1)[..., None]                      # 0 inside the lens, 1 in the dark
+    dark = rng.uniform(5, 25) + rng.normal(0, 3, (H, W, 1))
+    out = np.asarray(img, np.float32) * (1 - f) + dark * f
+    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)), f[..., 0] < 0.5
 
 # %% ../nbs/20_synthetic.ipynb #65c10b18
 def _palette() -> list[int]:
@@ -77,24 +105,32 @@ def _write_splits(root: Path, ids: list[str], fracs: Sequence[float], rng):
     for k, idx in parts.items(): (d/f'{k}.txt').write_text(''.join(ids[i] + '\n' for i in sorted(idx)))
 
 def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: Sequence[str] | None = None,
-                       splits: Sequence[float] = (0.7, 0.2), seed: int = 0, ext: str = '.jpg') -> Path:
+                       splits: Sequence[float] = (0.7, 0.2), seed: int = 0, ext: str = '.jpg', aspect: float = 4 / 3,
+                       border: float = 0.35, vignette_frac: float = 0.5) -> Path:
     """Write `n` lesion images as `root/JPEGImages/{id}{ext}`, masks as `root/SegmentationClass/{id}.png` and split lists.
+    Images are `size` high and `aspect` times as wide; a `border` fraction of lesions runs past the image border and a
+    `vignette_frac` fraction of images has dark lens corners (masked as background).
     Binary (lesion = 255) by default; with `classes` (index 0 = background), palette masks with class indices, one or two
     blobs of different classes per image and a 255 'void' outline around each object, as in PASCAL VOC."""
     root, rng = Path(root), np.random.default_rng(seed)
     (root/'JPEGImages').mkdir(parents=True, exist_ok=True); (root/'SegmentationClass').mkdir(parents=True, exist_ok=True)
-    ids = [f'syn_{i:04d}' for i in range(n)]
+    ids, W = [f'syn_{i:04d}' for i in range(n)], int(round(size * aspect))
     for id_ in ids:
         nb = 1 if classes is None else int(rng.integers(1, 3))
-        img, polys = lesion_image(rng, size, nb)
+        img, polys = lesion_image(rng, size, nb, width=W, border=border)
+        fov = np.ones((size, W), bool)
+        if vignette_frac and rng.random() < vignette_frac: img, fov = vignette(img, rng)
         img.save(root/'JPEGImages'/f'{id_}{ext}', quality=95)
         if classes is None:
-            m = Image.new('L', (size, size), 0); ImageDraw.Draw(m).polygon(polys[0], fill=255); m.save(root/'SegmentationClass'/f'{id_}.png')
+            m = Image.new('L', (W, size), 0); ImageDraw.Draw(m).polygon(polys[0], fill=255)
         else:
-            m = Image.new('P', (size, size), 0); m.putpalette(_palette()); d = ImageDraw.Draw(m)
+            m = Image.new('P', (W, size), 0); m.putpalette(_palette()); d = ImageDraw.Draw(m)
             for poly, c in zip(polys, rng.choice(np.arange(1, len(classes)), nb, replace=False)):
                 d.polygon(poly, fill=int(c), outline=255, width=2)
-            m.save(root/'SegmentationClass'/f'{id_}.png')
+        a = np.asarray(m).copy(); a[~fov] = 0                                   # the dark lens corners are background
+        out = Image.fromarray(a, m.mode)
+        if classes is not None: out.putpalette(_palette())
+        out.save(root/'SegmentationClass'/f'{id_}.png')
     _write_splits(root, ids, splits, rng)
     return root
 
@@ -120,18 +156,21 @@ def _counts_to_string(cnts: list[int]) -> str:
     return ''.join(s)
 
 def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categories: Sequence[str] = ('lesion', 'bruise'),
-                        rle: bool = False, seed: int = 0, json_name: str = 'annotations.json') -> Path:
-    "Write `n` images to `root/images/` and a COCO `root/{json_name}` with one or two instances each, as polygons or compressed RLE."
-    root, rng = Path(root), np.random.default_rng(seed)
+                        rle: bool = False, seed: int = 0, json_name: str = 'annotations.json', aspect: float = 4 / 3,
+                        border: float = 0.35) -> Path:
+    """Write `n` images (`size` high, `aspect` times as wide) to `root/images/` and a COCO `root/{json_name}` with one or two
+    instances each, as polygons (clipped to the image) or compressed RLE; a `border` fraction of them runs past the border."""
+    root, rng, W = Path(root), np.random.default_rng(seed), int(round(size * aspect))
     (root/'images').mkdir(parents=True, exist_ok=True)
     coco = dict(images=[], annotations=[], categories=[dict(id=i + 1, name=c) for i, c in enumerate(categories)])
     for i in range(n):
         nb = int(rng.integers(1, 3))
-        img, polys = lesion_image(rng, size, nb)
+        img, polys = lesion_image(rng, size, nb, width=W, border=border)
         fn = f'img_{i:04d}.jpg'; img.save(root/'images'/fn, quality=95)
-        coco['images'].append(dict(id=i + 1, file_name=fn, width=size, height=size))
+        coco['images'].append(dict(id=i + 1, file_name=fn, width=W, height=size))
         for poly in polys:
-            m = Image.new('L', (size, size), 0); ImageDraw.Draw(m).polygon(poly, fill=1); m = np.asarray(m)
+            poly = [(min(max(x, 0.), W), min(max(y, 0.), size)) for x, y in poly]
+            m = Image.new('L', (W, size), 0); ImageDraw.Draw(m).polygon(poly, fill=1); m = np.asarray(m)
             ys, xs = np.nonzero(m)
             seg = rle_encode(m) if rle else [[round(v, 2) for p in poly for v in p]]
             coco['annotations'].append(dict(id=len(coco['annotations']) + 1, image_id=i + 1, category_id=int(rng.integers(1, len(categories) + 1)),
