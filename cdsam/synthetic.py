@@ -75,16 +75,16 @@ def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hai
     return _hairs(img, rng, hairs), polys
 
 def vignette(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
-    """`img` with the dark corners of a dermatoscope's circular field of view (radius 75–95 % of the half diagonal,
-    soft edge), and that field of view as a bool `(H, W)` mask."""
+    """`img` with the dark corners of a dermatoscope's circular field of view (radius 70–90 % of the half diagonal, soft
+    edge; the skin darkened to 10–30 %, brownish like a lesion), and that field of view as a bool `(H, W)` mask."""
     W, H = img.size
-    R = rng.uniform(0.75, 0.95) * math.hypot(W, H) / 2
+    R = rng.uniform(0.7, 0.9) * math.hypot(W, H) / 2
     yy, xx = np.mgrid[0:H, 0:W]
     d = np.hypot(xx + .5 - W / 2, yy + .5 - H / 2)
     f = np.clip((d - R) / (0.08 * R), 0, 1)[..., None]                      # 0 inside the lens, 1 in the dark
-    dark = rng.uniform(5, 25) + rng.normal(0, 3, (H, W, 1))
-    out = np.asarray(img, np.float32) * (1 - f) + dark * f
-    return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8)), f[..., 0] < 0.5
+    arr = np.asarray(img, np.float32)
+    dark = arr * rng.uniform(0.1, 0.3) + rng.normal(0, 3, (H, W, 1))
+    return Image.fromarray(np.clip(arr * (1 - f) + dark * f, 0, 255).astype(np.uint8)), f[..., 0] < 0.5
 
 # %% ../nbs/20_synthetic.ipynb #65c10b18
 def _palette() -> list[int]:

@@ -66,7 +66,13 @@ def test_eval_voc(trained, data, tmp_path):
     assert list(rows[0]) == ['id', 'image', 'iou', 'dice', 'accuracy', 'precision', 'recall', 'f1'] and len(rows) >= 2
     assert all(0 <= float(x['dice']) <= 1 for x in rows)
     m = np.asarray(Image.open(tmp_path/'preds'/f"{rows[0]['id']}.png")); assert set(np.unique(m)) <= {0, 255}
-    assert 'micro' in r.stdout and 'mean' in r.stdout
+    assert 'micro' in r.stdout and 'mean' in r.stdout and 'original resolution' in r.stdout
+    imgs = data['voc']/'JPEGImages'                                   # scored at each image's own size (4:3 images)
+    for row in rows: assert Image.open(tmp_path/'preds'/f"{row['id']}.png").size == Image.open(row['image']).size != (64, 64)
+    r = run('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p')
+    assert r.returncode == 0, r.stderr                              # cdsam-predict writes the same masks eval-voc scored
+    for row in rows:
+        assert (np.asarray(Image.open(tmp_path/'preds'/f"{row['id']}.png")) == np.asarray(Image.open(tmp_path/'p'/'masks'/f"{row['id']}.png"))).all()
     lst = tmp_path/'ids.txt'; lst.write_text(rows[0]['id'] + '\n')                     # --split as a list file
     r = run('cdsam-eval-voc', '--checkpoint', trained['ckpt'], '--root', data['voc'], '--split', lst)
     assert r.returncode == 0 and '1 images' in r.stdout
