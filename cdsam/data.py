@@ -20,10 +20,10 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'Record', 'check_records', 'voc_records', 'folder_records',
-           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms',
-           'sample_prompts', 'SegDataset', 'dataset_stats', 'data_records', 'SegDataLoaders', 'show_samples',
-           'build_dataloaders']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'POINT_OR_BOX_MODES', 'Record', 'check_records',
+           'split_file', 'voc_records', 'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask',
+           'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts', 'SegDataset', 'dataset_stats', 'coco_mode',
+           'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -69,10 +69,15 @@ def check_records(records: list[Record], skip_bad: bool = False, what: str = 'da
     return good
 
 # %% ../nbs/21_data.ipynb #1438081e
-def _read_ids(root: Path, split) -> list[str] | None:
+def split_file(root, split) -> Path | None:
+    "The list file a VOC `split` names: a path to a `.txt` (or any file), else `root/ImageSets/Segmentation/{split}.txt`."
     if split is None or split == 'all': return None
     p = Path(split)
-    lst = p if (p.suffix == '.txt' or p.is_file()) else root/'ImageSets'/'Segmentation'/f'{split}.txt'
+    return p if (p.suffix == '.txt' or p.is_file()) else Path(root)/'ImageSets'/'Segmentation'/f'{split}.txt'
+
+def _read_ids(root: Path, split) -> list[str] | None:
+    lst = split_file(root, split)
+    if lst is None: return None
     if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under "
                                                   f"{root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
     ids = [l.split()[0] for l in lst.read_text().splitlines() if l.strip()]
@@ -297,14 +302,14 @@ def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, sta
 # %% ../nbs/21_data.ipynb #85942d58
 def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitter: float = 0.,
                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Points `(n_pos+n_neg, 2)` (x, y), labels (1 / 0, -1 where no pixel exists) and a jittered box `(4,)` sampled from a `(H, W)` mask."
+    "Points `(n_pos+n_neg, 2)` (x, y pixel indices, as SAM's predictor takes them), labels (1 / 0, -1 where no pixel exists) and a jittered box `(4,)` sampled from a `(H, W)` mask."
     H, W = mask.shape
     pts, labels = torch.zeros(n_pos + n_neg, 2), torch.full((n_pos + n_neg,), -1, dtype=torch.long)
     for i, (val, n, off) in enumerate([(1, n_pos, 0), (0, n_neg, n_pos)]):
         idx = torch.nonzero(mask == val)
         if n == 0 or len(idx) == 0: continue
         pick = idx[torch.randint(len(idx), (n,), generator=generator)]
-        pts[off:off + n] = pick.flip(1).float() + 0.5; labels[off:off + n] = 1 - i
+        pts[off:off + n] = pick.flip(1).float(); labels[off:off + n] = 1 - i     # SAM's prompt encoder adds the 0.5
     fg = torch.nonzero(mask == 1)
     if len(fg) == 0: box = torch.tensor([0., 0., W, H])
     else:
@@ -371,7 +376,7 @@ class SegDataset(torch.utils.data.Dataset):
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
-                     coco_mode='instance', annotations='annotations.json', unlabelled_dir=None, view='whole',
+                     coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, view='whole',
                      zoom=[0.75, 1.25])
 
 def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
@@ -388,22 +393,43 @@ def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int
     xs = torch.stack([ds[i][0]['image'] for i in range(len(ds))])
     return tuple(xs.mean((0, 2, 3)).tolist()), tuple(xs.std((0, 2, 3)).tolist())
 
-def data_records(cfg: dict) -> tuple[list[Record], list[Record]]:
-    "Train and valid records for a `data` config section."
+POINT_OR_BOX_MODES = ('points', 'box', 'text+points', 'text+box')     # every sample carries a point or box prompt
+
+def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
+    """`data.coco_mode` resolved for `train.prompt_mode`: `auto` is one record per instance when every sample has a point or
+    box prompt, else the union per category (text alone cannot tell two lesions of one image apart)."""
+    if mode not in ('auto', 'instance', 'category'): raise ValueError(f"data.coco_mode must be 'auto', 'instance' or 'category', got {mode!r}")
+    if mode == 'auto': return 'instance' if prompt_mode in POINT_OR_BOX_MODES else 'category'
+    if mode == 'instance' and prompt_mode not in POINT_OR_BOX_MODES:
+        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text alone get one "
+                      f"instance's mask each, so the same (image, prompt) is trained toward different masks. Use coco_mode=auto "
+                      f"(the union per category) or a point / box prompt mode.", stacklevel=2)
+    return mode
+
+def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[Record], list[Record]]:
+    """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC root
+    without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that."""
     c = {**DATA_DEFAULTS, **cfg}
     unknown = set(cfg) - set(DATA_DEFAULTS)
     if unknown: raise KeyError(f"unknown key(s) data.{sorted(unknown)[0]} (valid: {sorted(DATA_DEFAULTS)})")
     if c['root'] is None and c['format'] != 'folder': raise ValueError("data.root is not set")
     if c['format'] == 'voc':
         kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
-        train = voc_records(c['root'], c['train_split'], **kw)
-        valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
+        named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
+        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):   # none at all
+            train, valid = split_records(voc_records(c['root'], None, **kw), c['valid_frac'], c['seed'])
+            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / "
+                f"{len(valid)} valid at random (data.valid_frac={c['valid_frac']}, data.seed={c['seed']})")
+        else:
+            train = voc_records(c['root'], c['train_split'], **kw)
+            valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
     elif c['format'] == 'folder':
         train, valid = split_records(folder_records(c['image_dir'] or Path(c['root'])/'images',
                                                     c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None), c['text'], c['skip_bad']),
                                      c['valid_frac'], c['seed'])
     elif c['format'] == 'coco':
-        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images', mode=c['coco_mode'], skip_bad=c['skip_bad'])
+        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images', mode=coco_mode(c['coco_mode'], prompt_mode),
+                         skip_bad=c['skip_bad'])
         if (root/'train'/c['annotations']).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
@@ -443,10 +469,10 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     plt.tight_layout()
     return fig
 
-def build_dataloaders(cfg: dict, device=None) -> SegDataLoaders:
-    "fastai DataLoaders (train shuffled with augmentations; valid deterministic) from a `data` config section."
+def build_dataloaders(cfg: dict, device=None, prompt_mode: str = 'text') -> SegDataLoaders:
+    "fastai DataLoaders (train shuffled with augmentations; valid deterministic) from a `data` config section (`prompt_mode`: `train.prompt_mode`)."
     c = {**DATA_DEFAULTS, **cfg}
-    train, valid = data_records(cfg)
+    train, valid = data_records(cfg, prompt_mode)
     if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c['normalize']!r}")
     if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
     z = c['zoom']

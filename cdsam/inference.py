@@ -18,7 +18,7 @@ from .model import build_model, CDSAM
 from .stages import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
 from .data import IMAGENET_STATS, WholeImage, SegDataset, Record
-from .metrics import confusion_counts, count_scores
+from .metrics import confusion_counts, count_scores, pred_logits
 
 # %% auto #0
 __all__ = ['SCORE_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'evaluate_records',
@@ -69,8 +69,8 @@ def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta:
         if f and bx is not None:
             b_ = bx.clone(); i = 3 - f[0]; b_[:, [i, i + 2]] = size - bx[:, [i + 2, i]]
         out = model(xi, [text] if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None, boxes=b_.to(dev) if b_ is not None else None)
-        m = torch.sigmoid(out['masks'][:, :1].float())
-        probs.append(m.flip(f) if f else m); ious.append(float(out['iou'][0, 0]))
+        m = torch.sigmoid(pred_logits(out)[:, None].float())                   # (1, 1, S, S); multimask: highest predicted IoU
+        probs.append(m.flip(f) if f else m); ious.append(float(out['iou'][0].max()))
     p = torch.stack(probs).mean(0)                                                  # (1, 1, S, S)
     return lb.mask_to_image(p[0, 0]).cpu(), float(np.mean(ious))                    # (H, W)
 
@@ -126,7 +126,7 @@ def evaluate_records(model: CDSAM, records: list[Record], size: int, stats=IMAGE
         for i in range(0, len(ds), batch_size):
             items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]
             x = torch.stack([it[0]['image'] for it in items]).to(dev)
-            p = torch.sigmoid(model(x, [it[0]['prompt'] for it in items])['masks'][:, 0].float()).cpu() > threshold
+            p = torch.sigmoid(pred_logits(model(x, [it[0]['prompt'] for it in items])).float()).cpu() > threshold
             counts.append(confusion_counts(p, torch.stack([it[1][0] for it in items]))); preds += list(p)
     return count_scores(torch.cat(counts)), preds
 

@@ -16,7 +16,7 @@ from torch import nn
 from fastcore.foundation import L
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback
 from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.training import GradientAccumulation, GradientClip
@@ -27,7 +27,7 @@ from .model import build_model, CDSAM
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_checkpoint, read_checkpoint,
                           restore_model, check_stage)
-from .metrics import Dice, IoU
+from .metrics import Dice, IoU, pred_logits
 from .data import IMAGENET_STATS, show_samples
 from .inference import predict_probs
 from .cache import CACHE_DEFAULTS, cached_dataloaders
@@ -37,28 +37,37 @@ from fastai.torch_core import distrib_barrier
 from fastai.callback.progress import ProgressCallback
 
 # %% auto #0
-__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'COMPILE_PARTS', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard',
-           'StageCheckpoint', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting',
-           'compile_model', 'run_dir', 'CDSAMLearner', 'stage_learner']
+__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'COMPILE_PARTS', 'valid_prompt_mode', 'StageModel', 'unwrap', 'NonFiniteLoss',
+           'NonFiniteLossGuard', 'StageCheckpoint', 'StageEarlyStopping', 'TeacherEMA', 'EpochSeed',
+           'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner',
+           'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')
 
+def valid_prompt_mode(train_mode: str, setting: str = 'auto') -> str:
+    """The prompts validation uses (`eval.prompt_mode`): `auto` is what users have at inference, the text prompt whenever
+    training uses text, else the training mode's points / box (sampled from the ground truth, without jitter)."""
+    if setting == 'auto': return 'text' if train_mode == 'mixed' or 'text' in train_mode else train_mode
+    if setting not in PROMPT_MODES[:-1]: raise ValueError(f"eval.prompt_mode must be 'auto' or one of {PROMPT_MODES[:-1]}, got {setting!r}")
+    return setting
+
 class StageModel(nn.Module):
     "fastai-facing wrapper: a batch's `inputs` dict → `CDSAM` outputs (+ teacher / masked-student tokens for distillation)."
     def __init__(self, model: CDSAM, teacher: BackboneTeacher | None = None, distill_mask_ratio: float = 0.,
-                 prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False):
+                 prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False, valid_mode: str = 'auto'):
         super().__init__()
         if prompt_mode not in PROMPT_MODES: raise ValueError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {prompt_mode!r}")
         self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
+        self.valid_mode = valid_prompt_mode(prompt_mode, valid_mode)
+        self.align = any(p.requires_grad for p in model.backbone.parameters())   # alignment loss only while DINO adapts
         self.channels_last = channels_last                              # convolution weights and input images channels-last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
         self.rng = torch.Generator().manual_seed(seed)
 
     def _mode(self) -> str:
-        if self.prompt_mode == 'mixed':
-            if not self.training: return 'text'
-            return ('text', 'text+points', 'text+box')[int(torch.randint(3, (1,), generator=self.rng))]
+        if not self.training: return self.valid_mode
+        if self.prompt_mode == 'mixed': return ('text', 'text+points', 'text+box')[int(torch.randint(3, (1,), generator=self.rng))]
         return self.prompt_mode
 
     def forward(self, inputs: dict) -> dict:
@@ -71,7 +80,8 @@ class StageModel(nn.Module):
         if feats is not None:
             feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
                          grid=self.model.backbone.grid_size(images.shape[-2:]))
-        out = self.model(images, prompts, points=points, boxes=boxes, features=feats)
+        out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
+        if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
         if self.teacher is not None:
             out['teacher_tokens'] = self.teacher(self.model.backbone, images)
             if self.distill_mask_ratio > 0 and self.training:
@@ -129,6 +139,7 @@ class StageCheckpoint(TrackerCallback):
         teacher = m.teacher if m.teacher is not None and m.teacher.model is not None else None
         return save_checkpoint(self.path(name), m.model, self.cfg, epoch, optimizer=self.learn.opt, teacher=teacher,
                                best=float(self.best), monitor=self.monitor, stats=getattr(self.dls, 'stats', IMAGENET_STATS),
+                               early_stopping=getattr(self.learn, 'early_stopping_state', None),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
     def after_cancel_epoch(self): self.cancelled = True                    # e.g. epochs skipped when resuming
@@ -141,6 +152,35 @@ class StageCheckpoint(TrackerCallback):
         if self.save_latest: self.learn.last_checkpoint = self._save('latest', e)
         if self.save_best and self.new_best: self._save('best', e)
         if self.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
+
+# %% ../nbs/32_learner.ipynb #d845630f
+class StageEarlyStopping(TrackerCallback):
+    """Stop a stage when `monitor` (a validation metric, else the training loss) has not improved by `min_delta` for
+    `patience` epochs. Its best value and count go into the stage checkpoint, so `--resume` continues them."""
+    order = StageCheckpoint.order - 1                                  # before StageCheckpoint saves `early_stopping_state`
+    def __init__(self, monitor: str = 'dice', patience: int = 3, min_delta: float = 0., best: float | None = None, wait: int = 0):
+        super().__init__(monitor=monitor, min_delta=min_delta, reset_on_fit=best is None)
+        if patience < 1: raise ValueError(f"train.early_stopping.patience must be >= 1, got {patience}")
+        self.patience, self.best, self.wait, self.stop = patience, best, wait, False
+        # (fastai's EarlyStoppingCallback raises in after_epoch, before StageCheckpoint has written that epoch)
+
+    def before_fit(self):
+        if self.monitor not in self.recorder.metric_names[1:]: self.monitor, self.comp, self.min_delta = 'train_loss', np.less, -abs(self.min_delta)
+        super().before_fit()
+
+    def before_epoch(self):
+        if not self.stop: return
+        if rank_distrib() == 0: print(f"early stopping: {self.monitor} has not improved for {self.wait} epochs (best {self.best:.4f})")
+        raise CancelFitException()
+
+    def after_cancel_epoch(self): self.cancelled = True                # epochs skipped when resuming
+
+    def after_epoch(self):
+        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        super().after_epoch()
+        self.wait = 0 if self.new_best else self.wait + 1
+        self.learn.early_stopping_state = dict(best=float(self.best), wait=self.wait)
+        self.stop = self.wait >= self.patience
 
 # %% ../nbs/32_learner.ipynb #1601d645
 class TeacherEMA(Callback):
@@ -208,11 +248,12 @@ class DualCircleEval(Callback):
 # %% ../nbs/32_learner.ipynb #c634aaa0
 LEARN_DEFAULTS = dict(
     optim=dict(lr=None, lora_lr=None, wd=0.05, epochs=None, pct_start=0.25, betas=[0.9, 0.999], eps=1e-8, accum=1,
-               clip_grad=1.0, amp=None, amp_dtype='auto', fused=False),
+               clip_grad=1.0, amp=None, amp_dtype='auto', fused=False, moms=None),
     checkpoint=dict(dir=None, save_best=True, save_latest=True, keep_per_epoch=False, format='pt', monitor='dice'),
-    eval=dict(threshold=0.5, dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None, output_dir=None,
+    eval=dict(threshold=0.5, prompt_mode='auto', dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None, output_dir=None,
                                               text=None, every=1)),
-    train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False),
+    train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False,
+               early_stopping=dict(patience=None, min_delta=0.0)),
     distributed=DISTRIBUTED_DEFAULTS,
     cache=CACHE_DEFAULTS,
     run=dict(name='run', output_dir='experiments', seed=0))
@@ -255,9 +296,10 @@ class CDSAMLearner(Learner):
     "A fastai `Learner` that knows its stage: `fit_stage`, resume-aware `fit_one_cycle`, and `show_results` for masks."
     def fit_one_cycle(self, n_epoch: int | None = None, lr_max=None, div=25., div_final=1e5, pct_start=None, wd=None, moms=None,
                       cbs=None, reset_opt=False, start_epoch: int | None = None):
-        "fastai's one-cycle schedule; `n_epoch`, `pct_start` and `start_epoch` default to the stage's epochs and a resumed run's position."
+        "fastai's one-cycle schedule; `n_epoch`, `pct_start`, `moms` and `start_epoch` default to the stage's epochs, `optim.moms` (else a constant `optim.betas[0]`) and a resumed run's position."
         n_epoch = n_epoch or self.stage_epochs
         pct_start = self.cfg['optim']['pct_start'] if pct_start is None else pct_start
+        moms = self.moms if moms is None else moms           # fastai would schedule β1 0.95 -> 0.85 -> 0.95 over optim.betas[0]
         start_epoch = self.resume_epoch if start_epoch is None else start_epoch
         if start_epoch >= n_epoch: warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs"); return
         super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd, moms=moms,
@@ -291,7 +333,7 @@ class CDSAMLearner(Learner):
         dl = self.dls[ds_idx] if len(self.dls[ds_idx]) else self.dls.train
         inputs, masks = dl.one_batch()
         m = unwrap(self.model); was = m.training; m.eval()
-        with torch.no_grad(): probs = torch.sigmoid(m(inputs)['masks'][:, 0].float())
+        with torch.no_grad(): probs = torch.sigmoid(pred_logits(m(inputs)).float())
         m.train(was)
         return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols, stats=getattr(self.dls, 'stats', IMAGENET_STATS), **kwargs)
 
@@ -303,6 +345,9 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     `resume`: this stage's `latest` checkpoint to continue (weights, optimizer, epoch, best value)."""
     cfg = load_config(dict(stage=dict(id=cfg_or_stage)) if isinstance(cfg_or_stage, int) else cfg_or_stage)
     spec = stage_spec(cfg)
+    if cfg['data']['normalize'] == 'dataset' and (cfg['model']['dino']['pretrained'] or cfg['model']['dino']['checkpoint']):
+        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet statistics, "
+                      "so inputs normalised otherwise shift its features; use data.normalize='imagenet'", stacklevel=2)
     set_seed(cfg['run']['seed'])
     ck = read_checkpoint(resume) if resume is not None else None
     if ck is not None: check_stage(ck, spec.id, str(resume))
@@ -333,7 +378,8 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     plists = [g['params'] for g in groups]
     tc = cfg['train']
     if tc['compile']: compile_model(model, tc['compile'], tc['compile_mode'])
-    smodel = StageModel(model, teacher, lc['distill_mask_ratio'], tc['prompt_mode'], cfg['run']['seed'], tc['channels_last'])
+    smodel = StageModel(model, teacher, lc['distill_mask_ratio'], tc['prompt_mode'], cfg['run']['seed'], tc['channels_last'],
+                        cfg['eval']['prompt_mode'])
     thr = cfg['eval']['threshold']
     logit_thr = math.log(thr / (1 - thr))
     ckd = cfg['checkpoint']
@@ -343,6 +389,10 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     if ckd['save_best'] or ckd['save_latest'] or ckd['keep_per_epoch']:
         cbs.append(StageCheckpoint(ck_dir, cfg, ckd['monitor'], ckd['save_best'], ckd['save_latest'], ckd['keep_per_epoch'],
                                    ckd['format'], best=ck['meta'].get('best') if ck else None))
+    es = tc['early_stopping']
+    if es['patience']:
+        st = (ck['meta'].get('early_stopping') or {}) if ck else {}
+        cbs.append(StageEarlyStopping(ckd['monitor'], es['patience'], es['min_delta'], st.get('best'), st.get('wait', 0)))
     if teacher is not None and teacher.mode == 'ema': cbs.append(TeacherEMA())
     dc = cfg['eval']['dual_circle']
     if dc['image_dir']:
@@ -360,9 +410,11 @@ def stage_learner(dls, cfg_or_stage: Mapping | int, model: CDSAM | None = None, 
     if not has_valid: learn.recorder.valid_metrics = False
     learn.cfg, learn.stage_spec, learn.stage_report, learn.group_names = cfg, spec, report, [g['name'] for g in groups]
     learn.stage_epochs, learn.resume_epoch, learn.amp, learn.last_checkpoint = o['epochs'] or spec.epochs, 0, amp, None
+    if o['moms'] is not None and len(o['moms']) != 3: raise ValueError(f"optim.moms must be [start, middle, end] β1 values, got {o['moms']!r}")
+    learn.moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3
     if ck is not None:
         learn.create_opt()
         if ck['optim'] is not None: learn.opt.load_state_dict(ck['optim'])
         learn.resume_epoch, learn.last_checkpoint = ck['meta']['epoch'], Path(resume)
-    if verbose: print(stage_table(model, report))
+    if verbose: print(stage_table(model, report) + f"\nvalidation prompts: {smodel.valid_mode} (eval.prompt_mode={cfg['eval']['prompt_mode']})")
     return learn

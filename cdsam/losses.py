@@ -11,44 +11,56 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .lora import disable_lora, lora_layers, _set_submodule
+from .metrics import pred_logits
 
 # %% auto #0
-__all__ = ['TEACHER_MODES', 'LOSS_DEFAULTS', 'seg_logits', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
-           'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask', 'mask_patches',
-           'BackboneTeacher', 'CDSAMLoss']
+__all__ = ['TEACHER_MODES', 'LOSS_DEFAULTS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou',
+           'iou_head_loss', 'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask',
+           'mask_patches', 'BackboneTeacher', 'CDSAMLoss']
 
 # %% ../nbs/30_losses.ipynb #830a434c
-def _valid(target: torch.Tensor, ignore_index: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    "Float target (0/1) and valid-pixel weight, both shaped like `target`."
+def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    "Float target (0/1) and valid-pixel weight (times the per-image `weight` `(B,)`), both shaped like `target`."
     valid = torch.ones_like(target, dtype=torch.float) if ignore_index is None else (target != ignore_index).float()
-    return (target == 1).float() * valid, valid
+    t = (target == 1).float() * valid
+    if weight is not None: valid = valid * weight.float().view(-1, *[1] * (target.ndim - 1))
+    return t, valid
 
 def seg_logits(pred, size: tuple[int, int]) -> torch.Tensor:
-    "The first mask logit `(B, H, W)` of a model output dict (or tensor), bilinearly resized to `size`, in float32."
-    m = pred['masks'] if isinstance(pred, dict) else pred
-    m = m[:, :1] if m.ndim == 4 else m[:, None]
+    "The mask logits `(B, H, W)` of a model output (`cdsam.metrics.pred_logits`: with several masks the highest predicted IoU), resized to `size`, float32."
+    m = pred_logits(pred)[:, None]
     if tuple(m.shape[-2:]) != tuple(size): m = F.interpolate(m.float(), size=size, mode='bilinear', align_corners=False)
     return m[:, 0].float()
 
-def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.) -> torch.Tensor:
-    "Soft Dice loss `(B, H, W)` logits vs 0/1 target, per image then averaged over images that have valid pixels."
+def dice_per_image(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.) -> tuple[torch.Tensor, torch.Tensor]:
+    "Soft Dice loss of each image `(B,)` and which images have valid pixels `(B,)`."
     t, valid = _valid(target, ignore_index)
     p = torch.sigmoid(logits) * valid
     inter, total = (p * t).flatten(1).sum(1), (p + t).flatten(1).sum(1)
-    has = valid.flatten(1).sum(1) > 0
-    if not has.any(): return logits.sum() * 0.
-    return (1 - (2 * inter + eps) / (total + eps))[has].mean()
+    return 1 - (2 * inter + eps) / (total + eps), valid.flatten(1).sum(1) > 0
 
-def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255) -> torch.Tensor:
-    "Binary cross-entropy with logits, averaged over valid pixels."
-    t, valid = _valid(target, ignore_index)
+def _weighted_mean(x: torch.Tensor, has: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    if weight is None: return x[has].mean()
+    w = weight.float()[has]
+    return (x[has] * w).sum() / w.sum().clamp(min=1e-12)
+
+def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.,
+              weight: torch.Tensor | None = None) -> torch.Tensor:
+    "Soft Dice loss `(B, H, W)` logits vs 0/1 target, per image then averaged (weighted by `weight` `(B,)`) over images that have valid pixels."
+    d, has = dice_per_image(logits, target, ignore_index, eps)
+    if not has.any(): return logits.sum() * 0.
+    return _weighted_mean(d, has, weight)
+
+def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
+    "Binary cross-entropy with logits, averaged over valid pixels (each image's pixels weighted by `weight` `(B,)`)."
+    t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
     return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).sum() / valid.sum()
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2., alpha: float = 0.25,
-               ignore_index: int | None = 255) -> torch.Tensor:
-    "Focal loss (`alpha` weights positives, `gamma` down-weights easy pixels), averaged over valid pixels."
-    t, valid = _valid(target, ignore_index)
+               ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
+    "Focal loss (`alpha` weights positives, `gamma` down-weights easy pixels), averaged over valid pixels (weighted by `weight`)."
+    t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
     ce = F.binary_cross_entropy_with_logits(logits, t, reduction='none')
     p = torch.sigmoid(logits); p_t = p * t + (1 - p) * (1 - t)
@@ -64,12 +76,13 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | Non
     iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
     return iou, valid.flatten(1).sum(1) > 0
 
-def iou_head_loss(iou_pred: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255) -> torch.Tensor:
-    "MSE between the predicted IoU `(B,)` (or `(B, M)`: first mask) and the actual IoU of the mask, over labelled images."
+def iou_head_loss(iou_pred: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255,
+                  weight: torch.Tensor | None = None) -> torch.Tensor:
+    "MSE between the predicted IoU `(B,)` (or `(B, M)`: first mask) and the actual IoU of the mask, over labelled images (weighted by `weight`)."
     iou_pred = iou_pred[:, 0] if iou_pred.ndim == 2 else iou_pred
     iou, has = mask_iou(logits, target, ignore_index)
     if not has.any(): return iou_pred.sum() * 0.
-    return F.mse_loss(iou_pred.float()[has], iou[has])
+    return _weighted_mean((iou_pred.float() - iou) ** 2, has, weight)
 
 # %% ../nbs/30_losses.ipynb #eba4452e
 def patch_fractions(target: torch.Tensor, grid: tuple[int, int], ignore_index: int | None = 255) -> tuple[torch.Tensor, torch.Tensor]:
@@ -186,21 +199,44 @@ class CDSAMLoss:
         return cls(**{**LOSS_DEFAULTS, **cfg})
 
     def terms(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        "Each unweighted term (`None` when it does not apply to this batch or has weight 0)."
+        """Each unweighted term (`None` when it does not apply to this batch or has weight 0). Per-image `pred['weight']` `(B,)`
+        (e.g. pseudo-labelled sources) weights the supervised terms. With several masks `(B, M, H, W)` (SAM's multimask
+        output) the segmentation terms take, per image, the mask with the lowest Dice + BCE (SAM's rule), and the IoU head
+        is trained on every mask."""
         target = target[:, 0] if target.ndim == 4 else target
-        logits, ig = seg_logits(pred, tuple(target.shape[-2:])), self.ignore_index
+        size, ig, w = tuple(target.shape[-2:]), self.ignore_index, pred.get('weight')
+        logits, all_logits = self._mask_logits(pred, target)
         out: dict = {k: None for k in self.w}
         labelled = bool((target != ig).any()) if ig is not None else True
-        if labelled and self.w['dice']: out['dice'] = dice_loss(logits, target, ig)
-        if labelled and self.w['bce']: out['bce'] = bce_loss(logits, target, ig)
-        if labelled and self.w['focal']: out['focal'] = focal_loss(logits, target, self.focal_gamma, self.focal_alpha, ig)
-        if labelled and self.w['iou'] and 'iou' in pred: out['iou'] = iou_head_loss(pred['iou'], logits, target, ig)
+        if labelled and self.w['dice']: out['dice'] = dice_loss(logits, target, ig, weight=w)
+        if labelled and self.w['bce']: out['bce'] = bce_loss(logits, target, ig, weight=w)
+        if labelled and self.w['focal']: out['focal'] = focal_loss(logits, target, self.focal_gamma, self.focal_alpha, ig, weight=w)
+        if labelled and self.w['iou'] and 'iou' in pred:
+            out['iou'] = torch.stack([iou_head_loss(pred['iou'][:, m], all_logits[:, m], target, ig, w) for m in range(all_logits.shape[1])]).mean()
         if labelled and self.w['align'] and 'text' in pred and 'proj_tokens' in pred:
             fg, valid = patch_fractions(target, tuple(pred['grid']), ig)
             out['align'] = clip_alignment_loss(pred['proj_tokens'], pred['text'], fg, valid, self.temperature)
         if self.w['distill'] and 'teacher_tokens' in pred:
             out['distill'] = token_distill_loss(pred.get('student_tokens', pred['tokens']), pred['teacher_tokens'], pred.get('distill_mask'))
         return out
+
+    def _mask_logits(self, pred: dict, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "The trained mask logits `(B, H, W)` and every mask's `(B, M, H, W)` at the target's size."
+        m = pred['masks'] if isinstance(pred, dict) else pred
+        m = m if m.ndim == 4 else m[:, None]
+        if tuple(m.shape[-2:]) != tuple(target.shape[-2:]):
+            m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
+        m = m.float()
+        if m.shape[1] == 1: return m[:, 0], m
+        with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
+            per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
+                               for k in range(m.shape[1])], 1)             # (B, M)
+        best = per.argmin(1)
+        return m[torch.arange(len(m)), best], m
+
+    def _bce_per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        t, valid = _valid(target, self.ignore_index)
+        return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
 
     def __call__(self, pred: dict, target: torch.Tensor) -> torch.Tensor:
         terms = self.terms(pred, target)

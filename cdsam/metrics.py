@@ -57,9 +57,12 @@ def segmentation_scores(pred, target, ignore_index: int | None = 255) -> dict:
 
 # %% ../nbs/22_metrics.ipynb #52996fac
 def pred_logits(pred) -> torch.Tensor:
-    "The first mask channel `(B, H, W)` of a model output (CDSAM's dict with `masks`, or a `(B, 1, H, W)` / `(B, H, W)` tensor)."
+    """The mask logits `(B, H, W)` of a model output: CDSAM's dict (with several masks, per image the one with the highest
+    predicted IoU, as SAM predicts), or a `(B, M, H, W)` / `(B, H, W)` tensor (its first mask)."""
     m = pred['masks'] if isinstance(pred, dict) else pred
-    return m[:, 0] if m.ndim == 4 else m
+    if m.ndim != 4: return m
+    if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred: return m[torch.arange(len(m)), pred['iou'].argmax(1)]
+    return m[:, 0]
 
 class SegMetric(Metric):
     "A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image, ignoring `ignore_index`."

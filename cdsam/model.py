@@ -59,9 +59,9 @@ class TextToPrompt(nn.Module):
 class CDSAM(nn.Module):
     "Images `(B,3,H,W)` + text prompts (one string or one per image) [+ points / boxes] → mask logits, IoU predictions and the tensors the losses need."
     def __init__(self, backbone: DinoBackbone, text_encoder: ClipTextEncoder, sam: SamDecoder,
-                 text_tokens: int = 2, text_hidden: int = 256):
+                 text_tokens: int = 2, text_hidden: int = 256, multimask: bool = False):
         super().__init__()
-        self.backbone, self.text_encoder, self.sam = backbone, text_encoder, sam
+        self.backbone, self.text_encoder, self.sam, self.multimask = backbone, text_encoder, sam, multimask
         n_layers = len(backbone.out_indices) if backbone.out_indices else 1
         self.neck = TokenToMaskEmbedding(backbone.embed_dim, sam.embed_dim, n_layers)
         self.token_proj = TokenProjection(backbone.embed_dim, text_encoder.embed_dim)
@@ -75,8 +75,10 @@ class CDSAM(nn.Module):
         return prompts
 
     def forward(self, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
-                multimask_output: bool = False, features: dict | None = None) -> dict:
-        "`features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching)."
+                multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
+        """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single one;
+        `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
+        image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
         B, _, H, W = images.shape
         feats = features if features is not None else self.backbone(images)
         tokens, grid = feats['tokens'], tuple(feats['grid'])
@@ -88,10 +90,11 @@ class CDSAM(nn.Module):
         if text is not None and self.text_to_prompt is not None: extra = self.text_to_prompt(text.to(emb.dtype))
         if extra is None and points is None and boxes is None:
             raise ValueError("CDSAM needs a prompt: text (with model.proj.text_tokens > 0), points and/or boxes")
-        low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multimask_output)
+        multi = self.multimask if multimask_output is None else multimask_output
+        low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multi)
         masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
-        out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, proj_tokens=self.token_proj(tokens),
-                   proj_cls=self.token_proj(feats['cls']), grid=grid)
+        out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, grid=grid)
+        if align: out['proj_tokens'] = self.token_proj(tokens)                   # (B, N, D): CLIP space
         if text is not None: out['text'] = text
         return out
 
@@ -100,7 +103,7 @@ MODEL_DEFAULTS = {
     'dino': dict(name='vit_base_patch14_dinov2.lvd142m', img_size=224, pretrained=False, checkpoint=None,
                  out_indices=None, grad_checkpointing=False, kwargs={}),
     'clip': dict(name='ViT-L-14', pretrained=None, checkpoint=None, templates=list(DEFAULT_TEMPLATES), model_cfg=None),
-    'sam': dict(type='vit_b', checkpoint=None, dims={}),
+    'sam': dict(type='vit_b', checkpoint=None, dims={}, multimask=False),
     'proj': dict(text_tokens=2, text_hidden=256),
 }
 
@@ -119,7 +122,7 @@ def build_model(cfg: Mapping) -> CDSAM:
     text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
                            model_cfg=c['model_cfg'])
     sam = SamDecoder(s['type'], checkpoint=s['checkpoint'], **(s['dims'] or {}))
-    return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'])
+    return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'], multimask=s['multimask'])
 
 # %% ../nbs/13_model.ipynb #70e7e3b1
 TINY_MODEL_CFG = {'model': {

@@ -97,7 +97,8 @@ class StageReport:
     merged: dict = field(default_factory=dict)
 
 def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
-    ps = [*model.neck.parameters(), *model.token_proj.parameters()]
+    ps = list(model.neck.parameters())
+    if spec.dino != 'frozen': ps += list(model.token_proj.parameters())   # the alignment loss reaches DINO only through it
     if model.text_to_prompt is not None: ps += list(model.text_to_prompt.parameters())
     bb = model.backbone
     if spec.dino == 'lora': ps += [p for n, p in bb.named_parameters() if is_lora_param(n)]
@@ -170,7 +171,8 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
             lora += f" (↑{len(report.injected.get(part, []))} ={len(report.kept[part])} ⊕{len(report.merged[part])})"
         rows.append((part, m, sum(p.numel() for p in ps), sum(p.numel() for p in ps if p.requires_grad), lora))
     w = max(len(r[0]) for r in rows); w2 = max(len(r[1]) for r in rows)
-    lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'})", f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
+    align = 'on' if s.dino != 'frozen' else 'off: DINO frozen, it could only train token_proj'
+    lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'}; CLIP alignment loss {align})", f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
     lines += [f"{a:<{w}}  {b:<{w2}}  {c:>11,}  {d:>11,}  {e}" for a, b, c, d, e in rows]
     lines.append(f"{'all':<{w}}  {'':<{w2}}  {sum(r[2] for r in rows):>11,}  {sum(r[3] for r in rows):>11,}")
     return '\n'.join(lines)

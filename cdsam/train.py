@@ -98,7 +98,7 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
     if done >= epochs:
         log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
     else:
-        dls = build_dataloaders(c['data'], device=setup_device())
+        dls = build_dataloaders(c['data'], device=setup_device(), prompt_mode=c['train']['prompt_mode'])
         learn = stage_learner(dls, c, init=init if res is None else None, resume=res, verbose=False)
         log(f"== stage {stage}: {epochs} epochs" + (f", resumed after epoch {learn.resume_epoch}" if res else '') +
             (f", from {init}" if init and res is None else ''))

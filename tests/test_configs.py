@@ -17,6 +17,8 @@ def test_config_loads(path):
     spec = stage_spec(cfg)
     if path.name.startswith(('stage', 'ham10000')): assert spec.id == int(path.stem[-1])
     if path.name.startswith('ham10000'): assert cfg['model']['dino']['name'].startswith('vit_large_patch14_dinov2') and cfg['data']['crop'] == 518
+    if cfg['model']['dino']['pretrained'] or cfg['model']['dino']['checkpoint']:
+        assert cfg['data']['normalize'] == 'imagenet', f"{path.name}: a pretrained DINO expects ImageNet statistics"
 
 def test_demo_yaml_is_the_embedded_default():
     on_disk = yaml.safe_load((Path(__file__).parent.parent/'configs'/'demo.yaml').read_text())
