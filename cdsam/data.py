@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/data.html.md"""
 
 # %% ../nbs/21_data.ipynb #f531a646
 from __future__ import annotations
-import copy, json, warnings, random
+import copy, dataclasses, json, warnings, random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence, Any
@@ -20,10 +20,10 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'POINT_OR_BOX_MODES', 'Record', 'check_records',
-           'split_file', 'voc_records', 'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask',
-           'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record',
+           'check_records', 'split_file', 'voc_records', 'folder_records', 'coco_records', 'split_records',
+           'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts', 'SegDataset',
+           'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -37,6 +37,7 @@ class Record:
     mask: Path | None = None
     value: Any = None             # palette class index, or (segmentations, h, w) for COCO
     id: str = ''
+    weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
 
 def _find_image(d: Path, stem: str) -> Path | None:
     for e in IMAGE_EXTS + tuple(x.upper() for x in IMAGE_EXTS):
@@ -362,7 +363,8 @@ class SegDataset(torch.utils.data.Dataset):
         g = None if train else torch.Generator().manual_seed(self.seed + i)
         pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
         r = self.records[i]
-        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none')), m
+        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none'),
+                    weight=torch.tensor(float(r.weight))), m
 
     def __getitem__(self, i: int): return self.with_prompts(i, *self.load(i))
 
@@ -376,7 +378,7 @@ class SegDataset(torch.utils.data.Dataset):
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
-                     coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, view='whole',
+                     coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
                      zoom=[0.75, 1.25])
 
 def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
@@ -406,9 +408,27 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
                       f"(the union per category) or a point / box prompt mode.", stacklevel=2)
     return mode
 
+SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
+               'coco_mode', 'skip_bad')
+
+def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]:
+    "Every sample of extra training source `data.sources[i]`, at its loss weight."
+    if not isinstance(src, dict) or 'root' not in src:
+        raise ValueError(f"data.sources[{i}] must be a mapping with a root (and a weight), got {src!r}")
+    bad = sorted(set(src) - set(SOURCE_KEYS))
+    if bad: raise ValueError(f"unknown key data.sources[{i}].{bad[0]} (valid: {list(SOURCE_KEYS)})")
+    w = src.get('weight', 1.0)
+    if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
+        raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
+    sub = {**c, 'valid_split': None, 'unlabelled_dir': None, 'sources': [], **{k: v for k, v in src.items() if k != 'weight'}}
+    tr, va = data_records(sub, prompt_mode, log)
+    log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
+    return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
+
 def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[Record], list[Record]]:
     """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC root
-    without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that."""
+    without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each of
+    `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to training."""
     c = {**DATA_DEFAULTS, **cfg}
     unknown = set(cfg) - set(DATA_DEFAULTS)
     if unknown: raise KeyError(f"unknown key(s) data.{sorted(unknown)[0]} (valid: {sorted(DATA_DEFAULTS)})")
@@ -435,6 +455,8 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
     else: raise ValueError(f"data.format must be 'voc', 'folder' or 'coco', got {c['format']!r}")
     if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'])]
+    if not isinstance(c['sources'], (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c['sources']!r}")
+    for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)
     return train, valid
 
 # %% ../nbs/21_data.ipynb #98769da1

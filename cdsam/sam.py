@@ -21,9 +21,12 @@ SAM_DECODER_DIMS = dict(embed_dim=256, mlp_dim=2048, depth=2, num_heads=8, iou_h
                         num_multimask_outputs=3, mask_in_chans=16)
 
 def sam_decoder_state_dict(path: str | Path) -> dict:
-    "The `prompt_encoder.*` / `mask_decoder.*` weights of an official SAM or MobileSAM checkpoint; `image_encoder.*` is skipped, any other key is an error."
+    """The `prompt_encoder.*` / `mask_decoder.*` weights of an official SAM or MobileSAM checkpoint, or of a PyTorch Lightning
+    SAM fine-tune (a `state_dict` entry whose keys start with `model.`); `image_encoder.*` is skipped, any other key is an error."""
     sd, _ = load_state(path, 'SAM checkpoint')
-    if 'model' in sd and isinstance(sd['model'], dict): sd = sd['model']
+    if isinstance(sd.get('state_dict'), dict):                                # Lightning: {'state_dict': {'model.<sam key>': ...}, ...}
+        sd = {k[len('model.'):] if k.startswith('model.') else k: v for k, v in sd['state_dict'].items()}
+    elif 'model' in sd and isinstance(sd['model'], dict): sd = sd['model']
     keep = {k: v for k, v in sd.items() if k.startswith(('prompt_encoder.', 'mask_decoder.'))}
     other = [k for k in sd if not k.startswith(('prompt_encoder.', 'mask_decoder.', 'image_encoder.'))]
     if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: {other[:8]}")
