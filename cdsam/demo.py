@@ -28,7 +28,7 @@ DEMO_CONFIG = {
     'model': copy.deepcopy(TINY_MODEL_CFG['model']),
     'data': dict(root='data/voc', resize=64, crop=56, batch_size=8),
     'lora': dict(r=4, alpha=8.0, dino=dict(last_k_blocks=1)),
-    'optim': dict(lr=5e-3, lora_lr=5e-3),
+    'optim': dict(lr=5e-3, lora_lr=5e-3, moms=[0.95, 0.85, 0.95]),   # fastai's one-cycle momentum: faster on tiny models
     'per_stage': {1: dict(optim=dict(epochs=10)), 2: dict(optim=dict(epochs=4, lr=2e-3, lora_lr=2e-3)),
                   3: dict(optim=dict(epochs=4, lr=1e-3, lora_lr=1e-3)), 4: dict(optim=dict(epochs=4, lr=5e-4, lora_lr=1e-3))},
     'eval': dict(dual_circle=dict(image_dir='data/dual_circle/images', circle_dir='data/dual_circle/circles')),
