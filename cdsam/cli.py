@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
-import argparse, io, shutil
+import argparse, io, shutil, sys, warnings
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -14,8 +14,9 @@ import numpy as np
 import torch
 from PIL import Image
 from .config import load_config
-from .files import atomic_write
+from .files import atomic_write, WriteError
 from .data import voc_records, IMAGE_EXTS
+from .stages import read_checkpoint
 from .metrics import METRIC_NAMES
 from .dualcircle import pair_dual_circle, evaluate_dual_circle, write_csv
 from .inference import (model_from_checkpoint, checkpoint_stats, predict_probs, overlay, confidence, export_merged,
@@ -23,21 +24,49 @@ from .inference import (model_from_checkpoint, checkpoint_stats, predict_probs, 
 from .train import run_cli
 
 # %% auto #0
-__all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'eval_voc_parser', 'eval_voc_main', 'eval_dual_circle_parser',
-           'eval_dual_circle_main', 'list_images', 'predict_parser', 'predict_main', 'sam_image_encoder',
-           'sam_preprocess', 'sam_encode_parser', 'sam_encode_main', 'export_parser', 'export_main']
+__all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'report_failures', 'eval_voc_parser', 'eval_voc_main',
+           'eval_dual_circle_parser', 'eval_dual_circle_main', 'list_images', 'output_names', 'predict_parser',
+           'predict_main', 'sam_image_encoder', 'sam_preprocess', 'sam_encode_parser', 'sam_encode_main',
+           'export_parser', 'check_output', 'export_main']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
+def _device(name: str | None) -> str:
+    name = name or 'cpu'
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
+    return name
+
 def _load(a) -> tuple:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    dev = _device(getattr(a, 'device', None))
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
-    return model_from_checkpoint(a.checkpoint, cfg, getattr(a, 'device', None))
+    return model_from_checkpoint(a.checkpoint, cfg, dev)
+
+def _probability(text: str) -> float:
+    "argparse type: a probability strictly between 0 and 1."
+    try: v = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"must be in (0, 1) (0 and 1 give empty or full masks), got {text}")
+    return v
+
+def _positive_int(text: str) -> int:
+    "argparse type: an integer >= 1."
+    try: v = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
 
 def _common(ap: argparse.ArgumentParser, config: bool = True):
     ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
-    ap.add_argument('--threshold', type=float, default=0.5, help='probability threshold for the binary mask (default 0.5)')
+    ap.add_argument('--threshold', type=_probability, default=0.5, help='probability threshold for the binary mask, in (0, 1) (default 0.5)')
+
+def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> int:
+    "Print one stderr line per `(path, reason)` that failed; the exit status: 1 when any failed, else 0."
+    for p, why in failed: print(f"skipped {what} {p}: {why}", file=sys.stderr)
+    if failed: print(f"{len(failed)} {what}(s) failed and were skipped" + ('' if strict else ' (--strict stops at the first)'), file=sys.stderr)
+    return 1 if failed else 0
 
 # %% ../nbs/42_cli.ipynb #7d4c5217
 def eval_voc_parser() -> argparse.ArgumentParser:
@@ -53,15 +82,23 @@ def eval_voc_parser() -> argparse.ArgumentParser:
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
-    ap.add_argument('--batch_size', type=int, default=8, help='images per forward pass with --score crop')
+    ap.add_argument('--batch_size', type=_positive_int, default=8, help='images per forward pass with --score crop')
+    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
 
 def _eval_voc(a) -> int:
+    for opt, dest in (('--save_preds', a.save_preds), ('--output_csv', a.output_csv)):
+        if dest and Path(dest).exists() and (Path(dest).is_dir() != (opt == '--save_preds')):
+            raise ValueError(f"{opt} {dest} must be a {'folder' if opt == '--save_preds' else 'file'}, but it is a {'file' if opt == '--save_preds' else 'folder'}")
     model, cfg, meta = _load(a)
     d = cfg['data']; root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'], text=a.text or d['text'])
+    with warnings.catch_warnings(record=True) as skipped:                     # --skip_bad: one stderr line per skipped file
+        warnings.simplefilter('always')
+        recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'], text=a.text or d['text'],
+                           skip_bad=a.skip_bad)
+    for w in skipped: print(f"cdsam-eval-voc: {w.message}", file=sys.stderr)
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'], a.batch_size)
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
@@ -133,10 +170,23 @@ def _points(text):
     if not text: return None, None
     pts, labels = [], []
     for item in text.split(';'):
-        v = [float(x) for x in item.split(',')]
-        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label; got {item!r}")
+        try: v = [float(x) for x in item.split(',')]
+        except ValueError: v = []
+        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label (numbers, ';' between points); got {item!r}")
+        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(f"--points label must be 1 (object) or 0 (background); got {item!r}")
         pts.append(v[:2]); labels.append(int(v[2]) if len(v) == 3 else 1)
     return pts, labels
+
+def output_names(paths: list[Path]) -> list[str]:
+    "A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`, `x_png`), then `_2`, `_3`…"
+    stems = [p.stem for p in paths]
+    names = [f"{p.stem}_{p.suffix[1:].lower()}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f'{n}_{seen[n]}')
+    return out
 
 def predict_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-predict` (its `--help`)."
@@ -148,44 +198,50 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
     ap.add_argument('--opacity', type=float, default=0.4, help='overlay opacity (default 0.4)')
-    ap.add_argument('--tile', type=int, default=None, help='sliding-window size in image pixels for large images')
+    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large images')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
     ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions')
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
     ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label (default 0.9)')
+    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     return ap
 
 def _predict(a) -> int:
     imgs = list_images(a.input)
+    if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
+    pts, labels = _points(a.points)
+    try: box = [float(v) for v in a.box.split(',')] if a.box else None
+    except ValueError: box = []
+    if box is not None and len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (numbers); got {a.box!r}")
     model, cfg, meta = _load(a)
     text = cfg['data']['text'] if a.text is None else a.text
-    pts, labels = _points(a.points)
-    box = [float(v) for v in a.box.split(',')] if a.box else None
-    if box is not None and len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1; got {a.box!r}")
-    out = Path(a.output_dir); rows, pseudo = [], []
-    for p in imgs:
+    out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
+    rows, pseudo, failed = [], [], []
+    for p, name in zip(imgs, output_names(imgs)):
         try: im = Image.open(p).convert('RGB')
-        except Exception as e: raise ValueError(f"unreadable image {p}: {e}") from None
+        except Exception as e:
+            if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
+            failed.append((p, f'unreadable ({type(e).__name__})'))
+            rows.append(dict(image=str(p), mask='', score='', confidence='', fraction='', error=failed[-1][1])); continue
         prob, score = predict_probs(model, im, text or None, cfg['data']['crop'], checkpoint_stats(meta), a.tile, a.overlap, a.tta, pts, labels, box)
         m = prob > a.threshold
-        atomic_write(out/'masks'/f'{p.stem}.png', lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG'))
-        atomic_write(out/'overlays'/f'{p.stem}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
+        png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG')
+        atomic_write(out/'masks'/f'{name}.png', png)
+        atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
         conf = confidence(prob)
-        rows.append(dict(image=str(p), mask=str(out/'masks'/f'{p.stem}.png'), score=round(score, 6), confidence=round(conf, 6),
-                         fraction=round(float(m.mean()), 6)))
-        if a.pseudo_labels and conf >= a.min_confidence:
-            v = Path(a.pseudo_labels)
+        rows.append(dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
+                         fraction=round(float(m.mean()), 6), error=''))
+        if v is not None and conf >= a.min_confidence:
             (v/'JPEGImages').mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, v/'JPEGImages'/p.name)
-            atomic_write(v/'SegmentationClass'/f'{p.stem}.png', lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG'))
-            pseudo.append(p.stem)
+            shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
+            atomic_write(v/'SegmentationClass'/f'{name}.png', png)
+            pseudo.append(name)
     write_csv(rows, out/'scores.csv')
-    if a.pseudo_labels:
-        lst = Path(a.pseudo_labels)/'ImageSets'/'Segmentation'/'train.txt'
-        atomic_write(lst, lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
+    if v is not None:
+        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
         print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
-    print(f"{len(imgs)} image(s): masks, overlays and scores.csv in {out}")
-    return 0
+    print(f"{len(imgs) - len(failed)} image(s): masks, overlays and scores.csv in {out}")
+    return report_failures(failed, a.strict)
 
 def predict_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-predict`."
@@ -233,8 +289,9 @@ def sam_encode_parser() -> argparse.ArgumentParser:
     src.add_argument('--list_file', help='.txt list of image paths')
     ap.add_argument('--output_dir', required=True)
     ap.add_argument('--format', choices=('pt', 'npy'), default='pt')
-    ap.add_argument('--batch_size', type=int, default=4)
+    ap.add_argument('--batch_size', type=_positive_int, default=4)
     ap.add_argument('--device', default=None)
+    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     return ap
 
 @torch.no_grad()
@@ -248,21 +305,29 @@ def _sam_encode(a) -> int:
         rel = [p.relative_to(root) for p in imgs]
     else: imgs = list_images(a.list_file); rel = [Path(p.name) for p in imgs]
     out = Path(a.output_dir)
-    dest = [out/r.with_suffix('.' + a.format) for r in rel]
+    keys = [r.with_suffix('') for r in rel]                                   # x.jpg and x.png in one folder: x_jpg, x_png
+    dest = [out/(r.parent/f"{r.stem}_{r.suffix[1:].lower()}" if keys.count(k) > 1 else k).with_suffix('.' + a.format)
+            for r, k in zip(rel, keys)]
     todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
     print(f"{len(imgs)} images, {len(imgs) - len(todo)} already encoded, {len(todo)} to do")
     if not todo: return 0
-    enc = sam_image_encoder(a.sam_type, a.checkpoint).to(a.device or 'cpu')
-    size = SAM_ENCODERS[a.sam_type]['img_size']
+    dev = _device(a.device)
+    enc = sam_image_encoder(a.sam_type, a.checkpoint).to(dev)
+    size, failed = SAM_ENCODERS[a.sam_type]['img_size'], []
     for i in range(0, len(todo), a.batch_size):
-        chunk = todo[i:i + a.batch_size]
-        x = torch.stack([sam_preprocess(Image.open(p), size) for p, _ in chunk]).to(a.device or 'cpu')
-        emb = enc(x).cpu()                                                     # (B, 256, size/16, size/16)
+        chunk, xs = [], []
+        for p, d in todo[i:i + a.batch_size]:
+            try: xs.append(sam_preprocess(Image.open(p), size)); chunk.append((p, d))
+            except Exception as e:
+                if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
+                failed.append((p, f'unreadable ({type(e).__name__})'))
+        if not chunk: continue
+        emb = enc(torch.stack(xs).to(dev)).cpu()                               # (B, 256, size/16, size/16)
         for (p, d), e in zip(chunk, emb):
             if a.format == 'pt': atomic_write(d, lambda t, e=e: torch.save(e.clone(), t))
             else: atomic_write(d, lambda t, e=e: open(t, 'wb').write(_npy_bytes(e.numpy())))
     print(f"embeddings in {out}")
-    return 0
+    return report_failures(failed, a.strict)
 
 def _npy_bytes(arr: np.ndarray) -> bytes:
     buf = io.BytesIO(); np.save(buf, arr); return buf.getvalue()
@@ -276,11 +341,25 @@ def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment.")
     ap.add_argument('--checkpoint', required=True)
-    ap.add_argument('--output', required=True, help='.pt or .safetensors')
+    ap.add_argument('--output', required=True, help='.pt or .safetensors (a new file; see --force)')
+    ap.add_argument('--force', action='store_true', help='replace an existing output file (never a training checkpoint)')
     return ap
+
+def check_output(output, inputs=(), force: bool = False):
+    """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer state a run
+    needs to resume), or an existing file without `force`."""
+    out = Path(output)
+    if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
+    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input checkpoint: refusing to overwrite it")
+    if not out.exists(): return
+    try: training = read_checkpoint(out)['optim'] is not None
+    except Exception: training = False
+    if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to overwrite it, even with --force")
+    if not force: raise ValueError(f"--output {out} exists: give --force to replace it")
 
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    check_output(a.output, [a.checkpoint], a.force)
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
     return 0
 

@@ -12,8 +12,9 @@ from typing import Mapping, Sequence, Any
 import yaml
 
 # %% auto #0
-__all__ = ['FREE_FORM', 'ConfigError', 'check_keys', 'merge_config', 'read_yaml', 'parse_override', 'apply_overrides',
-           'default_config', 'load_config', 'dump_config']
+__all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
+           'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override', 'apply_overrides',
+           'default_config', 'load_config', 'dump_config', 'validate_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
 FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
@@ -54,16 +55,35 @@ def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> di
     return out
 
 # %% ../nbs/02_config.ipynb #403f4052
+MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_CONFIG_DEPTH = 1_000_000, 100_000, 32
+
+def check_size(cfg, source: str = 'config'):
+    "Raise `ConfigError` when `cfg` has more than `MAX_CONFIG_NODES` values or nests deeper than `MAX_CONFIG_DEPTH` (YAML alias bombs)."
+    n, todo = 0, [(cfg, 0)]
+    while todo:
+        x, depth = todo.pop()
+        n += 1
+        if n > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} levels "
+                              f"(repeated YAML aliases?): refused")
+        if isinstance(x, Mapping): todo += [(v, depth + 1) for v in x.values()]
+        elif isinstance(x, (list, tuple)): todo += [(v, depth + 1) for v in x]
+
 def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
     if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: {[str(p) for p in _seen]}")
-    try: cfg = yaml.safe_load(path.read_text()) or {}
+    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
+    try: text = path.read_text()
+    except UnicodeDecodeError: raise ConfigError(f"config {path} is not a text (UTF-8 YAML) file") from None
+    try: cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML: {e}") from None
+    check_size(cfg, str(path))
     if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got {type(cfg).__name__}")
     base = cfg.pop('base', None)
     if base is None: return cfg
+    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got {base!r}")
     parent = read_yaml((path.parent/base) if not Path(base).is_absolute() else Path(base), _seen + (path.resolve(),))
     return _deep_update(parent, cfg)
 
@@ -85,7 +105,10 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
     keys = key.strip().split('.')
     d, path = defaults, []
     for k in keys:
-        if not isinstance(d, Mapping) or ('.'.join(path) in FREE_FORM): break
+        if '.'.join(path) in FREE_FORM: break
+        if not isinstance(d, Mapping):
+            if d is None and path and '.'.join(path) not in NULLABLE_TYPES: break      # a free value (null default): data.classes
+            raise ConfigError(f"override '{text}': {'.'.join(path)} is a value, not a section")
         if k not in d: raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + _suggest(k, d))
         d = d[k]; path.append(k)
     try: value = yaml.safe_load(raw) if raw.strip() else None
@@ -123,12 +146,12 @@ def default_config() -> dict:
                               loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 
 def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str] = ()) -> dict:
-    "The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys raise."
+    "The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys and wrong types raise."
     defaults = default_config()
     user = read_yaml(cfg) if isinstance(cfg, (str, Path)) else copy.deepcopy(dict(cfg or {}))
     user.pop('base', None)
     user = apply_overrides(user, overrides, defaults)
-    return merge_config(defaults, user)
+    return validate_config(merge_config(defaults, user), defaults)
 
 def dump_config(cfg: Mapping) -> str:
     "YAML text of a config (what a run saves next to its checkpoints)."
@@ -139,3 +162,49 @@ def _plain(x):
     if isinstance(x, (list, tuple)): return [_plain(v) for v in x]
     if isinstance(x, Path): return str(x)
     return x
+
+# %% ../nbs/02_config.ipynb #d9a41962
+# keys whose default is null: the type a value must have when set
+NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int, 'optim.amp': bool, 'optim.moms': list,
+                  'lora.dino.r': int, 'lora.dino.alpha': float, 'lora.sam.r': int, 'lora.sam.alpha': float,
+                  'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int}
+ANY_OF = {'train.compile': (bool, str)}                               # true / false or a torch.compile backend name
+# ranges: key -> (test, what it must be)
+RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'), 'optim.epochs': (lambda v: v >= 1, '>= 1'),
+          'optim.wd': (lambda v: v >= 0, '>= 0'), 'optim.accum': (lambda v: v >= 1, '>= 1'), 'optim.eps': (lambda v: v > 0, '> 0'),
+          'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
+          'data.batch_size': (lambda v: v >= 1, '>= 1'), 'data.workers': (lambda v: v >= 0, '>= 0'),
+          'data.crop': (lambda v: v >= 1, '>= 1'), 'data.resize': (lambda v: v >= 1, '>= 1'),
+          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
+          'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
+          'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
+
+def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string', list='a list',
+                                      dict='a mapping').get(t.__name__, t.__name__)
+
+def _checked(name: str, v, want: type):
+    "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."
+    if v is None: return v
+    ok = (isinstance(v, bool) if want is bool else
+          isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer()) if want in (int, float) else
+          isinstance(v, (list, tuple)) if want is list else isinstance(v, Mapping) if want is dict else isinstance(v, want))
+    if not ok: raise ConfigError(f"config key '{name}' must be {_type_name(want)}, got {v!r}")
+    return int(v) if want is int else float(v) if want is float else v
+
+def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
+    "Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming the dotted key."
+    defaults = default_config() if defaults is None else defaults
+    for k, d in defaults.items():
+        name, v = f'{prefix}{k}', cfg.get(k)
+        if isinstance(d, Mapping):
+            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got {v!r}")
+            if name not in FREE_FORM: validate_config(v, d, name + '.')
+            continue
+        if name in ANY_OF:
+            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be {' or '.join(map(_type_name, ANY_OF[name]))}, got {v!r}")
+            continue
+        want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
+        if want is not None: cfg[k] = v = _checked(name, v, want)
+        if v is not None and name in RANGES and not RANGES[name][0](v):
+            raise ConfigError(f"config key '{name}' must be {RANGES[name][1]}, got {v!r}")
+    return cfg

@@ -22,8 +22,9 @@ from fastai.torch_core import default_device
 # %% auto #0
 __all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record',
            'check_records', 'split_file', 'voc_records', 'folder_records', 'coco_records', 'split_records',
-           'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts', 'SegDataset',
-           'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+           'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts',
+           'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders',
+           'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -81,7 +82,7 @@ def _read_ids(root: Path, split) -> list[str] | None:
     if lst is None: return None
     if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under "
                                                   f"{root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
-    ids = [l.split()[0] for l in lst.read_text().splitlines() if l.strip()]
+    ids = [l.strip() for l in lst.read_text().splitlines() if l.strip()]      # whole lines: ids may hold spaces
     if not ids: raise ValueError(f"split list file {lst} is empty")
     return ids
 
@@ -97,6 +98,8 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     recs = []
     for id_ in ids:
         img = _find_image(idir, id_)
+        if img is None and ' ' in id_ and _find_image(idir, id_.split()[0]):     # 'id label' lines: the id is the first word
+            id_ = id_.split()[0]; img = _find_image(idir, id_)
         if img is None: _bad(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
         m = mdir/f'{id_}.png'
         if not m.is_file(): _bad(f"mask for '{id_}' not found at {m}", skip_bad); continue
@@ -323,6 +326,18 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
     return pts, labels, box
 
 # %% ../nbs/21_data.ipynb #0a370a72
+_WARNED_MASKS: set = set()
+
+def check_binary_mask(m: np.ndarray, path) -> bool:
+    "Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise: they count as foreground."
+    vals, counts = np.unique(m, return_counts=True)
+    odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)] if 255 in vals or vals.max(initial=0) > 1 else []
+    if not odd or str(path) in _WARNED_MASKS: return not odd
+    _WARNED_MASKS.add(str(path))
+    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} "
+                  f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
+    return False
+
 class SegDataset(torch.utils.data.Dataset):
     "Records → `(inputs, mask)` samples with transforms, optional rot90 augmentation and sampled point / box prompts."
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
@@ -343,6 +358,7 @@ class SegDataset(torch.utils.data.Dataset):
         m = np.asarray(Image.open(r.mask))
         if m.ndim == 3: m = m[..., :3].max(-1)
         if r.kind == 'palette': return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
+        check_binary_mask(m, r.mask)
         return (m > 0).astype(np.uint8)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,27 +6,45 @@ Docs: https://cdsam.github.io/cdsam/files.html.md"""
 
 # %% ../nbs/01_files.ipynb #e9b44b52
 from __future__ import annotations
-import os, tempfile
+import errno, os, tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Iterable
 import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['atomic_write', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys', 'load_state_dict_checked']
+__all__ = ['WriteError', 'atomic_write', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys',
+           'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
+class WriteError(OSError):
+    "A file could not be written (no space left, no permission, …); the message names the file. What was there before is intact."
+
+_NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_container')    # torch.save's words for ENOSPC
+
+def _write_error(path: Path, e: BaseException) -> WriteError:
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(s in str(e).lower() for s in _NO_SPACE):
+        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is intact")
+    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: {getattr(e, 'strerror', None) or e}")
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
-    "Call `write_fn(tmp_path)` then atomically move the temp file to `path`; `path` is untouched if `write_fn` fails."
+    """Call `write_fn(tmp_path)` then atomically move the temp file to `path`; `path` is untouched if `write_fn` fails.
+    A full disk (or any other OS-level write failure, torch.save's included) raises `WriteError` naming `path`."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    if path.is_dir(): raise WriteError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
+    except OSError as e: raise _write_error(path, e) from None
     os.close(fd)
     tmp = Path(tmp)
     try:
         write_fn(tmp)
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:
+        if isinstance(e, OSError) or any(s in str(e).lower() for s in _NO_SPACE): raise _write_error(path, e) from None
+        raise
     finally:
         if tmp.exists(): tmp.unlink()
     return path
@@ -58,8 +76,9 @@ def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, di
             with safe_open(str(path), framework='pt') as f:
                 return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
         obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"could not read {what} file {path}: {type(e).__name__}: {e}") from e
+    except Exception as e:                   # (torch's own message suggests weights_only=False: never for an untrusted file)
+        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights file, "
+                         f"or one that holds objects other than tensors ({type(e).__name__})") from None
     if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
     meta = obj.pop('__metadata__', {}) if '__metadata__' in obj else {}
     return obj, meta

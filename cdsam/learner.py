@@ -111,7 +111,7 @@ class NonFiniteLossGuard(Callback):
         loss = self.learn.loss_grad if self.training else self.learn.loss
         if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
-        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch}, batch {self.iter} "
+        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's table), batch {self.iter} "
                             f"({'training' if self.training else 'validation'}): training stopped; last good checkpoint: "
                             f"{ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
 
@@ -131,6 +131,7 @@ class StageCheckpoint(TrackerCallback):
     def before_fit(self):
         if self.monitor not in self.recorder.metric_names[1:]: self.monitor, self.comp, self.min_delta = 'train_loss', np.less, 0.
         super().before_fit()
+        self._best_on_disk()
         if rank_distrib() == 0 and self.dir.is_dir():                   # temp files of a run killed mid-write (SIGKILL)
             for t in self.dir.glob('.*.tmp'): t.unlink(missing_ok=True)
 
@@ -144,13 +145,25 @@ class StageCheckpoint(TrackerCallback):
 
     def after_cancel_epoch(self): self.cancelled = True                    # e.g. epochs skipped when resuming
 
+    between_writes = None                         # test hook: called after `best` is written and before `latest`
+
+    def _best_on_disk(self):
+        "A resumed run keeps the better of `latest`'s best score and `best`'s own (`best` is written first)."
+        p = self.path('best')
+        if self.reset_on_fit or not p.is_file(): return                             # a fresh run starts its own best
+        try: meta = read_checkpoint(p)['meta']
+        except Exception: return
+        if meta.get('monitor') == self.monitor and meta.get('best') is not None and self.comp(meta['best'], self.best): self.best = meta['best']
+
     def after_epoch(self):
         if getattr(self, 'cancelled', False): self.cancelled = False; return
         super().after_epoch()
         if rank_distrib() != 0: return
         e = self.epoch + 1                                                           # epochs completed
+        if self.save_best and self.new_best:                                         # best first: latest never records
+            self._save('best', e)                                                    # a best score that is not on disk
+            if self.between_writes: self.between_writes()
         if self.save_latest: self.learn.last_checkpoint = self._save('latest', e)
-        if self.save_best and self.new_best: self._save('best', e)
         if self.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
 
 # %% ../nbs/32_learner.ipynb #d845630f
@@ -242,7 +255,7 @@ class DualCircleEval(Callback):
         try: res = evaluate_dual_circle(self.pairs, lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
         finally: m.train(was)
         o = res['overall']; self.history.append(dict(epoch=self.epoch + 1, **o))
-        print(f"dual-circle epoch {self.epoch + 1}: precision {o['precision']:.4f}  recall {o['recall']:.4f}  "
+        print(f"dual-circle after epoch {self.epoch} (0-based): precision {o['precision']:.4f}  recall {o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
 
 # %% ../nbs/32_learner.ipynb #c634aaa0

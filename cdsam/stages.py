@@ -213,7 +213,10 @@ def read_checkpoint(path) -> dict:
     "A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing / foreign files."
     flat, m = load_state(path, 'checkpoint')
     if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
-    meta = json.loads(m['cdsam'])
+    try: meta = json.loads(m['cdsam'])
+    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
+    missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict) or k not in meta]
+    if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")
     parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')} for k in ('model', 'teacher', 'optim')}
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
     return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta)

@@ -6,30 +6,31 @@ Docs: https://cdsam.github.io/cdsam/train.html.md"""
 
 # %% ../nbs/41_train.ipynb #d4133e7c
 from __future__ import annotations
-import argparse, copy, sys, time
+import argparse, copy, csv, sys, time
 from pathlib import Path
 from typing import Callable, Sequence
-from fastai.callback.progress import CSVLogger
-from .config import load_config, dump_config, ConfigError, merge_config
-from .files import atomic_write, StateDictMismatch
+from .config import load_config, dump_config, ConfigError, merge_config, validate_config
+from .files import atomic_write, StateDictMismatch, WriteError
 from .data import build_dataloaders
-from .learner import stage_learner, run_dir, NonFiniteLoss
+from .learner import stage_learner, run_dir, NonFiniteLoss, StageCheckpoint
+from fastai.callback.core import Callback
 from .stages import read_checkpoint, stage_spec, check_stage
 from .distributed import setup_device
 from fastai.torch_core import rank_distrib
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'train_stage', 'train_stages',
+__all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'HistoryCSV', 'train_stage', 'train_stages',
            'train_parser', 'main']
 
 # %% ../nbs/41_train.ipynb #1c62dfc3
-USER_ERRORS = (ConfigError, FileNotFoundError, NotADirectoryError, ValueError, KeyError, StateDictMismatch, NonFiniteLoss)
+USER_ERRORS = (ConfigError, FileNotFoundError, NotADirectoryError, ValueError, KeyError, StateDictMismatch, NonFiniteLoss, WriteError)
 
 def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    "Parse `argv`, call `fn(args)`; a user error prints `prog: error: message` (one line) and returns 2, unless `--debug`."
+    """Parse `argv` (options and `key=value` overrides in any order), call `fn(args)`; a user error prints
+    `prog: error: message` (one line) and returns 2, unless `--debug`."""
     if not any(a.dest == 'debug' for a in parser._actions):
         parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     try: return fn(args) or 0
     except USER_ERRORS as e:
         if args.debug: raise
@@ -57,7 +58,7 @@ def stage_config(cfg: dict, stage: int) -> dict:
     "The config for training `stage`: `stage.id` set, `per_stage[stage]` merged in, checkpoints under `checkpoints/stage<N>`."
     c = copy.deepcopy(cfg)
     extra = (c.get('per_stage') or {}).get(stage) or (c.get('per_stage') or {}).get(str(stage)) or {}
-    c = merge_config(c, extra)
+    c = validate_config(merge_config(c, extra))
     c['stage']['id'] = stage
     if not c['checkpoint']['dir']: c['checkpoint']['dir'] = str(run_dir(c)/'checkpoints'/f'stage{stage}')
     else: c['checkpoint']['dir'] = str(Path(c['checkpoint']['dir'])/f'stage{stage}')
@@ -81,9 +82,38 @@ def plot_history(csv_path, png_path) -> Path:
     atomic_write(png_path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
     return Path(png_path)
 
+# %% ../nbs/41_train.ipynb #57e3b025
+class HistoryCSV(Callback):
+    """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV after
+    that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done` onwards)."""
+    order = StageCheckpoint.order + 1                                        # after the checkpoint of the epoch is on disk
+    def __init__(self, path, done: int = 0): self.path, self.done = Path(path), done
+
+    def before_fit(self):
+        self.names = ['epoch'] + [n for n in self.recorder.metric_names[1:]]
+        rows = []
+        if self.path.is_file() and self.path.stat().st_size:
+            with open(self.path, newline='') as f: rows = [r for r in csv.reader(f)][1:]
+        rows = [r for r in rows if r and r[0].isdigit() and int(r[0]) < self.done]            # finished before the resume point
+        atomic_write(self.path, lambda t: self._write(t, rows, 'w'))
+
+    def _write(self, t, rows, mode='a'):
+        with open(t, mode, newline='') as f:
+            w = csv.writer(f)
+            if mode == 'w': w.writerow(self.names)
+            w.writerows(rows)
+
+    def after_cancel_epoch(self): self.cancelled = True                      # epochs skipped when resuming
+    def after_epoch(self):
+        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if hasattr(self.learn, 'lr_finder'): return
+        vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else '' for v in self.recorder.log[1:]]
+        self._write(self.path, [vals])
+
 # %% ../nbs/41_train.ipynb #6cdf5ed3
-def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=print) -> dict:
-    "Train one stage (optionally from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics)."
+def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=print, on_ready=None) -> dict:
+    """Train one stage (optionally from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics).
+    `on_ready()` is called once the stage's config, checkpoint and data are validated, before training starts."""
     main = rank_distrib() == 0                               # under torchrun / accelerate only rank 0 logs and writes
     if not main: log = lambda *a, **k: None
     c = stage_config(cfg, stage)
@@ -96,16 +126,18 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
     if res is not None:
         ck = read_checkpoint(res); check_stage(ck, stage, str(res)); done = ck['meta']['epoch']
     if done >= epochs:
+        if on_ready: on_ready()
         log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
     else:
         dls = build_dataloaders(c['data'], device=setup_device(), prompt_mode=c['train']['prompt_mode'])
         learn = stage_learner(dls, c, init=init if res is None else None, resume=res, verbose=False)
+        if on_ready: on_ready()
         log(f"== stage {stage}: {epochs} epochs" + (f", resumed after epoch {learn.resume_epoch}" if res else '') +
             (f", from {init}" if init and res is None else ''))
         from cdsam.stages import stage_table
         log(stage_table(learn.model.model, learn.stage_report))
         t0 = time.time()
-        cbs = [CSVLogger(hist.resolve(), append=res is not None)] if main else []      # fastai joins fname to learn.path
+        cbs = [HistoryCSV(hist, done)] if main else []
         learn.fit_stage(n_epoch=epochs, cbs=cbs)
         log(f"stage {stage}: {time.time() - t0:.1f}s")
     if main and hist.is_file(): plot_history(hist, out/f'stage{stage}_curves.png')
@@ -117,12 +149,11 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
 def train_stages(cfg: dict, stages: Sequence[int], init=None, resume: bool = False, log=print) -> list[dict]:
     "Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from `init`."
     out = run_dir(cfg)
-    if rank_distrib() == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
+    def write_config():                                  # once the first stage is validated: a rejected run leaves it as it was
+        if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
-    for s in stages:
-        r = train_stage(cfg, s, init=init, resume=resume, log=log)
+    for i, s in enumerate(stages):
+        r = train_stage(cfg, s, init=init, resume=resume, log=log, on_ready=write_config if i == 0 else None)
         results.append(r); init = r['best'] or r['latest']
     return results
 
