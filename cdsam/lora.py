@@ -64,7 +64,10 @@ class LoRALinear(nn.Module):
             if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
             return y
         if self.merged: return y
-        return y + self.lora_B(self.lora_A(self.lora_dropout(x.to(self.lora_A.weight.dtype)))).to(y.dtype) * self.scaling
+        h = self.lora_A(self.lora_dropout(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
+        if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
+        # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
+        return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
 
     @torch.no_grad()
     def merge(self):
