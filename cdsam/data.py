@@ -286,7 +286,7 @@ class WholeImage:
     def __call__(self, img: Image.Image, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, lb = self.image(img)
         m = v2.functional.resize(torch.as_tensor(mask), list(lb.hw), interpolation=v2.InterpolationMode.NEAREST_EXACT)
-        x, m = x, lb.paste(m, self.pad_value)                                        # (3, S, S), (1, S, S)
+        m = lb.paste(m, self.pad_value)                                              # (3, S, S), (1, S, S)
         if self.train:
             for dim in (-1, -2):
                 if torch.rand(()) < 0.5: x, m = x.flip(dim), m.flip(dim)
@@ -331,8 +331,9 @@ _WARNED_MASKS: set = set()
 def check_binary_mask(m: np.ndarray, path) -> bool:
     "Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise: they count as foreground."
     vals, counts = np.unique(m, return_counts=True)
-    odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)] if 255 in vals or vals.max(initial=0) > 1 else []
-    if not odd or str(path) in _WARNED_MASKS: return not odd
+    if set(vals.tolist()) <= {0, 255} or set(vals.tolist()) <= {0, 1}: return True
+    if str(path) in _WARNED_MASKS: return False
+    odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)]
     _WARNED_MASKS.add(str(path))
     warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} "
                   f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
