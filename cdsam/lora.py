@@ -99,7 +99,7 @@ def _target_matcher(t):
     if isinstance(t, re.Pattern): return lambda n: t.search(n) is not None
     if isinstance(t, str) and t.startswith('re:'):
         rx = re.compile(t[3:]); return lambda n: rx.search(n) is not None
-    if isinstance(t, str): return lambda n: t in n
+    if isinstance(t, str): return lambda n: n == t or n.endswith('.' + t)        # as peft: a full name or a `.suffix`
     raise TypeError(f"LoRA target must be a str or compiled regex, got {t!r}")
 
 def _set_submodule(model: nn.Module, name: str, new: nn.Module):
@@ -108,7 +108,7 @@ def _set_submodule(model: nn.Module, name: str, new: nn.Module):
 
 def inject_lora(model: nn.Module, targets: str | Sequence, r: int = 8, alpha: float = 16., dropout: float = 0.,
                 exclude: Sequence = ()) -> list[str]:
-    "Wrap each `nn.Linear` of `model` whose name matches a target (substring, `'re:...'` or compiled regex) in `LoRALinear`; return the wrapped names."
+    "Wrap each `nn.Linear` of `model` whose name matches a target (a full name or `.suffix`, `'re:...'` or a compiled regex) in `LoRALinear`; return the wrapped names."
     targets = [targets] if isinstance(targets, (str, re.Pattern)) else list(targets)
     if not targets: raise ValueError("inject_lora needs at least one target pattern")
     matchers = [(t, _target_matcher(t)) for t in targets]

@@ -125,6 +125,12 @@ def apply_stage(model: nn.Module, cfg: Mapping | int) -> StageReport:
         drop = [n for n in have if not any(f(n) for f in match)]
         for n in drop: _set_submodule(module, n, have[n].to_linear())
         rep.merged[part], rep.kept[part] = drop, [n for n in have if n not in drop]
+        odd = {n: (have[n].r, have[n].alpha) for n in rep.kept[part] if (have[n].r, have[n].alpha) != (want[1], want[2])}
+        if odd:
+            n, (r, a) = next(iter(odd.items()))
+            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have r={r}, "
+                             f"alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set lora.r / lora.alpha "
+                             f"(or the part's own r / alpha) to the previous stage's values")
         rep.injected[part] = []
         if want:
             todo = [n for n, m in module.named_modules() if isinstance(m, nn.Linear) and any(f(n) for f in match)
