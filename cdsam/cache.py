@@ -15,15 +15,13 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import rank_distrib
 from .data import SegDataset, SegDataLoaders
 from .files import atomic_write
+from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['CACHE_DEFAULTS', 'FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint',
-           'to_pixels', 'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'cached_dataloaders']
+__all__ = ['FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint', 'to_pixels',
+           'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'cached_dataloaders']
 
 # %% ../nbs/34_cache.ipynb #ff39347d
-# cache.features: null | memory | disk. A cached sample gets the evaluation transform and flips only: no random zoom,
-# placement, rot90 or colour jitter (the cache trades augmentation for speed; printed when it is built).
-CACHE_DEFAULTS = dict(features=None, dir=None, flips=True, dtype='fp16', batch_size=16, images=True)
 FLIP_VARIANTS = ((False, False), (True, False), (False, True), (True, True))     # (horizontal, vertical)
 _DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16, fp32=torch.float32)
 

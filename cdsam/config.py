@@ -10,6 +10,7 @@ import copy, difflib, re
 from pathlib import Path
 from typing import Mapping, Sequence, Any
 import yaml
+from .defaults import MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, LEARN_DEFAULTS
 
 # %% auto #0
 __all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
@@ -136,12 +137,7 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
 
 # %% ../nbs/02_config.ipynb #236187c6
 def default_config() -> dict:
-    "Every config key with its default, gathered from the modules that own each section."
-    from cdsam.model import MODEL_DEFAULTS
-    from cdsam.data import DATA_DEFAULTS
-    from cdsam.stages import STAGE_DEFAULTS, LORA_DEFAULTS
-    from cdsam.losses import LOSS_DEFAULTS
-    from cdsam.learner import LEARN_DEFAULTS
+    "Every config key with its default (`cdsam.defaults`, plain data: loading a config imports no model or training code)."
     return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
                               loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 

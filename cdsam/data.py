@@ -18,13 +18,13 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
+from .defaults import DATA_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'DATA_DEFAULTS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record',
-           'check_records', 'split_file', 'voc_records', 'folder_records', 'coco_records', 'split_records',
-           'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage', 'make_transforms', 'sample_prompts',
-           'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders',
-           'show_samples', 'build_dataloaders']
+__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file',
+           'voc_records', 'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox',
+           'WholeImage', 'make_transforms', 'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats',
+           'coco_mode', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -392,12 +392,6 @@ class SegDataset(torch.utils.data.Dataset):
         return ds
 
 # %% ../nbs/21_data.ipynb #667f92e2
-DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
-                     classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
-                     skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
-                     coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
-                     zoom=[0.75, 1.25])
-
 def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
     "Per-channel mean / std of (up to `max_images`) training images as the evaluation transform of `view` shows them (padding excluded)."
     ident = ((0., 0., 0.), (1., 1., 1.))

@@ -12,15 +12,13 @@ import torch
 from torch.nn.parallel import DataParallel
 from fastai.distributed import DistributedDL, DistributedTrainer, ParallelTrainer
 from fastai.torch_core import num_distrib, default_device
+from .defaults import DISTRIBUTED_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['DISTRIBUTED_DEFAULTS', 'is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true',
-           'GroupDistributedDL', 'GroupDistributedTrainer', 'split_by_sizes', 'PromptDataParallel',
-           'PromptParallelTrainer']
+__all__ = ['is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true', 'GroupDistributedDL',
+           'GroupDistributedTrainer', 'split_by_sizes', 'PromptDataParallel', 'PromptParallelTrainer']
 
 # %% ../nbs/33_distributed.ipynb #5f4a8839
-DISTRIBUTED_DEFAULTS = dict(use_data_parallel=False, find_unused_parameters=True, sync_bn=False)
-
 def is_distributed() -> bool:
     "True when this process was launched (torchrun / accelerate launch) as one of several."
     return num_distrib() > 1

@@ -30,17 +30,17 @@ from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_ch
 from .metrics import Dice, IoU, pred_logits
 from .data import IMAGENET_STATS, show_samples
 from .inference import predict_probs
-from .cache import CACHE_DEFAULTS, cached_dataloaders
-from .distributed import (DISTRIBUTED_DEFAULTS, GroupDistributedTrainer, PromptParallelTrainer, all_ranks_true,
+from .cache import cached_dataloaders
+from .distributed import (GroupDistributedTrainer, PromptParallelTrainer, all_ranks_true,
                                is_distributed)
 from fastai.torch_core import distrib_barrier
 from fastai.callback.progress import ProgressCallback
+from .defaults import LEARN_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['PROMPT_MODES', 'LEARN_DEFAULTS', 'COMPILE_PARTS', 'valid_prompt_mode', 'StageModel', 'unwrap', 'NonFiniteLoss',
-           'NonFiniteLossGuard', 'StageCheckpoint', 'StageEarlyStopping', 'TeacherEMA', 'EpochSeed',
-           'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner',
-           'stage_learner']
+__all__ = ['PROMPT_MODES', 'COMPILE_PARTS', 'valid_prompt_mode', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard',
+           'StageCheckpoint', 'StageEarlyStopping', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision',
+           'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner', 'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')
@@ -259,18 +259,6 @@ class DualCircleEval(Callback):
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
 
 # %% ../nbs/32_learner.ipynb #c634aaa0
-LEARN_DEFAULTS = dict(
-    optim=dict(lr=None, lora_lr=None, wd=0.05, epochs=None, pct_start=0.25, betas=[0.9, 0.999], eps=1e-8, accum=1,
-               clip_grad=1.0, amp=None, amp_dtype='auto', fused=False, moms=None),
-    checkpoint=dict(dir=None, save_best=True, save_latest=True, keep_per_epoch=False, format='pt', monitor='dice'),
-    eval=dict(threshold=0.5, prompt_mode='auto', dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None, output_dir=None,
-                                              text=None, every=1)),
-    train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False,
-               early_stopping=dict(patience=None, min_delta=0.0)),
-    distributed=DISTRIBUTED_DEFAULTS,
-    cache=CACHE_DEFAULTS,
-    run=dict(name='run', output_dir='experiments', seed=0))
-
 def _adamw(param_lists, lr=None, hps=(), betas=(0.9, 0.999), eps=1e-8, fused=False):
     "fastai `opt_func`: torch AdamW with one group per parameter list and its own (lr, weight_decay)."
     groups = [dict(params=list(ps), lr=l, weight_decay=w) for ps, (l, w) in zip(param_lists, hps)]

@@ -12,11 +12,12 @@ from torch import nn
 import torch.nn.functional as F
 from .lora import disable_lora, lora_layers, _set_submodule
 from .metrics import pred_logits
+from .defaults import LOSS_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TEACHER_MODES', 'LOSS_DEFAULTS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou',
-           'iou_head_loss', 'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask',
-           'mask_patches', 'BackboneTeacher', 'CDSAMLoss']
+__all__ = ['TEACHER_MODES', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
+           'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask', 'mask_patches',
+           'BackboneTeacher', 'CDSAMLoss']
 
 # %% ../nbs/30_losses.ipynb #830a434c
 def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -179,10 +180,6 @@ class BackboneTeacher(nn.Module):
             else: t.copy_(src[k])
 
 # %% ../nbs/30_losses.ipynb #8f596a28
-LOSS_DEFAULTS = dict(dice=1.0, bce=1.0, focal=0.0, focal_gamma=2.0, focal_alpha=0.25, iou=0.1, align=0.05,
-                     align_temperature=0.07, distill=0.05, distill_mask_ratio=0.0, distill_teacher='auto',
-                     ema_momentum=0.999, ignore_index=255)
-
 class CDSAMLoss:
     "Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term of the last call."
     def __init__(self, dice: float = 1., bce: float = 1., focal: float = 0., focal_gamma: float = 2., focal_alpha: float = .25,

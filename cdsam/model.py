@@ -15,9 +15,10 @@ from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
 from .text import ClipTextEncoder, DEFAULT_TEMPLATES
 from .sam import SamDecoder
+from .defaults import MODEL_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['MODEL_DEFAULTS', 'TINY_MODEL_CFG', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model',
+__all__ = ['TINY_MODEL_CFG', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model',
            'parameter_summary', 'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
@@ -99,14 +100,6 @@ class CDSAM(nn.Module):
         return out
 
 # %% ../nbs/13_model.ipynb #4a3e689a
-MODEL_DEFAULTS = {
-    'dino': dict(name='vit_base_patch14_dinov2.lvd142m', img_size=224, pretrained=False, checkpoint=None,
-                 out_indices=None, grad_checkpointing=False, kwargs={}),
-    'clip': dict(name='ViT-L-14', pretrained=None, checkpoint=None, templates=list(DEFAULT_TEMPLATES), model_cfg=None),
-    'sam': dict(type='vit_b', checkpoint=None, dims={}, multimask=False),
-    'proj': dict(text_tokens=2, text_hidden=256),
-}
-
 def _section(cfg: Mapping, name: str) -> dict:
     model = cfg.get('model', cfg) if isinstance(cfg, Mapping) else {}
     got = dict(model.get(name) or {})

@@ -16,26 +16,13 @@ from .lora import (inject_lora, lora_layers, lora_config, apply_lora_config, vit
                         sam_decoder_targets, is_lora_param, _target_matcher, _set_submodule)
 from .files import save_state, load_state, load_state_dict_checked
 from .config import merge_config, _plain
+from .defaults import STAGE_PLAN, STAGE_DEFAULTS, LORA_DEFAULTS, MODES   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['STAGE_PLAN', 'STAGE_DEFAULTS', 'LORA_DEFAULTS', 'MODES', 'NO_DECAY_NAMES', 'CKPT_VERSION', 'StageSpec', 'stage_spec',
-           'lora_targets', 'StageReport', 'apply_stage', 'param_groups', 'stage_table', 'save_checkpoint',
-           'read_checkpoint', 'check_stage', 'restore_model']
+__all__ = ['NO_DECAY_NAMES', 'CKPT_VERSION', 'StageSpec', 'stage_spec', 'lora_targets', 'StageReport', 'apply_stage',
+           'param_groups', 'stage_table', 'save_checkpoint', 'read_checkpoint', 'check_stage', 'restore_model']
 
 # %% ../nbs/31_stages.ipynb #503e249e
-STAGE_PLAN = {
-    1: dict(dino='frozen', clip='frozen', sam='lora', teacher=None,       lr=1e-3, lora_lr=1e-3, epochs=10),
-    2: dict(dino='lora',   clip='frozen', sam='lora', teacher='lora_off', lr=5e-4, lora_lr=5e-4, epochs=10),
-    3: dict(dino='lora',   clip='frozen', sam='lora', teacher='lora_off', lr=1e-4, lora_lr=2e-4, epochs=30),
-    4: dict(dino='full',   clip='frozen', sam='lora', teacher='copy',     lr=2e-5, lora_lr=5e-5, epochs=10),
-}
-STAGE_DEFAULTS = dict(id=1, dino=None, dino_train_blocks=None, clip=None, sam=None)
-LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.0,
-                     dino=dict(last_k_blocks=4, layers=None, r=None, alpha=None),
-                     sam=dict(groups=['attn', 'mlp'], r=None, alpha=None),
-                     clip=dict(last_k_blocks=1, layers=['mlp.c_fc', 'mlp.c_proj'], r=2, alpha=4.0))
-MODES = dict(dino=('frozen', 'lora', 'full'), clip=('frozen', 'lora'), sam=('lora', 'frozen', 'full'))
-
 @dataclass
 class StageSpec:
     "A resolved stage: how each part trains, the distillation teacher, default LRs / epochs, and the LoRA settings."

@@ -14,13 +14,12 @@ import torch.nn.functional as F
 import open_clip
 from open_clip.model import _build_text_tower
 from .files import load_state, load_state_dict_checked
+from .defaults import DEFAULT_TEMPLATES   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['DEFAULT_TEMPLATES', 'clip_text_state_dict', 'ClipTextEncoder']
+__all__ = ['clip_text_state_dict', 'ClipTextEncoder']
 
 # %% ../nbs/11_text.ipynb #688dccc8
-DEFAULT_TEMPLATES = ('{}', 'a photo of a {}.', 'a dermoscopy image of a {}.', 'a close-up photo of a {}.',
-                     'a medical image of a {}.')
 _NON_TEXT_KEYS = ('logit_scale', 'logit_bias', 'input_resolution', 'context_length', 'vocab_size')
 
 # %% ../nbs/11_text.ipynb #3dc3f221

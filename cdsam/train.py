@@ -17,6 +17,7 @@ from fastai.callback.core import Callback
 from .stages import read_checkpoint, stage_spec, check_stage
 from .distributed import setup_device
 from fastai.torch_core import rank_distrib
+from .defaults import STAGE_PLAN
 
 # %% auto #0
 __all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'HistoryCSV', 'train_stage', 'train_stages',
@@ -49,8 +50,8 @@ def parse_stages(text: str) -> list[int]:
             a, _, b = part.partition('-')
             out += list(range(int(a), int(b) + 1)) if b else [int(a)]
     except ValueError: raise ValueError(f"--stages must look like 1-4, 2 or 1,3; got {text!r}") from None
-    bad = [s for s in out if s not in (1, 2, 3, 4)]
-    if bad or not out: raise ValueError(f"--stages must name stages 1 to 4; got {text!r}")
+    bad = [s for s in out if s not in STAGE_PLAN]
+    if bad or not out: raise ValueError(f"--stages must name stages of {list(STAGE_PLAN)}; got {text!r}")
     return out
 
 # %% ../nbs/41_train.ipynb #72cfc7bc

@@ -23,3 +23,13 @@ def test_config_loads(path):
 def test_demo_yaml_is_the_embedded_default():
     on_disk = yaml.safe_load((Path(__file__).parent.parent/'configs'/'demo.yaml').read_text())
     assert load_config(on_disk) == load_config(DEMO_CONFIG)
+
+def test_stage_configs_do_not_restate_the_stage_plan():
+    "configs/stage{1-4}.yaml say only what differs from STAGE_PLAN: the learning rates and epochs come from it."
+    from cdsam.config import read_yaml
+    from cdsam.defaults import STAGE_PLAN
+    for i in range(1, 5):
+        raw = read_yaml(Path(__file__).parent.parent/'configs'/f'stage{i}.yaml')
+        assert not {'lr', 'lora_lr', 'epochs'} & set(raw.get('optim', {})), (i, raw.get('optim'))
+        spec = stage_spec(load_config(raw))
+        assert (spec.lr, spec.lora_lr, spec.epochs) == tuple(STAGE_PLAN[i][k] for k in ('lr', 'lora_lr', 'epochs'))
