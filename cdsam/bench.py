@@ -361,7 +361,7 @@ def _bench(a) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-bench`."
-    from cdsam.train import run_cli
+    from cdsam.command import run_cli
     return run_cli(_bench, bench_parser(), argv)
 
 # %% ../nbs/50_bench.ipynb #dad2e8b8

@@ -7,21 +7,11 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
 import argparse, io, shutil, sys, warnings
-from functools import partial
 from pathlib import Path
 from typing import Sequence
-import numpy as np
-import torch
-from PIL import Image
-from .config import load_config
-from .files import atomic_write, WriteError
-from .data import voc_records, IMAGE_EXTS
-from .stages import read_checkpoint
-from .metrics import METRIC_NAMES
-from .dualcircle import pair_dual_circle, evaluate_dual_circle, write_csv
-from .inference import (model_from_checkpoint, checkpoint_stats, predict_probs, overlay, confidence, export_merged,
-                             evaluate_records, SCORE_MODES)
-from .train import run_cli
+from .defaults import IMAGE_EXTS, SCORE_MODES
+from .command import run_cli
+# torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
 __all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'report_failures', 'eval_voc_parser', 'eval_voc_main',
@@ -31,6 +21,7 @@ __all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'report_failures',
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def _device(name: str | None) -> str:
+    import torch
     name = name or 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
@@ -38,6 +29,8 @@ def _device(name: str | None) -> str:
 
 def _load(a) -> tuple:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    from cdsam.config import load_config
+    from cdsam.inference import model_from_checkpoint
     dev = _device(getattr(a, 'device', None))
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
     return model_from_checkpoint(a.checkpoint, cfg, dev)
@@ -91,6 +84,13 @@ def _eval_voc(a) -> int:
     for opt, dest in (('--save_preds', a.save_preds), ('--output_csv', a.output_csv)):
         if dest and Path(dest).exists() and (Path(dest).is_dir() != (opt == '--save_preds')):
             raise ValueError(f"{opt} {dest} must be a {'folder' if opt == '--save_preds' else 'file'}, but it is a {'file' if opt == '--save_preds' else 'folder'}")
+    import numpy as np
+    from PIL import Image
+    from cdsam.data import voc_records
+    from cdsam.dualcircle import write_csv
+    from cdsam.files import atomic_write
+    from cdsam.inference import evaluate_records, checkpoint_stats
+    from cdsam.metrics import METRIC_NAMES
     model, cfg, meta = _load(a)
     d = cfg['data']; root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
@@ -134,6 +134,8 @@ def eval_dual_circle_parser() -> argparse.ArgumentParser:
     return ap
 
 def _eval_dc(a) -> int:
+    from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
+    from cdsam.inference import predict_probs, checkpoint_stats
     model, cfg, meta = _load(a)
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
     text, size, stats = a.text or cfg['data']['text'], cfg['data']['crop'], checkpoint_stats(meta)
@@ -207,6 +209,11 @@ def predict_parser() -> argparse.ArgumentParser:
     return ap
 
 def _predict(a) -> int:
+    import numpy as np
+    from PIL import Image
+    from cdsam.dualcircle import write_csv
+    from cdsam.files import atomic_write
+    from cdsam.inference import predict_probs, checkpoint_stats, overlay, confidence
     imgs = list_images(a.input)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
     pts, labels = _points(a.points)
@@ -258,6 +265,8 @@ SAM_PIXEL_MEAN, SAM_PIXEL_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.37
 
 def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None):
     "segment-anything's `ImageEncoderViT` for `sam_type`, with the `image_encoder.*` weights of an official SAM checkpoint (strict)."
+    from functools import partial
+    import torch
     from segment_anything.modeling import ImageEncoderViT
     from cdsam.files import load_state, load_state_dict_checked
     if sam_type not in SAM_ENCODERS: raise ValueError(f"--sam_type must be one of {list(SAM_ENCODERS)}, got {sam_type!r}")
@@ -274,6 +283,7 @@ def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None):
 
 def sam_preprocess(img: Image.Image, size: int) -> torch.Tensor:
     "An image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size, size)`."
+    import numpy as np, torch
     from segment_anything.utils.transforms import ResizeLongestSide
     x = torch.from_numpy(ResizeLongestSide(size).apply_image(np.asarray(img.convert('RGB')))).permute(2, 0, 1).float()
     x = (x - torch.tensor(SAM_PIXEL_MEAN).view(3, 1, 1)) / torch.tensor(SAM_PIXEL_STD).view(3, 1, 1)
@@ -294,8 +304,10 @@ def sam_encode_parser() -> argparse.ArgumentParser:
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     return ap
 
-@torch.no_grad()
 def _sam_encode(a) -> int:
+    import torch
+    from PIL import Image
+    from cdsam.files import atomic_write
     if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
     if a.input_dir:
         root = Path(a.input_dir)
@@ -322,14 +334,15 @@ def _sam_encode(a) -> int:
                 if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
                 failed.append((p, f'unreadable ({type(e).__name__})'))
         if not chunk: continue
-        emb = enc(torch.stack(xs).to(dev)).cpu()                               # (B, 256, size/16, size/16)
+        with torch.no_grad(): emb = enc(torch.stack(xs).to(dev)).cpu()         # (B, 256, size/16, size/16)
         for (p, d), e in zip(chunk, emb):
             if a.format == 'pt': atomic_write(d, lambda t, e=e: torch.save(e.clone(), t))
             else: atomic_write(d, lambda t, e=e: open(t, 'wb').write(_npy_bytes(e.numpy())))
     print(f"embeddings in {out}")
     return report_failures(failed, a.strict)
 
-def _npy_bytes(arr: np.ndarray) -> bytes:
+def _npy_bytes(arr) -> bytes:
+    import numpy as np
     buf = io.BytesIO(); np.save(buf, arr); return buf.getvalue()
 
 def sam_encode_main(argv: Sequence[str] | None = None) -> int:
@@ -348,6 +361,7 @@ def export_parser() -> argparse.ArgumentParser:
 def check_output(output, inputs=(), force: bool = False):
     """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer state a run
     needs to resume), or an existing file without `force`."""
+    from cdsam.stages import read_checkpoint
     out = Path(output)
     if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
     if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input checkpoint: refusing to overwrite it")
@@ -359,6 +373,7 @@ def check_output(output, inputs=(), force: bool = False):
 
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    from cdsam.inference import export_merged
     check_output(a.output, [a.checkpoint], a.force)
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
     return 0

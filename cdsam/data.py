@@ -18,17 +18,15 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from .defaults import DATA_DEFAULTS   # (re-exported: defined in cdsam.defaults)
+from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['IMAGE_EXTS', 'IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file',
-           'voc_records', 'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox',
-           'WholeImage', 'make_transforms', 'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats',
-           'coco_mode', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+__all__ = ['IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file', 'voc_records',
+           'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage',
+           'make_transforms', 'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode',
+           'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
-IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
-
 @dataclass
 class Record:
     "One sample on disk: image path, where its target comes from (`kind`: binary / palette / coco / none), and its prompt."

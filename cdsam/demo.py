@@ -14,7 +14,8 @@ from PIL import Image
 from .config import load_config
 from .model import TINY_MODEL_CFG
 from .synthetic import make_synthetic_voc, make_dual_circle_set
-from .train import train_stages, run_cli
+from .train import train_stages
+from .command import run_cli
 from .inference import model_from_checkpoint, checkpoint_stats, predict_probs, overlay, evaluate_records
 from .data import voc_records
 from .dualcircle import pair_dual_circle, evaluate_dual_circle

@@ -19,10 +19,11 @@ from .stages import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
 from .data import IMAGENET_STATS, WholeImage, SegDataset, Record
 from .metrics import confusion_counts, count_scores, pred_logits
+from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['SCORE_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'evaluate_records',
-           'overlay', 'confidence']
+__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'evaluate_records', 'overlay',
+           'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -105,8 +106,6 @@ def predict_probs(model: CDSAM, image: Image.Image, text: str | None = 'skin les
     return (acc / wsum).numpy(), float(np.mean(scores))
 
 # %% ../nbs/40_inference.ipynb #d051de2b
-SCORE_MODES = ('original', 'crop')
-
 def evaluate_records(model: CDSAM, records: list[Record], size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8) -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`.

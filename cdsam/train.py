@@ -18,30 +18,12 @@ from .stages import read_checkpoint, stage_spec, check_stage
 from .distributed import setup_device
 from fastai.torch_core import rank_distrib
 from .defaults import STAGE_PLAN
+from .command import run_cli
 
 # %% auto #0
-__all__ = ['USER_ERRORS', 'run_cli', 'parse_stages', 'stage_config', 'plot_history', 'HistoryCSV', 'train_stage', 'train_stages',
-           'train_parser', 'main']
+__all__ = ['parse_stages', 'stage_config', 'plot_history', 'HistoryCSV', 'train_stage', 'train_stages', 'train_parser', 'main']
 
 # %% ../nbs/41_train.ipynb #1c62dfc3
-USER_ERRORS = (ConfigError, FileNotFoundError, NotADirectoryError, ValueError, KeyError, StateDictMismatch, NonFiniteLoss, WriteError)
-
-def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
-    """Parse `argv` (options and `key=value` overrides in any order), call `fn(args)`; a user error prints
-    `prog: error: message` (one line) and returns 2, unless `--debug`."""
-    if not any(a.dest == 'debug' for a in parser._actions):
-        parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    args = parser.parse_intermixed_args(argv)
-    try: return fn(args) or 0
-    except USER_ERRORS as e:
-        if args.debug: raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        print(f"{parser.prog}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun with --resume to continue from the latest checkpoint", file=sys.stderr)
-        return 130
-
 def parse_stages(text: str) -> list[int]:
     "'1-4' → [1, 2, 3, 4]; '2' → [2]; '1,3' → [1, 3]."
     out = []
