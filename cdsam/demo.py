@@ -6,20 +6,13 @@ Docs: https://cdsam.github.io/cdsam/demo.html.md"""
 
 # %% ../nbs/90_demo.ipynb #c08fb3ca
 from __future__ import annotations
-import argparse, copy, time
+import argparse, copy, math, time
 from pathlib import Path
 from typing import Sequence
-import numpy as np
-from PIL import Image
 from .config import load_config
-from .model import TINY_MODEL_CFG
-from .synthetic import make_synthetic_voc, make_dual_circle_set
-from .train import train_stages
+from .defaults import TINY_MODEL_CFG
 from .command import run_cli
-from .inference import model_from_checkpoint, checkpoint_stats, predict_probs, overlay, evaluate_records
-from .data import voc_records
-from .dualcircle import pair_dual_circle, evaluate_dual_circle
-from .files import atomic_write
+# torch, the models and training are imported inside run_demo: `cdsam-demo --help` needs none of them
 
 # %% auto #0
 __all__ = ['DEMO_CONFIG', 'demo_config', 'overlays_figure', 'run_demo', 'demo_parser', 'main']
@@ -48,6 +41,10 @@ def demo_config(out: Path) -> dict:
 # %% ../nbs/90_demo.ipynb #c699280c
 def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
     "A PNG row of validation images with the ground truth (green outline) and the prediction (red fill)."
+    import numpy as np
+    from PIL import Image
+    from cdsam.files import atomic_write
+    from cdsam.inference import checkpoint_stats, predict_probs, overlay
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, n, figsize=(2.6 * n, 2.8))
@@ -62,6 +59,12 @@ def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
 
 def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     "Generate the data, train stages 1–4, evaluate each stage's best checkpoint, write `report.md`; return the results."
+    from cdsam.data import voc_records
+    from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
+    from cdsam.files import atomic_write
+    from cdsam.inference import model_from_checkpoint, checkpoint_stats, predict_probs, evaluate_records
+    from cdsam.synthetic import make_synthetic_voc, make_dual_circle_set
+    from cdsam.train import train_stages
     out = Path(out); t0 = time.time()
     make_synthetic_voc(out/'data'/'voc', n=n_images, size=64, seed=seed)
     make_dual_circle_set(out/'data'/'dual_circle', n=6, size=64, seed=seed)
@@ -105,7 +108,7 @@ def _demo(a) -> int:
     res = run_demo(a.output_dir, a.seed, a.images)
     print(f"\n{'stage':>5} {'best@':>6} {'Dice':>7} {'IoU':>7} {'dc-F1':>7}")
     for r in res['rows']: print(f"{r['stage']:>5} {r['epochs']:>6} {r['dice']:>7.3f} {r['iou']:>7.3f} {r['dc_f1']:>7.3f}")
-    ok = all(np.isfinite([r['dice'], r['iou'], r['dc_f1']]).all() for r in res['rows'])
+    ok = all(math.isfinite(r[k]) for r in res['rows'] for k in ('dice', 'iou', 'dc_f1'))
     print(f"report: {res['report']}  ({res['seconds']:.0f} s)")
     print('demo: OK' if ok else 'demo: FAILED')
     return 0 if ok else 1

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/learner.html.md"""
 
 # %% ../nbs/32_learner.ipynb #7c395382
 from __future__ import annotations
-import math, random, warnings
+import csv, math, random, warnings
 from functools import partial
 from pathlib import Path
 from typing import Mapping
@@ -23,6 +23,7 @@ from fastai.callback.training import GradientAccumulation, GradientClip
 from fastai.callback.schedule import *
 from fastai.torch_core import set_seed, rank_distrib
 from .config import load_config
+from .files import atomic_write
 from .model import build_model, CDSAM
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import (stage_spec, apply_stage, param_groups, stage_table, save_checkpoint, read_checkpoint,
@@ -39,7 +40,7 @@ from .defaults import LEARN_DEFAULTS   # (re-exported: defined in cdsam.defaults
 
 # %% auto #0
 __all__ = ['PROMPT_MODES', 'COMPILE_PARTS', 'valid_prompt_mode', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard',
-           'StageCheckpoint', 'StageEarlyStopping', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision',
+           'StageCheckpoint', 'StageEarlyStopping', 'HistoryCSV', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision',
            'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner', 'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
@@ -194,6 +195,34 @@ class StageEarlyStopping(TrackerCallback):
         self.wait = 0 if self.new_best else self.wait + 1
         self.learn.early_stopping_state = dict(best=float(self.best), wait=self.wait)
         self.stop = self.wait >= self.patience
+
+# %% ../nbs/32_learner.ipynb #371dac86
+class HistoryCSV(Callback):
+    """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV after
+    that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done` onwards)."""
+    order = StageCheckpoint.order + 1                                        # after the checkpoint of the epoch is on disk
+    def __init__(self, path, done: int = 0): self.path, self.done = Path(path), done
+
+    def before_fit(self):
+        self.names = ['epoch'] + [n for n in self.recorder.metric_names[1:]]
+        rows = []
+        if self.path.is_file() and self.path.stat().st_size:
+            with open(self.path, newline='') as f: rows = [r for r in csv.reader(f)][1:]
+        rows = [r for r in rows if r and r[0].isdigit() and int(r[0]) < self.done]            # finished before the resume point
+        atomic_write(self.path, lambda t: self._write(t, rows, 'w'))
+
+    def _write(self, t, rows, mode='a'):
+        with open(t, mode, newline='') as f:
+            w = csv.writer(f)
+            if mode == 'w': w.writerow(self.names)
+            w.writerows(rows)
+
+    def after_cancel_epoch(self): self.cancelled = True                      # epochs skipped when resuming
+    def after_epoch(self):
+        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if hasattr(self.learn, 'lr_finder'): return
+        vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else '' for v in self.recorder.log[1:]]
+        self._write(self.path, [vals])
 
 # %% ../nbs/32_learner.ipynb #1601d645
 class TeacherEMA(Callback):

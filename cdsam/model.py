@@ -15,11 +15,11 @@ from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
 from .text import ClipTextEncoder, DEFAULT_TEMPLATES
 from .sam import SamDecoder
-from .defaults import MODEL_DEFAULTS   # (re-exported: defined in cdsam.defaults)
+from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TINY_MODEL_CFG', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model',
-           'parameter_summary', 'format_summary']
+__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model', 'parameter_summary',
+           'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -116,15 +116,6 @@ def build_model(cfg: Mapping) -> CDSAM:
                            model_cfg=c['model_cfg'])
     sam = SamDecoder(s['type'], checkpoint=s['checkpoint'], **(s['dims'] or {}))
     return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'], multimask=s['multimask'])
-
-# %% ../nbs/13_model.ipynb #70e7e3b1
-TINY_MODEL_CFG = {'model': {
-    'dino': dict(name='vit_small_patch14_dinov2', img_size=56, kwargs=dict(depth=2, embed_dim=32, num_heads=2, init_values=1.0)),
-    'clip': dict(name='tiny', templates=['{}', 'a photo of a {}.'],
-                 model_cfg=dict(embed_dim=24, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=16, head_width=16),
-                                text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))),
-    'sam': dict(type='vit_b', dims=dict(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32, mask_in_chans=4)),
-    'proj': dict(text_tokens=2, text_hidden=32)}}
 
 # %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:

@@ -6,22 +6,16 @@ Docs: https://cdsam.github.io/cdsam/train.html.md"""
 
 # %% ../nbs/41_train.ipynb #d4133e7c
 from __future__ import annotations
-import argparse, copy, csv, sys, time
+import argparse, copy, sys, time
 from pathlib import Path
 from typing import Callable, Sequence
 from .config import load_config, dump_config, ConfigError, merge_config, validate_config
-from .files import atomic_write, StateDictMismatch, WriteError
-from .data import build_dataloaders
-from .learner import stage_learner, run_dir, NonFiniteLoss, StageCheckpoint
-from fastai.callback.core import Callback
-from .stages import read_checkpoint, stage_spec, check_stage
-from .distributed import setup_device
-from fastai.torch_core import rank_distrib
 from .defaults import STAGE_PLAN
 from .command import run_cli
+# the training stack (torch, fastai, the models) is imported inside the functions that train: `--help` needs none of it
 
 # %% auto #0
-__all__ = ['parse_stages', 'stage_config', 'plot_history', 'HistoryCSV', 'train_stage', 'train_stages', 'train_parser', 'main']
+__all__ = ['parse_stages', 'stage_config', 'plot_history', 'train_stage', 'train_stages', 'train_parser', 'main']
 
 # %% ../nbs/41_train.ipynb #1c62dfc3
 def parse_stages(text: str) -> list[int]:
@@ -39,6 +33,7 @@ def parse_stages(text: str) -> list[int]:
 # %% ../nbs/41_train.ipynb #72cfc7bc
 def stage_config(cfg: dict, stage: int) -> dict:
     "The config for training `stage`: `stage.id` set, `per_stage[stage]` merged in, checkpoints under `checkpoints/stage<N>`."
+    from cdsam.learner import run_dir
     c = copy.deepcopy(cfg)
     extra = (c.get('per_stage') or {}).get(stage) or (c.get('per_stage') or {}).get(str(stage)) or {}
     c = validate_config(merge_config(c, extra))
@@ -50,6 +45,7 @@ def stage_config(cfg: dict, stage: int) -> dict:
 def plot_history(csv_path, png_path) -> Path:
     "Loss (train / valid) and Dice per epoch from a history CSV, saved as a PNG."
     import pandas as pd, matplotlib
+    from cdsam.files import atomic_write
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     h = pd.read_csv(csv_path)
@@ -65,38 +61,15 @@ def plot_history(csv_path, png_path) -> Path:
     atomic_write(png_path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
     return Path(png_path)
 
-# %% ../nbs/41_train.ipynb #57e3b025
-class HistoryCSV(Callback):
-    """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV after
-    that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done` onwards)."""
-    order = StageCheckpoint.order + 1                                        # after the checkpoint of the epoch is on disk
-    def __init__(self, path, done: int = 0): self.path, self.done = Path(path), done
-
-    def before_fit(self):
-        self.names = ['epoch'] + [n for n in self.recorder.metric_names[1:]]
-        rows = []
-        if self.path.is_file() and self.path.stat().st_size:
-            with open(self.path, newline='') as f: rows = [r for r in csv.reader(f)][1:]
-        rows = [r for r in rows if r and r[0].isdigit() and int(r[0]) < self.done]            # finished before the resume point
-        atomic_write(self.path, lambda t: self._write(t, rows, 'w'))
-
-    def _write(self, t, rows, mode='a'):
-        with open(t, mode, newline='') as f:
-            w = csv.writer(f)
-            if mode == 'w': w.writerow(self.names)
-            w.writerows(rows)
-
-    def after_cancel_epoch(self): self.cancelled = True                      # epochs skipped when resuming
-    def after_epoch(self):
-        if getattr(self, 'cancelled', False): self.cancelled = False; return
-        if hasattr(self.learn, 'lr_finder'): return
-        vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else '' for v in self.recorder.log[1:]]
-        self._write(self.path, [vals])
-
 # %% ../nbs/41_train.ipynb #6cdf5ed3
 def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=print, on_ready=None) -> dict:
     """Train one stage (optionally from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics).
     `on_ready()` is called once the stage's config, checkpoint and data are validated, before training starts."""
+    from fastai.torch_core import rank_distrib
+    from cdsam.data import build_dataloaders
+    from cdsam.distributed import setup_device
+    from cdsam.learner import stage_learner, run_dir, HistoryCSV
+    from cdsam.stages import read_checkpoint, stage_spec, check_stage, stage_table
     main = rank_distrib() == 0                               # under torchrun / accelerate only rank 0 logs and writes
     if not main: log = lambda *a, **k: None
     c = stage_config(cfg, stage)
@@ -117,7 +90,6 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
         if on_ready: on_ready()
         log(f"== stage {stage}: {epochs} epochs" + (f", resumed after epoch {learn.resume_epoch}" if res else '') +
             (f", from {init}" if init and res is None else ''))
-        from cdsam.stages import stage_table
         log(stage_table(learn.model.model, learn.stage_report))
         t0 = time.time()
         cbs = [HistoryCSV(hist, done)] if main else []
@@ -131,6 +103,9 @@ def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=prin
 
 def train_stages(cfg: dict, stages: Sequence[int], init=None, resume: bool = False, log=print) -> list[dict]:
     "Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from `init`."
+    from fastai.torch_core import rank_distrib
+    from cdsam.files import atomic_write
+    from cdsam.learner import run_dir
     out = run_dir(cfg)
     def write_config():                                  # once the first stage is validated: a rejected run leaves it as it was
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
@@ -153,6 +128,7 @@ def train_parser() -> argparse.ArgumentParser:
     return ap
 
 def _train(a) -> int:
+    from fastai.torch_core import rank_distrib
     cfg = load_config(a.config, a.overrides)
     if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(f"--init checkpoint not found: {a.init}")
     stages = parse_stages(a.stages) if a.stages else [cfg['stage']['id']]
