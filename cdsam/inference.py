@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Mapping
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from .config import load_config
 from .model import build_model, CDSAM

@@ -201,7 +201,7 @@ class CDSAMLoss:
         output) the segmentation terms take, per image, the mask with the lowest Dice + BCE (SAM's rule), and the IoU head
         is trained on every mask."""
         target = target[:, 0] if target.ndim == 4 else target
-        size, ig, w = tuple(target.shape[-2:]), self.ignore_index, pred.get('weight')
+        ig, w = self.ignore_index, pred.get('weight')
         logits, all_logits = self._mask_logits(pred, target)
         out: dict = {k: None for k in self.w}
         labelled = bool((target != ig).any()) if ig is not None else True

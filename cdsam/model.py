@@ -13,7 +13,7 @@ from torch import nn
 import torch.nn.functional as F
 from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
-from .text import ClipTextEncoder, DEFAULT_TEMPLATES
+from .text import ClipTextEncoder
 from .sam import SamDecoder
 from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
 

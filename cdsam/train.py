@@ -8,8 +8,8 @@ Docs: https://cdsam.github.io/cdsam/train.html.md"""
 from __future__ import annotations
 import argparse, copy, sys, time
 from pathlib import Path
-from typing import Callable, Sequence
-from .config import load_config, dump_config, ConfigError, merge_config, validate_config
+from typing import Sequence
+from .config import load_config, dump_config, merge_config, validate_config
 from .defaults import STAGE_PLAN
 from .command import run_cli
 # the training stack (torch, fastai, the models) is imported inside the functions that train: `--help` needs none of it
