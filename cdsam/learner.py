@@ -40,8 +40,9 @@ from .defaults import LEARN_DEFAULTS   # (re-exported: defined in cdsam.defaults
 
 # %% auto #0
 __all__ = ['PROMPT_MODES', 'COMPILE_PARTS', 'valid_prompt_mode', 'StageModel', 'unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard',
-           'StageCheckpoint', 'StageEarlyStopping', 'HistoryCSV', 'TeacherEMA', 'EpochSeed', 'AutocastMixedPrecision',
-           'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner', 'stage_learner']
+           'SkipsCancelledEpochs', 'StageCheckpoint', 'StageEarlyStopping', 'HistoryCSV', 'TeacherEMA', 'EpochSeed',
+           'AutocastMixedPrecision', 'DualCircleEval', 'amp_setting', 'compile_model', 'run_dir', 'CDSAMLearner',
+           'stage_learner']
 
 # %% ../nbs/32_learner.ipynb #6d6104bb
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')
@@ -117,7 +118,17 @@ class NonFiniteLossGuard(Callback):
                             f"{ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
 
 # %% ../nbs/32_learner.ipynb #c00b5695
-class StageCheckpoint(TrackerCallback):
+class SkipsCancelledEpochs:
+    """Mixin for callbacks whose `after_epoch` must ignore epochs fastai cancelled (those a resumed run skips: fastai still
+    calls `after_epoch` for them); such a callback starts its `after_epoch` with `if not self.epoch_ran(): return`."""
+    def after_cancel_epoch(self): self._cancelled = True
+    def epoch_ran(self) -> bool:
+        "True for an epoch that ran (and forgets the cancellation of the one before)."
+        ran = not getattr(self, '_cancelled', False)
+        self._cancelled = False
+        return ran
+
+class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
     "Atomic stage checkpoints after each epoch: `latest`, `best` (validation metric, else training loss), optionally one per epoch."
     order = TrackerCallback.order + 1
     def __init__(self, dir, cfg: Mapping, monitor: str = 'dice', save_best: bool = True, save_latest: bool = True,
@@ -144,7 +155,6 @@ class StageCheckpoint(TrackerCallback):
                                early_stopping=getattr(self.learn, 'early_stopping_state', None),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
-    def after_cancel_epoch(self): self.cancelled = True                    # e.g. epochs skipped when resuming
 
     between_writes = None                         # test hook: called after `best` is written and before `latest`
 
@@ -157,7 +167,7 @@ class StageCheckpoint(TrackerCallback):
         if meta.get('monitor') == self.monitor and meta.get('best') is not None and self.comp(meta['best'], self.best): self.best = meta['best']
 
     def after_epoch(self):
-        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if not self.epoch_ran(): return
         super().after_epoch()
         if rank_distrib() != 0: return
         e = self.epoch + 1                                                           # epochs completed
@@ -168,7 +178,7 @@ class StageCheckpoint(TrackerCallback):
         if self.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
 
 # %% ../nbs/32_learner.ipynb #d845630f
-class StageEarlyStopping(TrackerCallback):
+class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
     """Stop a stage when `monitor` (a validation metric, else the training loss) has not improved by `min_delta` for
     `patience` epochs. Its best value and count go into the stage checkpoint, so `--resume` continues them."""
     order = StageCheckpoint.order - 1                                  # before StageCheckpoint saves `early_stopping_state`
@@ -187,17 +197,16 @@ class StageEarlyStopping(TrackerCallback):
         if rank_distrib() == 0: print(f"early stopping: {self.monitor} has not improved for {self.wait} epochs (best {self.best:.4f})")
         raise CancelFitException()
 
-    def after_cancel_epoch(self): self.cancelled = True                # epochs skipped when resuming
 
     def after_epoch(self):
-        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if not self.epoch_ran(): return
         super().after_epoch()
         self.wait = 0 if self.new_best else self.wait + 1
         self.learn.early_stopping_state = dict(best=float(self.best), wait=self.wait)
         self.stop = self.wait >= self.patience
 
 # %% ../nbs/32_learner.ipynb #371dac86
-class HistoryCSV(Callback):
+class HistoryCSV(SkipsCancelledEpochs, Callback):
     """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV after
     that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done` onwards)."""
     order = StageCheckpoint.order + 1                                        # after the checkpoint of the epoch is on disk
@@ -217,9 +226,8 @@ class HistoryCSV(Callback):
             if mode == 'w': w.writerow(self.names)
             w.writerows(rows)
 
-    def after_cancel_epoch(self): self.cancelled = True                      # epochs skipped when resuming
     def after_epoch(self):
-        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if not self.epoch_ran(): return
         if hasattr(self.learn, 'lr_finder'): return
         vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else '' for v in self.recorder.log[1:]]
         self._write(self.path, [vals])
@@ -261,7 +269,7 @@ class AutocastMixedPrecision(MixedPrecision):
                            if isinstance(p, dict) else p.float())
 
 # %% ../nbs/32_learner.ipynb #b958d994
-class DualCircleEval(Callback):
+class DualCircleEval(SkipsCancelledEpochs, Callback):
     "After every `every` epochs: dual-circle precision / recall / F1 / accuracy of the model on a folder, printed and saved as CSV."
     order = 70
     def __init__(self, image_dir, circle_dir, text: str, size: int, ignore_rect_dir=None, output_dir=None, every: int = 1,
@@ -271,11 +279,10 @@ class DualCircleEval(Callback):
         self.text, self.size, self.output_dir, self.every, self.stats, self.threshold = text, size, output_dir, every, stats, threshold
         self.history: list[dict] = []
 
-    def after_cancel_epoch(self): self.cancelled = True
 
     def after_epoch(self):
         from cdsam.dualcircle import evaluate_dual_circle
-        if getattr(self, 'cancelled', False): self.cancelled = False; return
+        if not self.epoch_ran(): return
         if hasattr(self.learn, 'lr_finder') or hasattr(self.learn, 'gather_preds') or rank_distrib() != 0: return
         if (self.epoch + 1) % self.every: return
         m = unwrap(self.learn.model).model
