@@ -7,6 +7,7 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
 import argparse, io, shutil, sys, warnings
+from collections import Counter
 from pathlib import Path
 from typing import Sequence
 from .defaults import IMAGE_EXTS, SCORE_MODES
@@ -81,9 +82,9 @@ def eval_voc_parser() -> argparse.ArgumentParser:
     return ap
 
 def _eval_voc(a) -> int:
-    for opt, dest in (('--save_preds', a.save_preds), ('--output_csv', a.output_csv)):
-        if dest and Path(dest).exists() and (Path(dest).is_dir() != (opt == '--save_preds')):
-            raise ValueError(f"{opt} {dest} must be a {'folder' if opt == '--save_preds' else 'file'}, but it is a {'file' if opt == '--save_preds' else 'folder'}")
+    if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
+        raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
     import numpy as np
     from PIL import Image
     from cdsam.data import voc_records
@@ -179,14 +180,16 @@ def _points(text):
         pts.append(v[:2]); labels.append(int(v[2]) if len(v) == 3 else 1)
     return pts, labels
 
-def output_names(paths: list[Path]) -> list[str]:
-    "A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`, `x_png`), then `_2`, `_3`…"
-    stems = [p.stem for p in paths]
-    names = [f"{p.stem}_{p.suffix[1:].lower()}" if stems.count(p.stem) > 1 else p.stem for p in paths]
-    seen: dict[str, int] = {}
+def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
+    """A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`, `x_png`),
+    then `_2`, `_3`… With `keep_folders` (relative paths), a name keeps its folder and only names in one folder collide."""
+    keys = [str(p.with_suffix('')) if keep_folders else p.stem for p in paths]
+    clash = Counter(keys)
+    names = [f"{k}_{p.suffix[1:].lower()}" if clash[k] > 1 else k for p, k in zip(paths, keys)]
+    seen: Counter = Counter()
     out = []
     for n in names:
-        seen[n] = seen.get(n, 0) + 1
+        seen[n] += 1
         out.append(n if seen[n] == 1 else f'{n}_{seen[n]}')
     return out
 
@@ -317,9 +320,7 @@ def _sam_encode(a) -> int:
         rel = [p.relative_to(root) for p in imgs]
     else: imgs = list_images(a.list_file); rel = [Path(p.name) for p in imgs]
     out = Path(a.output_dir)
-    keys = [r.with_suffix('') for r in rel]                                   # x.jpg and x.png in one folder: x_jpg, x_png
-    dest = [out/(r.parent/f"{r.stem}_{r.suffix[1:].lower()}" if keys.count(k) > 1 else k).with_suffix('.' + a.format)
-            for r, k in zip(rel, keys)]
+    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]   # x.jpg, x.png in one folder: x_jpg, x_png
     todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
     print(f"{len(imgs)} images, {len(imgs) - len(todo)} already encoded, {len(todo)} to do")
     if not todo: return 0
