@@ -13,6 +13,7 @@ import torch
 from torch import nn
 import timm
 from .files import load_state, load_state_dict_checked
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['backbone_state_dict', 'DinoBackbone']
@@ -85,18 +86,22 @@ class DinoBackbone(nn.Module):
         "Trade compute for memory: recompute block activations in the backward pass (stage 4)."
         self.vit.set_grad_checkpointing(enable); self.grad_checkpointing = enable
 
-    def grid_size(self, hw: tuple[int, int]) -> tuple[int, int]:
-        "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."
-        (H, W), (ph, pw) = hw, self.patch_size
-        if H % ph or W % pw:
-            raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} of {self.name}; "
-                             f"use e.g. {H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}")
-        return H // ph, W // pw
+# %% ../nbs/10_backbone.ipynb #23d93f22
+@patch
+def grid_size(self: DinoBackbone, hw: tuple[int, int]) -> tuple[int, int]:
+    "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."
+    (H, W), (ph, pw) = hw, self.patch_size
+    if H % ph or W % pw:
+        raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} of {self.name}; "
+                         f"use e.g. {H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}")
+    return H // ph, W // pw
 
-    def forward(self, x: torch.Tensor) -> dict:
-        if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
-        h, w = self.grid_size(x.shape[-2:])
-        idx = self.out_indices or [self.depth - 1]
-        final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')  # (B, P+N, C), [(B, N, C)]
-        tokens = final[:, self.num_prefix_tokens:]                                                # (B, N, C)
-        return dict(tokens=tokens, cls=final[:, 0], grid=(h, w), layers=inter if self.out_indices else [])
+# %% ../nbs/10_backbone.ipynb #6c697e8b
+@patch
+def forward(self: DinoBackbone, x: torch.Tensor) -> dict:
+    if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
+    h, w = self.grid_size(x.shape[-2:])
+    idx = self.out_indices or [self.depth - 1]
+    final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')  # (B, P+N, C), [(B, N, C)]
+    tokens = final[:, self.num_prefix_tokens:]                                                # (B, N, C)
+    return dict(tokens=tokens, cls=final[:, 0], grid=(h, w), layers=inter if self.out_indices else [])

@@ -18,14 +18,18 @@ from .data import build_dataloaders
 from .learner import stage_learner, unwrap
 from .lora import merge_lora
 from .model import build_model
-from .stages import stage_spec, apply_stage
+from .stages import apply_stage
+from .plan import stage_spec
 from .synthetic import make_synthetic_voc
-from .files import atomic_write
+from .files import atomic_write, write_csv
+from .defaults import DEMO_CONFIG
+from .sam import sam_full_model
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALL_SECTIONS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config', 'bench_stages',
-           'bench_cache', 'sam_full_model', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches',
-           'format_rows', 'write_csv', 'device_name', 'run_bench', 'bench_parser', 'main']
+__all__ = ['SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config',
+           'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches',
+           'format_rows', 'device_name', 'run_bench', 'bench_parser', 'main']
 
 # %% ../nbs/50_bench.ipynb #9f46d06e
 def _rss() -> int:
@@ -56,6 +60,7 @@ class PeakMemory:
             self._stop.set(); self._t.join(); self.peak = max(self.peak, _rss())
         return False
 
+# %% ../nbs/50_bench.ipynb #5842ecfe
 def _sync(device):
     if torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
 
@@ -63,6 +68,7 @@ def best_time(fn: Callable, reps: int = 3, warmup: int = 1, device='cpu') -> flo
     "Fastest wall time (s) of `reps` calls of `fn` after `warmup` calls."
     return interleaved_times({'fn': fn}, reps, warmup, device)['fn']
 
+# %% ../nbs/50_bench.ipynb #6153eced
 def interleaved_times(fns: Mapping[str, Callable], reps: int = 3, warmup: int = 1, device='cpu') -> dict[str, float]:
     "Fastest time of each callable, calling them in turn `reps` times (noise hits every variant alike)."
     for f in fns.values():
@@ -75,9 +81,7 @@ def interleaved_times(fns: Mapping[str, Callable], reps: int = 3, warmup: int = 
 
 # %% ../nbs/50_bench.ipynb #82e7b3f9
 def _resolve(cfg):
-    if cfg is None or (isinstance(cfg, str) and cfg == 'demo'):
-        from cdsam.demo import DEMO_CONFIG
-        return DEMO_CONFIG
+    if cfg is None or (isinstance(cfg, str) and cfg == 'demo'): return DEMO_CONFIG
     return cfg
 
 def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | None = None) -> dict:
@@ -95,6 +99,7 @@ def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | 
     c['run']['output_dir'] = str(Path(data_root).parent/'experiments')
     return c
 
+# %% ../nbs/50_bench.ipynb #23158eb9
 def _stage_cfg(cfg: dict, stage: int, **sections) -> dict:
     c = copy.deepcopy(cfg); c['stage']['id'] = stage
     for k, v in sections.items(): c[k].update(v)
@@ -102,13 +107,10 @@ def _stage_cfg(cfg: dict, stage: int, **sections) -> dict:
 
 def _autocast(learn):
     dev = torch.device(learn.dls.device or 'cpu')
-    return torch.autocast(dev.type, dtype=torch.bfloat16 if learn.amp == 'bf16' else torch.float16) if learn.amp else nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16 if learn.plan.optim.amp == 'bf16' else torch.float16) if learn.plan.optim.amp else nullcontext()
 
 class _EpochTimes(Callback):
     order = -30
-    def before_fit(self): self.times = []
-    def before_epoch(self): _sync(self.dls.device or 'cpu'); self.t = time.perf_counter()
-    def after_epoch(self): _sync(self.dls.device or 'cpu'); self.times.append(time.perf_counter() - self.t)
 
 def _train_step(learn, device) -> tuple[Callable, int]:
     "One training step of `learn` on a fixed batch (autocast forward, loss, backward, optimizer step, zero_grad), and its batch size."
@@ -124,6 +126,7 @@ def _quiet_learner(dls, cfg):
         warnings.simplefilter('ignore')
         return stage_learner(dls, cfg, verbose=False)
 
+# %% ../nbs/50_bench.ipynb #400b98cd
 def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) -> list[dict]:
     "Per stage (and stage 4 with gradient checkpointing): trainable / total parameters, step time per image, peak memory."
     rows = []
@@ -142,20 +145,33 @@ def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) 
         rows += [dict(section='stage', name=f'{name} trainable params', value=sum(p.numel() for p in ps if p.requires_grad), unit='params'),
                  dict(section='stage', name=f'{name} total params', value=sum(p.numel() for p in ps), unit='params'),
                  dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / bs * 1e3, unit='ms',
-                      note=f'batch {bs}, amp {learn.amp or "off"}'),
+                      note=f'batch {bs}, amp {learn.plan.optim.amp or "off"}'),
                  dict(section='stage', name=f'{name} peak memory', value=pm.peak / 2**20, unit='MiB',
                       note='CUDA allocator' if torch.device(device).type == 'cuda' else 'process RSS')]
         log(f"stage {name}: {rows[-2]['value']:.1f} ms/image, {rows[-1]['value']:.0f} MiB")
         del learn, step
     return rows
 
+# %% ../nbs/50_bench.ipynb #c729e09c
+@patch
+def before_fit(self: _EpochTimes): self.times = []
+
+# %% ../nbs/50_bench.ipynb #e752390c
+@patch
+def before_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.t = time.perf_counter()
+
+# %% ../nbs/50_bench.ipynb #27152e38
+@patch
+def after_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.times.append(time.perf_counter() - self.t)
+
+# %% ../nbs/50_bench.ipynb #62e349ad
 def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[dict]:
     "Stage-1 epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the cache build time."
     out, build = {}, 0.
     for mode in (None, 'memory'):
         c = _stage_cfg(cfg, 1, cache=dict(features=mode))
         t, et = time.perf_counter(), _EpochTimes()
-        learn = stage_learner(dls, c, verbose=False, cbs=[et])
+        learn = stage_learner(dls, c, verbose=False, cbs=[et]).cache_features(log=lambda *a: None)
         if mode: build = time.perf_counter() - t
         with learn.no_bar(), learn.no_logging(): learn.fit(reps + 1)
         out[mode] = min(et.times[1:])                                             # the first epoch warms up
@@ -168,21 +184,6 @@ def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[di
             dict(section='cache', name='cache build (once)', value=build, unit='s', note=f'{n} images x 4 flips')]
 
 # %% ../nbs/50_bench.ipynb #127c6c80
-def sam_full_model(sam_type: str = 'vit_b', img_size: int = 1024) -> nn.Module:
-    "segment-anything's complete `Sam` (image encoder at `img_size`, prompt encoder, mask decoder), randomly initialised."
-    from functools import partial
-    from segment_anything.modeling import Sam, ImageEncoderViT, PromptEncoder, MaskDecoder, TwoWayTransformer
-    from cdsam.cli import SAM_ENCODERS
-    if sam_type not in SAM_ENCODERS: raise ValueError(f"sam_type must be one of {list(SAM_ENCODERS)}, got {sam_type!r}")
-    e, g = SAM_ENCODERS[sam_type], img_size // 16
-    enc = ImageEncoderViT(depth=e['depth'], embed_dim=e['embed_dim'], img_size=img_size, mlp_ratio=4, norm_layer=partial(nn.LayerNorm, eps=1e-6),
-                          num_heads=e['num_heads'], patch_size=16, qkv_bias=True, use_rel_pos=True,
-                          global_attn_indexes=e['global_attn_indexes'], window_size=14, out_chans=256)
-    return Sam(image_encoder=enc, prompt_encoder=PromptEncoder(embed_dim=256, image_embedding_size=(g, g), input_image_size=(img_size, img_size),
-                                                               mask_in_chans=16),
-               mask_decoder=MaskDecoder(num_multimask_outputs=3, transformer=TwoWayTransformer(depth=2, embedding_dim=256, mlp_dim=2048, num_heads=8),
-                                        transformer_dim=256, iou_head_depth=3, iou_head_hidden_dim=256)).eval()
-
 def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_type: str = 'vit_b', sam_img_size: int = 1024,
                     log: Callable = print) -> list[dict]:
     "Images/s of `CDSAM` (text prompt, its own image size) vs segment-anything's full pipeline (box prompt, `sam_img_size`), same batch."
@@ -212,6 +213,7 @@ def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_t
                  note=f'{sam_img_size}px, batch {batch_size}'),
             dict(section='inference', name='cdsam speed-up over SAM', value=ratio, unit='x', note='SAM time / cdsam time')]
 
+# %% ../nbs/50_bench.ipynb #98de78a7
 def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Callable = print) -> list[dict]:
     "Forward time of the stage-3 model with unmerged and merged LoRA, relative to the same model without adapters."
     torch.manual_seed(0)
@@ -231,11 +233,12 @@ def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Calla
             dict(section='lora', name='unmerged overhead', value=u * 100, unit='%', note='stage-3 adapters'),
             dict(section='lora', name='merged overhead', value=m * 100, unit='%', note='merge_lora')]
 
+# %% ../nbs/50_bench.ipynb #a15f738e
 def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dict]:
     "One stage-1 epoch with fastai's `learn.fit` vs a bare PyTorch loop doing the same work on the same model and loader."
     learn = stage_learner(dls, _stage_cfg(cfg, 1), verbose=False)
     learn.create_opt()
-    clip = learn.cfg['optim']['clip_grad']
+    clip = learn.plan.optim.clip_grad
     def bare():
         m = learn.model.to(dls.device or 'cpu').train()
         for xb, yb in learn.dls.train:
@@ -291,13 +294,8 @@ def format_rows(rows: Sequence[dict]) -> str:
         lines.append(f"{r['section']:<10} {r['name']:<38} {s:>12} {r['unit']:<6} {r.get('note', '')}")
     return '\n'.join(lines)
 
-def write_csv(rows: Sequence[dict], path) -> Path:
-    "Write the rows to `path` (atomically) with columns section, name, value, unit, note, device."
-    def w(t):
-        with open(t, 'w', newline='') as f:
-            wr = csv.DictWriter(f, fieldnames=['section', 'name', 'value', 'unit', 'note', 'device'])
-            wr.writeheader(); wr.writerows({'note': '', **r} for r in rows)
-    return atomic_write(path, w)
+# %% ../nbs/50_bench.ipynb #53b4c5d1
+BENCH_COLUMNS = ('section', 'name', 'value', 'unit', 'note', 'device')   # of the CSV (`cdsam.files.write_csv`)
 
 def device_name(device) -> str:
     "A readable name of `device`: the GPU model, or the CPU with its thread count."
@@ -306,6 +304,7 @@ def device_name(device) -> str:
     import platform
     return f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
+# %% ../nbs/50_bench.ipynb #daf84e8d
 def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = None, steps: int = 3, reps: int = 2,
               sam_type: str = 'vit_b', sam_img_size: int = 1024, sections: Sequence[str] = SECTIONS, workdir=None,
               compile_backend: str = 'inductor', log: Callable = print) -> list[dict]:
@@ -350,13 +349,14 @@ def bench_parser() -> argparse.ArgumentParser:
     ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
     return ap
 
+# %% ../nbs/50_bench.ipynb #4cf3f4cd
 def _bench(a) -> int:
     cfg = a.config
     if cfg != 'demo' and not Path(cfg).is_file(): raise FileNotFoundError(f"--config not found: {cfg}")
     rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
                      [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend)
     print(); print(format_rows(rows))
-    print(f"\nwrote {write_csv(rows, a.csv)} ({rows[0]['device'] if rows else 'no rows'})")
+    print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,8 @@ from fastai.torch_core import rank_distrib
 from .data import SegDataset, SegDataLoaders
 from .files import atomic_write
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
+from .config import section
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint', 'to_pixels',
@@ -30,6 +32,7 @@ def flip_variant(x: torch.Tensor, variant: tuple[bool, bool]) -> torch.Tensor:
     dims = [d for d, f in ((-1, variant[0]), (-2, variant[1])) if f]
     return x.flip(dims) if dims else x
 
+# %% ../nbs/34_cache.ipynb #32b5ac95
 def backbone_fingerprint(backbone: nn.Module) -> str:
     "SHA-1 of every tensor (name, shape, dtype, bytes) in `backbone`'s state dict: changes when any weight changes."
     h = hashlib.sha1()
@@ -38,6 +41,7 @@ def backbone_fingerprint(backbone: nn.Module) -> str:
         h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
+# %% ../nbs/34_cache.ipynb #b296e392
 def files_fingerprint(paths) -> str:
     "SHA-1 of each file's path, size and modification time (the images a cache was built from)."
     h = hashlib.sha1()
@@ -45,6 +49,7 @@ def files_fingerprint(paths) -> str:
         st = os.stat(p); h.update(f'{Path(p).resolve()}:{st.st_size}:{st.st_mtime_ns};'.encode())
     return h.hexdigest()
 
+# %% ../nbs/34_cache.ipynb #a3add32f
 def targets_fingerprint(records) -> str:
     "SHA-1 of where each record's target comes from: kind, mask file (path, size, mtime), palette class or COCO polygons."
     h = hashlib.sha1()
@@ -53,11 +58,13 @@ def targets_fingerprint(records) -> str:
         if r.mask is not None: h.update(files_fingerprint([r.mask]).encode())
     return h.hexdigest()
 
+# %% ../nbs/34_cache.ipynb #5cda5f3e
 def to_pixels(x: torch.Tensor, stats) -> torch.Tensor:
     "Normalised images `(..., 3, H, W)` back to the `uint8` pixels they were made from (`stats` = (mean, std))."
     mean, std = (torch.tensor(s, dtype=x.dtype, device=x.device).view(3, 1, 1) for s in stats)
     return ((x * std + mean) * 255).round_().clamp_(0, 255).to(torch.uint8)
 
+# %% ../nbs/34_cache.ipynb #5714a3fa
 def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
     "`uint8` pixels `(..., 3, H, W)` → float32 normalised with `stats`, as the data transforms give them."
     mean, std = (torch.tensor(s, dtype=torch.float32, device=p.device).view(3, 1, 1) for s in stats)
@@ -70,6 +77,7 @@ def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixe
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
                 targets=targets_fingerprint(ds.records) if pixels else None)
 
+# %% ../nbs/34_cache.ipynb #7ba7bc0e
 _WHAT = dict(weights='backbone weights changed', files='image files changed', crop='image size changed', resize='image size changed',
              backbone='backbone changed', variants='flip variants changed', stats='normalisation changed', dtype='dtype changed',
              images='number of images changed', version='cache format changed', pixels='cache.images changed',
@@ -84,26 +92,11 @@ class FeatureCache:
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
         self.pixels, self.masks, self.record_slots = pixels, masks, record_slots     # (S, 3, H, W) uint8, (R, 1, H, W) uint8
 
-    def __len__(self): return len(self.slots)
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks) if t is not None)
-
-    def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        "Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform made them."
-        if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
-        return from_pixels(self.pixels[self.record_slots[i]], self.key['stats']), self.masks[i]
-
-    def get(self, image, variant: int = 0) -> dict:
-        "Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N, C)`)."
-        s = self.slots[str(image)]
-        return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
-                    layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
-
     @classmethod
     def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
               batch_size: int = 16, device=None, images: bool = True, log: Callable = print) -> 'FeatureCache':
-        "Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip variant (and, with `images`, the images and masks)."
+        """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
+        variant (and, with `images`, the images and masks)."""
         if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
@@ -113,45 +106,85 @@ class FeatureCache:
         variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
         key = _key(backbone, ds, list(first), variants, dtype, images)
         path = Path(path) if path is not None else None
-        if path is not None and path.is_file():
-            try: saved = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-            except Exception as e: saved = None; log(f"feature cache {path} is unreadable ({type(e).__name__}): rebuilding")
-            if saved is not None:
-                old = json.loads(saved['key'])
-                if old == key:
-                    log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
-                    return cls(saved['tokens'], saved['cls'], saved.get('layers'), slots, variants, key, True, path,
-                               saved.get('pixels'), saved.get('masks'), rslots)
-                why = sorted({_WHAT.get(k, k) for k in key if old.get(k) != key[k]})
-                log(f"feature cache {path} is stale ({', '.join(why)}): rebuilding")
-        device = device or next(backbone.parameters()).device
-        was = backbone.training; backbone.eval()
-        toks, clss, lays, pix, masks = [], [], [], [], {}
-        try:
-            with torch.no_grad():
-                for b in range(0, len(idx), batch_size):
-                    got = {i: ds.load(i) for i in idx[b:b + batch_size]}
-                    x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
-                    if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
-                    outs = [backbone(flip_variant(x, v)) for v in variants]
-                    toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', _DTYPES[dtype]))     # (b, V, N, C)
-                    clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', _DTYPES[dtype]))        # (b, V, C)
-                    if outs[0]['layers']:
-                        lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', _DTYPES[dtype]))
-        finally: backbone.train(was)
-        if images:                                         # records sharing an image have their own masks
-            masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
-        c = cls(torch.cat(toks), torch.cat(clss), torch.cat(lays) if lays else None, slots, variants, key, False, path,
-                torch.cat(pix) if images else None, masks if images else None, rslots)
+        saved = _load_valid(path, key, log)
+        if saved is not None:
+            log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
+            return cls(saved['tokens'], saved['cls'], saved.get('layers'), slots, variants, key, True, path,
+                       saved.get('pixels'), saved.get('masks'), rslots)
+        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device)
+        c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots)
         log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB {dtype}); "
             f"cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
-        if path is not None and rank_distrib() == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            blob = dict(tokens=c.tokens, cls=c.cls, key=json.dumps(key),
-                        **{k: getattr(c, k) for k in ('layers', 'pixels', 'masks') if getattr(c, k) is not None})
-            atomic_write(path, lambda t: torch.save(blob, t))
-            log(f"feature cache: wrote {path}")
+        if path is not None and rank_distrib() == 0: c.save(log)
         return c
+
+# %% ../nbs/34_cache.ipynb #2f485fa1
+def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
+    "The cache file at `path` if it exists, reads and was built with `key`; else None (saying why)."
+    if path is None or not path.is_file(): return None
+    try: saved = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except Exception as e: log(f"feature cache {path} is unreadable ({type(e).__name__}): rebuilding"); return None
+    old = json.loads(saved['key'])
+    if old == key: return saved
+    why = sorted({_WHAT.get(k, k) for k in key if old.get(k) != key[k]})
+    log(f"feature cache {path} is stale ({', '.join(why)}): rebuilding")
+    return None
+
+# %% ../nbs/34_cache.ipynb #2a89a3d7
+@torch.no_grad()
+def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
+             batch_size: int, device) -> dict:
+    "Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every record's mask)."
+    device = device or next(backbone.parameters()).device
+    was = backbone.training; backbone.eval()
+    toks, clss, lays, pix, masks = [], [], [], [], {}
+    try:
+        for b in range(0, len(idx), batch_size):
+            got = {i: ds.load(i) for i in idx[b:b + batch_size]}
+            x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
+            if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
+            outs = [backbone(flip_variant(x, v)) for v in variants]
+            toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
+            clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
+            if outs[0]['layers']: lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
+    finally: backbone.train(was)
+    if images:                                         # records sharing an image have their own masks
+        masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
+    return dict(tokens=torch.cat(toks), cls=torch.cat(clss), layers=torch.cat(lays) if lays else None,
+                pixels=torch.cat(pix) if images else None, masks=masks if images else None)
+
+# %% ../nbs/34_cache.ipynb #960d7412
+@patch
+def save(self: FeatureCache, log: Callable = print):
+    "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
+    self.path.parent.mkdir(parents=True, exist_ok=True)
+    blob = dict(tokens=self.tokens, cls=self.cls, key=json.dumps(self.key),
+                **{k: getattr(self, k) for k in ('layers', 'pixels', 'masks') if getattr(self, k) is not None})
+    atomic_write(self.path, lambda t: torch.save(blob, t))
+    log(f"feature cache: wrote {self.path}")
+
+# %% ../nbs/34_cache.ipynb #d0761aef
+@patch
+def __len__(self: FeatureCache): return len(self.slots)
+
+@patch(as_prop=True)
+def nbytes(self: FeatureCache) -> int:
+    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks) if t is not None)
+
+# %% ../nbs/34_cache.ipynb #afd336f4
+@patch
+def load(self: FeatureCache, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform made them."
+    if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
+    return from_pixels(self.pixels[self.record_slots[i]], self.key['stats']), self.masks[i]
+
+# %% ../nbs/34_cache.ipynb #e0cb0010
+@patch
+def get(self: FeatureCache, image, variant: int = 0) -> dict:
+    "Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N, C)`)."
+    s = self.slots[str(image)]
+    return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
+                layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
 # %% ../nbs/34_cache.ipynb #0438a887
 class CachedFeatureDataset(torch.utils.data.Dataset):
@@ -173,9 +206,10 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         inputs['features'] = self.cache.get(self.records[i].image, v)
         return inputs, m
 
+# %% ../nbs/34_cache.ipynb #b482b546
 def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None, log: Callable = print) -> SegDataLoaders:
     "`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features (`cache` config section)."
-    c = {**CACHE_DEFAULTS, **cfg}
+    c = section('cache', cfg)
     if c['features'] not in ('memory', 'disk'): raise ValueError(f"cache.features must be 'memory', 'disk' or null, got {c['features']!r}")
     if c['features'] == 'disk' and cache_dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run directory)")
     device = getattr(dls, 'device', None)

@@ -10,14 +10,13 @@ import argparse, io, shutil, sys, warnings
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
-from .defaults import IMAGE_EXTS, SCORE_MODES
+from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS
 from .command import run_cli
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['SAM_ENCODERS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'report_failures', 'eval_voc_parser', 'eval_voc_main',
-           'eval_dual_circle_parser', 'eval_dual_circle_main', 'list_images', 'output_names', 'predict_parser',
-           'predict_main', 'sam_image_encoder', 'sam_preprocess', 'sam_encode_parser', 'sam_encode_main',
+__all__ = ['report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_dual_circle_parser', 'eval_dual_circle_main',
+           'list_images', 'output_names', 'predict_parser', 'predict_main', 'sam_encode_parser', 'sam_encode_main',
            'export_parser', 'check_output', 'export_main']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
@@ -34,7 +33,9 @@ def _load(a) -> tuple:
     from cdsam.inference import model_from_checkpoint
     dev = _device(getattr(a, 'device', None))
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
-    return model_from_checkpoint(a.checkpoint, cfg, dev)
+    model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
+    if getattr(a, 'threshold', 0) is None: a.threshold = mcfg['eval']['threshold']      # the run's own eval.threshold
+    return model, mcfg, meta
 
 def _probability(text: str) -> float:
     "argparse type: a probability strictly between 0 and 1."
@@ -54,8 +55,10 @@ def _common(ap: argparse.ArgumentParser, config: bool = True):
     ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
-    ap.add_argument('--threshold', type=_probability, default=0.5, help='probability threshold for the binary mask, in (0, 1) (default 0.5)')
+    ap.add_argument('--threshold', type=_probability, default=None,
+                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 unless set)")
 
+# %% ../nbs/42_cli.ipynb #10d109e4
 def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> int:
     "Print one stderr line per `(path, reason)` that failed; the exit status: 1 when any failed, else 0."
     for p, why in failed: print(f"skipped {what} {p}: {why}", file=sys.stderr)
@@ -81,6 +84,7 @@ def eval_voc_parser() -> argparse.ArgumentParser:
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
 
+# %% ../nbs/42_cli.ipynb #6c0b9201
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
@@ -88,8 +92,7 @@ def _eval_voc(a) -> int:
     import numpy as np
     from PIL import Image
     from cdsam.data import voc_records
-    from cdsam.dualcircle import write_csv
-    from cdsam.files import atomic_write
+    from cdsam.files import atomic_write, write_csv
     from cdsam.inference import evaluate_records, checkpoint_stats
     from cdsam.metrics import METRIC_NAMES
     model, cfg, meta = _load(a)
@@ -134,6 +137,7 @@ def eval_dual_circle_parser() -> argparse.ArgumentParser:
     ap.add_argument('--vis_output_dir', default='dual_circle_vis', help='folder for --visualize PNGs')
     return ap
 
+# %% ../nbs/42_cli.ipynb #129a906c
 def _eval_dc(a) -> int:
     from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
     from cdsam.inference import predict_probs, checkpoint_stats
@@ -169,6 +173,7 @@ def list_images(src) -> list[Path]:
     if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
     return [p]
 
+# %% ../nbs/42_cli.ipynb #926a2a4e
 def _points(text):
     if not text: return None, None
     pts, labels = [], []
@@ -193,6 +198,7 @@ def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
         out.append(n if seen[n] == 1 else f'{n}_{seen[n]}')
     return out
 
+# %% ../nbs/42_cli.ipynb #16950dfb
 def predict_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-predict` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
@@ -211,11 +217,11 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     return ap
 
+# %% ../nbs/42_cli.ipynb #8bfb1baf
 def _predict(a) -> int:
     import numpy as np
     from PIL import Image
-    from cdsam.dualcircle import write_csv
-    from cdsam.files import atomic_write
+    from cdsam.files import atomic_write, write_csv
     from cdsam.inference import predict_probs, checkpoint_stats, overlay, confidence
     imgs = list_images(a.input)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
@@ -253,45 +259,12 @@ def _predict(a) -> int:
     print(f"{len(imgs) - len(failed)} image(s): masks, overlays and scores.csv in {out}")
     return report_failures(failed, a.strict)
 
+# %% ../nbs/42_cli.ipynb #43db07ad
 def predict_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-predict`."
     return run_cli(_predict, predict_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #993f5181
-SAM_ENCODERS = {
-    'vit_b': dict(embed_dim=768, depth=12, num_heads=12, global_attn_indexes=[2, 5, 8, 11], img_size=1024),
-    'vit_l': dict(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=[5, 11, 17, 23], img_size=1024),
-    'vit_h': dict(embed_dim=1280, depth=32, num_heads=16, global_attn_indexes=[7, 15, 23, 31], img_size=1024),
-    'tiny': dict(embed_dim=32, depth=2, num_heads=2, global_attn_indexes=[1], img_size=64),
-}
-SAM_PIXEL_MEAN, SAM_PIXEL_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
-
-def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None):
-    "segment-anything's `ImageEncoderViT` for `sam_type`, with the `image_encoder.*` weights of an official SAM checkpoint (strict)."
-    from functools import partial
-    import torch
-    from segment_anything.modeling import ImageEncoderViT
-    from cdsam.files import load_state, load_state_dict_checked
-    if sam_type not in SAM_ENCODERS: raise ValueError(f"--sam_type must be one of {list(SAM_ENCODERS)}, got {sam_type!r}")
-    c = SAM_ENCODERS[sam_type]
-    enc = ImageEncoderViT(depth=c['depth'], embed_dim=c['embed_dim'], img_size=c['img_size'], mlp_ratio=4,
-                          norm_layer=partial(torch.nn.LayerNorm, eps=1e-6), num_heads=c['num_heads'], patch_size=16, qkv_bias=True,
-                          use_rel_pos=True, global_attn_indexes=c['global_attn_indexes'], window_size=14, out_chans=256)
-    if checkpoint is not None:
-        sd, _ = load_state(checkpoint, 'SAM checkpoint')
-        sd = {k[len('image_encoder.'):]: v for k, v in sd.items() if k.startswith('image_encoder.')}
-        if not sd: raise ValueError(f"SAM checkpoint {checkpoint} has no image_encoder.* weights")
-        load_state_dict_checked(enc, sd, str(checkpoint))
-    return enc.eval()
-
-def sam_preprocess(img: Image.Image, size: int) -> torch.Tensor:
-    "An image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size, size)`."
-    import numpy as np, torch
-    from segment_anything.utils.transforms import ResizeLongestSide
-    x = torch.from_numpy(ResizeLongestSide(size).apply_image(np.asarray(img.convert('RGB')))).permute(2, 0, 1).float()
-    x = (x - torch.tensor(SAM_PIXEL_MEAN).view(3, 1, 1)) / torch.tensor(SAM_PIXEL_STD).view(3, 1, 1)
-    return torch.nn.functional.pad(x, (0, size - x.shape[2], 0, size - x.shape[1]))
-
 def sam_encode_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-sam-encode` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file per image (resumable).")
@@ -307,10 +280,12 @@ def sam_encode_parser() -> argparse.ArgumentParser:
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     return ap
 
+# %% ../nbs/42_cli.ipynb #d1d8bcdc
 def _sam_encode(a) -> int:
     import torch
     from PIL import Image
     from cdsam.files import atomic_write
+    from cdsam.sam import sam_image_encoder, sam_preprocess
     if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
     if a.input_dir:
         root = Path(a.input_dir)
@@ -346,6 +321,7 @@ def _npy_bytes(arr) -> bytes:
     import numpy as np
     buf = io.BytesIO(); np.save(buf, arr); return buf.getvalue()
 
+# %% ../nbs/42_cli.ipynb #eacb7f1d
 def sam_encode_main(argv: Sequence[str] | None = None) -> int:
     "Console entry point `cdsam-sam-encode`."
     return run_cli(_sam_encode, sam_encode_parser(), argv)
@@ -359,10 +335,11 @@ def export_parser() -> argparse.ArgumentParser:
     ap.add_argument('--force', action='store_true', help='replace an existing output file (never a training checkpoint)')
     return ap
 
+# %% ../nbs/42_cli.ipynb #dd703462
 def check_output(output, inputs=(), force: bool = False):
     """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer state a run
     needs to resume), or an existing file without `force`."""
-    from cdsam.stages import read_checkpoint
+    from cdsam.checkpoint import read_checkpoint
     out = Path(output)
     if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
     if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input checkpoint: refusing to overwrite it")
@@ -372,6 +349,7 @@ def check_output(output, inputs=(), force: bool = False):
     if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to overwrite it, even with --force")
     if not force: raise ValueError(f"--output {out} exists: give --force to replace it")
 
+# %% ../nbs/42_cli.ipynb #d97b4f71
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
     from cdsam.inference import export_merged

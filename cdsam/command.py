@@ -16,13 +16,14 @@ __all__ = ['user_errors', 'run_cli']
 # %% ../nbs/04_command.ipynb #64e85e03
 def user_errors() -> tuple:
     """The exceptions a command reports in one line: bad config (`ConfigError`), files, values and keys (a state-dict
-    mismatch is a `KeyError`), `cdsam.files.WriteError` and `cdsam.learner.NonFiniteLoss` (looked up only where those
+    mismatch is a `KeyError`), `cdsam.files.WriteError` and `cdsam.callbacks.NonFiniteLoss` (looked up only where those
     modules were imported: otherwise such an error cannot have happened)."""
     errs = [ConfigError, FileNotFoundError, NotADirectoryError, ValueError, KeyError]
-    for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.learner', 'NonFiniteLoss')):
+    for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.callbacks', 'NonFiniteLoss')):
         if mod in sys.modules: errs.append(getattr(sys.modules[mod], name))
     return tuple(errs)
 
+# %% ../nbs/04_command.ipynb #35c66ab8
 def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (options and `key=value` overrides in any order), call `fn(args)`; a user error prints
     `prog: error: message` (one line) and returns 2, unless `--debug`."""

@@ -15,7 +15,7 @@ from .defaults import MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAUL
 # %% auto #0
 __all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
            'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override', 'apply_overrides',
-           'default_config', 'load_config', 'dump_config', 'validate_config']
+           'default_config', 'load_config', 'section', 'plain', 'dump_config', 'validate_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
 FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
@@ -23,6 +23,7 @@ FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per
 class ConfigError(ValueError):
     "A config file, key or value is wrong; the message names it and what was expected."
 
+# %% ../nbs/02_config.ipynb #d3f3e9d5
 def _suggest(key: str, valid) -> str:
     near = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
     return f"; did you mean '{near[0]}'?" if near else f"; valid keys: {sorted(valid)}"
@@ -35,6 +36,7 @@ def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Seq
         if isinstance(v, Mapping) and isinstance(defaults[k], Mapping) and name not in free_form:
             check_keys(v, defaults[k], name + '.', free_form)
 
+# %% ../nbs/02_config.ipynb #bfcf1ddf
 _NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
 
 def _coerce(value, default):
@@ -70,6 +72,7 @@ def check_size(cfg, source: str = 'config'):
         if isinstance(x, Mapping): todo += [(v, depth + 1) for v in x.values()]
         elif isinstance(x, (list, tuple)): todo += [(v, depth + 1) for v in x]
 
+# %% ../nbs/02_config.ipynb #ef04bf2e
 def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
@@ -125,6 +128,7 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
         if isinstance(default, (list, tuple)) and not isinstance(value, list): value = [value]
     return keys, value
 
+# %% ../nbs/02_config.ipynb #5f432822
 def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> dict:
     "A copy of `cfg` with each `key=value` override set (keys validated against `defaults`)."
     out = copy.deepcopy(cfg)
@@ -141,23 +145,34 @@ def default_config() -> dict:
     return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
                               loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 
+# %% ../nbs/02_config.ipynb #7aaf7e4e
 def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str] = ()) -> dict:
-    "The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys and wrong types raise."
+    """The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys
+    and wrong types raise. This and `section` are the only places defaults are merged."""
     defaults = default_config()
     user = read_yaml(cfg) if isinstance(cfg, (str, Path)) else copy.deepcopy(dict(cfg or {}))
     user.pop('base', None)
     user = apply_overrides(user, overrides, defaults)
     return validate_config(merge_config(defaults, user), defaults)
 
-def dump_config(cfg: Mapping) -> str:
-    "YAML text of a config (what a run saves next to its checkpoints)."
-    return yaml.safe_dump(_plain(cfg), sort_keys=False)
+# %% ../nbs/02_config.ipynb #ee7f158f
+def section(name: str, cfg: Mapping | None = None) -> dict:
+    """One complete, validated config section (`'data'`, `'loss'`, `'model'`, ...) from a partial mapping of it: what
+    functions that take a section (`build_dataloaders`, `CDSAMLoss`, `build_model`, ...) call on what they are given."""
+    return load_config({name: dict(cfg or {})})[name]
 
-def _plain(x):
-    if isinstance(x, Mapping): return {(k if isinstance(k, (str, int)) else str(k)): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)): return [_plain(v) for v in x]
+# %% ../nbs/02_config.ipynb #eb7af695
+def plain(x):
+    "`x` as plain YAML / JSON data: mappings → dicts with str / int keys, tuples → lists, paths → str."
+    if isinstance(x, Mapping): return {(k if isinstance(k, (str, int)) else str(k)): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)): return [plain(v) for v in x]
     if isinstance(x, Path): return str(x)
     return x
+
+# %% ../nbs/02_config.ipynb #f07b7ba5
+def dump_config(cfg: Mapping) -> str:
+    "YAML text of a config (what a run saves next to its checkpoints)."
+    return yaml.safe_dump(plain(cfg), sort_keys=False)
 
 # %% ../nbs/02_config.ipynb #d9a41962
 # keys whose default is null: the type a value must have when set
@@ -187,6 +202,7 @@ def _checked(name: str, v, want: type):
     if not ok: raise ConfigError(f"config key '{name}' must be {_type_name(want)}, got {v!r}")
     return int(v) if want is int else float(v) if want is float else v
 
+# %% ../nbs/02_config.ipynb #63d1acb0
 def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
     "Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming the dotted key."
     defaults = default_config() if defaults is None else defaults

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy, dataclasses, json, warnings, random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Any
+from typing import Sequence, Any, Mapping
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -19,6 +19,8 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
+from .config import section
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file', 'voc_records',
@@ -38,6 +40,7 @@ class Record:
     id: str = ''
     weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
 
+# %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
     for e in IMAGE_EXTS + tuple(x.upper() for x in IMAGE_EXTS):
         if (d/f'{stem}{e}').is_file(): return d/f'{stem}{e}'
@@ -75,6 +78,7 @@ def split_file(root, split) -> Path | None:
     p = Path(split)
     return p if (p.suffix == '.txt' or p.is_file()) else Path(root)/'ImageSets'/'Segmentation'/f'{split}.txt'
 
+# %% ../nbs/21_data.ipynb #3539ce99
 def _read_ids(root: Path, split) -> list[str] | None:
     lst = split_file(root, split)
     if lst is None: return None
@@ -128,6 +132,7 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
     recs = [Record(p, text, 'binary', masks[p.stem], id=p.stem) if p.stem in masks else Record(p, text, 'none', id=p.stem) for p in imgs]
     return check_records(recs, skip_bad, f"folder {idir}")
 
+# %% ../nbs/21_data.ipynb #6dec47f1
 def coco_records(root, annotations: str = 'annotations.json', image_dir: str = 'images', mode: str = 'instance',
                  skip_bad: bool = False) -> list[Record]:
     "Per-instance (`mode='instance'`) or per-category (`'category'`) records of a COCO JSON (polygons or RLE), prompted by category name."
@@ -152,6 +157,7 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
         recs.append(Record(p, cats[cid], 'coco', None, (segs, im['height'], im['width']), id=f'{iid}:{k}'))
     return check_records(recs, skip_bad, f"COCO set {ann}")
 
+# %% ../nbs/21_data.ipynb #feaca5d7
 def split_records(records: list[Record], valid_frac: float = 0.2, seed: int = 0) -> tuple[list[Record], list[Record]]:
     "Seeded train / valid split by image (all records of one image go to the same side)."
     images = sorted({str(r.image) for r in records})
@@ -180,6 +186,7 @@ def rle_decode(rle: dict) -> np.ndarray:
     flat = np.repeat(np.arange(len(cnts)) % 2, cnts).astype(np.uint8)
     return flat.reshape((w, h)).T
 
+# %% ../nbs/21_data.ipynb #cd3ea4e9
 def coco_mask(segs: list, h: int, w: int) -> np.ndarray:
     "Union of COCO segmentations (polygon lists or RLE dicts) as a `(h, w)` 0/1 mask."
     m = Image.new('L', (w, h), 0); d = ImageDraw.Draw(m); out = np.zeros((h, w), np.uint8)
@@ -223,34 +230,42 @@ class Letterbox:
         "Model-input points `(..., 2)` → image pixels."
         return (torch.as_tensor(xy, dtype=torch.float) - torch.tensor([self.left, self.top], dtype=torch.float)) / self.scale
 
-    def boxes_to_model(self, b) -> torch.Tensor:
-        "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
-        b = torch.as_tensor(b, dtype=torch.float)
-        return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+# %% ../nbs/21_data.ipynb #76a81465
+@patch
+def boxes_to_model(self: Letterbox, b) -> torch.Tensor:
+    "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
+    b = torch.as_tensor(b, dtype=torch.float)
+    return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
-    def boxes_to_image(self, b) -> torch.Tensor:
-        "Model-input boxes `(..., 4)` → image pixels."
-        b = torch.as_tensor(b, dtype=torch.float)
-        return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+# %% ../nbs/21_data.ipynb #c79c2690
+@patch
+def boxes_to_image(self: Letterbox, b) -> torch.Tensor:
+    "Model-input boxes `(..., 4)` → image pixels."
+    b = torch.as_tensor(b, dtype=torch.float)
+    return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
-    def paste(self, x: torch.Tensor, fill) -> torch.Tensor:
-        "A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts beyond the canvas cut off)."
-        C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
-        if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
-        out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
-        y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
-        out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
-        return out
+# %% ../nbs/21_data.ipynb #46b31ec8
+@patch
+def paste(self: Letterbox, x: torch.Tensor, fill) -> torch.Tensor:
+    "A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts beyond the canvas cut off)."
+    C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
+    if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
+    out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
+    y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
+    out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
+    return out
 
-    def mask_to_image(self, p: torch.Tensor) -> torch.Tensor:
-        "Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`, bilinearly."
-        t, l, (h, w) = self.top, self.left, self.hw
-        if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
-            raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
-        lead = p.shape[:-2]
-        q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
-        q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False)
-        return q.reshape(*lead, *self.src)
+# %% ../nbs/21_data.ipynb #a60b8274
+@patch
+def mask_to_image(self: Letterbox, p: torch.Tensor) -> torch.Tensor:
+    "Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`, bilinearly."
+    t, l, (h, w) = self.top, self.left, self.hw
+    if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
+        raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
+    lead = p.shape[:-2]
+    q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
+    q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False)
+    return q.reshape(*lead, *self.src)
 
 # %% ../nbs/21_data.ipynb #3b93488c
 class WholeImage:
@@ -337,6 +352,7 @@ def check_binary_mask(m: np.ndarray, path) -> bool:
                   f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
     return False
 
+# %% ../nbs/21_data.ipynb #d9656e74
 class SegDataset(torch.utils.data.Dataset):
     "Records → `(inputs, mask)` samples with transforms, optional rot90 augmentation and sampled point / box prompts."
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
@@ -372,22 +388,27 @@ class SegDataset(torch.utils.data.Dataset):
             x, m = torch.rot90(x, k, (1, 2)), torch.rot90(m, k, (1, 2))
         return x.as_subclass(torch.Tensor).contiguous(), m.as_subclass(torch.Tensor).to(torch.uint8).contiguous()
 
-    def with_prompts(self, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict, torch.Tensor]:
-        "The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else seeded by `i`)."
-        train = self.train if train is None else train
-        g = None if train else torch.Generator().manual_seed(self.seed + i)
-        pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
-        r = self.records[i]
-        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none'),
-                    weight=torch.tensor(float(r.weight))), m
+# %% ../nbs/21_data.ipynb #e881363c
+@patch
+def with_prompts(self: SegDataset, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict, torch.Tensor]:
+    "The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else seeded by `i`)."
+    train = self.train if train is None else train
+    g = None if train else torch.Generator().manual_seed(self.seed + i)
+    pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
+    r = self.records[i]
+    return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none'),
+                weight=torch.tensor(float(r.weight))), m
 
-    def __getitem__(self, i: int): return self.with_prompts(i, *self.load(i))
+# %% ../nbs/21_data.ipynb #bc4af25d
+@patch
+def __getitem__(self: SegDataset, i: int): return self.with_prompts(i, *self.load(i))
 
-    def deterministic(self) -> 'SegDataset':
-        "A copy of this dataset with the evaluation transform of its view (no augmentation)."
-        ds = copy.copy(self)
-        ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats, self.view, self.zoom)
-        return ds
+@patch
+def deterministic(self: SegDataset) -> 'SegDataset':
+    "A copy of this dataset with the evaluation transform of its view (no augmentation)."
+    ds = copy.copy(self)
+    ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats, self.view, self.zoom)
+    return ds
 
 # %% ../nbs/21_data.ipynb #667f92e2
 def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
@@ -404,6 +425,7 @@ def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int
     xs = torch.stack([ds[i][0]['image'] for i in range(len(ds))])
     return tuple(xs.mean((0, 2, 3)).tolist()), tuple(xs.std((0, 2, 3)).tolist())
 
+# %% ../nbs/21_data.ipynb #ea6de40c
 POINT_OR_BOX_MODES = ('points', 'box', 'text+points', 'text+box')     # every sample carries a point or box prompt
 
 def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
@@ -417,6 +439,7 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
                       f"(the union per category) or a point / box prompt mode.", stacklevel=2)
     return mode
 
+# %% ../nbs/21_data.ipynb #836482d8
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
                'coco_mode', 'skip_bad')
 
@@ -434,13 +457,12 @@ def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]
     log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
     return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
 
+# %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[Record], list[Record]]:
     """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC root
     without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each of
     `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to training."""
-    c = {**DATA_DEFAULTS, **cfg}
-    unknown = set(cfg) - set(DATA_DEFAULTS)
-    if unknown: raise KeyError(f"unknown key(s) data.{sorted(unknown)[0]} (valid: {sorted(DATA_DEFAULTS)})")
+    c = section('data', cfg)                                   # complete and validated (unknown keys raise)
     if c['root'] is None and c['format'] != 'folder': raise ValueError("data.root is not set")
     if c['format'] == 'voc':
         kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
@@ -476,6 +498,7 @@ class SegDataLoaders(DataLoaders):
         b = b if b is not None else self.train.one_batch()
         show_samples(b[0], b[1], max_n=max_n, ncols=ncols, figsize=figsize, stats=getattr(self, 'stats', IMAGENET_STATS), **kwargs)
 
+# %% ../nbs/21_data.ipynb #56b023e4
 def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None = None, max_n: int = 6, ncols: int = 3,
                  figsize=None, stats=IMAGENET_STATS, titles=None):
     "Draw images with ground-truth mask (green, ignored pixels grey), optional prediction (red outline), prompt, points and box."
@@ -500,10 +523,14 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     plt.tight_layout()
     return fig
 
-def build_dataloaders(cfg: dict, device=None, prompt_mode: str = 'text') -> SegDataLoaders:
-    "fastai DataLoaders (train shuffled with augmentations; valid deterministic) from a `data` config section (`prompt_mode`: `train.prompt_mode`)."
-    c = {**DATA_DEFAULTS, **cfg}
-    train, valid = data_records(cfg, prompt_mode)
+# %% ../nbs/21_data.ipynb #033ae52e
+def build_dataloaders(cfg: Mapping,             # a `data` config section (complete, e.g. `plan.cfg['data']`, or partial: defaults fill it)
+                      device=None,              # where batches go (default: fastai's `default_device()`, the GPU if there is one)
+                      prompt_mode: str = 'text' # `train.prompt_mode`: decides how a COCO set is read (`data.coco_mode: auto`)
+                     ) -> SegDataLoaders:       # `train` shuffled and augmented, `valid` deterministic; `.stats` the normalisation
+    "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
+    c = section('data', cfg)
+    train, valid = data_records(c, prompt_mode)
     if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c['normalize']!r}")
     if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
     z = c['zoom']

@@ -10,25 +10,14 @@ import argparse, copy, math, time
 from pathlib import Path
 from typing import Sequence
 from .config import load_config
-from .defaults import TINY_MODEL_CFG
+from .defaults import DEMO_CONFIG   # (re-exported: defined in cdsam.defaults)
 from .command import run_cli
 # torch, the models and training are imported inside run_demo: `cdsam-demo --help` needs none of them
 
 # %% auto #0
-__all__ = ['DEMO_CONFIG', 'demo_config', 'overlays_figure', 'run_demo', 'demo_parser', 'main']
+__all__ = ['demo_config', 'overlays_figure', 'run_demo', 'demo_parser', 'main']
 
 # %% ../nbs/90_demo.ipynb #cc0693a0
-DEMO_CONFIG = {
-    'model': copy.deepcopy(TINY_MODEL_CFG['model']),
-    'data': dict(root='data/voc', resize=64, crop=56, batch_size=8),
-    'lora': dict(r=4, alpha=8.0, dino=dict(last_k_blocks=1)),
-    'optim': dict(lr=5e-3, lora_lr=5e-3, moms=[0.95, 0.85, 0.95]),   # fastai's one-cycle momentum: faster on tiny models
-    'per_stage': {1: dict(optim=dict(epochs=10)), 2: dict(optim=dict(epochs=4, lr=2e-3, lora_lr=2e-3)),
-                  3: dict(optim=dict(epochs=4, lr=1e-3, lora_lr=1e-3)), 4: dict(optim=dict(epochs=4, lr=5e-4, lora_lr=1e-3))},
-    'eval': dict(dual_circle=dict(image_dir='data/dual_circle/images', circle_dir='data/dual_circle/circles')),
-    'run': dict(name='demo', output_dir='experiments', seed=0),
-}
-
 def demo_config(out: Path) -> dict:
     "`DEMO_CONFIG` with its relative paths placed under `out`, as a full config."
     c = copy.deepcopy(DEMO_CONFIG)
@@ -51,12 +40,13 @@ def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
     for ax, r in zip(np.atleast_1d(axs), records[:n]):
         im = Image.open(r.image).convert('RGB')
         p, s = predict_probs(model, im, r.prompt, cfg['data']['crop'], checkpoint_stats(meta))
-        ax.imshow(overlay(im, p > 0.5, 0.45)); ax.contour(np.asarray(Image.open(r.mask)) > 0, levels=[.5], colors='lime', linewidths=1)
+        ax.imshow(overlay(im, p > cfg['eval']['threshold'], 0.45)); ax.contour(np.asarray(Image.open(r.mask)) > 0, levels=[.5], colors='lime', linewidths=1)
         ax.set_title(f"{r.id}  IoU≈{s:.2f}", fontsize=8); ax.axis('off')
     fig.tight_layout()
     atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
     return Path(path)
 
+# %% ../nbs/90_demo.ipynb #a9bb3d99
 def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     "Generate the data, train stages 1–4, evaluate each stage's best checkpoint, write `report.md`; return the results."
     from cdsam.data import voc_records
@@ -64,7 +54,7 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     from cdsam.files import atomic_write
     from cdsam.inference import model_from_checkpoint, checkpoint_stats, predict_probs, evaluate_records
     from cdsam.synthetic import make_synthetic_voc, make_dual_circle_set
-    from cdsam.train import train_stages
+    from cdsam.learner import train_stages
     out = Path(out); t0 = time.time()
     make_synthetic_voc(out/'data'/'voc', n=n_images, size=64, seed=seed)
     make_dual_circle_set(out/'data'/'dual_circle', n=6, size=64, seed=seed)
@@ -75,8 +65,8 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     rows = []
     for r in results:
         model, mcfg, meta = model_from_checkpoint(r['best'] or r['latest'])
-        sc, _ = evaluate_records(model, val, mcfg['data']['crop'], checkpoint_stats(meta))     # whole images, own size
-        dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, mcfg['data']['text'], mcfg['data']['crop'], checkpoint_stats(meta))[0] > .5)['overall']
+        sc, _ = evaluate_records(model, val, mcfg['data']['crop'], checkpoint_stats(meta), mcfg['eval']['threshold'])     # whole images, own size
+        dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, mcfg['data']['text'], mcfg['data']['crop'], checkpoint_stats(meta))[0] > mcfg['eval']['threshold'])['overall']
         rows.append(dict(stage=r['stage'], epochs=meta['epoch'], dice=sc['micro']['dice'], iou=sc['micro']['iou'],
                          dice_mean=sc['mean']['dice'], dc_precision=dc['precision'], dc_recall=dc['recall'], dc_f1=dc['f1'],
                          checkpoint=str(r['best'] or r['latest'])))
@@ -103,6 +93,7 @@ def demo_parser() -> argparse.ArgumentParser:
     ap.add_argument('--images', type=int, default=48, help='number of generated lesion images (default: 48)')
     return ap
 
+# %% ../nbs/90_demo.ipynb #a07aa626
 def _demo(a) -> int:
     if a.images < 10: raise ValueError(f"--images must be at least 10 (train and validation splits), got {a.images}")
     res = run_demo(a.output_dir, a.seed, a.images)

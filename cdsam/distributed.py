@@ -23,17 +23,20 @@ def is_distributed() -> bool:
     "True when this process was launched (torchrun / accelerate launch) as one of several."
     return num_distrib() > 1
 
+# %% ../nbs/33_distributed.ipynb #4467b1b0
 def process_group_device() -> torch.device:
     "Where collectives run: the current CUDA device for nccl, the CPU for gloo (or when no group is initialised)."
     if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_backend() == 'nccl':
         return torch.device('cuda', torch.cuda.current_device())
     return torch.device('cpu')
 
+# %% ../nbs/33_distributed.ipynb #6b350053
 def setup_device() -> torch.device:
     "The device this process trains on: under a multi-process launch with GPUs `cuda:LOCAL_RANK` (made current), else fastai's `default_device()`."
     if is_distributed() and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     return default_device()
 
+# %% ../nbs/33_distributed.ipynb #444597f6
 def all_ranks_true(flag: bool) -> bool:
     "`flag` and-ed over every rank (the flag itself when not distributed): all ranks get the same answer."
     if not (is_distributed() and torch.distributed.is_initialized()): return bool(flag)
@@ -49,6 +52,7 @@ class GroupDistributedDL(DistributedDL):
         torch.distributed.broadcast(t, rank)
         return t.cpu().tolist()
 
+# %% ../nbs/33_distributed.ipynb #044abfce
 class GroupDistributedTrainer(DistributedTrainer):
     "fastai's `DistributedTrainer` (accelerate DDP) with `GroupDistributedDL` loaders; CPU / gloo when there is no GPU."
     def __init__(self, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
@@ -68,6 +72,7 @@ def split_by_sizes(items: Sequence, sizes: Sequence[int]) -> list[list]:
     for s in sizes: out.append(list(items[i:i + s])); i += s
     return out
 
+# %% ../nbs/33_distributed.ipynb #4b923c32
 class PromptDataParallel(DataParallel):
     "`DataParallel` for cdsam batches: the per-image prompt strings are split with their images; the int token grid is passed through."
     def scatter(self, inputs, kwargs, device_ids):
@@ -86,6 +91,7 @@ class PromptDataParallel(DataParallel):
         out['grid'] = grid
         return out
 
+# %% ../nbs/33_distributed.ipynb #1c951e10
 class PromptParallelTrainer(ParallelTrainer):
     "fastai's `ParallelTrainer` wrapping the model in `PromptDataParallel`."
     def before_fit(self): self.learn.model = PromptDataParallel(self.learn.model, device_ids=self.device_ids)

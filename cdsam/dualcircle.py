@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/dualcircle.html.md"""
 
 # %% ../nbs/23_dualcircle.ipynb #55bf705e
 from __future__ import annotations
-import csv, warnings
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,10 +14,11 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 from .metrics import scores_from_counts
+from .files import write_csv
 
 # %% auto #0
 __all__ = ['BACKGROUND', 'ANNULUS', 'LESION', 'circle_regions', 'DualCirclePair', 'pair_dual_circle', 'dual_circle_counts',
-           'evaluate_dual_circle', 'write_csv', 'save_dual_circle_vis']
+           'evaluate_dual_circle', 'save_dual_circle_vis']
 
 # %% ../nbs/23_dualcircle.ipynb #52ac800d
 BACKGROUND, ANNULUS, LESION = 0, 1, 2
@@ -62,6 +63,7 @@ class DualCirclePair:
     circles: Path
     ignore: Path | None = None
 
+# %% ../nbs/23_dualcircle.ipynb #bc31dc7b
 def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[DualCirclePair], dict]:
     "Pair images with circle masks (and ignore masks); returns the pairs and `{'images_without_mask': [...], 'masks_without_image': [...]}`."
     idir, cdir = Path(image_dir), Path(circle_dir)
@@ -96,6 +98,7 @@ def dual_circle_counts(pred: np.ndarray, regions: np.ndarray, ignore: np.ndarray
     les, bg = (regions == LESION) & keep, (regions == BACKGROUND) & keep
     return dict(tp=int((pred & les).sum()), fn=int((~pred & les).sum()), fp=int((pred & bg).sum()), tn=int((~pred & bg).sum()))
 
+# %% ../nbs/23_dualcircle.ipynb #d1d823d0
 def _scores(c: dict) -> dict:
     s = scores_from_counts(np.array([c['tp'], c['fp'], c['fn'], c['tn']]))
     return {k: float(s[k]) for k in ('precision', 'recall', 'f1', 'accuracy')}
@@ -119,14 +122,7 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
     if output_csv is not None: write_csv(rows, output_csv)
     return dict(per_image=rows, overall=overall)
 
-def write_csv(rows: list[dict], path) -> Path:
-    "Write dict rows as a CSV (atomically)."
-    from cdsam.files import atomic_write
-    def w(t):
-        with open(t, 'w', newline='') as f:
-            wr = csv.DictWriter(f, fieldnames=list(rows[0])); wr.writeheader(); wr.writerows(rows)
-    return atomic_write(path, w)
-
+# %% ../nbs/23_dualcircle.ipynb #e5fedb45
 def save_dual_circle_vis(img: Image.Image, pred: np.ndarray, regions: np.ndarray, path, ignore=None) -> Path:
     "PNG of the image with the prediction (red) and the lesion / annulus / background boundaries outlined."
     import matplotlib.pyplot as plt

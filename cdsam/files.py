@@ -8,18 +8,20 @@ Docs: https://cdsam.github.io/cdsam/files.html.md"""
 from __future__ import annotations
 import errno, os, tempfile
 from pathlib import Path
-from typing import Callable, Mapping, Iterable
+from typing import Callable, Mapping, Iterable, Sequence
+import csv
 import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['WriteError', 'atomic_write', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys',
+__all__ = ['WriteError', 'atomic_write', 'write_csv', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys',
            'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
     "A file could not be written (no space left, no permission, …); the message names the file. What was there before is intact."
 
+# %% ../nbs/01_files.ipynb #43eb440a
 _NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_container')    # torch.save's words for ENOSPC
 
 def _write_error(path: Path, e: BaseException) -> WriteError:
@@ -48,6 +50,16 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
     finally:
         if tmp.exists(): tmp.unlink()
     return path
+
+# %% ../nbs/01_files.ipynb #dcb60f77
+def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = None) -> Path:
+    "Write dict `rows` as a CSV, atomically; columns `fieldnames` (default: the first row's keys; missing values empty)."
+    names = list(fieldnames or (rows[0] if rows else []))
+    def w(t):
+        with open(t, 'w', newline='') as f:
+            wr = csv.DictWriter(f, fieldnames=names, restval='')
+            wr.writeheader(); wr.writerows(rows)
+    return atomic_write(path, w)
 
 # %% ../nbs/01_files.ipynb #f9d60f9b
 def _is_safetensors(path) -> bool: return str(path).endswith('.safetensors')
@@ -107,6 +119,7 @@ def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.
               if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
     if missing or unexpected or shapes: raise StateDictMismatch(source, missing, unexpected, shapes)
 
+# %% ../nbs/01_files.ipynb #64a40966
 def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
                             ignore_missing: Iterable[str] = ()) -> nn.Module:
     "Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else raise `StateDictMismatch`."

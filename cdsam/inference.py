@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 from .config import load_config
 from .model import build_model, CDSAM
-from .stages import read_checkpoint, restore_model, save_checkpoint
+from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
 from .data import IMAGENET_STATS, WholeImage, SegDataset, Record
 from .metrics import confusion_counts, count_scores, pred_logits
@@ -40,11 +40,13 @@ def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tupl
     model.text_encoder.set_frozen(True)
     return model.to(device or 'cpu').eval(), cfg, ck['meta']
 
+# %% ../nbs/40_inference.ipynb #4a424e95
 def checkpoint_stats(meta: Mapping) -> tuple:
     "The normalisation `(mean, std)` a checkpoint was trained with (ImageNet's when it does not say)."
     st = meta.get('stats')
     return (tuple(st[0]), tuple(st[1])) if st else IMAGENET_STATS
 
+# %% ../nbs/40_inference.ipynb #88483660
 def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
     "Write `checkpoint`'s model with every LoRA adapter merged into its layer (weights + config; no optimizer) to `output`."
     model, cfg, meta = model_from_checkpoint(checkpoint)
@@ -79,10 +81,20 @@ def _starts(n: int, tile: int, stride: int) -> list[int]:
     s = list(range(0, n - tile, stride)); s.append(n - tile)
     return s
 
-def predict_probs(model: CDSAM, image: Image.Image, text: str | None = 'skin lesion', size: int = 224, stats=IMAGENET_STATS,
-                  tile: int | None = None, overlap: float = 0.25, tta: bool = False, points=None, point_labels=None,
-                  box=None) -> tuple[np.ndarray, float]:
-    "Per-pixel probabilities `(H, W)` for a PIL image and the predicted-IoU score (sliding windows with `tile`, flips with `tta`)."
+# %% ../nbs/40_inference.ipynb #9bc1241f
+def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.g. from `model_from_checkpoint`)
+                  image: Image.Image,                 # any size or aspect: letterboxed whole, probabilities mapped back
+                  text: str | None = 'skin lesion',   # the text prompt (None: points / box only)
+                  size: int = 224,                    # the model's input side (`data.crop` of the run)
+                  stats=IMAGENET_STATS,               # normalisation (mean, std) of the run (`checkpoint_stats`)
+                  tile: int | None = None,            # sliding windows of this side (pixels) for very large images
+                  overlap: float = 0.25,              # fraction by which neighbouring windows overlap
+                  tta: bool = False,                  # average with the horizontally / vertically flipped predictions
+                  points=None,                        # `[(x, y), ...]` point prompts in image pixels
+                  point_labels=None,                  # 1 foreground / 0 background per point (default: all 1)
+                  box=None,                           # `(x0, y0, x1, y1)` box prompt in image pixels
+                 ) -> tuple[np.ndarray, float]:       # probabilities `(H, W)` at the image's size, predicted IoU
+    "Per-pixel mask probabilities for a PIL image at its own resolution, and the model's predicted-IoU score."
     if not text and points is None and box is None: raise ValueError("give a text prompt, points and/or a box")
     if points is not None and point_labels is None: point_labels = [1] * len(points)
     W, H = image.size
@@ -137,6 +149,7 @@ def overlay(image: Image.Image, mask: np.ndarray, opacity: float = 0.4, color=(2
     out = np.where(m, base * (1 - opacity) + np.array(color, np.float32) * opacity, base)
     return Image.fromarray(out.clip(0, 255).astype(np.uint8))
 
+# %% ../nbs/40_inference.ipynb #d29f0e14
 def confidence(probs: np.ndarray) -> float:
     "Mean pixel confidence `max(p, 1-p)` of a probability map (1 = certain everywhere)."
     return float(np.maximum(probs, 1 - probs).mean())

@@ -12,11 +12,13 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 from .files import save_state, load_state, check_state_keys, StateDictMismatch
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'inject_lora', 'vit_last_blocks_targets', 'sam_decoder_targets', 'lora_layers',
-           'lora_parameters', 'is_lora_param', 'count_lora_parameters', 'mark_only_lora_trainable', 'disable_lora',
-           'merge_lora', 'lora_state_dict', 'lora_config', 'save_lora', 'apply_lora_config', 'load_lora']
+__all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'target_matcher', 'set_submodule', 'inject_lora', 'vit_last_blocks_targets',
+           'sam_decoder_targets', 'lora_layers', 'lora_parameters', 'is_lora_param', 'count_lora_parameters',
+           'mark_only_lora_trainable', 'disable_lora', 'merge_lora', 'lora_state_dict', 'lora_config', 'save_lora',
+           'apply_lora_config', 'load_lora']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 class LoRALinear(nn.Module):
@@ -35,39 +37,8 @@ class LoRALinear(nn.Module):
         self.merged, self.disabled = False, False
         self.reset_lora_parameters()
 
-    def reset_lora_parameters(self):
-        "A: Kaiming-uniform (as `nn.Linear`, `a=sqrt(5)`); B: zeros, so the adapter starts as a no-op."
-        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
-        nn.init.zeros_(self.lora_B.weight)
-
     in_features = property(lambda self: self.base.in_features)
     out_features = property(lambda self: self.base.out_features)
-
-    def delta_weight(self) -> torch.Tensor:
-        "The low-rank update `scaling * B @ A`, shaped like the base weight."
-        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
-
-    @property
-    def weight(self) -> torch.Tensor:
-        "Effective weight (base + update unless merged or disabled), for code that calls `F.linear(x, m.weight)`."
-        w = self.base.weight
-        if self.merged and self.disabled: return w - self.delta_weight().to(w.dtype)
-        if self.merged or self.disabled: return w
-        return w + self.delta_weight().to(w.dtype)
-
-    @property
-    def bias(self) -> torch.Tensor | None: return self.base.bias
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.base(x)
-        if self.disabled:
-            if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
-            return y
-        if self.merged: return y
-        h = self.lora_A(self.lora_dropout(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
-        if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
-        # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
-        return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
 
     @torch.no_grad()
     def merge(self):
@@ -83,36 +54,88 @@ class LoRALinear(nn.Module):
             self.base.weight -= self.delta_weight().to(self.base.weight.dtype)
             self.merged = False
 
-    def to_linear(self) -> nn.Linear:
-        "A plain `nn.Linear` with the update folded in (for export); this layer is left as it was."
-        lin = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
-                        device=self.base.weight.device, dtype=self.base.weight.dtype)
-        with torch.no_grad():
-            lin.weight.copy_(self.base.weight if self.merged else self.base.weight + self.delta_weight().to(lin.weight.dtype))
-            if self.base.bias is not None: lin.bias.copy_(self.base.bias)
-        return lin
+# %% ../nbs/00_lora.ipynb #04a4ef74
+@patch
+def reset_lora_parameters(self: LoRALinear):
+    "A: Kaiming-uniform (as `nn.Linear`, `a=sqrt(5)`); B: zeros, so the adapter starts as a no-op."
+    nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+    nn.init.zeros_(self.lora_B.weight)
 
-    def extra_repr(self) -> str: return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, merged={self.merged}"
+# %% ../nbs/00_lora.ipynb #6ea799af
+@patch
+def delta_weight(self: LoRALinear) -> torch.Tensor:
+    "The low-rank update `scaling * B @ A`, shaped like the base weight."
+    return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+
+# %% ../nbs/00_lora.ipynb #346c293d
+@patch(as_prop=True)
+def weight(self: LoRALinear) -> torch.Tensor:
+    "Effective weight (base + update unless merged or disabled), for code that calls `F.linear(x, m.weight)`."
+    w = self.base.weight
+    if self.merged and self.disabled: return w - self.delta_weight().to(w.dtype)
+    if self.merged or self.disabled: return w
+    return w + self.delta_weight().to(w.dtype)
+
+# %% ../nbs/00_lora.ipynb #32670582
+@patch(as_prop=True)
+def bias(self: LoRALinear) -> torch.Tensor | None: return self.base.bias
+
+# %% ../nbs/00_lora.ipynb #c55783de
+@patch
+def forward(self: LoRALinear, x: torch.Tensor) -> torch.Tensor:
+    y = self.base(x)
+    if self.disabled:
+        if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
+        return y
+    if self.merged: return y
+    h = self.lora_A(self.lora_dropout(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
+    if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
+    # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
+    return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
+
+# %% ../nbs/00_lora.ipynb #61c39a8a
+@patch
+def to_linear(self: LoRALinear) -> nn.Linear:
+    "A plain `nn.Linear` with the update folded in (for export); this layer is left as it was."
+    lin = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
+                    device=self.base.weight.device, dtype=self.base.weight.dtype)
+    with torch.no_grad():
+        lin.weight.copy_(self.base.weight if self.merged else self.base.weight + self.delta_weight().to(lin.weight.dtype))
+        if self.base.bias is not None: lin.bias.copy_(self.base.bias)
+    return lin
+
+# %% ../nbs/00_lora.ipynb #5bbf9763
+@patch
+def extra_repr(self: LoRALinear) -> str: return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, merged={self.merged}"
 
 # %% ../nbs/00_lora.ipynb #172b9ef4
-def _target_matcher(t):
+def target_matcher(t):
+    "A predicate on module names for one LoRA target: a full name or `.suffix` (as peft), `'re:...'` or a compiled regex."
     if isinstance(t, re.Pattern): return lambda n: t.search(n) is not None
     if isinstance(t, str) and t.startswith('re:'):
         rx = re.compile(t[3:]); return lambda n: rx.search(n) is not None
     if isinstance(t, str): return lambda n: n == t or n.endswith('.' + t)        # as peft: a full name or a `.suffix`
     raise TypeError(f"LoRA target must be a str or compiled regex, got {t!r}")
 
-def _set_submodule(model: nn.Module, name: str, new: nn.Module):
+# %% ../nbs/00_lora.ipynb #e4c78012
+def set_submodule(model: nn.Module, name: str, new: nn.Module):
+    "Replace the submodule of `model` called `name` (dotted) by `new`."
     parent, _, child = name.rpartition('.')
     setattr(model.get_submodule(parent) if parent else model, child, new)
 
-def inject_lora(model: nn.Module, targets: str | Sequence, r: int = 8, alpha: float = 16., dropout: float = 0.,
-                exclude: Sequence = ()) -> list[str]:
-    "Wrap each `nn.Linear` of `model` whose name matches a target (a full name or `.suffix`, `'re:...'` or a compiled regex) in `LoRALinear`; return the wrapped names."
+# %% ../nbs/00_lora.ipynb #3e79233d
+def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers are adapted, in place
+                targets: str | Sequence,   # full names or `.suffix`es (as peft), `'re:...'` strings or compiled regexes
+                r: int = 8,                # adapter rank
+                alpha: float = 16.,        # scale: the update is `alpha / r * B @ A`
+                dropout: float = 0.,       # dropout on the adapter's input (no call at all at 0)
+                exclude: Sequence = (),    # targets (same forms) of layers never to adapt
+               ) -> list[str]:             # the qualified names of the wrapped layers
+    "Wrap each `nn.Linear` of `model` whose name matches one of `targets` in `LoRALinear`; each target must match a layer."
     targets = [targets] if isinstance(targets, (str, re.Pattern)) else list(targets)
     if not targets: raise ValueError("inject_lora needs at least one target pattern")
-    matchers = [(t, _target_matcher(t)) for t in targets]
-    excl = [_target_matcher(t) for t in exclude]
+    matchers = [(t, target_matcher(t)) for t in targets]
+    excl = [target_matcher(t) for t in exclude]
     linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and not n.endswith(('.lora_A', '.lora_B'))
                and not isinstance(_parent(model, n), LoRALinear)]
     hits = {str(t): [n for n in linears if f(n) and not any(e(n) for e in excl)] for t, f in matchers}
@@ -121,7 +144,7 @@ def inject_lora(model: nn.Module, targets: str | Sequence, r: int = 8, alpha: fl
         raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; "
                          f"available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
     names = sorted({n for ns in hits.values() for n in ns}, key=linears.index)
-    for n in names: _set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout))
+    for n in names: set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout))
     return names
 
 def _parent(model, name):
@@ -164,18 +187,22 @@ def lora_layers(model: nn.Module) -> dict[str, LoRALinear]:
     "All `LoRALinear` layers of `model`, by qualified name."
     return {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
 
+# %% ../nbs/00_lora.ipynb #2b2dcc39
 def lora_parameters(model: nn.Module) -> Iterator[nn.Parameter]:
     "The A and B parameters of every adapter in `model`."
     for m in lora_layers(model).values(): yield from (m.lora_A.weight, m.lora_B.weight)
 
+# %% ../nbs/00_lora.ipynb #913b2939
 def is_lora_param(name: str) -> bool:
     "Is the parameter called `name` (from `named_parameters`) an adapter weight?"
     return name.endswith(('lora_A.weight', 'lora_B.weight'))
 
+# %% ../nbs/00_lora.ipynb #ad93636e
 def count_lora_parameters(model: nn.Module) -> int:
     "Number of adapter parameters (A and B) in `model`."
     return sum(p.numel() for p in lora_parameters(model))
 
+# %% ../nbs/00_lora.ipynb #58159cbb
 def mark_only_lora_trainable(model: nn.Module) -> nn.Module:
     "Freeze every parameter of `model` except the LoRA A/B weights."
     for n, p in model.named_parameters(): p.requires_grad_(is_lora_param(n))
@@ -195,7 +222,7 @@ def disable_lora(model: nn.Module):
 # %% ../nbs/00_lora.ipynb #6978f25d
 def merge_lora(model: nn.Module) -> nn.Module:
     "Replace every `LoRALinear` in `model` by a plain `nn.Linear` with the update folded in (in place); returns `model`."
-    for n, m in lora_layers(model).items(): _set_submodule(model, n, m.to_linear())
+    for n, m in lora_layers(model).items(): set_submodule(model, n, m.to_linear())
     return model
 
 # %% ../nbs/00_lora.ipynb #9c584c01
@@ -203,10 +230,12 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     "The adapter weights of `model` (the `lora_A.weight` / `lora_B.weight` entries of its state dict)."
     return {k: v for k, v in model.state_dict().items() if is_lora_param(k)}
 
+# %% ../nbs/00_lora.ipynb #422ae1e5
 def lora_config(model: nn.Module) -> dict:
     "Per-layer adapter settings `{name: {r, alpha, dropout}}` of `model`."
     return {n: dict(r=m.r, alpha=m.alpha, dropout=m.dropout_p) for n, m in lora_layers(model).items()}
 
+# %% ../nbs/00_lora.ipynb #a879f0f9
 def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> Path:
     "Atomically save only the adapters of `model` (weights + per-layer rank/alpha/dropout metadata) to `path`."
     layers = lora_layers(model)
@@ -215,6 +244,7 @@ def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> 
     meta = {'cdsam_lora': json.dumps({'layers': lora_config(model), **(extra or {})})}
     return save_state(lora_state_dict(model), path, metadata=meta)
 
+# %% ../nbs/00_lora.ipynb #a26f5985
 def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config') -> list[str]:
     "Inject adapters into `model` as described by `lora_config` output `{name: {r, alpha, dropout}}` (layers already adapted must agree)."
     have = lora_layers(model)
@@ -227,6 +257,7 @@ def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config
         except ValueError: raise StateDictMismatch(source, [], [n], []) from None
     return list(layers)
 
+# %% ../nbs/00_lora.ipynb #fcf16f1f
 def load_lora(model: nn.Module, path: str | Path) -> list[str]:
     "Load adapters saved by `save_lora` into `model`, injecting any layer it lacks; return the adapted layer names."
     state, meta = load_state(path, 'LoRA adapter')

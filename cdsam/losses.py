@@ -10,14 +10,17 @@ import copy
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .lora import disable_lora, lora_layers, _set_submodule
+from typing import Mapping
+from .lora import disable_lora, lora_layers, set_submodule
 from .metrics import pred_logits
+from .config import section
 from .defaults import LOSS_DEFAULTS   # (re-exported: defined in cdsam.defaults)
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TEACHER_MODES', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
-           'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask', 'mask_patches',
-           'BackboneTeacher', 'CDSAMLoss']
+__all__ = ['TEACHER_MODES', 'LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou',
+           'iou_head_loss', 'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask',
+           'mask_patches', 'BackboneTeacher', 'CDSAMLoss']
 
 # %% ../nbs/30_losses.ipynb #830a434c
 def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -33,6 +36,7 @@ def seg_logits(pred, size: tuple[int, int]) -> torch.Tensor:
     if tuple(m.shape[-2:]) != tuple(size): m = F.interpolate(m.float(), size=size, mode='bilinear', align_corners=False)
     return m[:, 0].float()
 
+# %% ../nbs/30_losses.ipynb #c4a5b0f6
 def dice_per_image(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.) -> tuple[torch.Tensor, torch.Tensor]:
     "Soft Dice loss of each image `(B,)` and which images have valid pixels `(B,)`."
     t, valid = _valid(target, ignore_index)
@@ -40,6 +44,7 @@ def dice_per_image(logits: torch.Tensor, target: torch.Tensor, ignore_index: int
     inter, total = (p * t).flatten(1).sum(1), (p + t).flatten(1).sum(1)
     return 1 - (2 * inter + eps) / (total + eps), valid.flatten(1).sum(1) > 0
 
+# %% ../nbs/30_losses.ipynb #0308c438
 def _weighted_mean(x: torch.Tensor, has: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
     if weight is None: return x[has].mean()
     w = weight.float()[has]
@@ -52,12 +57,14 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | No
     if not has.any(): return logits.sum() * 0.
     return _weighted_mean(d, has, weight)
 
+# %% ../nbs/30_losses.ipynb #c193ffbf
 def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
     "Binary cross-entropy with logits, averaged over valid pixels (each image's pixels weighted by `weight` `(B,)`)."
     t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
     return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).sum() / valid.sum()
 
+# %% ../nbs/30_losses.ipynb #2d08dc90
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2., alpha: float = 0.25,
                ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
     "Focal loss (`alpha` weights positives, `gamma` down-weights easy pixels), averaged over valid pixels (weighted by `weight`)."
@@ -77,6 +84,7 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | Non
     iou = torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
     return iou, valid.flatten(1).sum(1) > 0
 
+# %% ../nbs/30_losses.ipynb #2277182f
 def iou_head_loss(iou_pred: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255,
                   weight: torch.Tensor | None = None) -> torch.Tensor:
     "MSE between the predicted IoU `(B,)` (or `(B, M)`: first mask) and the actual IoU of the mask, over labelled images (weighted by `weight`)."
@@ -92,6 +100,7 @@ def patch_fractions(target: torch.Tensor, grid: tuple[int, int], ignore_index: i
     fg = F.adaptive_avg_pool2d(t[:, None], grid).flatten(1)                 # (B, H, W) -> (B, h*w)
     return fg, F.adaptive_avg_pool2d(valid[:, None], grid).flatten(1)
 
+# %% ../nbs/30_losses.ipynb #027a8c26
 def clip_alignment_loss(proj_tokens: torch.Tensor, text: torch.Tensor, fg: torch.Tensor, valid: torch.Tensor,
                         temperature: float = 0.07, min_weight: float = 0.5) -> torch.Tensor | None:
     "Contrastive alignment of mask-pooled tokens `(B, N, D)` with prompt features `(B, D)`; `None` when no image has both lesion and background."
@@ -119,6 +128,7 @@ def token_distill_loss(student: torch.Tensor, teacher: torch.Tensor, patch_mask:
     m = patch_mask.float()
     return (d * m).sum() / m.sum().clamp(min=1)
 
+# %% ../nbs/30_losses.ipynb #9e717784
 def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator: torch.Generator | None = None,
                       device=None) -> torch.Tensor:
     "Boolean `(B, h*w)` with exactly `round(ratio * h*w)` (at least 1) patches set per image, chosen at random."
@@ -126,6 +136,7 @@ def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator
     order = torch.rand(batch, n, generator=generator).argsort(1)
     return (order < k).to(device) if device is not None else order < k
 
+# %% ../nbs/30_losses.ipynb #c8d30376
 def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int | tuple[int, int], value: float = 0.) -> torch.Tensor:
     "Images `(B, 3, H, W)` with the patches in `patch_mask` `(B, h*w)` set to `value`."
     ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
@@ -139,6 +150,7 @@ def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int
 # %% ../nbs/30_losses.ipynb #cf84397b
 TEACHER_MODES = ('lora_off', 'copy', 'ema')
 
+# %% ../nbs/30_losses.ipynb #46faec79
 class BackboneTeacher(nn.Module):
     "Frozen reference tokens for self-distillation: the student's backbone with LoRA off, or a frozen copy / EMA of it (made with its adapters off)."
     def __init__(self, backbone: nn.Module, mode: str = 'lora_off', momentum: float = 0.999):
@@ -150,7 +162,7 @@ class BackboneTeacher(nn.Module):
         self.model = None
         if mode != 'lora_off':
             self.model = copy.deepcopy(backbone).eval()
-            for n, m in lora_layers(self.model).items(): _set_submodule(self.model, n, m.base)   # adapters off: the pretrained backbone
+            for n, m in lora_layers(self.model).items(): set_submodule(self.model, n, m.base)   # adapters off: the pretrained backbone
             for p in self.model.parameters(): p.requires_grad_(False)
 
     def train(self, mode: bool = True):
@@ -180,20 +192,17 @@ class BackboneTeacher(nn.Module):
             else: t.copy_(src[k])
 
 # %% ../nbs/30_losses.ipynb #8f596a28
+LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the weighted terms (their weights: the loss section)
+
 class CDSAMLoss:
     "Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term of the last call."
-    def __init__(self, dice: float = 1., bce: float = 1., focal: float = 0., focal_gamma: float = 2., focal_alpha: float = .25,
-                 iou: float = .1, align: float = .05, align_temperature: float = .07, distill: float = .05,
-                 ignore_index: int = 255, **_):
-        self.w = dict(dice=dice, bce=bce, focal=focal, iou=iou, align=align, distill=distill)
-        self.focal_gamma, self.focal_alpha, self.temperature, self.ignore_index = focal_gamma, focal_alpha, align_temperature, ignore_index
+    def __init__(self, cfg: Mapping | None = None, **overrides):
+        "`cfg`: a `loss` config section (e.g. `plan.loss`; missing keys take `LOSS_DEFAULTS`), `overrides` single keys (`align=0`)."
+        c = section('loss', {**(cfg or {}), **overrides})                 # unknown keys raise, naming the nearest one
+        self.w = {k: c[k] for k in LOSS_TERMS}
+        self.focal_gamma, self.focal_alpha, self.temperature, self.ignore_index = c['focal_gamma'], c['focal_alpha'], c['align_temperature'], c['ignore_index']
         if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / focal / iou / align / distill")
         self.last: dict[str, float | None] = {}
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> 'CDSAMLoss':
-        "From a `loss` config section."
-        return cls(**{**LOSS_DEFAULTS, **cfg})
 
     def terms(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor | None]:
         """Each unweighted term (`None` when it does not apply to this batch or has weight 0). Per-image `pred['weight']` `(B,)`
@@ -217,37 +226,46 @@ class CDSAMLoss:
             out['distill'] = token_distill_loss(pred.get('student_tokens', pred['tokens']), pred['teacher_tokens'], pred.get('distill_mask'))
         return out
 
-    def _mask_logits(self, pred: dict, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        "The trained mask logits `(B, H, W)` and every mask's `(B, M, H, W)` at the target's size."
-        m = pred['masks'] if isinstance(pred, dict) else pred
-        m = m if m.ndim == 4 else m[:, None]
-        if tuple(m.shape[-2:]) != tuple(target.shape[-2:]):
-            m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
-        m = m.float()
-        if m.shape[1] == 1: return m[:, 0], m
-        with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
-            per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
-                               for k in range(m.shape[1])], 1)             # (B, M)
-        best = per.argmin(1)
-        return m[torch.arange(len(m)), best], m
+# %% ../nbs/30_losses.ipynb #f0b4959a
+@patch
+def _mask_logits(self: CDSAMLoss, pred: dict, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    "The trained mask logits `(B, H, W)` and every mask's `(B, M, H, W)` at the target's size."
+    m = pred['masks'] if isinstance(pred, dict) else pred
+    m = m if m.ndim == 4 else m[:, None]
+    if tuple(m.shape[-2:]) != tuple(target.shape[-2:]):
+        m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
+    m = m.float()
+    if m.shape[1] == 1: return m[:, 0], m
+    with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
+        per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
+                           for k in range(m.shape[1])], 1)             # (B, M)
+    best = per.argmin(1)
+    return m[torch.arange(len(m)), best], m
 
-    def _bce_per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        t, valid = _valid(target, self.ignore_index)
-        return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
+@patch
+def _bce_per_image(self: CDSAMLoss, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    t, valid = _valid(target, self.ignore_index)
+    return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
 
-    def __call__(self, pred: dict, target: torch.Tensor) -> torch.Tensor:
-        terms = self.terms(pred, target)
-        used = [self.w[k] * v for k, v in terms.items() if v is not None]
-        self.last = {k: (None if v is None else float(v.detach())) for k, v in terms.items()}
-        if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.   # nothing to learn from this batch
-        return torch.stack(used).sum()
+@patch
+def __call__(self: CDSAMLoss, pred: dict, target: torch.Tensor) -> torch.Tensor:
+    terms = self.terms(pred, target)
+    used = [self.w[k] * v for k, v in terms.items() if v is not None]
+    self.last = {k: (None if v is None else float(v.detach())) for k, v in terms.items()}
+    if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.   # nothing to learn from this batch
+    return torch.stack(used).sum()
 
-    def activation(self, pred) -> torch.Tensor:
-        "Mask probabilities `(B, H, W)` from a model output (for `get_preds`)."
-        return torch.sigmoid(seg_logits(pred, tuple((pred['masks'] if isinstance(pred, dict) else pred).shape[-2:])))
+@patch
+def activation(self: CDSAMLoss, pred) -> torch.Tensor:
+    "Mask probabilities `(B, H, W)` from a model output (for `get_preds`)."
+    return torch.sigmoid(seg_logits(pred, tuple((pred['masks'] if isinstance(pred, dict) else pred).shape[-2:])))
 
-    def decodes(self, probs: torch.Tensor) -> torch.Tensor:
-        "Binary masks from probabilities."
-        return (probs > 0.5).long()
+# %% ../nbs/30_losses.ipynb #b4a6e523
+@patch
+def decodes(self: CDSAMLoss, probs: torch.Tensor) -> torch.Tensor:
+    "Binary masks from probabilities."
+    return (probs > 0.5).long()
 
-    def __repr__(self): return f"CDSAMLoss({', '.join(f'{k}={v}' for k, v in self.w.items())})"
+# %% ../nbs/30_losses.ipynb #3a010b31
+@patch
+def __repr__(self: CDSAMLoss): return f"CDSAMLoss({', '.join(f'{k}={v}' for k, v in self.w.items())})"

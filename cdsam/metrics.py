@@ -43,6 +43,7 @@ def scores_from_counts(counts) -> dict[str, torch.Tensor]:
                 accuracy=div(tp + tn, tp + fp + fn + tn, one), precision=precision, recall=recall,
                 f1=div(2 * precision * recall, precision + recall, zero))
 
+# %% ../nbs/22_metrics.ipynb #32534591
 def count_scores(counts) -> dict:
     "Per-image scores and dataset aggregates (`micro`: from summed pixels; `mean`: mean of per-image scores) of `(N, 4)` counts."
     counts = _t(counts)
@@ -51,6 +52,7 @@ def count_scores(counts) -> dict:
                 micro={k: float(v) for k, v in scores_from_counts(counts.sum(0)).items()},
                 mean={k: float(v.mean()) for k, v in per.items()}, counts=counts)
 
+# %% ../nbs/22_metrics.ipynb #e953a5f4
 def segmentation_scores(pred, target, ignore_index: int | None = 255) -> dict:
     "`count_scores` of binary masks `pred` and `target` (same shape; images of different sizes: `confusion_counts` each, then `count_scores`)."
     return count_scores(confusion_counts(pred, target, ignore_index))
@@ -64,6 +66,7 @@ def pred_logits(pred) -> torch.Tensor:
     if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred: return m[torch.arange(len(m)), pred['iou'].argmax(1)]
     return m[:, 0]
 
+# %% ../nbs/22_metrics.ipynb #5a6eadfe
 class SegMetric(Metric):
     "A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image, ignoring `ignore_index`."
     def __init__(self, name: str = 'dice', agg: str = 'micro', threshold: float = 0., ignore_index: int = 255):
@@ -87,5 +90,8 @@ class SegMetric(Metric):
     @property
     def name(self): return self.metric if self.agg == 'micro' else f'{self.metric}_mean'
 
+# %% ../nbs/22_metrics.ipynb #0dce1e3d
 def Dice(agg='micro', **kw): "Dice as a fastai metric."; return SegMetric('dice', agg, **kw)
+
+# %% ../nbs/22_metrics.ipynb #73b33a9e
 def IoU(agg='micro', **kw): "IoU as a fastai metric."; return SegMetric('iou', agg, **kw)

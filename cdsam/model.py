@@ -16,6 +16,8 @@ from .backbone import DinoBackbone
 from .text import ClipTextEncoder
 from .sam import SamDecoder
 from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
+from .config import section
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model', 'parameter_summary',
@@ -75,41 +77,37 @@ class CDSAM(nn.Module):
         if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one string, or one per image)")
         return prompts
 
-    def forward(self, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
-                multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
-        """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single one;
-        `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
-        image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
-        B, _, H, W = images.shape
-        feats = features if features is not None else self.backbone(images)
-        tokens, grid = feats['tokens'], tuple(feats['grid'])
-        layers = feats['layers'] if self.backbone.out_indices else [tokens]
-        emb = self.neck(layers, grid)                                            # (B, 256, h, w)
-        prompts = self._prompts(prompts, B)
-        text = self.text_encoder(prompts) if prompts is not None else None       # (B, D)
-        extra = None
-        if text is not None and self.text_to_prompt is not None: extra = self.text_to_prompt(text.to(emb.dtype))
-        if extra is None and points is None and boxes is None:
-            raise ValueError("CDSAM needs a prompt: text (with model.proj.text_tokens > 0), points and/or boxes")
-        multi = self.multimask if multimask_output is None else multimask_output
-        low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multi)
-        masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
-        out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, grid=grid)
-        if align: out['proj_tokens'] = self.token_proj(tokens)                   # (B, N, D): CLIP space
-        if text is not None: out['text'] = text
-        return out
+# %% ../nbs/13_model.ipynb #75a0fc66
+@patch
+def forward(self: CDSAM, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
+            multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
+    """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single one;
+    `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
+    image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
+    B, _, H, W = images.shape
+    feats = features if features is not None else self.backbone(images)
+    tokens, grid = feats['tokens'], tuple(feats['grid'])
+    layers = feats['layers'] if self.backbone.out_indices else [tokens]
+    emb = self.neck(layers, grid)                                            # (B, 256, h, w)
+    prompts = self._prompts(prompts, B)
+    text = self.text_encoder(prompts) if prompts is not None else None       # (B, D)
+    extra = None
+    if text is not None and self.text_to_prompt is not None: extra = self.text_to_prompt(text.to(emb.dtype))
+    if extra is None and points is None and boxes is None:
+        raise ValueError("CDSAM needs a prompt: text (with model.proj.text_tokens > 0), points and/or boxes")
+    multi = self.multimask if multimask_output is None else multimask_output
+    low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multi)
+    masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
+    out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, grid=grid)
+    if align: out['proj_tokens'] = self.token_proj(tokens)                   # (B, N, D): CLIP space
+    if text is not None: out['text'] = text
+    return out
 
 # %% ../nbs/13_model.ipynb #4a3e689a
-def _section(cfg: Mapping, name: str) -> dict:
-    model = cfg.get('model', cfg) if isinstance(cfg, Mapping) else {}
-    got = dict(model.get(name) or {})
-    unknown = set(got) - set(MODEL_DEFAULTS[name])
-    if unknown: raise KeyError(f"unknown key(s) model.{name}.{sorted(unknown)[0]} (valid: {sorted(MODEL_DEFAULTS[name])})")
-    return {**copy.deepcopy(MODEL_DEFAULTS[name]), **got}
-
 def build_model(cfg: Mapping) -> CDSAM:
     "Build a `CDSAM` from a config mapping with a `model` section (`dino`, `clip`, `sam`, `proj`), loading any weights it names."
-    d, c, s, p = (_section(cfg, k) for k in ('dino', 'clip', 'sam', 'proj'))
+    m = section('model', cfg.get('model', cfg))                 # a full config or its model section; missing keys: defaults
+    d, c, s, p = m['dino'], m['clip'], m['sam'], m['proj']
     backbone = DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'], checkpoint=d['checkpoint'],
                             out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'], **(d['kwargs'] or {}))
     text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
@@ -131,6 +129,7 @@ def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:
     walk(model, '', 1)
     return rows
 
+# %% ../nbs/13_model.ipynb #9f3fef4e
 def format_summary(rows: list[dict]) -> str:
     "A plain-text table of `parameter_summary` rows with a total line."
     w = max([len(r['module']) for r in rows] + [6])

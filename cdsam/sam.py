@@ -11,9 +11,12 @@ import torch
 from torch import nn
 from segment_anything.modeling import PromptEncoder, MaskDecoder, TwoWayTransformer
 from .files import load_state, load_state_dict_checked
+from .defaults import SAM_ENCODERS   # (re-exported: defined in cdsam.defaults)
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SAM_TYPES', 'SAM_DECODER_DIMS', 'sam_decoder_state_dict', 'SamDecoder']
+__all__ = ['SAM_TYPES', 'SAM_DECODER_DIMS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'sam_decoder_state_dict', 'SamDecoder',
+           'sam_full_model', 'sam_image_encoder', 'sam_preprocess']
 
 # %% ../nbs/12_sam.ipynb #f8c28fc9
 SAM_TYPES = ('vit_t', 'vit_b', 'vit_l', 'vit_h')
@@ -62,45 +65,92 @@ class SamDecoder(nn.Module):
         "Dense positional encoding `(1, C, h, w)` for the token grid."
         return self.prompt_encoder.pe_layer(tuple(grid)).unsqueeze(0)
 
-    def embed_prompts(self, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
-                      extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        "Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels (B,P), -1 = padding), `boxes` (B,4) xyxy."
-        if points is None and boxes is None and extra_tokens is None:
-            raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
-        pe = self.prompt_encoder
-        pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
-        for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
-            if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
-        if points is not None or boxes is not None:
-            sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
-        else:
-            sparse = torch.empty(B, 0, self.embed_dim, device=extra_tokens.device, dtype=extra_tokens.dtype)
-            dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(B, -1, *grid)
-        if extra_tokens is not None: sparse = torch.cat([sparse.to(extra_tokens.dtype), extra_tokens], dim=1)
-        return sparse, dense
+# %% ../nbs/12_sam.ipynb #0bd2251e
+@patch
+def embed_prompts(self: SamDecoder, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
+                  extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    "Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels (B,P), -1 = padding), `boxes` (B,4) xyxy."
+    if points is None and boxes is None and extra_tokens is None:
+        raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
+    pe = self.prompt_encoder
+    pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
+    for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
+        if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
+    if points is not None or boxes is not None:
+        sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
+    else:
+        sparse = torch.empty(B, 0, self.embed_dim, device=extra_tokens.device, dtype=extra_tokens.dtype)
+        dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(B, -1, *grid)
+    if extra_tokens is not None: sparse = torch.cat([sparse.to(extra_tokens.dtype), extra_tokens], dim=1)
+    return sparse, dense
 
-    def decode(self, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
-               multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        "Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU predictions `(B, M)`."
-        d = self.mask_decoder
-        B, C, h, w = image_embeddings.shape
-        out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
-        tokens = torch.cat([out_tokens.unsqueeze(0).expand(B, -1, -1).to(sparse.dtype), sparse], dim=1)  # (B, 1+M+S, C)
-        src = image_embeddings + dense                                                      # (B, C, h, w)
-        pos = self.dense_pe((h, w)).expand(B, -1, -1, -1).to(src.dtype)
-        hs, src = d.transformer(src, pos, tokens)                                           # (B, T, C), (B, hw, C)
-        iou_tok, mask_toks = hs[:, 0], hs[:, 1:1 + d.num_mask_tokens]
-        up = d.output_upscaling(src.transpose(1, 2).reshape(B, C, h, w))                   # (B, C/8, 4h, 4w)
-        hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)  # (B, M, C/8)
-        masks = (hyper @ up.flatten(2)).view(B, -1, *up.shape[-2:])                        # (B, M, 4h, 4w)
-        iou = d.iou_prediction_head(iou_tok)                                                # (B, M)
-        sl = slice(1, None) if multimask_output else slice(0, 1)
-        return masks[:, sl], iou[:, sl]
+# %% ../nbs/12_sam.ipynb #d5b75189
+@patch
+def decode(self: SamDecoder, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
+           multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    "Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU predictions `(B, M)`."
+    d = self.mask_decoder
+    B, C, h, w = image_embeddings.shape
+    out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
+    tokens = torch.cat([out_tokens.unsqueeze(0).expand(B, -1, -1).to(sparse.dtype), sparse], dim=1)  # (B, 1+M+S, C)
+    src = image_embeddings + dense                                                      # (B, C, h, w)
+    pos = self.dense_pe((h, w)).expand(B, -1, -1, -1).to(src.dtype)
+    hs, src = d.transformer(src, pos, tokens)                                           # (B, T, C), (B, hw, C)
+    iou_tok, mask_toks = hs[:, 0], hs[:, 1:1 + d.num_mask_tokens]
+    up = d.output_upscaling(src.transpose(1, 2).reshape(B, C, h, w))                   # (B, C/8, 4h, 4w)
+    hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)  # (B, M, C/8)
+    masks = (hyper @ up.flatten(2)).view(B, -1, *up.shape[-2:])                        # (B, M, 4h, 4w)
+    iou = d.iou_prediction_head(iou_tok)                                                # (B, M)
+    sl = slice(1, None) if multimask_output else slice(0, 1)
+    return masks[:, sl], iou[:, sl]
 
-    def forward(self, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
-                extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
-        "Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their prompts."
-        B, C, h, w = image_embeddings.shape
-        if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
-        sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
-        return self.decode(image_embeddings, sparse, dense, multimask_output)
+# %% ../nbs/12_sam.ipynb #77cc4b63
+@patch
+def forward(self: SamDecoder, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
+            extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
+    "Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their prompts."
+    B, C, h, w = image_embeddings.shape
+    if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
+    sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
+    return self.decode(image_embeddings, sparse, dense, multimask_output)
+
+# %% ../nbs/12_sam.ipynb #2a1de149
+SAM_PIXEL_MEAN, SAM_PIXEL_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
+
+# %% ../nbs/12_sam.ipynb #5c2754e1
+def sam_full_model(sam_type: str = 'vit_b', img_size: int | None = None) -> nn.Module:
+    """segment-anything's complete `Sam` (image encoder, prompt encoder, mask decoder), randomly initialised:
+    `sam_model_registry[sam_type]()` for an official type at 1024 px, else the same modules at `img_size`."""
+    from functools import partial
+    from segment_anything import sam_model_registry
+    from segment_anything.modeling import Sam, ImageEncoderViT
+    if sam_type not in SAM_ENCODERS: raise ValueError(f"sam_type must be one of {list(SAM_ENCODERS)}, got {sam_type!r}")
+    e = SAM_ENCODERS[sam_type]; size = img_size or e['img_size']
+    if sam_type in sam_model_registry and size == 1024: return sam_model_registry[sam_type]().eval()
+    enc = ImageEncoderViT(depth=e['depth'], embed_dim=e['embed_dim'], img_size=size, mlp_ratio=4,
+                          norm_layer=partial(nn.LayerNorm, eps=1e-6), num_heads=e['num_heads'], patch_size=16,
+                          qkv_bias=True, use_rel_pos=True, global_attn_indexes=e['global_attn_indexes'], window_size=14,
+                          out_chans=256)
+    dec = SamDecoder('vit_b')
+    dec.prompt_encoder.image_embedding_size, dec.prompt_encoder.input_image_size = (size // 16,) * 2, (size, size)
+    return Sam(image_encoder=enc, prompt_encoder=dec.prompt_encoder, mask_decoder=dec.mask_decoder).eval()
+
+# %% ../nbs/12_sam.ipynb #f075a315
+def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None) -> nn.Module:
+    "The image encoder of `sam_full_model(sam_type)`, with the `image_encoder.*` weights of an official SAM checkpoint (strict)."
+    enc = sam_full_model(sam_type).image_encoder
+    if checkpoint is not None:
+        sd, _ = load_state(checkpoint, 'SAM checkpoint')
+        sd = {k[len('image_encoder.'):]: v for k, v in sd.items() if k.startswith('image_encoder.')}
+        if not sd: raise ValueError(f"SAM checkpoint {checkpoint} has no image_encoder.* weights")
+        load_state_dict_checked(enc, sd, str(checkpoint))
+    return enc.eval()
+
+# %% ../nbs/12_sam.ipynb #1251225b
+def sam_preprocess(img, size: int) -> torch.Tensor:
+    "A PIL image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size, size)`."
+    import numpy as np
+    from segment_anything.utils.transforms import ResizeLongestSide
+    x = torch.from_numpy(ResizeLongestSide(size).apply_image(np.asarray(img.convert('RGB')))).permute(2, 0, 1).float()
+    x = (x - torch.tensor(SAM_PIXEL_MEAN).view(3, 1, 1)) / torch.tensor(SAM_PIXEL_STD).view(3, 1, 1)
+    return torch.nn.functional.pad(x, (0, size - x.shape[2], 0, size - x.shape[1]))

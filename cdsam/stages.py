@@ -1,4 +1,4 @@
-"""The four-stage adaptation plan as data, one function (`apply_stage`) that puts a built `CDSAM` into a stage — injecting, keeping or merging LoRA adapters and setting what trains —, the AdamW parameter groups, a printed table of it all, and the checkpoint format that carries a model from one stage to the next.
+"""The four-stage adaptation plan as data, one function (`apply_stage`) that puts a built `CDSAM` into a stage — injecting, keeping or merging LoRA adapters and setting what trains —, the AdamW parameter groups and a printed table of it all. (The stage itself is resolved by `cdsam.plan`; its checkpoints are `cdsam.checkpoint`'s.)
 
 Docs: https://cdsam.github.io/cdsam/stages.html.md"""
 
@@ -6,54 +6,16 @@ Docs: https://cdsam.github.io/cdsam/stages.html.md"""
 
 # %% ../nbs/31_stages.ipynb #a1ba63b0
 from __future__ import annotations
-import json, re
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping
-import torch
 from torch import nn
-from .lora import (inject_lora, lora_layers, lora_config, apply_lora_config, vit_last_blocks_targets,
-                        sam_decoder_targets, is_lora_param, _target_matcher, _set_submodule)
-from .files import save_state, load_state, load_state_dict_checked
-from .config import merge_config, _plain
-from .defaults import STAGE_PLAN, STAGE_DEFAULTS, LORA_DEFAULTS, MODES   # (re-exported: defined in cdsam.defaults)
+from .lora import (inject_lora, lora_layers, vit_last_blocks_targets, sam_decoder_targets, is_lora_param,
+                        target_matcher, set_submodule)
+from .plan import StageSpec, stage_spec   # (re-exported: defined in cdsam.plan)
 
 # %% auto #0
-__all__ = ['NO_DECAY_NAMES', 'CKPT_VERSION', 'StageSpec', 'stage_spec', 'lora_targets', 'StageReport', 'apply_stage',
-           'param_groups', 'stage_table', 'save_checkpoint', 'read_checkpoint', 'check_stage', 'restore_model']
-
-# %% ../nbs/31_stages.ipynb #503e249e
-@dataclass
-class StageSpec:
-    "A resolved stage: how each part trains, the distillation teacher, default LRs / epochs, and the LoRA settings."
-    id: int
-    dino: str
-    clip: str
-    sam: str
-    teacher: str | None
-    lr: float
-    lora_lr: float
-    epochs: int
-    dino_train_blocks: int | None = None
-    lora: dict = field(default_factory=dict)
-
-def stage_spec(cfg: Mapping | int) -> StageSpec:
-    "The `StageSpec` for a stage number or a config (its `stage` section overriding `STAGE_PLAN`, its `lora` section)."
-    if isinstance(cfg, int): cfg = dict(stage=dict(id=cfg))
-    st = {**STAGE_DEFAULTS, **(cfg.get('stage') or {})}
-    if st['id'] not in STAGE_PLAN: raise ValueError(f"stage.id must be one of {list(STAGE_PLAN)}, got {st['id']!r}")
-    plan = STAGE_PLAN[st['id']]
-    modes = {k: st[k] or plan[k] for k in MODES}
-    for k, v in modes.items():
-        if v not in MODES[k]: raise ValueError(f"stage.{k} must be one of {MODES[k]}, got {v!r}")
-    if st['id'] == 4 and modes['dino'] == 'lora': raise ValueError("stage 4 trains DINO without LoRA: stage.dino must be 'full' or 'frozen'")
-    teacher = plan['teacher']
-    if modes['dino'] == 'frozen': teacher = None
-    elif modes['dino'] == 'lora': teacher = 'lora_off'
-    elif teacher in (None, 'lora_off'): teacher = 'copy'
-    lora = merge_config(LORA_DEFAULTS, cfg.get('lora'), 'lora.')
-    return StageSpec(st['id'], modes['dino'], modes['clip'], modes['sam'], teacher, plan['lr'], plan['lora_lr'], plan['epochs'],
-                     st['dino_train_blocks'], lora)
+__all__ = ['NO_DECAY_NAMES', 'lora_targets', 'StageReport', 'apply_stage', 'param_groups', 'stage_table']
 
 # %% ../nbs/31_stages.ipynb #dcd9281c
 def _parts(model: nn.Module) -> dict[str, nn.Module]:
@@ -75,6 +37,7 @@ def lora_targets(model: nn.Module, spec: StageSpec) -> dict[str, tuple[list, flo
                                c['r'] or r, c['alpha'] or a)
     return out
 
+# %% ../nbs/31_stages.ipynb #b858da03
 @dataclass
 class StageReport:
     "What `apply_stage` did: the spec, and per part the adapter names injected, kept and merged."
@@ -83,6 +46,7 @@ class StageReport:
     kept: dict = field(default_factory=dict)
     merged: dict = field(default_factory=dict)
 
+# %% ../nbs/31_stages.ipynb #f411b7c0
 def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
     ps = list(model.neck.parameters())
     if spec.dino != 'frozen': ps += list(model.token_proj.parameters())   # the alignment loss reaches DINO only through it
@@ -100,17 +64,18 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
     if spec.clip == 'lora': ps += [p for n, p in model.text_encoder.named_parameters() if is_lora_param(n)]
     return ps
 
-def apply_stage(model: nn.Module, cfg: Mapping | int) -> StageReport:
+# %% ../nbs/31_stages.ipynb #a43e1e0f
+def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport:
     "Put `model` (a `CDSAM`) into the stage `cfg` describes: merge / inject / keep adapters, then set `requires_grad` per the plan."
     spec = cfg if isinstance(cfg, StageSpec) else stage_spec(cfg)
     rep = StageReport(spec)
     targets = lora_targets(model, spec)
     for part, module in _parts(model).items():
         want = targets[part]
-        match = [_target_matcher(t) for t in (want[0] if want else [])]
+        match = [target_matcher(t) for t in (want[0] if want else [])]
         have = lora_layers(module)
         drop = [n for n in have if not any(f(n) for f in match)]
-        for n in drop: _set_submodule(module, n, have[n].to_linear())
+        for n in drop: set_submodule(module, n, have[n].to_linear())
         rep.merged[part], rep.kept[part] = drop, [n for n in have if n not in drop]
         odd = {n: (have[n].r, have[n].alpha) for n in rep.kept[part] if (have[n].r, have[n].alpha) != (want[1], want[2])}
         if odd:
@@ -131,7 +96,7 @@ def apply_stage(model: nn.Module, cfg: Mapping | int) -> StageReport:
     return rep
 
 # %% ../nbs/31_stages.ipynb #555092a7
-NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'reg_token', 'register_tokens', 'mask_token')
+NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'reg_token', 'register_tokens', 'mask_token')   # timm's no-weight-decay names
 
 def _no_decay(name: str, p: nn.Parameter) -> bool:
     return p.ndim <= 1 or name.endswith('.bias') or name.split('.')[-1] in NO_DECAY_NAMES
@@ -169,59 +134,3 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
     lines += [f"{a:<{w}}  {b:<{w2}}  {c:>11,}  {d:>11,}  {e}" for a, b, c, d, e in rows]
     lines.append(f"{'all':<{w}}  {'':<{w2}}  {sum(r[2] for r in rows):>11,}  {sum(r[3] for r in rows):>11,}")
     return '\n'.join(lines)
-
-# %% ../nbs/31_stages.ipynb #7b2f40db
-CKPT_VERSION = 1
-
-def _flat_optim(sd: dict) -> tuple[dict, dict]:
-    tensors, scalars = {}, {}
-    for i, st in sd['state'].items():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor): tensors[f'optim.state.{i}.{k}'] = v
-            else: scalars[f'{i}.{k}'] = v
-    return tensors, dict(groups=sd['param_groups'], scalars=scalars)
-
-def _unflat_optim(state: dict, info: dict) -> dict:
-    st: dict = {}
-    for k, v in state.items():
-        _, i, name = k.split('.', 2)                          # 'state.<index>.<name>'
-        st.setdefault(int(i), {})[name] = v
-    for k, v in info['scalars'].items():
-        i, name = k.split('.', 1); st.setdefault(int(i), {})[name] = v
-    return dict(state=st, param_groups=info['groups'])
-
-def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=None, teacher: nn.Module | None = None,
-                    **info) -> Path:
-    "Atomically write a stage checkpoint (model, optional teacher and optimizer state, config, stage, epoch, LoRA layout, `info`)."
-    flat = {f'model.{k}': v for k, v in model.state_dict().items()}
-    if teacher is not None: flat.update({f'teacher.{k}': v for k, v in teacher.state_dict().items()})
-    meta = dict(version=CKPT_VERSION, stage=int(cfg.get('stage', {}).get('id', 0)), epoch=int(epoch), config=_plain(cfg),
-                lora=lora_config(model), **_plain(info))
-    if optimizer is not None:
-        t, o = _flat_optim(optimizer.state_dict()); flat.update(t); meta['optim'] = o
-    flat = {k: v.detach().cpu().contiguous() for k, v in flat.items()}
-    return save_state(flat, path, metadata={'cdsam': json.dumps(meta)})
-
-def read_checkpoint(path) -> dict:
-    "A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing / foreign files."
-    flat, m = load_state(path, 'checkpoint')
-    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
-    try: meta = json.loads(m['cdsam'])
-    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
-    missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict) or k not in meta]
-    if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")
-    parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')} for k in ('model', 'teacher', 'optim')}
-    optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
-    return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta)
-
-def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):
-    "Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with init=)."
-    got = ckpt['meta']['stage']
-    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start stage {stage} from it")
-
-def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> nn.Module:
-    "Re-inject the checkpoint's LoRA layout into `model` and load its weights strictly (missing / unexpected / mis-shaped keys raise)."
-    apply_lora_config(model, ckpt['meta']['lora'], source)
-    load_state_dict_checked(model, ckpt['model'], source)
-    model.text_encoder.clear_cache()
-    return model

@@ -33,6 +33,7 @@ def blob_polygon(rng: np.random.Generator, cx: float, cy: float, r: float, n: in
         rad += rng.uniform(0.05, 0.18) * np.sin(k * th + rng.uniform(0, 2 * math.pi))
     return [(float(cx + r * q * math.cos(t)), float(cy + r * q * math.sin(t))) for t, q in zip(th, rad)]
 
+# %% ../nbs/20_synthetic.ipynb #552948d9
 def _draw_lesion(img: Image.Image, rng, poly, dark: float):
     m = Image.new('L', img.size, 0); ImageDraw.Draw(m).polygon(poly, fill=255)
     col = np.array([90, 55, 35], np.float32) * rng.uniform(0.6, 1.2) * dark
@@ -74,6 +75,7 @@ def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hai
         img, _ = _draw_lesion(img, rng, poly, rng.uniform(0.7, 1.1)); polys.append(poly)
     return _hairs(img, rng, hairs), polys
 
+# %% ../nbs/20_synthetic.ipynb #bd3c2b53
 def vignette(img: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
     """`img` with the dark corners of a dermatoscope's circular field of view (radius 70–90 % of the half diagonal, soft
     edge; the skin darkened to 10–30 %, brownish like a lesion), and that field of view as a bool `(H, W)` mask."""
@@ -104,6 +106,7 @@ def _write_splits(root: Path, ids: list[str], fracs: Sequence[float], rng):
     parts = {'train': order[:n_tr], 'val': order[n_tr:n_tr + n_va], 'test': order[n_tr + n_va:]}
     for k, idx in parts.items(): (d/f'{k}.txt').write_text(''.join(ids[i] + '\n' for i in sorted(idx)))
 
+# %% ../nbs/20_synthetic.ipynb #bf81203b
 def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: Sequence[str] | None = None,
                        splits: Sequence[float] = (0.7, 0.2), seed: int = 0, ext: str = '.jpg', aspect: float = 4 / 3,
                        border: float = 0.35, vignette_frac: float = 0.5) -> Path:
@@ -143,6 +146,7 @@ def rle_encode(mask: np.ndarray) -> dict:
     if flat.size and flat[0]: runs = [0] + runs
     return {'size': [int(mask.shape[0]), int(mask.shape[1])], 'counts': _counts_to_string(runs)}
 
+# %% ../nbs/20_synthetic.ipynb #ca44dc99
 def _counts_to_string(cnts: list[int]) -> str:
     s = []
     for i, x in enumerate(cnts):

@@ -15,6 +15,7 @@ import open_clip
 from open_clip.model import _build_text_tower
 from .files import load_state, load_state_dict_checked
 from .defaults import DEFAULT_TEMPLATES   # (re-exported: defined in cdsam.defaults)
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['clip_text_state_dict', 'ClipTextEncoder']
@@ -71,29 +72,35 @@ class ClipTextEncoder(nn.Module):
 
     def clear_cache(self): self._cache = {}
 
-    @property
-    def cacheable(self) -> bool: return not any(p.requires_grad for p in self.parameters())
+# %% ../nbs/11_text.ipynb #ef12e3ac
+@patch(as_prop=True)
+def cacheable(self: ClipTextEncoder) -> bool: return not any(p.requires_grad for p in self.parameters())
 
-    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
-        "Token ids `(len(texts), context_length)` from open_clip's tokenizer for this model."
-        return self.tokenizer(list(texts))
+# %% ../nbs/11_text.ipynb #91d02f0f
+@patch
+def tokenize(self: ClipTextEncoder, texts: Sequence[str]) -> torch.Tensor:
+    "Token ids `(len(texts), context_length)` from open_clip's tokenizer for this model."
+    return self.tokenizer(list(texts))
 
-    def _encode(self, prompts: Sequence[str]) -> torch.Tensor:
-        dev = next(self.parameters()).device
-        texts = [t.format(p) for p in prompts for t in self.templates]
-        feats = F.normalize(self.text(self.tokenize(texts).to(dev)), dim=-1)  # (P*T, D)
-        feats = feats.view(len(prompts), len(self.templates), -1).mean(1)     # (P, D)
-        return F.normalize(feats, dim=-1)
+# %% ../nbs/11_text.ipynb #572f6713
+@patch
+def _encode(self: ClipTextEncoder, prompts: Sequence[str]) -> torch.Tensor:
+    dev = next(self.parameters()).device
+    texts = [t.format(p) for p in prompts for t in self.templates]
+    feats = F.normalize(self.text(self.tokenize(texts).to(dev)), dim=-1)  # (P*T, D)
+    feats = feats.view(len(prompts), len(self.templates), -1).mean(1)     # (P, D)
+    return F.normalize(feats, dim=-1)
 
-    def forward(self, prompts: str | Sequence[str]) -> torch.Tensor:
-        "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
-        if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
-        if not self.cacheable: return self._encode(prompts)
-        dev = next(self.parameters()).device
-        new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
-        if new:
-            with torch.no_grad(): feats = self._encode(new)
-            self._cache.update({p: f for p, f in zip(new, feats)})
-        return torch.stack([self._cache[p] for p in prompts]).to(dev)
+@patch
+def forward(self: ClipTextEncoder, prompts: str | Sequence[str]) -> torch.Tensor:
+    "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+    bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
+    if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
+    if not self.cacheable: return self._encode(prompts)
+    dev = next(self.parameters()).device
+    new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+    if new:
+        with torch.no_grad(): feats = self._encode(new)
+        self._cache.update({p: f for p, f in zip(new, feats)})
+    return torch.stack([self._cache[p] for p in prompts]).to(dev)

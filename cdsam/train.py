@@ -6,16 +6,16 @@ Docs: https://cdsam.github.io/cdsam/train.html.md"""
 
 # %% ../nbs/41_train.ipynb #d4133e7c
 from __future__ import annotations
-import argparse, copy, sys, time
+import argparse, sys
 from pathlib import Path
 from typing import Sequence
-from .config import load_config, dump_config, merge_config, validate_config
+from .config import load_config
 from .defaults import STAGE_PLAN
 from .command import run_cli
-# the training stack (torch, fastai, the models) is imported inside the functions that train: `--help` needs none of it
+# the training stack (torch, fastai, the models) is imported inside _train: `--help` needs none of it
 
 # %% auto #0
-__all__ = ['parse_stages', 'stage_config', 'plot_history', 'train_stage', 'train_stages', 'train_parser', 'main']
+__all__ = ['parse_stages', 'train_parser', 'main']
 
 # %% ../nbs/41_train.ipynb #1c62dfc3
 def parse_stages(text: str) -> list[int]:
@@ -30,91 +30,6 @@ def parse_stages(text: str) -> list[int]:
     if bad or not out: raise ValueError(f"--stages must name stages of {list(STAGE_PLAN)}; got {text!r}")
     return out
 
-# %% ../nbs/41_train.ipynb #72cfc7bc
-def stage_config(cfg: dict, stage: int) -> dict:
-    "The config for training `stage`: `stage.id` set, `per_stage[stage]` merged in, checkpoints under `checkpoints/stage<N>`."
-    from cdsam.learner import run_dir
-    c = copy.deepcopy(cfg)
-    extra = (c.get('per_stage') or {}).get(stage) or (c.get('per_stage') or {}).get(str(stage)) or {}
-    c = validate_config(merge_config(c, extra))
-    c['stage']['id'] = stage
-    if not c['checkpoint']['dir']: c['checkpoint']['dir'] = str(run_dir(c)/'checkpoints'/f'stage{stage}')
-    else: c['checkpoint']['dir'] = str(Path(c['checkpoint']['dir'])/f'stage{stage}')
-    return c
-
-def plot_history(csv_path, png_path) -> Path:
-    "Loss (train / valid) and Dice per epoch from a history CSV, saved as a PNG."
-    import pandas as pd, matplotlib
-    from cdsam.files import atomic_write
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    h = pd.read_csv(csv_path)
-    h = h[pd.to_numeric(h['epoch'], errors='coerce').notna()].astype({'epoch': int})
-    fig, axs = plt.subplots(1, 2, figsize=(8, 3))
-    for col in ('train_loss', 'valid_loss'):
-        if col in h: axs[0].plot(h['epoch'] + 1, pd.to_numeric(h[col], errors='coerce'), marker='o', label=col)
-    axs[0].set_xlabel('epoch'); axs[0].set_title('loss'); axs[0].legend()
-    for col in ('dice', 'iou'):
-        if col in h: axs[1].plot(h['epoch'] + 1, pd.to_numeric(h[col], errors='coerce'), marker='o', label=col)
-    axs[1].set_xlabel('epoch'); axs[1].set_title('validation'); axs[1].legend() if len(axs[1].lines) else None
-    fig.tight_layout()
-    atomic_write(png_path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
-    return Path(png_path)
-
-# %% ../nbs/41_train.ipynb #6cdf5ed3
-def train_stage(cfg: dict, stage: int, init=None, resume: bool = False, log=print, on_ready=None) -> dict:
-    """Train one stage (optionally from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics).
-    `on_ready()` is called once the stage's config, checkpoint and data are validated, before training starts."""
-    from fastai.torch_core import rank_distrib
-    from cdsam.data import build_dataloaders
-    from cdsam.distributed import setup_device
-    from cdsam.learner import stage_learner, run_dir, HistoryCSV
-    from cdsam.stages import read_checkpoint, stage_spec, check_stage, stage_table
-    main = rank_distrib() == 0                               # under torchrun / accelerate only rank 0 logs and writes
-    if not main: log = lambda *a, **k: None
-    c = stage_config(cfg, stage)
-    spec = stage_spec(c)
-    epochs = c['optim']['epochs'] or spec.epochs
-    ckdir = Path(c['checkpoint']['dir']); latest = ckdir/f"latest.{c['checkpoint']['format']}"
-    out = run_dir(c); hist = out/f'stage{stage}_history.csv'
-    res = latest if resume and latest.is_file() else None
-    done = 0
-    if res is not None:
-        ck = read_checkpoint(res); check_stage(ck, stage, str(res)); done = ck['meta']['epoch']
-    if done >= epochs:
-        if on_ready: on_ready()
-        log(f"stage {stage}: already complete ({epochs} epochs) in {latest}")
-    else:
-        dls = build_dataloaders(c['data'], device=setup_device(), prompt_mode=c['train']['prompt_mode'])
-        learn = stage_learner(dls, c, init=init if res is None else None, resume=res, verbose=False)
-        if on_ready: on_ready()
-        log(f"== stage {stage}: {epochs} epochs" + (f", resumed after epoch {learn.resume_epoch}" if res else '') +
-            (f", from {init}" if init and res is None else ''))
-        log(stage_table(learn.model.model, learn.stage_report))
-        t0 = time.time()
-        cbs = [HistoryCSV(hist, done)] if main else []
-        learn.fit_stage(n_epoch=epochs, cbs=cbs)
-        log(f"stage {stage}: {time.time() - t0:.1f}s")
-    if main and hist.is_file(): plot_history(hist, out/f'stage{stage}_curves.png')
-    best = ckdir/f"best.{c['checkpoint']['format']}"
-    meta = read_checkpoint(best if best.is_file() else latest)['meta']
-    return dict(stage=stage, best=best if best.is_file() else None, latest=latest, history=hist, metrics=meta.get('metrics', {}),
-                monitor=meta.get('monitor'), best_value=meta.get('best'))
-
-def train_stages(cfg: dict, stages: Sequence[int], init=None, resume: bool = False, log=print) -> list[dict]:
-    "Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from `init`."
-    from fastai.torch_core import rank_distrib
-    from cdsam.files import atomic_write
-    from cdsam.learner import run_dir
-    out = run_dir(cfg)
-    def write_config():                                  # once the first stage is validated: a rejected run leaves it as it was
-        if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
-    results = []
-    for i, s in enumerate(stages):
-        r = train_stage(cfg, s, init=init, resume=resume, log=log, on_ready=write_config if i == 0 else None)
-        results.append(r); init = r['best'] or r['latest']
-    return results
-
 # %% ../nbs/41_train.ipynb #8a595356
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-train` (its `--help`)."
@@ -127,8 +42,10 @@ def train_parser() -> argparse.ArgumentParser:
     ap.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. optim.lr=3e-4 lora.dino.last_k_blocks=4')
     return ap
 
+# %% ../nbs/41_train.ipynb #19810f13
 def _train(a) -> int:
     from fastai.torch_core import rank_distrib
+    from cdsam.learner import train_stages
     cfg = load_config(a.config, a.overrides)
     if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(f"--init checkpoint not found: {a.init}")
     stages = parse_stages(a.stages) if a.stages else [cfg['stage']['id']]

@@ -3,11 +3,11 @@ rank loaded in each epoch, the weights it ended with, and every file it created,
 import json, os, sys
 from pathlib import Path
 import torch
-import cdsam.data, cdsam.learner, cdsam.train
+import cdsam.data, cdsam.callbacks, cdsam.learner, cdsam.train
 
 rank, audit = int(os.environ['RANK']), Path(os.environ['CDSAM_AUDIT'])
 epoch, seen = [0], []
-_getitem, _before_epoch, _fit_stage = cdsam.data.SegDataset.__getitem__, cdsam.learner.EpochSeed.before_epoch, cdsam.learner.CDSAMLearner.fit_stage
+_getitem, _before_epoch, _fit_stage = cdsam.data.SegDataset.__getitem__, cdsam.callbacks.EpochSeed.before_epoch, cdsam.learner.CDSAMLearner.fit_stage
 
 def getitem(self, i):
     seen.append(dict(epoch=epoch[0], split='train' if self.train else 'valid', id=self.records[i].id))
@@ -19,10 +19,10 @@ def before_epoch(self):
 
 def fit_stage(self, **kw):
     _fit_stage(self, **kw)
-    sd = {k: v.detach().cpu() for k, v in cdsam.learner.unwrap(self.model).model.state_dict().items()}
+    sd = {k: v.detach().cpu() for k, v in cdsam.callbacks.unwrap(self.model).model.state_dict().items()}
     torch.save(sd, audit/f'weights_rank{rank}.pt')
 
-cdsam.data.SegDataset.__getitem__, cdsam.learner.EpochSeed.before_epoch, cdsam.learner.CDSAMLearner.fit_stage = getitem, before_epoch, fit_stage
+cdsam.data.SegDataset.__getitem__, cdsam.callbacks.EpochSeed.before_epoch, cdsam.learner.CDSAMLearner.fit_stage = getitem, before_epoch, fit_stage
 watched, writes = str(Path(os.environ['CDSAM_WATCH']).resolve()), []
 def hook(event, args):
     if event == 'open' and isinstance(args[0], (str, Path)):

@@ -9,7 +9,7 @@ from PIL import Image
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config
 from cdsam.files import save_state, load_state
-from cdsam.stages import read_checkpoint
+from cdsam.checkpoint import read_checkpoint
 
 def one_line(r, *needles):
     "Failed, with no traceback, and the last `error:` line holds every needle."

@@ -6,7 +6,7 @@ import pytest, torch
 from PIL import Image
 from conftest import run, run_in_process, tiny_config
 from cdsam.config import dump_config
-from cdsam.stages import read_checkpoint
+from cdsam.checkpoint import read_checkpoint
 
 SCRIPTS = ['cdsam-demo', 'cdsam-train', 'cdsam-bench', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-predict', 'cdsam-sam-encode', 'cdsam-export']
 
@@ -107,7 +107,7 @@ def test_predict_folder_list_tiles_points_pseudo(trained, data, tmp_path):
     assert Image.open(tmp_path/'q'/'masks'/f'{one.stem}.png').size == Image.open(one).size
 
 def test_sam_encode_resumable(data, tmp_path):
-    from cdsam.cli import sam_image_encoder
+    from cdsam.sam import sam_image_encoder
     enc = sam_image_encoder('tiny')                                  # an official-layout file: image_encoder.* + other keys
     sd = {f'image_encoder.{k}': v for k, v in enc.state_dict().items()}; sd['mask_decoder.x'] = torch.zeros(1)
     torch.save(sd, tmp_path/'sam_tiny.pth')

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest, yaml
 from cdsam.config import load_config
 from cdsam.demo import DEMO_CONFIG
-from cdsam.stages import stage_spec
+from cdsam.plan import stage_spec
 
 CONFIGS = sorted((Path(__file__).parent.parent/'configs').glob('*.yaml'))
 

@@ -6,7 +6,7 @@ import pytest
 from cdsam.config import load_config
 from cdsam.model import TINY_MODEL_CFG
 from cdsam.synthetic import make_synthetic_voc
-from cdsam.train import train_stages
+from cdsam.learner import train_stages
 from cdsam.inference import model_from_checkpoint, checkpoint_stats, evaluate_records
 from cdsam.data import voc_records
 
