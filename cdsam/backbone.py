@@ -51,7 +51,8 @@ def backbone_state_dict(vit: nn.Module, path: str | Path) -> dict:
 
 # %% ../nbs/10_backbone.ipynb #67c5a0e5
 class DinoBackbone(nn.Module):
-    "A timm DINO / DINOv2 / DINOv3 ViT returning patch tokens `(B, N, C)`, the class token, the grid `(h, w)` and optional intermediate layers."
+    """A timm DINO / DINOv2 / DINOv3 ViT returning patch tokens `(B, N, C)`, the class token, the grid `(h, w)` and
+    optional intermediate layers."""
     def __init__(self, name: str = 'vit_small_patch14_dinov2', img_size: int | tuple = 224, pretrained: bool = False,
                  checkpoint: str | Path | None = None, out_indices: Sequence[int] | None = None,
                  grad_checkpointing: bool = False, **timm_kwargs):
@@ -102,6 +103,7 @@ def forward(self: DinoBackbone, x: torch.Tensor) -> dict:
     if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
     h, w = self.grid_size(x.shape[-2:])
     idx = self.out_indices or [self.depth - 1]
-    final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')  # (B, P+N, C), [(B, N, C)]
+    # (B, P+N, C), [(B, N, C)]
+    final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')
     tokens = final[:, self.num_prefix_tokens:]                                                # (B, N, C)
     return dict(tokens=tokens, cls=final[:, 0], grid=(h, w), layers=inter if self.out_indices else [])

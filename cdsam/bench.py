@@ -39,7 +39,8 @@ def _rss() -> int:
         import resource; return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 class PeakMemory:
-    "Context manager: `.peak` bytes used by the block: the CUDA allocator's peak on a GPU, else the process RSS sampled every 2 ms."
+    """Context manager: `.peak` bytes used by the block: the CUDA allocator's peak on a GPU, else the process RSS
+    sampled every 2 ms."""
     def __init__(self, device: torch.device | str = 'cpu', interval: float = 0.002):
         self.device, self.interval, self.peak = torch.device(device), interval, 0
 
@@ -89,7 +90,8 @@ def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | 
     c = load_config(_resolve(cfg))
     m = c['model']
     m['dino'].update(pretrained=False, checkpoint=None); m['clip'].update(pretrained=None, checkpoint=None); m['sam'].update(checkpoint=None)
-    c['data'].update(root=str(data_root), format='voc', train_split=None, valid_split=None, normalize='imagenet', workers=0,
+    c['data'].update(root=str(data_root), format='voc', train_split=None, valid_split=None, normalize='imagenet',
+                     workers=0,
                      image_dir=None, mask_dir=None, classes=None, unlabelled_dir=None)
     if batch_size: c['data']['batch_size'] = batch_size
     c['checkpoint'].update(save_best=False, save_latest=False, keep_per_epoch=False)
@@ -113,7 +115,8 @@ class _EpochTimes(Callback):
     order = -30
 
 def _train_step(learn, device) -> tuple[Callable, int]:
-    "One training step of `learn` on a fixed batch (autocast forward, loss, backward, optimizer step, zero_grad), and its batch size."
+    """One training step of `learn` on a fixed batch (autocast forward, loss, backward, optimizer step, zero_grad), and
+    its batch size."""
     model = learn.model.to(device).train(); learn.create_opt()
     xb, yb = learn.dls.train.one_batch()
     def step():
@@ -128,7 +131,8 @@ def _quiet_learner(dls, cfg):
 
 # %% ../nbs/50_bench.ipynb #400b98cd
 def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) -> list[dict]:
-    "Per stage (and stage 4 with gradient checkpointing): trainable / total parameters, step time per image, peak memory."
+    """Per stage (and stage 4 with gradient checkpointing): trainable / total parameters, step time per image, peak
+    memory."""
     rows = []
     for stage, gc in ((1, False), (2, False), (3, False), (4, False), (4, True)):
         c = _stage_cfg(cfg, stage)
@@ -142,9 +146,11 @@ def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) 
                 _sync(device); t = time.perf_counter(); step(); _sync(device); ts.append(time.perf_counter() - t)
         ps = list(unwrap(learn.model).model.parameters())
         name = f'{stage}+gc' if gc else str(stage)
-        rows += [dict(section='stage', name=f'{name} trainable params', value=sum(p.numel() for p in ps if p.requires_grad), unit='params'),
+        rows += [dict(section='stage', name=f'{name} trainable params',
+                      value=sum(p.numel() for p in ps if p.requires_grad), unit='params'),
                  dict(section='stage', name=f'{name} total params', value=sum(p.numel() for p in ps), unit='params'),
-                 dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / bs * 1e3, unit='ms',
+                 dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / bs * 1e3,
+                      unit='ms',
                       note=f'batch {bs}, amp {learn.plan.optim.amp or "off"}'),
                  dict(section='stage', name=f'{name} peak memory', value=pm.peak / 2**20, unit='MiB',
                       note='CUDA allocator' if torch.device(device).type == 'cuda' else 'process RSS')]
@@ -166,7 +172,8 @@ def after_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.times.
 
 # %% ../nbs/50_bench.ipynb #62e349ad
 def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[dict]:
-    "Stage-1 epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the cache build time."
+    """Stage-1 epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the cache
+    build time."""
     out, build = {}, 0.
     for mode in (None, 'memory'):
         c = _stage_cfg(cfg, 1, cache=dict(features=mode))
@@ -176,17 +183,21 @@ def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[di
         with learn.no_bar(), learn.no_logging(): learn.fit(reps + 1)
         out[mode] = min(et.times[1:])                                             # the first epoch warms up
     ratio = out[None] / out['memory']
-    log(f"stage-1 epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache built in {build:.1f}s")
+    log(f"stage-1 epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache built in "
+        f"{build:.1f}s")
     n = len(dls.train.dataset)
     return [dict(section='cache', name='stage-1 epoch uncached', value=out[None], unit='s', note=f'{n} images'),
-            dict(section='cache', name='stage-1 epoch cached', value=out['memory'], unit='s', note=f'{n} images, memory'),
+            dict(section='cache', name='stage-1 epoch cached', value=out['memory'], unit='s',
+                 note=f'{n} images, memory'),
             dict(section='cache', name='cached speed-up', value=ratio, unit='x', note='uncached / cached'),
             dict(section='cache', name='cache build (once)', value=build, unit='s', note=f'{n} images x 4 flips')]
 
 # %% ../nbs/50_bench.ipynb #127c6c80
-def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_type: str = 'vit_b', sam_img_size: int = 1024,
+def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_type: str = 'vit_b',
+                    sam_img_size: int = 1024,
                     log: Callable = print) -> list[dict]:
-    "Images/s of `CDSAM` (text prompt, its own image size) vs segment-anything's full pipeline (box prompt, `sam_img_size`), same batch."
+    """Images/s of `CDSAM` (text prompt, its own image size) vs segment-anything's full pipeline (box prompt,
+    `sam_img_size`), same batch."""
     torch.manual_seed(0)
     model = build_model(cfg).to(device).eval()
     crop = cfg['data']['crop']
@@ -194,24 +205,31 @@ def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_t
     text = cfg['data']['text']
     sam = sam_full_model(sam_type, sam_img_size).to(device)
     xs = torch.randn(batch_size, 3, sam_img_size, sam_img_size, device=device)
-    box = torch.tensor([[sam_img_size * .25, sam_img_size * .25, sam_img_size * .75, sam_img_size * .75]], device=device)
+    box = torch.tensor([[sam_img_size * .25, sam_img_size * .25, sam_img_size * .75, sam_img_size * .75]],
+                       device=device)
     @torch.no_grad()
     def run_cdsam(): model(x, text)
     @torch.no_grad()
     def run_sam():
         emb = sam.image_encoder(xs)                                              # (B, 256, g, g)
-        for i in range(batch_size):                                              # SAM's decoder takes one image at a time
+        # SAM's decoder takes one image at a time
+        for i in range(batch_size):
             sparse, dense = sam.prompt_encoder(points=None, boxes=box, masks=None)
-            sam.mask_decoder(image_embeddings=emb[i:i + 1], image_pe=sam.prompt_encoder.get_dense_pe(), sparse_prompt_embeddings=sparse,
+            sam.mask_decoder(image_embeddings=emb[i:i + 1], image_pe=sam.prompt_encoder.get_dense_pe(),
+                             sparse_prompt_embeddings=sparse,
                              dense_prompt_embeddings=dense, multimask_output=False)
     t_c = best_time(run_cdsam, reps=max(reps, 3), warmup=1, device=device)
     t_s = best_time(run_sam, reps=reps, warmup=1 if torch.device(device).type == 'cuda' else 0, device=device)
     ratio = t_s / t_c
-    log(f"inference: cdsam {batch_size / t_c:.2f} img/s, SAM {sam_type}@{sam_img_size} {batch_size / t_s:.3f} img/s ({ratio:.0f}x)")
-    return [dict(section='inference', name='cdsam images/s', value=batch_size / t_c, unit='img/s', note=f'{crop}px, batch {batch_size}'),
-            dict(section='inference', name=f'SAM {sam_type} full pipeline images/s', value=batch_size / t_s, unit='img/s',
+    log(f"inference: cdsam {batch_size / t_c:.2f} img/s, SAM {sam_type}@{sam_img_size} {batch_size / t_s:.3f} img/s "
+        f"({ratio:.0f}x)")
+    return [dict(section='inference', name='cdsam images/s', value=batch_size / t_c, unit='img/s',
+                 note=f'{crop}px, batch {batch_size}'),
+            dict(section='inference', name=f'SAM {sam_type} full pipeline images/s', value=batch_size / t_s,
+                 unit='img/s',
                  note=f'{sam_img_size}px, batch {batch_size}'),
-            dict(section='inference', name='cdsam speed-up over SAM', value=ratio, unit='x', note='SAM time / cdsam time')]
+            dict(section='inference', name='cdsam speed-up over SAM', value=ratio, unit='x', note='SAM time / cdsam '
+                                                                                                  'time')]
 
 # %% ../nbs/50_bench.ipynb #98de78a7
 def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Callable = print) -> list[dict]:
@@ -225,17 +243,20 @@ def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Calla
     crop = cfg['data']['crop']
     x = torch.randn(batch_size, 3, crop, crop, device=device)
     text = cfg['data']['text']
-    fns = {k: torch.no_grad()(lambda m=m: m(x, text)) for k, m in dict(plain=plain, unmerged=unmerged, merged=merged).items()}
+    fns = {k: torch.no_grad()(lambda m=m: m(x, text)) for k,
+           m in dict(plain=plain, unmerged=unmerged, merged=merged).items()}
     t = interleaved_times(fns, reps=reps, warmup=1, device=device)
     u, m = t['unmerged'] / t['plain'] - 1, t['merged'] / t['plain'] - 1
     log(f"LoRA forward overhead: unmerged {u:+.1%}, merged {m:+.1%}")
-    return [dict(section='lora', name='forward without LoRA', value=t['plain'] * 1e3, unit='ms', note=f'batch {batch_size}'),
+    return [dict(section='lora', name='forward without LoRA', value=t['plain'] * 1e3, unit='ms',
+                 note=f'batch {batch_size}'),
             dict(section='lora', name='unmerged overhead', value=u * 100, unit='%', note='stage-3 adapters'),
             dict(section='lora', name='merged overhead', value=m * 100, unit='%', note='merge_lora')]
 
 # %% ../nbs/50_bench.ipynb #a15f738e
 def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dict]:
-    "One stage-1 epoch with fastai's `learn.fit` vs a bare PyTorch loop doing the same work on the same model and loader."
+    """One stage-1 epoch with fastai's `learn.fit` vs a bare PyTorch loop doing the same work on the same model and
+    loader."""
     learn = stage_learner(dls, _stage_cfg(cfg, 1), verbose=False)
     learn.create_opt()
     clip = learn.plan.optim.clip_grad
@@ -256,12 +277,15 @@ def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dic
             dict(section='loop', name='fastai overhead', value=o * 100, unit='%', note='fastai / bare - 1')]
 
 # %% ../nbs/50_bench.ipynb #2fda97c9
-def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps: int = 3, compile_backend: str = 'inductor',
+def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps: int = 3,
+                   compile_backend: str = 'inductor',
                    log: Callable = print) -> list[dict]:
-    "Per stage: training step time per image with each speed switch alone (fused AdamW, channels-last, `torch.compile`) against none, and the compile time."
+    """Per stage: training step time per image with each speed switch alone (fused AdamW, channels-last,
+    `torch.compile`) against none, and the compile time."""
     rows = []
     for stage in stages:
-        variants = {'none': {}, 'fused AdamW': dict(optim=dict(fused=True)), 'channels-last': dict(train=dict(channels_last=True)),
+        variants = {'none': {}, 'fused AdamW': dict(optim=dict(fused=True)),
+                    'channels-last': dict(train=dict(channels_last=True)),
                     'compile': dict(train=dict(compile=compile_backend))}
         steps, compile_s, bs = {}, 0., 0
         for name, sections in variants.items():
@@ -270,12 +294,16 @@ def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps:
             if name == 'compile': compile_s = time.perf_counter() - t
         t = interleaved_times(steps, reps=reps, warmup=1, device=device)
         note = f'batch {bs}'
-        rows.append(dict(section='switches', name=f'stage {stage} no switch', value=t['none'] / bs * 1e3, unit='ms', note=note))
+        rows.append(dict(section='switches', name=f'stage {stage} no switch', value=t['none'] / bs * 1e3, unit='ms',
+                         note=note))
         for name in list(variants)[1:]:
-            rows += [dict(section='switches', name=f'stage {stage} {name}', value=t[name] / bs * 1e3, unit='ms', note=note),
-                     dict(section='switches', name=f'stage {stage} {name} speed-up', value=t['none'] / t[name], unit='x',
+            rows += [dict(section='switches', name=f'stage {stage} {name}', value=t[name] / bs * 1e3, unit='ms',
+                          note=note),
+                     dict(section='switches', name=f'stage {stage} {name} speed-up', value=t['none'] / t[name],
+                          unit='x',
                           note='no switch / switch')]
-        rows.append(dict(section='switches', name=f'stage {stage} compile time', value=compile_s, unit='s', note=f'backend {compile_backend}'))
+        rows.append(dict(section='switches', name=f'stage {stage} compile time', value=compile_s, unit='s',
+                         note=f'backend {compile_backend}'))
         log(f"stage {stage} switches: " + ', '.join(f"{k} {t['none'] / t[k]:.2f}x" for k in list(variants)[1:]) +
             f" (compiled in {compile_s:.0f}s)")
         del steps
@@ -308,7 +336,8 @@ def device_name(device) -> str:
 def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = None, steps: int = 3, reps: int = 2,
               sam_type: str = 'vit_b', sam_img_size: int = 1024, sections: Sequence[str] = SECTIONS, workdir=None,
               compile_backend: str = 'inductor', log: Callable = print) -> list[dict]:
-    "Run the benchmark `sections` for the config's model sizes on `device`; returns rows (section, name, value, unit, note, device)."
+    """Run the benchmark `sections` for the config's model sizes on `device`; returns rows (section, name, value, unit,
+    note, device)."""
     bad = set(sections) - set(ALL_SECTIONS)
     if bad: raise ValueError(f"unknown benchmark section(s) {sorted(bad)}; choose from {list(ALL_SECTIONS)}")
     from fastai.torch_core import default_device
@@ -333,9 +362,12 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
 # %% ../nbs/50_bench.ipynb #9c10e0b2
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, "
-                                 "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
-    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the demo's tiny models)")
+    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, "
+                                                                 "feature cache, "
+                                 "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table "
+                                 "and writes a CSV.")
+    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the "
+                                                     "demo's tiny models)")
     ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
     ap.add_argument('--images', type=int, default=16, help='generated images (the cache / loop epochs run over them)')
     ap.add_argument('--batch_size', type=int, default=None, help="training batch size (default: the config's)")
@@ -344,7 +376,8 @@ def bench_parser() -> argparse.ArgumentParser:
     ap.add_argument('--sam_type', default='vit_b', help="segment-anything encoder to compare with: vit_b, vit_l, vit_h")
     ap.add_argument('--sam_img_size', type=int, default=1024, help="segment-anything's input size (1024 is SAM's)")
     ap.add_argument('--sections', default=','.join(SECTIONS),
-                    help=f"comma-separated subset of {','.join(ALL_SECTIONS)} (switches is not in the default: compiling takes minutes)")
+                    help=f"comma-separated subset of {','.join(ALL_SECTIONS)} (switches is not in the default: "
+                         "compiling takes minutes)")
     ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
     ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
     return ap
@@ -359,7 +392,9 @@ def _bench(a) -> int:
     print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-bench`."
     from cdsam.command import run_cli
     return run_cli(_bench, bench_parser(), argv)

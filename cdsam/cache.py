@@ -51,7 +51,8 @@ def files_fingerprint(paths) -> str:
 
 # %% ../nbs/34_cache.ipynb #a3add32f
 def targets_fingerprint(records) -> str:
-    "SHA-1 of where each record's target comes from: kind, mask file (path, size, mtime), palette class or COCO polygons."
+    """SHA-1 of where each record's target comes from: kind, mask file (path, size, mtime), palette class or COCO
+    polygons."""
     h = hashlib.sha1()
     for r in records:
         h.update(f'{r.kind}:{r.value!r}:'.encode())
@@ -72,25 +73,32 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
 def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool) -> dict:
-    return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__), weights=backbone_fingerprint(backbone),
-                resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats], variants=[list(v) for v in variants],
+    return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
+                weights=backbone_fingerprint(backbone),
+                resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats],
+                variants=[list(v) for v in variants],
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
                 targets=targets_fingerprint(ds.records) if pixels else None)
 
 # %% ../nbs/34_cache.ipynb #7ba7bc0e
-_WHAT = dict(weights='backbone weights changed', files='image files changed', crop='image size changed', resize='image size changed',
-             backbone='backbone changed', variants='flip variants changed', stats='normalisation changed', dtype='dtype changed',
-             images='number of images changed', version='cache format changed', pixels='cache.images changed',
-             targets='masks changed', view='data.view changed')
+_WHAT = dict(weights='backbone weights changed', files='image files changed', crop='image size changed',
+             resize='image size changed', backbone='backbone changed', variants='flip variants changed',
+             stats='normalisation changed', dtype='dtype changed', images='number of images changed',
+             version='cache format changed', pixels='cache.images changed', targets='masks changed',
+             view='data.view changed')                                 # what a stale cache's key difference means
 
+# %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
     "Frozen-backbone outputs per image and flip variant, built once (in memory or an fp16 file validated by its key)."
     def __init__(self, tokens: torch.Tensor, cls: torch.Tensor, layers: torch.Tensor | None, slots: dict[str, int],
                  variants, key: dict, loaded: bool = False, path: Path | None = None,
-                 pixels: torch.Tensor | None = None, masks: torch.Tensor | None = None, record_slots: list[int] | None = None):
-        self.tokens, self.cls, self.layers, self.slots = tokens, cls, layers, slots   # (S, V, N, C), (S, V, C), (S, V, L, N, C)
+                 pixels: torch.Tensor | None = None, masks: torch.Tensor | None = None,
+                 record_slots: list[int] | None = None):
+        # (S, V, N, C), (S, V, C), (S, V, L, N, C)
+        self.tokens, self.cls, self.layers, self.slots = tokens, cls, layers, slots
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
-        self.pixels, self.masks, self.record_slots = pixels, masks, record_slots     # (S, 3, H, W) uint8, (R, 1, H, W) uint8
+        # (S, 3, H, W) uint8, (R, 1, H, W) uint8
+        self.pixels, self.masks, self.record_slots = pixels, masks, record_slots
 
     @classmethod
     def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
@@ -113,8 +121,9 @@ class FeatureCache:
                        saved.get('pixels'), saved.get('masks'), rslots)
         t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device)
         c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots)
-        log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB {dtype}); "
-            f"cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
+        log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB "
+            f"{dtype}); "
+            "cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
         if path is not None and rank_distrib() == 0: c.save(log)
         return c
 
@@ -134,7 +143,8 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
 @torch.no_grad()
 def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
              batch_size: int, device) -> dict:
-    "Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every record's mask)."
+    """Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every
+    record's mask)."""
     device = device or next(backbone.parameters()).device
     was = backbone.training; backbone.eval()
     toks, clss, lays, pix, masks = [], [], [], [], {}
@@ -146,7 +156,8 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
             outs = [backbone(flip_variant(x, v)) for v in variants]
             toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
             clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
-            if outs[0]['layers']: lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
+            if outs[0]['layers']:
+                lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
     finally: backbone.train(was)
     if images:                                         # records sharing an image have their own masks
         masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
@@ -169,29 +180,34 @@ def __len__(self: FeatureCache): return len(self.slots)
 
 @patch(as_prop=True)
 def nbytes(self: FeatureCache) -> int:
-    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks) if t is not None)
+    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks)
+               if t is not None)
 
 # %% ../nbs/34_cache.ipynb #afd336f4
 @patch
 def load(self: FeatureCache, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    "Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform made them."
+    """Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform
+    made them."""
     if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
     return from_pixels(self.pixels[self.record_slots[i]], self.key['stats']), self.masks[i]
 
 # %% ../nbs/34_cache.ipynb #e0cb0010
 @patch
 def get(self: FeatureCache, image, variant: int = 0) -> dict:
-    "Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N, C)`)."
+    """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
+    C)`)."""
     s = self.slots[str(image)]
     return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
                 layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
 # %% ../nbs/34_cache.ipynb #0438a887
 class CachedFeatureDataset(torch.utils.data.Dataset):
-    "A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: evaluation transform, a random flip variant when training."
+    """A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: evaluation transform, a random flip
+    variant when training."""
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
         if cache.masks is not None and len(cache.masks) != len(dataset):
-            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: build it from this dataset")
+            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: "
+                             "build it from this dataset")
         self.ds, self.cache = dataset.deterministic(), cache
         self.train = dataset.train if train is None else train
         self.records = self.ds.records
@@ -207,17 +223,22 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         return inputs, m
 
 # %% ../nbs/34_cache.ipynb #b482b546
-def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None, log: Callable = print) -> SegDataLoaders:
-    "`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features (`cache` config section)."
+def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None,
+                       log: Callable = print) -> SegDataLoaders:
+    """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
+    (`cache` config section)."""
     c = section('cache', cfg)
-    if c['features'] not in ('memory', 'disk'): raise ValueError(f"cache.features must be 'memory', 'disk' or null, got {c['features']!r}")
-    if c['features'] == 'disk' and cache_dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run directory)")
+    if c['features'] not in ('memory', 'disk'): raise ValueError("cache.features must be 'memory', 'disk' or null, "
+                                                                 f"got {c['features']!r}")
+    if c['features'] == 'disk' and cache_dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run "
+                                                                       "directory)")
     device = getattr(dls, 'device', None)
     def make(dl, name, train):
         path = Path(cache_dir)/f'{name}.pt' if c['features'] == 'disk' else None
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
                                    batch_size=c['batch_size'], device=device, images=c['images'], log=log)
-        return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train, drop_last=dl.drop_last,
+        return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train,
+                          drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)
     train = make(dls.train, 'train', True)
     valid = make(dls.valid, 'valid', False) if len(dls.valid) and dls.valid.dataset is not None else dls.valid

@@ -48,13 +48,17 @@ class NonFiniteLossGuard(Callback):
         loss = self.learn.loss_grad if self.training else self.learn.loss
         if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
-        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's table), "
-                            f"batch {self.iter} ({'training' if self.training else 'validation'}): training stopped; last good "
-                            f"checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
+        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's "
+                            "table), "
+                            f"batch {self.iter} ({'training' if self.training else 'validation'}): training stopped; "
+                            "last good "
+                            f"checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the inputs, or use "
+                            "optim.amp_dtype=bf16.")
 
 # %% ../nbs/32_callbacks.ipynb #cf95c916
 class EpochSeed(Callback):
-    "Re-seed every RNG at the start of each epoch from `(seed, epoch)`: a resumed run shuffles and augments as the uninterrupted one."
+    """Re-seed every RNG at the start of each epoch from `(seed, epoch)`: a resumed run shuffles and augments as the
+    uninterrupted one."""
     order = -20
     def __init__(self, seed: int = 0): self.seed = seed
     def before_epoch(self):
@@ -67,8 +71,9 @@ class EpochSeed(Callback):
 
 # %% ../nbs/32_callbacks.ipynb #531649f1
 class SkipsCancelledEpochs:
-    """Mixin for callbacks whose `after_epoch` must ignore epochs fastai cancelled (those a resumed run skips: fastai still
-    calls `after_epoch` for them); such a callback starts its `after_epoch` with `if not self.epoch_ran(): return`."""
+    """Mixin for callbacks whose `after_epoch` must ignore epochs fastai cancelled (those a resumed run skips: fastai
+    still calls `after_epoch` for them); such a callback starts its `after_epoch` with `if not self.epoch_ran():
+    return`."""
     def after_cancel_epoch(self): self._cancelled = True
     def epoch_ran(self) -> bool:
         "True for an epoch that ran (and forgets the cancellation of the one before)."
@@ -78,7 +83,8 @@ class SkipsCancelledEpochs:
 
 # %% ../nbs/32_callbacks.ipynb #447e1d39
 class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
-    "Atomic stage checkpoints after each epoch, as `ck` (a `CheckpointPlan`) says: `best`, `latest`, optionally one per epoch."
+    """Atomic stage checkpoints after each epoch, as `ck` (a `CheckpointPlan`) says: `best`, `latest`, optionally one
+    per epoch."""
     order = TrackerCallback.order + 1
     between_writes = None                         # test hook: called after `best` is written and before `latest`
     def __init__(self, ck: CheckpointPlan, cfg: Mapping, best: float | None = None):
@@ -86,17 +92,20 @@ class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
         self.ck, self.cfg, self.best = ck, cfg, best
 
     def before_fit(self):
-        if self.monitor not in self.recorder.metric_names[1:]: self.monitor, self.comp, self.min_delta = 'train_loss', np.less, 0.
+        if self.monitor not in self.recorder.metric_names[1:]:
+            self.monitor, self.comp, self.min_delta = 'train_loss', np.less, 0.
         super().before_fit()
         self._best_on_disk()
-        if rank_distrib() == 0 and self.ck.dir.is_dir():                   # temp files of a run killed mid-write (SIGKILL)
+        # temp files of a run killed mid-write (SIGKILL)
+        if rank_distrib() == 0 and self.ck.dir.is_dir():
             for t in self.ck.dir.glob('.*.tmp'): t.unlink(missing_ok=True)
 
     def _save(self, name: str, epoch: int) -> Path:
         m = unwrap(self.learn.model)
         teacher = m.teacher if m.teacher is not None and m.teacher.model is not None else None
         return save_checkpoint(self.ck.path(name), m.model, self.cfg, epoch, optimizer=self.learn.opt, teacher=teacher,
-                               best=float(self.best), monitor=self.monitor, stats=getattr(self.dls, 'stats', IMAGENET_STATS),
+                               best=float(self.best), monitor=self.monitor,
+                               stats=getattr(self.dls, 'stats', IMAGENET_STATS),
                                early_stopping=getattr(self.learn, 'early_stopping_state', None),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
@@ -128,8 +137,10 @@ def after_epoch(self: StageCheckpoint):
 class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
     """Stop a stage when `monitor` (a validation metric, else the training loss) has not improved by `min_delta` for
     `patience` epochs. Its best value and count go into the stage checkpoint, so `--resume` continues them."""
-    order = StageCheckpoint.order - 1                                  # before StageCheckpoint saves `early_stopping_state`
-    def __init__(self, monitor: str = 'dice', patience: int = 3, min_delta: float = 0., best: float | None = None, wait: int = 0):
+    # before StageCheckpoint saves `early_stopping_state`
+    order = StageCheckpoint.order - 1
+    def __init__(self, monitor: str = 'dice', patience: int = 3, min_delta: float = 0., best: float | None = None,
+                 wait: int = 0):
         super().__init__(monitor=monitor, min_delta=min_delta, reset_on_fit=best is None)
         if patience < 1: raise ValueError(f"train.early_stopping.patience must be >= 1, got {patience}")
         self.patience, self.best, self.wait, self.stop = patience, best, wait, False
@@ -142,7 +153,8 @@ class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
 
     def before_epoch(self):
         if not self.stop: return
-        if rank_distrib() == 0: print(f"early stopping: {self.monitor} has not improved for {self.wait} epochs (best {self.best:.4f})")
+        if rank_distrib() == 0: print(f"early stopping: {self.monitor} has not improved for {self.wait} epochs (best "
+                                      f"{self.best:.4f})")
         raise CancelFitException()
 
     def after_epoch(self):
@@ -154,9 +166,11 @@ class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
 
 # %% ../nbs/32_callbacks.ipynb #303324c5
 class HistoryCSV(SkipsCancelledEpochs, Callback):
-    """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV after
-    that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done` onwards)."""
-    order = StageCheckpoint.order + 1                                        # after the checkpoint of the epoch is on disk
+    """One row per finished epoch (fastai's 0-based `epoch`, losses, metrics, time) appended to a stage's history CSV
+    after that epoch's checkpoint is written; one header; a resumed run first drops rows of epochs it will redo (`done`
+    onwards)."""
+    # after the checkpoint of the epoch is on disk
+    order = StageCheckpoint.order + 1
     def __init__(self, path, done: int = 0): self.path, self.done = Path(path), done
 
     def before_fit(self):
@@ -164,7 +178,8 @@ class HistoryCSV(SkipsCancelledEpochs, Callback):
         rows = []
         if self.path.is_file() and self.path.stat().st_size:
             with open(self.path, newline='') as f: rows = [r for r in csv.reader(f)][1:]
-        rows = [r for r in rows if r and r[0].isdigit() and int(r[0]) < self.done]            # finished before the resume point
+        # finished before the resume point
+        rows = [r for r in rows if r and r[0].isdigit() and int(r[0]) < self.done]
         atomic_write(self.path, lambda t: self._write(t, rows, 'w'))
 
     def _write(self, t, rows, mode='a'):
@@ -175,7 +190,8 @@ class HistoryCSV(SkipsCancelledEpochs, Callback):
 
     def after_epoch(self):
         if not self.epoch_ran() or hasattr(self.learn, 'lr_finder'): return
-        vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else '' for v in self.recorder.log[1:]]
+        vals = [self.epoch] + [v if isinstance(v, str) else f'{float(v):.6f}' if v is not None else ''
+                               for v in self.recorder.log[1:]]
         self._write(self.path, [vals])
 
 # %% ../nbs/32_callbacks.ipynb #029ea30f
@@ -208,7 +224,8 @@ class TeacherEMA(Callback):
 # %% ../nbs/32_callbacks.ipynb #543afd31
 class AutocastMixedPrecision(MixedPrecision):
     "fastai's `MixedPrecision`, autocasting on the device the data is on (fastai's always uses CUDA)."
-    def before_fit(self):                                                      # fastai's, with the device type instead of 'cuda'
+    # fastai's, with the device type instead of 'cuda'
+    def before_fit(self):
         dev = getattr(self.dls, 'device', None) or next(self.model.parameters()).device
         dt = torch.device(dev).type
         if self.amp_mode == AMPMode.BF16 and dt == 'cuda' and not torch.cuda.is_bf16_supported():
@@ -217,16 +234,20 @@ class AutocastMixedPrecision(MixedPrecision):
         self.autocast = torch.autocast(dt, dtype=dtype)
         self.learn.scaler, self.scales = torch.amp.GradScaler(dt, enabled=dtype == torch.float16, **self.kwargs), L()
 
-    def after_pred(self):                                                      # the output dict also holds ints (the grid)
+    # the output dict also holds ints (the grid)
+    def after_pred(self):
         p = self.pred
-        self.learn.pred = ({k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k, v in p.items()}
+        self.learn.pred = ({k: v.float() if isinstance(v, torch.Tensor) and v.is_floating_point() else v for k,
+                            v in p.items()}
                            if isinstance(p, dict) else p.float())
 
 # %% ../nbs/32_callbacks.ipynb #23013dc5
 class DualCircleEval(SkipsCancelledEpochs, Callback):
-    "After every `every` epochs: dual-circle precision / recall / F1 / accuracy of the model on a folder, printed and saved as CSV."
+    """After every `every` epochs: dual-circle precision / recall / F1 / accuracy of the model on a folder, printed and
+    saved as CSV."""
     order = 70
-    def __init__(self, image_dir, circle_dir, text: str, size: int, ignore_rect_dir=None, output_dir=None, every: int = 1,
+    def __init__(self, image_dir, circle_dir, text: str, size: int, ignore_rect_dir=None, output_dir=None,
+                 every: int = 1,
                  stats=IMAGENET_STATS, threshold: float = 0.5):
         from cdsam.dualcircle import pair_dual_circle
         self.pairs, _ = pair_dual_circle(image_dir, circle_dir, ignore_rect_dir)
@@ -241,29 +262,34 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
         m = unwrap(self.learn.model).model
         csv = Path(self.output_dir)/f'epoch_{self.epoch + 1:03d}.csv' if self.output_dir else None
         was = m.training; m.eval()
-        try: res = evaluate_dual_circle(self.pairs, lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
+        try: res = evaluate_dual_circle(self.pairs,
+                                        lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
         finally: m.train(was)
         o = res['overall']; self.history.append(dict(epoch=self.epoch + 1, **o))
-        print(f"dual-circle after epoch {self.epoch} (0-based): precision {o['precision']:.4f}  recall {o['recall']:.4f}  "
+        print(f"dual-circle after epoch {self.epoch} (0-based): precision {o['precision']:.4f}  recall "
+              f"{o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
 
 # %% ../nbs/32_callbacks.ipynb #0d35e5d3
 def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
                     dls,                        # its DataLoaders (batch size for accumulation, normalisation stats)
-                    resumed: dict | None = None # the checkpoint being resumed (`read_checkpoint`): best, early-stopping state, epoch
-                   ) -> list[Callback]:
-    "The callbacks of one stage: NaN guard, seeding, checkpoints, early stopping, history, EMA teacher, dual-circle, accumulation, clipping, AMP."
+                    resumed: dict | None = None # the checkpoint resumed (`read_checkpoint`): best, early stopping, epoch
+                   ) -> list[Callback]:         # in the order fastai runs them (by `order`)
+    """The callbacks of one stage: NaN guard, seeding, checkpoints, early stopping, history, EMA teacher, dual-circle,
+    accumulation, clipping, AMP."""
     meta = resumed['meta'] if resumed else {}
     cbs = [NonFiniteLossGuard(), EpochSeed(plan.seed)]
     if plan.checkpoint.writes: cbs.append(StageCheckpoint(plan.checkpoint, plan.cfg, best=meta.get('best')))
     if plan.early_stopping:
         es, st = plan.early_stopping, meta.get('early_stopping') or {}
-        cbs.append(StageEarlyStopping(plan.checkpoint.monitor, es['patience'], es['min_delta'], st.get('best'), st.get('wait', 0)))
+        cbs.append(StageEarlyStopping(plan.checkpoint.monitor, es['patience'], es['min_delta'], st.get('best'),
+                                      st.get('wait', 0)))
     if rank_distrib() == 0: cbs.append(HistoryCSV(plan.history, meta.get('epoch', 0)))
     if plan.stage.teacher == 'ema': cbs.append(TeacherEMA())
     if plan.dual_circle:
         d = plan.dual_circle
-        cbs.append(DualCircleEval(d['image_dir'], d['circle_dir'], d['text'], plan.cfg['data']['crop'], d['ignore_rect_dir'],
+        cbs.append(DualCircleEval(d['image_dir'], d['circle_dir'], d['text'], plan.cfg['data']['crop'],
+                                  d['ignore_rect_dir'],
                                   d['output_dir'], d['every'], getattr(dls, 'stats', IMAGENET_STATS), plan.threshold))
     o = plan.optim
     if o.accum > 1: cbs.append(GradientAccumulation(o.accum * dls.train.bs))

@@ -41,7 +41,8 @@ def _unflat_optim(state: dict, info: dict) -> dict:
 # %% ../nbs/15_checkpoint.ipynb #f96a01ca
 def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=None, teacher: nn.Module | None = None,
                     **info) -> Path:
-    "Atomically write a stage checkpoint (model, optional teacher and optimizer state, config, stage, epoch, LoRA layout, `info`)."
+    """Atomically write a stage checkpoint (model, optional teacher and optimizer state, config, stage, epoch, LoRA
+    layout, `info`)."""
     flat = {f'model.{k}': v for k, v in model.state_dict().items()}
     if teacher is not None: flat.update({f'teacher.{k}': v for k, v in teacher.state_dict().items()})
     meta = dict(version=CKPT_VERSION, stage=int(cfg.get('stage', {}).get('id', 0)), epoch=int(epoch), config=plain(cfg),
@@ -53,26 +54,34 @@ def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=
 
 # %% ../nbs/15_checkpoint.ipynb #c8568e7f
 def read_checkpoint(path) -> dict:
-    "A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing / foreign files."
+    """A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing /
+    foreign files."""
     flat, m = load_state(path, 'checkpoint')
-    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
+    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file "
+                                          "written by cdsam-train")
     try: meta = json.loads(m['cdsam'])
-    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
-    missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict) or k not in meta]
+    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' "
+                                                               "metadata is not valid JSON") from None
+    missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict)
+               or k not in meta]
     if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")
-    parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')} for k in ('model', 'teacher', 'optim')}
+    parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')}
+             for k in ('model', 'teacher', 'optim')}
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
     return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta)
 
 # %% ../nbs/15_checkpoint.ipynb #3c1b92b9
 def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):
-    "Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with init=)."
+    """Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with
+    init=)."""
     got = ckpt['meta']['stage']
-    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start stage {stage} from it")
+    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use "
+                                      f"init= to start stage {stage} from it")
 
 # %% ../nbs/15_checkpoint.ipynb #922ac6a3
 def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> nn.Module:
-    "Re-inject the checkpoint's LoRA layout into `model` and load its weights strictly (missing / unexpected / mis-shaped keys raise)."
+    """Re-inject the checkpoint's LoRA layout into `model` and load its weights strictly (missing / unexpected /
+    mis-shaped keys raise)."""
     apply_lora_config(model, ckpt['meta']['lora'], source)
     load_state_dict_checked(model, ckpt['model'], source)
     model.text_encoder.clear_cache()

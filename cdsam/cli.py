@@ -24,9 +24,11 @@ def _device(name: str | None) -> str:
     import torch
     name = name or 'cpu'
     if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
+        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use "
+                         "--device cpu")
     return name
 
+# %% ../nbs/42_cli.ipynb #b0afda8c
 def _load(a) -> tuple:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
     from cdsam.config import load_config
@@ -41,7 +43,8 @@ def _probability(text: str) -> float:
     "argparse type: a probability strictly between 0 and 1."
     try: v = float(text)
     except ValueError: raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
-    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"must be in (0, 1) (0 and 1 give empty or full masks), got {text}")
+    if not 0 < v < 1: raise argparse.ArgumentTypeError("must be in (0, 1) (0 and 1 give empty or full masks), got "
+                                                       f"{text}")
     return v
 
 def _positive_int(text: str) -> int:
@@ -56,31 +59,37 @@ def _common(ap: argparse.ArgumentParser, config: bool = True):
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
     ap.add_argument('--threshold', type=_probability, default=None,
-                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 unless set)")
+                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 "
+                         "unless set)")
 
 # %% ../nbs/42_cli.ipynb #10d109e4
 def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> int:
     "Print one stderr line per `(path, reason)` that failed; the exit status: 1 when any failed, else 0."
     for p, why in failed: print(f"skipped {what} {p}: {why}", file=sys.stderr)
-    if failed: print(f"{len(failed)} {what}(s) failed and were skipped" + ('' if strict else ' (--strict stops at the first)'), file=sys.stderr)
+    if failed: print(f"{len(failed)} {what}(s) failed and were skipped" + ('' if strict else ' (--strict stops at the '
+                                                                                             'first)'), file=sys.stderr)
     return 1 if failed else 0
 
 # %% ../nbs/42_cli.ipynb #7d4c5217
 def eval_voc_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-eval-voc` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-eval-voc', description="Evaluate a checkpoint on a VOC-style split (IoU, Dice, accuracy, precision, recall, F1).")
+    ap = argparse.ArgumentParser(prog='cdsam-eval-voc', description="Evaluate a checkpoint on a VOC-style split (IoU, "
+                                                                    "Dice, accuracy, precision, recall, F1).")
     _common(ap)
     ap.add_argument('--root', default=None, help="VOC root (default: the config's data.root)")
-    ap.add_argument('--split', default='val', help="split name under ImageSets/Segmentation, or a path to a list file (default: val)")
+    ap.add_argument('--split', default='val', help="split name under ImageSets/Segmentation, or a path to a list file "
+                                                   "(default: val)")
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text)")
     ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
     ap.add_argument('--output_csv', default=None, help='per-image scores CSV')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
-                    help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
+                    help="original: whole images scored at their own resolution (default); crop: the centre crop at "
+                         "the model's size")
     ap.add_argument('--batch_size', type=_positive_int, default=8, help='images per forward pass with --score crop')
-    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
+    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of '
+                                                            'stopping')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
 
@@ -88,7 +97,8 @@ def eval_voc_parser() -> argparse.ArgumentParser:
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, "
+                                                                      "but it is a folder")
     import numpy as np
     from PIL import Image
     from cdsam.data import voc_records
@@ -98,19 +108,24 @@ def _eval_voc(a) -> int:
     model, cfg, meta = _load(a)
     d = cfg['data']; root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    with warnings.catch_warnings(record=True) as skipped:                     # --skip_bad: one stderr line per skipped file
+    # --skip_bad: one stderr line per skipped file
+    with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter('always')
-        recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'], text=a.text or d['text'],
+        recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'],
+                           text=a.text or d['text'],
                            skip_bad=a.skip_bad)
     for w in skipped: print(f"cdsam-eval-voc: {w.message}", file=sys.stderr)
-    sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'], a.batch_size)
+    sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
+                                a.batch_size)
     how = ("whole images scored at their original resolution" if a.score == 'original' else
-           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
+           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution "
+           "(borders unseen)")
     print(f"{len(recs)} images of split {a.split!r} in {root}: {how}")
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
     if a.output_csv:
-        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
+        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i,
+                r in enumerate(recs)]
         write_csv(rows, a.output_csv); print(f"per-image scores: {a.output_csv}")
     if a.save_preds:
         for r, m in zip(recs, pred):
@@ -119,14 +134,19 @@ def _eval_voc(a) -> int:
         print(f"predicted masks: {a.save_preds}")
     return 0
 
-def eval_voc_main(argv: Sequence[str] | None = None) -> int:
+# %% ../nbs/42_cli.ipynb #e1002700
+def eval_voc_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-eval-voc`."
     return run_cli(_eval_voc, eval_voc_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #bda0ef1e
 def eval_dual_circle_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-eval-dual-circle` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle', description="Dual-circle evaluation: lesion inside the inner circle, background outside the outer one.")
+    ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle', description="Dual-circle evaluation: lesion inside the "
+                                                                            "inner circle, background outside the "
+                                                                            "outer one.")
     _common(ap)
     ap.add_argument('--image_dir', required=True, help='images (X-noCircles.jpg or X.jpg)')
     ap.add_argument('--circle_dir', required=True, help='circle masks (X-mask.png)')
@@ -144,14 +164,18 @@ def _eval_dc(a) -> int:
     model, cfg, meta = _load(a)
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
     text, size, stats = a.text or cfg['data']['text'], cfg['data']['crop'], checkpoint_stats(meta)
-    res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold, a.output_csv,
+    res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
+                               a.output_csv,
                                a.vis_output_dir if a.visualize else None)
     o = res['overall']
-    print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  "
+    print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy "
+          f"{o['accuracy']:.4f}  "
           f"lesions hit {o['lesions_hit']}/{o['images']}  images with false positives {o['images_with_fp']}")
     return 0
 
-def eval_dual_circle_main(argv: Sequence[str] | None = None) -> int:
+def eval_dual_circle_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-eval-dual-circle`."
     return run_cli(_eval_dc, eval_dual_circle_parser(), argv)
 
@@ -165,12 +189,14 @@ def list_images(src) -> list[Path]:
         if not out: raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}")
         return out
     if p.suffix.lower() == '.txt':
-        out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip() for l in p.read_text().splitlines() if l.strip()]
+        out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip()
+               for l in p.read_text().splitlines() if l.strip()]
         missing = [str(q) for q in out if not q.is_file()]
         if missing: raise FileNotFoundError(f"{len(missing)} image(s) listed in {p} not found, e.g. {missing[0]}")
         if not out: raise ValueError(f"list file {p} is empty")
         return out
-    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
+    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a "
+                                                            "folder, nor a .txt list")
     return [p]
 
 # %% ../nbs/42_cli.ipynb #926a2a4e
@@ -180,14 +206,17 @@ def _points(text):
     for item in text.split(';'):
         try: v = [float(x) for x in item.split(',')]
         except ValueError: v = []
-        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label (numbers, ';' between points); got {item!r}")
-        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(f"--points label must be 1 (object) or 0 (background); got {item!r}")
+        if len(v) not in (2, 3): raise ValueError("--points items look like x,y or x,y,label (numbers, ';' between "
+                                                  f"points); got {item!r}")
+        if len(v) == 3 and v[2] not in (0, 1): raise ValueError("--points label must be 1 (object) or 0 (background); "
+                                                                f"got {item!r}")
         pts.append(v[:2]); labels.append(int(v[2]) if len(v) == 3 else 1)
     return pts, labels
 
 def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
-    """A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`, `x_png`),
-    then `_2`, `_3`… With `keep_folders` (relative paths), a name keeps its folder and only names in one folder collide."""
+    """A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`,
+    `x_png`), then `_2`, `_3`… With `keep_folders` (relative paths), a name keeps its folder and only names in one
+    folder collide."""
     keys = [str(p.with_suffix('')) if keep_folders else p.stem for p in paths]
     clash = Counter(keys)
     names = [f"{k}_{p.suffix[1:].lower()}" if clash[k] > 1 else k for p, k in zip(paths, keys)]
@@ -201,28 +230,52 @@ def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
 # %% ../nbs/42_cli.ipynb #16950dfb
 def predict_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-predict` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
+    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list "
+                                                                   "file.")
     _common(ap)
     ap.add_argument('--input', required=True, help='image file, folder of images, or .txt list of image paths')
     ap.add_argument('--output_dir', required=True, help='where masks/, overlays/ and scores.csv go')
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text); '' for none")
-    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
+    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 "
+                                                   "object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
     ap.add_argument('--opacity', type=float, default=0.4, help='overlay opacity (default 0.4)')
-    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large images')
+    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large '
+                                                                     'images')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
     ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions')
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
-    ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label (default 0.9)')
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
+    ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label '
+                                                                      '(default 0.9)')
+    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
+                                                          'report it, exit 1 at the end)')
     return ap
 
 # %% ../nbs/42_cli.ipynb #8bfb1baf
-def _predict(a) -> int:
+def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, v: Path | None, pseudo: list) -> dict:
+    "Write one image's mask and overlay (and, confident enough, its pseudo-label); its row of scores.csv."
     import numpy as np
     from PIL import Image
+    from cdsam.files import atomic_write
+    from cdsam.inference import overlay, confidence
+    m = prob > a.threshold
+    png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG')
+    atomic_write(out/'masks'/f'{name}.png', png)
+    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
+    conf = confidence(prob)
+    if v is not None and conf >= a.min_confidence:
+        (v/'JPEGImages').mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
+        atomic_write(v/'SegmentationClass'/f'{name}.png', png)
+        pseudo.append(name)
+    return dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
+                fraction=round(float(m.mean()), 6), error='')
+
+# %% ../nbs/42_cli.ipynb #f44dcd16
+def _predict(a) -> int:
+    from PIL import Image
     from cdsam.files import atomic_write, write_csv
-    from cdsam.inference import predict_probs, checkpoint_stats, overlay, confidence
+    from cdsam.inference import predict_probs, checkpoint_stats
     imgs = list_images(a.input)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
     pts, labels = _points(a.points)
@@ -239,45 +292,42 @@ def _predict(a) -> int:
             if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
             failed.append((p, f'unreadable ({type(e).__name__})'))
             rows.append(dict(image=str(p), mask='', score='', confidence='', fraction='', error=failed[-1][1])); continue
-        prob, score = predict_probs(model, im, text or None, cfg['data']['crop'], checkpoint_stats(meta), a.tile, a.overlap, a.tta, pts, labels, box)
-        m = prob > a.threshold
-        png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG')
-        atomic_write(out/'masks'/f'{name}.png', png)
-        atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
-        conf = confidence(prob)
-        rows.append(dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
-                         fraction=round(float(m.mean()), 6), error=''))
-        if v is not None and conf >= a.min_confidence:
-            (v/'JPEGImages').mkdir(parents=True, exist_ok=True)
-            shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
-            atomic_write(v/'SegmentationClass'/f'{name}.png', png)
-            pseudo.append(name)
+        prob, score = predict_probs(model, im, text or None, cfg['data']['crop'], checkpoint_stats(meta), a.tile,
+                                    a.overlap, a.tta, pts, labels, box)
+        rows.append(_write_prediction(a, p, name, im, prob, score, out, v, pseudo))
     write_csv(rows, out/'scores.csv')
     if v is not None:
-        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
-        print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
+        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt',
+                     lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
+        print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in "
+              f"{a.pseudo_labels}")
     print(f"{len(imgs) - len(failed)} image(s): masks, overlays and scores.csv in {out}")
     return report_failures(failed, a.strict)
 
 # %% ../nbs/42_cli.ipynb #43db07ad
-def predict_main(argv: Sequence[str] | None = None) -> int:
+def predict_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-predict`."
     return run_cli(_predict, predict_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #993f5181
 def sam_encode_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-sam-encode` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file per image (resumable).")
+    ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file "
+                                                                      "per image (resumable).")
     ap.add_argument('--sam_type', default='vit_b', help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
-    ap.add_argument('--checkpoint', default=None, help='official SAM checkpoint (.pth); required except for --sam_type tiny')
+    ap.add_argument('--checkpoint', default=None, help='official SAM checkpoint (.pth); required except for --sam_type '
+                                                       'tiny')
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--input_dir', help='folder of images (searched recursively)')
     src.add_argument('--list_file', help='.txt list of image paths')
-    ap.add_argument('--output_dir', required=True)
-    ap.add_argument('--format', choices=('pt', 'npy'), default='pt')
-    ap.add_argument('--batch_size', type=_positive_int, default=4)
-    ap.add_argument('--device', default=None)
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
+    ap.add_argument('--output_dir', required=True, help='folder for the embeddings (one file per image, named as the image)')
+    ap.add_argument('--format', choices=('pt', 'npy'), default='pt', help='a torch tensor file or a NumPy array (default pt)')
+    ap.add_argument('--batch_size', type=_positive_int, default=4, help='images per forward pass (default 4)')
+    ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
+    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
+                                                          'report it, exit 1 at the end)')
     return ap
 
 # %% ../nbs/42_cli.ipynb #d1d8bcdc
@@ -286,7 +336,8 @@ def _sam_encode(a) -> int:
     from PIL import Image
     from cdsam.files import atomic_write
     from cdsam.sam import sam_image_encoder, sam_preprocess
-    if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
+    if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError("--checkpoint is required for --sam_type "
+                                                                       f"{a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
     if a.input_dir:
         root = Path(a.input_dir)
         if not root.is_dir(): raise FileNotFoundError(f"input folder not found: {root}")
@@ -295,7 +346,8 @@ def _sam_encode(a) -> int:
         rel = [p.relative_to(root) for p in imgs]
     else: imgs = list_images(a.list_file); rel = [Path(p.name) for p in imgs]
     out = Path(a.output_dir)
-    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]   # x.jpg, x.png in one folder: x_jpg, x_png
+    # x.jpg, x.png in one folder: x_jpg, x_png
+    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]
     todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
     print(f"{len(imgs)} images, {len(imgs) - len(todo)} already encoded, {len(todo)} to do")
     if not todo: return 0
@@ -317,36 +369,44 @@ def _sam_encode(a) -> int:
     print(f"embeddings in {out}")
     return report_failures(failed, a.strict)
 
+# %% ../nbs/42_cli.ipynb #89a29381
 def _npy_bytes(arr) -> bytes:
     import numpy as np
     buf = io.BytesIO(); np.save(buf, arr); return buf.getvalue()
 
 # %% ../nbs/42_cli.ipynb #eacb7f1d
-def sam_encode_main(argv: Sequence[str] | None = None) -> int:
+def sam_encode_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-sam-encode`."
     return run_cli(_sam_encode, sam_encode_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #bdd0ac4b
 def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment.")
-    ap.add_argument('--checkpoint', required=True)
+    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its "
+                                                                  "weights for deployment.")
+    ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
     ap.add_argument('--output', required=True, help='.pt or .safetensors (a new file; see --force)')
-    ap.add_argument('--force', action='store_true', help='replace an existing output file (never a training checkpoint)')
+    ap.add_argument('--force', action='store_true',
+                    help='replace an existing output file (never a training checkpoint)')
     return ap
 
 # %% ../nbs/42_cli.ipynb #dd703462
 def check_output(output, inputs=(), force: bool = False):
-    """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer state a run
-    needs to resume), or an existing file without `force`."""
+    """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer
+    state a run needs to resume), or an existing file without `force`."""
     from cdsam.checkpoint import read_checkpoint
     out = Path(output)
-    if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
-    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input checkpoint: refusing to overwrite it")
+    if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as "
+                                      f"{out/'model_merged.safetensors'}")
+    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input "
+                                                                                 "checkpoint: refusing to overwrite it")
     if not out.exists(): return
     try: training = read_checkpoint(out)['optim'] is not None
     except Exception: training = False
-    if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to overwrite it, even with --force")
+    if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to "
+                                  "overwrite it, even with --force")
     if not force: raise ValueError(f"--output {out} exists: give --force to replace it")
 
 # %% ../nbs/42_cli.ipynb #d97b4f71
@@ -357,6 +417,8 @@ def _export(a) -> int:
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
     return 0
 
-def export_main(argv: Sequence[str] | None = None) -> int:
+def export_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-export`."
     return run_cli(_export, export_parser(), argv)

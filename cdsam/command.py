@@ -24,7 +24,8 @@ def user_errors() -> tuple:
     return tuple(errs)
 
 # %% ../nbs/04_command.ipynb #35c66ab8
-def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> int:
+def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
+            argv: Sequence[str] | None = None) -> int:
     """Parse `argv` (options and `key=value` overrides in any order), call `fn(args)`; a user error prints
     `prog: error: message` (one line) and returns 2, unless `--debug`."""
     if not any(a.dest == 'debug' for a in parser._actions):
@@ -32,7 +33,8 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
     args = parser.parse_intermixed_args(argv)
     try: return fn(args) or 0
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun with --resume to continue from the latest checkpoint", file=sys.stderr)
+        print(f"{parser.prog}: interrupted; rerun with --resume to continue from the latest checkpoint",
+              file=sys.stderr)
         return 130
     except Exception as e:
         if args.debug or not isinstance(e, user_errors()): raise

@@ -29,7 +29,8 @@ def _suggest(key: str, valid) -> str:
     return f"; did you mean '{near[0]}'?" if near else f"; valid keys: {sorted(valid)}"
 
 def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Sequence[str] = FREE_FORM):
-    "Raise `ConfigError` for the first key of `cfg` (recursively) that `defaults` does not have, suggesting the nearest."
+    """Raise `ConfigError` for the first key of `cfg` (recursively) that `defaults` does not have, suggesting the
+    nearest."""
     for k, v in cfg.items():
         name = f'{prefix}{k}'
         if k not in defaults: raise ConfigError(f"unknown config key '{name}'" + _suggest(k, defaults))
@@ -40,13 +41,17 @@ def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Seq
 _NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
 
 def _coerce(value, default):
-    "YAML 1.1 reads `3e-4` (no dot) as a string: turn number-looking strings into floats where a number (or None) is the default."
-    if isinstance(value, str) and _NUMBER.match(value.strip()) and (default is None or (isinstance(default, (int, float)) and not isinstance(default, bool))):
+    """YAML 1.1 reads `3e-4` (no dot) as a string: turn number-looking strings into floats where a number (or None) is
+    the default."""
+    if isinstance(value, str) and _NUMBER.match(value.strip()) and (default is None
+                                                                    or (isinstance(default, (int, float))
+                                                                        and not isinstance(default, bool))):
         return float(value)
     return value
 
 def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> dict:
-    "A deep copy of `defaults` with `cfg` merged in recursively (free-form dicts replace wholesale); unknown keys raise."
+    """A deep copy of `defaults` with `cfg` merged in recursively (free-form dicts replace wholesale); unknown keys
+    raise."""
     cfg = cfg or {}
     check_keys(cfg, defaults, prefix)
     out = copy.deepcopy(dict(defaults))
@@ -61,13 +66,15 @@ def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> di
 MAX_CONFIG_BYTES, MAX_CONFIG_NODES, MAX_CONFIG_DEPTH = 1_000_000, 100_000, 32
 
 def check_size(cfg, source: str = 'config'):
-    "Raise `ConfigError` when `cfg` has more than `MAX_CONFIG_NODES` values or nests deeper than `MAX_CONFIG_DEPTH` (YAML alias bombs)."
+    """Raise `ConfigError` when `cfg` has more than `MAX_CONFIG_NODES` values or nests deeper than `MAX_CONFIG_DEPTH`
+    (YAML alias bombs)."""
     n, todo = 0, [(cfg, 0)]
     while todo:
         x, depth = todo.pop()
         n += 1
         if n > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
-            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} levels "
+            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} "
+                              "levels "
                               f"(repeated YAML aliases?): refused")
         if isinstance(x, Mapping): todo += [(v, depth + 1) for v in x.values()]
         elif isinstance(x, (list, tuple)): todo += [(v, depth + 1) for v in x]
@@ -77,17 +84,21 @@ def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: {[str(p) for p in _seen]}")
-    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
+    if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: "
+                                                  f"{[str(p) for p in _seen]}")
+    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a "
+                                                                 f"config is at most {MAX_CONFIG_BYTES:,}")
     try: text = path.read_text()
     except UnicodeDecodeError: raise ConfigError(f"config {path} is not a text (UTF-8 YAML) file") from None
     try: cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML: {e}") from None
     check_size(cfg, str(path))
-    if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got {type(cfg).__name__}")
+    if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got "
+                                                    f"{type(cfg).__name__}")
     base = cfg.pop('base', None)
     if base is None: return cfg
-    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got {base!r}")
+    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got "
+                                                    f"{base!r}")
     parent = read_yaml((path.parent/base) if not Path(base).is_absolute() else Path(base), _seen + (path.resolve(),))
     return _deep_update(parent, cfg)
 
@@ -111,9 +122,11 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
     for k in keys:
         if '.'.join(path) in FREE_FORM: break
         if not isinstance(d, Mapping):
-            if d is None and path and '.'.join(path) not in NULLABLE_TYPES: break      # a free value (null default): data.classes
+            # a free value (null default): data.classes
+            if d is None and path and '.'.join(path) not in NULLABLE_TYPES: break
             raise ConfigError(f"override '{text}': {'.'.join(path)} is a value, not a section")
-        if k not in d: raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + _suggest(k, d))
+        if k not in d:
+            raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + _suggest(k, d))
         d = d[k]; path.append(k)
     try: value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError: value = raw
@@ -141,7 +154,8 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
 
 # %% ../nbs/02_config.ipynb #236187c6
 def default_config() -> dict:
-    "Every config key with its default (`cdsam.defaults`, plain data: loading a config imports no model or training code)."
+    """Every config key with its default (`cdsam.defaults`, plain data: loading a config imports no model or training
+    code)."""
     return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
                               loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 
@@ -181,8 +195,10 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
                   'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int}
 ANY_OF = {'train.compile': (bool, str)}                               # true / false or a torch.compile backend name
 # ranges: key -> (test, what it must be)
-RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'), 'optim.epochs': (lambda v: v >= 1, '>= 1'),
-          'optim.wd': (lambda v: v >= 0, '>= 0'), 'optim.accum': (lambda v: v >= 1, '>= 1'), 'optim.eps': (lambda v: v > 0, '> 0'),
+RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
+          'optim.epochs': (lambda v: v >= 1, '>= 1'),
+          'optim.wd': (lambda v: v >= 0, '>= 0'), 'optim.accum': (lambda v: v >= 1, '>= 1'),
+          'optim.eps': (lambda v: v > 0, '> 0'),
           'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
           'data.batch_size': (lambda v: v >= 1, '>= 1'), 'data.workers': (lambda v: v >= 0, '>= 0'),
           'data.crop': (lambda v: v >= 1, '>= 1'), 'data.resize': (lambda v: v >= 1, '>= 1'),
@@ -190,30 +206,37 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 
-def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string', list='a list',
+def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
+                                      list='a list',
                                       dict='a mapping').get(t.__name__, t.__name__)
 
 def _checked(name: str, v, want: type):
     "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."
     if v is None: return v
     ok = (isinstance(v, bool) if want is bool else
-          isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer()) if want in (int, float) else
-          isinstance(v, (list, tuple)) if want is list else isinstance(v, Mapping) if want is dict else isinstance(v, want))
+          isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer())
+              if want in (int, float) else
+          isinstance(v, (list, tuple)) if want is list else isinstance(v, Mapping) if want is dict
+              else isinstance(v, want))
     if not ok: raise ConfigError(f"config key '{name}' must be {_type_name(want)}, got {v!r}")
     return int(v) if want is int else float(v) if want is float else v
 
 # %% ../nbs/02_config.ipynb #63d1acb0
 def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
-    "Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming the dotted key."
+    """Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming
+    the dotted key."""
     defaults = default_config() if defaults is None else defaults
     for k, d in defaults.items():
         name, v = f'{prefix}{k}', cfg.get(k)
         if isinstance(d, Mapping):
-            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got {v!r}")
+            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got "
+                                                             f"{v!r}")
             if name not in FREE_FORM: validate_config(v, d, name + '.')
             continue
         if name in ANY_OF:
-            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be {' or '.join(map(_type_name, ANY_OF[name]))}, got {v!r}")
+            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be "
+                                                                  f"{' or '.join(map(_type_name, ANY_OF[name]))}, got "
+                                                                  f"{v!r}")
             continue
         want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
         if want is not None: cfg[k] = v = _checked(name, v, want)

@@ -31,7 +31,8 @@ __all__ = ['IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Reco
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 @dataclass
 class Record:
-    "One sample on disk: image path, where its target comes from (`kind`: binary / palette / coco / none), and its prompt."
+    """One sample on disk: image path, where its target comes from (`kind`: binary / palette / coco / none), and its
+    prompt."""
     image: Path
     prompt: str
     kind: str = 'binary'          # 'binary' mask file, 'palette' class index, 'coco' polygons/RLE, 'none' = unlabelled
@@ -55,7 +56,8 @@ def _image_size(p: Path) -> tuple[int, int]:
     with Image.open(p) as im: return im.size
 
 def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset') -> list[Record]:
-    "Open every image / mask header: unreadable files and image-mask size mismatches raise (or are skipped with `skip_bad`)."
+    """Open every image / mask header: unreadable files and image-mask size mismatches raise (or are skipped with
+    `skip_bad`)."""
     good = []
     for r in records:
         try: size = _image_size(r.image)
@@ -66,14 +68,16 @@ def check_records(records: list[Record], skip_bad: bool = False, what: str = 'da
             except Exception as e:
                 _bad(f"unreadable mask {r.mask} ({type(e).__name__}: {e})", skip_bad); continue
             if msize != size:
-                _bad(f"mask {r.mask} is {msize[0]}x{msize[1]} but its image {r.image} is {size[0]}x{size[1]}", skip_bad); continue
+                _bad(f"mask {r.mask} is {msize[0]}x{msize[1]} but its image {r.image} is {size[0]}x{size[1]}",
+                     skip_bad); continue
         good.append(r)
     if not good: raise ValueError(f"{what} is empty: no usable samples")
     return good
 
 # %% ../nbs/21_data.ipynb #1438081e
 def split_file(root, split) -> Path | None:
-    "The list file a VOC `split` names: a path to a `.txt` (or any file), else `root/ImageSets/Segmentation/{split}.txt`."
+    """The list file a VOC `split` names: a path to a `.txt` (or any file), else
+    `root/ImageSets/Segmentation/{split}.txt`."""
     if split is None or split == 'all': return None
     p = Path(split)
     return p if (p.suffix == '.txt' or p.is_file()) else Path(root)/'ImageSets'/'Segmentation'/f'{split}.txt'
@@ -82,15 +86,19 @@ def split_file(root, split) -> Path | None:
 def _read_ids(root: Path, split) -> list[str] | None:
     lst = split_file(root, split)
     if lst is None: return None
-    if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under "
-                                                  f"{root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
+    if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list "
+                                                  "file under "
+                                                  f"{root/'ImageSets'/'Segmentation'}, a path to a .txt list, or "
+                                                  "split=None for all images)")
     ids = [l.strip() for l in lst.read_text().splitlines() if l.strip()]      # whole lines: ids may hold spaces
     if not ids: raise ValueError(f"split list file {lst} is empty")
     return ids
 
+# %% ../nbs/21_data.ipynb #7b80c35d
 def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Sequence[str] | None = None,
                 text: str = 'skin lesion', skip_bad: bool = False) -> list[Record]:
-    "Records of a VOC-style folder: binary masks prompted by `text`, or one record per (image, class present) with `classes`."
+    """Records of a VOC-style folder: binary masks prompted by `text`, or one record per (image, class present) with
+    `classes`."""
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     idir, mdir = Path(image_dir) if image_dir else root/'JPEGImages', Path(mask_dir) if mask_dir else root/'SegmentationClass'
@@ -100,9 +108,11 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     recs = []
     for id_ in ids:
         img = _find_image(idir, id_)
-        if img is None and ' ' in id_ and _find_image(idir, id_.split()[0]):     # 'id label' lines: the id is the first word
+        # 'id label' lines: the id is the first word
+        if img is None and ' ' in id_ and _find_image(idir, id_.split()[0]):
             id_ = id_.split()[0]; img = _find_image(idir, id_)
-        if img is None: _bad(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
+        if img is None:
+            _bad(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
         m = mdir/f'{id_}.png'
         if not m.is_file(): _bad(f"mask for '{id_}' not found at {m}", skip_bad); continue
         recs.append(Record(img, text, 'binary', m, id=id_))
@@ -113,7 +123,8 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
         vals = np.unique(np.asarray(Image.open(r.mask)))
         for c in vals:
             if c == 0 or c == 255: continue
-            if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class names were given")
+            if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class "
+                                                   "names were given")
             out.append(Record(r.image, classes[c], 'palette', r.mask, int(c), id=f'{r.id}:{classes[c]}'))
     if not out: raise ValueError(f"split {split!r} of {root} has no object pixels of any class in {list(classes)}")
     return out
@@ -129,15 +140,18 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
     if mask_dir is not None:
         if not Path(mask_dir).is_dir(): raise FileNotFoundError(f"mask folder not found: {mask_dir}")
         masks = {p.stem: p for p in Path(mask_dir).iterdir() if p.suffix.lower() in IMAGE_EXTS}
-    recs = [Record(p, text, 'binary', masks[p.stem], id=p.stem) if p.stem in masks else Record(p, text, 'none', id=p.stem) for p in imgs]
+    recs = [Record(p, text, 'binary', masks[p.stem], id=p.stem) if p.stem in masks
+            else Record(p, text, 'none', id=p.stem) for p in imgs]
     return check_records(recs, skip_bad, f"folder {idir}")
 
 # %% ../nbs/21_data.ipynb #6dec47f1
 def coco_records(root, annotations: str = 'annotations.json', image_dir: str = 'images', mode: str = 'instance',
                  skip_bad: bool = False) -> list[Record]:
-    "Per-instance (`mode='instance'`) or per-category (`'category'`) records of a COCO JSON (polygons or RLE), prompted by category name."
+    """Per-instance (`mode='instance'`) or per-category (`'category'`) records of a COCO JSON (polygons or RLE),
+    prompted by category name."""
     root = Path(root); ann = root/annotations
-    if mode not in ('instance', 'category'): raise ValueError(f"coco mode must be 'instance' or 'category', got {mode!r}")
+    if mode not in ('instance', 'category'): raise ValueError("coco mode must be 'instance' or 'category', got "
+                                                              f"{mode!r}")
     if not ann.is_file(): raise FileNotFoundError(f"COCO annotations not found: {ann}")
     try: coco = json.loads(ann.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"COCO annotations {ann} are not valid JSON: {e}") from None
@@ -147,7 +161,8 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     imgs = {i['id']: i for i in coco['images']}
     groups: dict = {}
     for a in coco['annotations']:
-        if a['image_id'] not in imgs: _bad(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad); continue
+        if a['image_id'] not in imgs:
+            _bad(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad); continue
         key = (a['image_id'], a['id']) if mode == 'instance' else (a['image_id'], a['category_id'])
         groups.setdefault(key, (a['category_id'], []))[1].append(a['segmentation'])
     recs = []
@@ -247,7 +262,8 @@ def boxes_to_image(self: Letterbox, b) -> torch.Tensor:
 # %% ../nbs/21_data.ipynb #46b31ec8
 @patch
 def paste(self: Letterbox, x: torch.Tensor, fill) -> torch.Tensor:
-    "A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts beyond the canvas cut off)."
+    """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts
+    beyond the canvas cut off)."""
     C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
     if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
     out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
@@ -269,14 +285,16 @@ def mask_to_image(self: Letterbox, p: torch.Tensor) -> torch.Tensor:
 
 # %% ../nbs/21_data.ipynb #3b93488c
 class WholeImage:
-    """The whole-image view as an `(image, mask)` transform: letterboxed to `size` (image padding the mean colour, so about 0
-    after normalising; mask padding `pad_value`); when training, a random zoom in `zoom`, a random place, flips and colour jitter."""
+    """The whole-image view as an `(image, mask)` transform: letterboxed to `size` (image padding the mean colour, so
+    about 0 after normalising; mask padding `pad_value`); when training, a random zoom in `zoom`, a random place, flips
+    and colour jitter."""
     def __init__(self, size: int, train: bool = False, stats=IMAGENET_STATS, zoom: Sequence[float] = (0.75, 1.25),
                  pad_value: int = 255):
         self.size, self.train, self.stats, self.zoom, self.pad_value = int(size), train, stats, tuple(zoom), pad_value
         self.jitter = v2.ColorJitter(0.2, 0.2, 0.2, 0.02) if train else None
         self.mean, self.std = torch.tensor(stats[0]).view(3, 1, 1), torch.tensor(stats[1]).view(3, 1, 1)
-        self.fill = (self.mean.flatten() * 255).round().clamp(0, 255).to(torch.uint8)   # padding as a pixel: the cache stores pixels
+        # padding as a pixel: the cache stores pixels
+        self.fill = (self.mean.flatten() * 255).round().clamp(0, 255).to(torch.uint8)
 
     def geometry(self, src: tuple[int, int]) -> Letterbox:
         "The image's `Letterbox`: the whole-image fit at the top-left, or (training) a random zoom and place."
@@ -308,10 +326,12 @@ class WholeImage:
 # %% ../nbs/21_data.ipynb #c6b7f253
 def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS, view: str = 'whole',
                     zoom: Sequence[float] = (0.75, 1.25)):
-    "The `(image, Mask)` transform of a `view`: `WholeImage(crop)`, or the centre-crop pipeline (resize → crop → normalize)."
+    """The `(image, Mask)` transform of a `view`: `WholeImage(crop)`, or the centre-crop pipeline (resize → crop →
+    normalize)."""
     if view not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {view!r}")
     if view == 'whole': return WholeImage(crop, train, stats, zoom)
-    geo = ([v2.Resize(resize, antialias=True), v2.RandomResizedCrop(crop, scale=(0.6, 1.0), ratio=(1., 1.), antialias=True),
+    geo = ([v2.Resize(resize, antialias=True),
+            v2.RandomResizedCrop(crop, scale=(0.6, 1.0), ratio=(1., 1.), antialias=True),
             v2.RandomHorizontalFlip(), v2.RandomVerticalFlip(), v2.ColorJitter(0.2, 0.2, 0.2, 0.02)] if train
            else [v2.Resize(resize, antialias=True), v2.CenterCrop(crop)])
     return v2.Compose([v2.ToImage(), *geo, v2.ToDtype(torch.float32, scale=True), v2.Normalize(*stats)])
@@ -319,7 +339,8 @@ def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, sta
 # %% ../nbs/21_data.ipynb #85942d58
 def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitter: float = 0.,
                    generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    "Points `(n_pos+n_neg, 2)` (x, y pixel indices, as SAM's predictor takes them), labels (1 / 0, -1 where no pixel exists) and a jittered box `(4,)` sampled from a `(H, W)` mask."
+    """Points `(n_pos+n_neg, 2)` (x, y pixel indices, as SAM's predictor takes them), labels (1 / 0, -1 where no pixel
+    exists) and a jittered box `(4,)` sampled from a `(H, W)` mask."""
     H, W = mask.shape
     pts, labels = torch.zeros(n_pos + n_neg, 2), torch.full((n_pos + n_neg,), -1, dtype=torch.long)
     for i, (val, n, off) in enumerate([(1, n_pos, 0), (0, n_neg, n_pos)]):
@@ -342,21 +363,25 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
 _WARNED_MASKS: set = set()
 
 def check_binary_mask(m: np.ndarray, path) -> bool:
-    "Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise: they count as foreground."
+    """Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise: they count as
+    foreground."""
     vals, counts = np.unique(m, return_counts=True)
     if set(vals.tolist()) <= {0, 255} or set(vals.tolist()) <= {0, 1}: return True
     if str(path) in _WARNED_MASKS: return False
     odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)]
     _WARNED_MASKS.add(str(path))
     warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} "
-                  f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
+                  f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 "
+                  "(or 0 / 1) PNGs.")
     return False
 
 # %% ../nbs/21_data.ipynb #d9656e74
 class SegDataset(torch.utils.data.Dataset):
     "Records → `(inputs, mask)` samples with transforms, optional rot90 augmentation and sampled point / box prompts."
-    def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS,
-                 n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0, view: str = 'whole',
+    def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False,
+                 stats=IMAGENET_STATS,
+                 n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0,
+                 view: str = 'whole',
                  zoom: Sequence[float] = (0.75, 1.25)):
         if not records: raise ValueError("SegDataset needs at least one record")
         self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(records), train, resize, crop, stats, seed
@@ -377,7 +402,8 @@ class SegDataset(torch.utils.data.Dataset):
         return (m > 0).astype(np.uint8)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        "Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when training)."
+        """Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when
+        training)."""
         r = self.records[i]
         try: img = Image.open(r.image).convert('RGB')
         except Exception as e: raise ValueError(f"unreadable image {r.image}: {e}") from None
@@ -390,13 +416,16 @@ class SegDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/21_data.ipynb #e881363c
 @patch
-def with_prompts(self: SegDataset, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict, torch.Tensor]:
-    "The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else seeded by `i`)."
+def with_prompts(self: SegDataset, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict,
+                 torch.Tensor]:
+    """The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else
+    seeded by `i`)."""
     train = self.train if train is None else train
     g = None if train else torch.Generator().manual_seed(self.seed + i)
     pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
     r = self.records[i]
-    return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box, labelled=torch.tensor(r.kind != 'none'),
+    return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box,
+                labelled=torch.tensor(r.kind != 'none'),
                 weight=torch.tensor(float(r.weight))), m
 
 # %% ../nbs/21_data.ipynb #bc4af25d
@@ -411,8 +440,10 @@ def deterministic(self: SegDataset) -> 'SegDataset':
     return ds
 
 # %% ../nbs/21_data.ipynb #667f92e2
-def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200, view: str = 'whole') -> tuple[tuple, tuple]:
-    "Per-channel mean / std of (up to `max_images`) training images as the evaluation transform of `view` shows them (padding excluded)."
+def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200,
+                  view: str = 'whole') -> tuple[tuple, tuple]:
+    """Per-channel mean / std of (up to `max_images`) training images as the evaluation transform of `view` shows them
+    (padding excluded)."""
     ident = ((0., 0., 0.), (1., 1., 1.))
     if view == 'whole':
         tfm, xs = WholeImage(crop, stats=ident), []
@@ -429,13 +460,16 @@ def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int
 POINT_OR_BOX_MODES = ('points', 'box', 'text+points', 'text+box')     # every sample carries a point or box prompt
 
 def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
-    """`data.coco_mode` resolved for `train.prompt_mode`: `auto` is one record per instance when every sample has a point or
-    box prompt, else the union per category (text alone cannot tell two lesions of one image apart)."""
-    if mode not in ('auto', 'instance', 'category'): raise ValueError(f"data.coco_mode must be 'auto', 'instance' or 'category', got {mode!r}")
+    """`data.coco_mode` resolved for `train.prompt_mode`: `auto` is one record per instance when every sample has a
+    point or box prompt, else the union per category (text alone cannot tell two lesions of one image apart)."""
+    if mode not in ('auto', 'instance', 'category'): raise ValueError("data.coco_mode must be 'auto', 'instance' or "
+                                                                      f"'category', got {mode!r}")
     if mode == 'auto': return 'instance' if prompt_mode in POINT_OR_BOX_MODES else 'category'
     if mode == 'instance' and prompt_mode not in POINT_OR_BOX_MODES:
-        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text alone get one "
-                      f"instance's mask each, so the same (image, prompt) is trained toward different masks. Use coco_mode=auto "
+        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text "
+                      "alone get one "
+                      "instance's mask each, so the same (image, prompt) is trained toward different masks. Use "
+                      "coco_mode=auto "
                       f"(the union per category) or a point / box prompt mode.", stacklevel=2)
     return mode
 
@@ -452,41 +486,50 @@ def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
-    sub = {**c, 'valid_split': None, 'unlabelled_dir': None, 'sources': [], **{k: v for k, v in src.items() if k != 'weight'}}
+    sub = {**c, 'valid_split': None, 'unlabelled_dir': None, 'sources': [],
+           **{k: v for k, v in src.items() if k != 'weight'}}
     tr, va = data_records(sub, prompt_mode, log)
     log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
     return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
 
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[Record], list[Record]]:
-    """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC root
-    without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each of
-    `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to training."""
+    """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
+    root without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each
+    of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to
+    training."""
     c = section('data', cfg)                                   # complete and validated (unknown keys raise)
     if c['root'] is None and c['format'] != 'folder': raise ValueError("data.root is not set")
     if c['format'] == 'voc':
-        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
+        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'],
+                  skip_bad=c['skip_bad'])
         named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
-        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):   # none at all
+        # none at all
+        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):
             train, valid = split_records(voc_records(c['root'], None, **kw), c['valid_frac'], c['seed'])
-            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / "
+            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split "
+                f"{len(train)} train / "
                 f"{len(valid)} valid at random (data.valid_frac={c['valid_frac']}, data.seed={c['seed']})")
         else:
             train = voc_records(c['root'], c['train_split'], **kw)
             valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
     elif c['format'] == 'folder':
         train, valid = split_records(folder_records(c['image_dir'] or Path(c['root'])/'images',
-                                                    c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None), c['text'], c['skip_bad']),
+                                                    c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None),
+                                                    c['text'], c['skip_bad']),
                                      c['valid_frac'], c['seed'])
     elif c['format'] == 'coco':
-        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images', mode=coco_mode(c['coco_mode'], prompt_mode),
+        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images',
+                                         mode=coco_mode(c['coco_mode'], prompt_mode),
                          skip_bad=c['skip_bad'])
         if (root/'train'/c['annotations']).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
     else: raise ValueError(f"data.format must be 'voc', 'folder' or 'coco', got {c['format']!r}")
-    if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'])]
-    if not isinstance(c['sources'], (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c['sources']!r}")
+    if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'],
+                                                                       c['skip_bad'])]
+    if not isinstance(c['sources'], (list, tuple)): raise ValueError("data.sources must be a list of {root, "
+                                                                     f"weight}}, got {c['sources']!r}")
     for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)
     return train, valid
 
@@ -496,12 +539,14 @@ class SegDataLoaders(DataLoaders):
     def show_batch(self, b=None, max_n: int = 6, ncols: int = 3, figsize=None, **kwargs):
         "Show `max_n` samples of a training batch (or of `b`)."
         b = b if b is not None else self.train.one_batch()
-        show_samples(b[0], b[1], max_n=max_n, ncols=ncols, figsize=figsize, stats=getattr(self, 'stats', IMAGENET_STATS), **kwargs)
+        show_samples(b[0], b[1], max_n=max_n, ncols=ncols, figsize=figsize,
+                     stats=getattr(self, 'stats', IMAGENET_STATS), **kwargs)
 
 # %% ../nbs/21_data.ipynb #56b023e4
 def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None = None, max_n: int = 6, ncols: int = 3,
                  figsize=None, stats=IMAGENET_STATS, titles=None):
-    "Draw images with ground-truth mask (green, ignored pixels grey), optional prediction (red outline), prompt, points and box."
+    """Draw images with ground-truth mask (green, ignored pixels grey), optional prediction (red outline), prompt,
+    points and box."""
     import matplotlib.pyplot as plt
     n = min(max_n, len(masks)); nrows = (n + ncols - 1) // ncols
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3 * nrows), squeeze=False)
@@ -513,7 +558,8 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
         m = masks[i, 0].cpu().numpy()
         ov = np.zeros((*m.shape, 4)); ov[m == 1] = (0, 1, 0, .35); ov[m == 255] = (.5, .5, .5, .5)
         ax.imshow(img); ax.imshow(ov)
-        if preds is not None: ax.contour(preds[i].detach().cpu().float().numpy(), levels=[0.5], colors='red', linewidths=1)
+        if preds is not None: ax.contour(preds[i].detach().cpu().float().numpy(), levels=[0.5], colors='red',
+                                         linewidths=1)
         pts, lab = inputs['points'][i].cpu(), inputs['point_labels'][i].cpu()
         for (x, y), l in zip(pts.tolist(), lab.tolist()):
             if l >= 0: ax.plot(x, y, marker='*', color='lime' if l == 1 else 'red', markersize=8)
@@ -524,26 +570,29 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     return fig
 
 # %% ../nbs/21_data.ipynb #033ae52e
-def build_dataloaders(cfg: Mapping,             # a `data` config section (complete, e.g. `plan.cfg['data']`, or partial: defaults fill it)
-                      device=None,              # where batches go (default: fastai's `default_device()`, the GPU if there is one)
-                      prompt_mode: str = 'text' # `train.prompt_mode`: decides how a COCO set is read (`data.coco_mode: auto`)
-                     ) -> SegDataLoaders:       # `train` shuffled and augmented, `valid` deterministic; `.stats` the normalisation
+def build_dataloaders(cfg: Mapping,              # a `data` section (e.g. `plan.cfg['data']`; missing keys: defaults)
+                      device=None,               # where batches go (default: fastai's `default_device()`)
+                      prompt_mode: str = 'text'  # `train.prompt_mode`: how a COCO set is read (`data.coco_mode: auto`)
+                     ) -> SegDataLoaders:        # `train` shuffled and augmented, `valid` deterministic; `.stats`
     "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
     c = section('data', cfg)
     train, valid = data_records(c, prompt_mode)
-    if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c['normalize']!r}")
+    if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError("data.normalize must be 'imagenet' or "
+                                                                       f"'dataset', got {c['normalize']!r}")
     if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
     z = c['zoom']
     if not (isinstance(z, (list, tuple)) and len(z) == 2 and 0 < z[0] <= z[1]):
         raise ValueError(f"data.zoom must be [low, high] with 0 < low <= high, got {z!r}")
     stats = dataset_stats(train, c['resize'], c['crop'], view=c['view']) if c['normalize'] == 'dataset' else IMAGENET_STATS
-    kw = dict(resize=c['resize'], crop=c['crop'], stats=stats, n_pos_points=c['n_pos_points'], n_neg_points=c['n_neg_points'],
+    kw = dict(resize=c['resize'], crop=c['crop'], stats=stats, n_pos_points=c['n_pos_points'],
+              n_neg_points=c['n_neg_points'],
               box_jitter=c['box_jitter'], seed=c['seed'], view=c['view'], zoom=z)
     tds, vds = SegDataset(train, train=True, **kw), (SegDataset(valid, train=False, **kw) if valid else None)
     bs, nw = c['batch_size'], c['workers']
     dls = [DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=nw, device=device)]
     dls.append(DataLoader(vds, bs=bs, shuffle=False, num_workers=nw, device=device) if vds is not None else
                DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))
-    out = SegDataLoaders(*dls, device=default_device() if device is None else device)   # fastai's default: the GPU if there is one
+    # fastai's default: the GPU if there is one
+    out = SegDataLoaders(*dls, device=default_device() if device is None else device)
     out.stats, out.n_inp = stats, 1
     return out

@@ -32,16 +32,20 @@ MODEL_DEFAULTS = {
 # %% ../nbs/03_defaults.ipynb #f9030644
 # the tiny models of the tests, the notebooks and cdsam-demo (random weights, seconds on a CPU)
 TINY_MODEL_CFG = {'model': {
-    'dino': dict(name='vit_small_patch14_dinov2', img_size=56, kwargs=dict(depth=2, embed_dim=32, num_heads=2, init_values=1.0)),
+    'dino': dict(name='vit_small_patch14_dinov2', img_size=56,
+                 kwargs=dict(depth=2, embed_dim=32, num_heads=2, init_values=1.0)),
     'clip': dict(name='tiny', templates=['{}', 'a photo of a {}.'],
-                 model_cfg=dict(embed_dim=24, vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=16, head_width=16),
+                 model_cfg=dict(embed_dim=24,
+                                vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=16, head_width=16),
                                 text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))),
-    'sam': dict(type='vit_b', dims=dict(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32, mask_in_chans=4)),
+    'sam': dict(type='vit_b',
+                dims=dict(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32, mask_in_chans=4)),
     'proj': dict(text_tokens=2, text_hidden=32)}}
 
 # %% ../nbs/03_defaults.ipynb #78375230
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
-                     classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8, workers=0,
+                     classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8,
+                     workers=0,
                      skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
                      coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
                      zoom=[0.75, 1.25])
@@ -99,9 +103,11 @@ DEMO_CONFIG = {
     'model': copy.deepcopy(TINY_MODEL_CFG['model']),
     'data': dict(root='data/voc', resize=64, crop=56, batch_size=8),
     'lora': dict(r=4, alpha=8.0, dino=dict(last_k_blocks=1)),
-    'optim': dict(lr=5e-3, lora_lr=5e-3, moms=[0.95, 0.85, 0.95]),   # fastai's one-cycle momentum: faster on tiny models
+    # fastai's one-cycle momentum: faster on tiny models
+    'optim': dict(lr=5e-3, lora_lr=5e-3, moms=[0.95, 0.85, 0.95]),
     'per_stage': {1: dict(optim=dict(epochs=10)), 2: dict(optim=dict(epochs=4, lr=2e-3, lora_lr=2e-3)),
-                  3: dict(optim=dict(epochs=4, lr=1e-3, lora_lr=1e-3)), 4: dict(optim=dict(epochs=4, lr=5e-4, lora_lr=1e-3))},
+                  3: dict(optim=dict(epochs=4, lr=1e-3, lora_lr=1e-3)),
+                  4: dict(optim=dict(epochs=4, lr=5e-4, lora_lr=1e-3))},
     'eval': dict(dual_circle=dict(image_dir='data/dual_circle/images', circle_dir='data/dual_circle/circles')),
     'run': dict(name='demo', output_dir='experiments', seed=0),
 }

@@ -15,7 +15,7 @@ from .command import run_cli
 # torch, the models and training are imported inside run_demo: `cdsam-demo --help` needs none of them
 
 # %% auto #0
-__all__ = ['demo_config', 'overlays_figure', 'run_demo', 'demo_parser', 'main']
+__all__ = ['demo_config', 'overlays_figure', 'report_text', 'run_demo', 'demo_parser', 'main']
 
 # %% ../nbs/90_demo.ipynb #cc0693a0
 def demo_config(out: Path) -> dict:
@@ -46,6 +46,21 @@ def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
     atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
     return Path(path)
 
+# %% ../nbs/90_demo.ipynb #8d7eb653
+def report_text(rows: list[dict], n_val: int, seconds: float) -> str:
+    "The demo's `report.md`: the per-stage metrics table, the curves and the overlays."
+    lines = ["# cdsam demo report", "", f"Tiny random-initialised models on generated data; {n_val} validation images, "
+             f"scored whole at their original resolution; {seconds:.0f} s in all.", "",
+             "| stage | best at epoch | Dice (micro) | IoU (micro) | Dice (mean/image) | dual-circle P | R | F1 |",
+             "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['stage']} | {r['epochs']} | {r['dice']:.3f} | {r['iou']:.3f} | {r['dice_mean']:.3f} | "
+              f"{r['dc_precision']:.3f} | {r['dc_recall']:.3f} | {r['dc_f1']:.3f} |" for r in rows]
+    lines += ["", "Loss and Dice per epoch:", ""]
+    lines += [f"![stage {r['stage']}](experiments/demo/stage{r['stage']}_curves.png)" for r in rows]
+    lines += ["", "Stage-4 predictions (red) and ground truth (green) on validation images:", "",
+              "![overlays](overlays.png)", ""]
+    return '\n'.join(lines)
+
 # %% ../nbs/90_demo.ipynb #a9bb3d99
 def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     "Generate the data, train stages 1–4, evaluate each stage's best checkpoint, write `report.md`; return the results."
@@ -65,30 +80,27 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     rows = []
     for r in results:
         model, mcfg, meta = model_from_checkpoint(r['best'] or r['latest'])
-        sc, _ = evaluate_records(model, val, mcfg['data']['crop'], checkpoint_stats(meta), mcfg['eval']['threshold'])     # whole images, own size
-        dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, mcfg['data']['text'], mcfg['data']['crop'], checkpoint_stats(meta))[0] > mcfg['eval']['threshold'])['overall']
+        crop, stats, thr = mcfg['data']['crop'], checkpoint_stats(meta), mcfg['eval']['threshold']
+        sc, _ = evaluate_records(model, val, crop, stats, thr)                  # whole images, at their own size
+        dc = evaluate_dual_circle(pairs,
+                                  lambda im: predict_probs(model, im, mcfg['data']['text'], crop, stats)[0] > thr)
         rows.append(dict(stage=r['stage'], epochs=meta['epoch'], dice=sc['micro']['dice'], iou=sc['micro']['iou'],
-                         dice_mean=sc['mean']['dice'], dc_precision=dc['precision'], dc_recall=dc['recall'], dc_f1=dc['f1'],
+                         dice_mean=sc['mean']['dice'], dc_precision=dc['overall']['precision'],
+                         dc_recall=dc['overall']['recall'], dc_f1=dc['overall']['f1'],
                          checkpoint=str(r['best'] or r['latest'])))
     overlays_figure(model, meta, mcfg, val, out/'overlays.png')
     seconds = time.time() - t0
-    lines = ["# cdsam demo report", "", f"Tiny random-initialised models on generated data; {len(val)} validation images, scored whole at their original "
-             f"resolution; "
-             f"{seconds:.0f} s in all.", "", "| stage | best at epoch | Dice (micro) | IoU (micro) | Dice (mean/image) | dual-circle P | R | F1 |",
-             "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['stage']} | {r['epochs']} | {r['dice']:.3f} | {r['iou']:.3f} | {r['dice_mean']:.3f} | {r['dc_precision']:.3f} | "
-              f"{r['dc_recall']:.3f} | {r['dc_f1']:.3f} |" for r in rows]
-    lines += ["", "Loss and Dice per epoch:", ""] + [f"![stage {r['stage']}](experiments/demo/stage{r['stage']}_curves.png)" for r in rows]
-    lines += ["", "Stage-4 predictions (red) and ground truth (green) on validation images:", "", "![overlays](overlays.png)", ""]
-    atomic_write(out/'report.md', lambda t: Path(t).write_text('\n'.join(lines)))
+    atomic_write(out/'report.md', lambda t: Path(t).write_text(report_text(rows, len(val), seconds)))
     return dict(rows=rows, seconds=seconds, report=out/'report.md')
 
 # %% ../nbs/90_demo.ipynb #8be820ca
 def demo_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-demo` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny models (no downloads): "
+    ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny "
+                                                                "models (no downloads): "
                                  "stages 1-4, evaluation, report.")
-    ap.add_argument('--output_dir', default='cdsam_demo', help='where data, checkpoints and report.md go (default: cdsam_demo)')
+    ap.add_argument('--output_dir', default='cdsam_demo', help='where data, checkpoints and report.md go (default: '
+                                                               'cdsam_demo)')
     ap.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     ap.add_argument('--images', type=int, default=48, help='number of generated lesion images (default: 48)')
     return ap
@@ -98,12 +110,15 @@ def _demo(a) -> int:
     if a.images < 10: raise ValueError(f"--images must be at least 10 (train and validation splits), got {a.images}")
     res = run_demo(a.output_dir, a.seed, a.images)
     print(f"\n{'stage':>5} {'best@':>6} {'Dice':>7} {'IoU':>7} {'dc-F1':>7}")
-    for r in res['rows']: print(f"{r['stage']:>5} {r['epochs']:>6} {r['dice']:>7.3f} {r['iou']:>7.3f} {r['dc_f1']:>7.3f}")
+    for r in res['rows']: print(f"{r['stage']:>5} {r['epochs']:>6} {r['dice']:>7.3f} {r['iou']:>7.3f} "
+                                f"{r['dc_f1']:>7.3f}")
     ok = all(math.isfinite(r[k]) for r in res['rows'] for k in ('dice', 'iou', 'dc_f1'))
     print(f"report: {res['report']}  ({res['seconds']:.0f} s)")
     print('demo: OK' if ok else 'demo: FAILED')
     return 0 if ok else 1
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-demo`: the staged demo on the embedded default."
     return run_cli(_demo, demo_parser(), argv)

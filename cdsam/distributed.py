@@ -32,7 +32,8 @@ def process_group_device() -> torch.device:
 
 # %% ../nbs/33_distributed.ipynb #6b350053
 def setup_device() -> torch.device:
-    "The device this process trains on: under a multi-process launch with GPUs `cuda:LOCAL_RANK` (made current), else fastai's `default_device()`."
+    """The device this process trains on: under a multi-process launch with GPUs `cuda:LOCAL_RANK` (made current), else
+    fastai's `default_device()`."""
     if is_distributed() and torch.cuda.is_available(): torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     return default_device()
 
@@ -46,7 +47,8 @@ def all_ranks_true(flag: bool) -> bool:
 
 # %% ../nbs/33_distributed.ipynb #89a0eef1
 class GroupDistributedDL(DistributedDL):
-    "fastai's `DistributedDL`, broadcasting the epoch's sample order on the process group's device (fastai's uses `.cuda()`)."
+    """fastai's `DistributedDL`, broadcasting the epoch's sample order on the process group's device (fastai's uses
+    `.cuda()`)."""
     def _broadcast(self, t, rank):
         t = torch.tensor(t, dtype=torch.long, device=process_group_device())
         torch.distributed.broadcast(t, rank)
@@ -58,7 +60,8 @@ class GroupDistributedTrainer(DistributedTrainer):
     def __init__(self, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
         from accelerate import DistributedDataParallelKwargs
         kwargs.setdefault('cpu', not torch.cuda.is_available())
-        kwargs.setdefault('kwargs_handlers', [DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])
+        kwargs.setdefault('kwargs_handlers',
+                          [DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])
         super().__init__(sync_bn, **kwargs)
 
     def _wrap_dl(self, dl):
@@ -74,7 +77,8 @@ def split_by_sizes(items: Sequence, sizes: Sequence[int]) -> list[list]:
 
 # %% ../nbs/33_distributed.ipynb #4b923c32
 class PromptDataParallel(DataParallel):
-    "`DataParallel` for cdsam batches: the per-image prompt strings are split with their images; the int token grid is passed through."
+    """`DataParallel` for cdsam batches: the per-image prompt strings are split with their images; the int token grid is
+    passed through."""
     def scatter(self, inputs, kwargs, device_ids):
         (x,) = inputs                                                  # StageModel takes one inputs dict
         prompts = x.get('prompt')
@@ -82,7 +86,8 @@ class PromptDataParallel(DataParallel):
         scattered, kwargs = super().scatter((rest,), kwargs, device_ids)
         if prompts is not None:
             prompts = [prompts] * len(rest['image']) if isinstance(prompts, str) else list(prompts)
-            for s, p in zip(scattered, split_by_sizes(prompts, [s[0]['image'].shape[0] for s in scattered])): s[0]['prompt'] = p
+            for s, p in zip(scattered, split_by_sizes(prompts, [s[0]['image'].shape[0] for s in scattered])):
+                s[0]['prompt'] = p
         return scattered, kwargs
 
     def gather(self, outputs, output_device):

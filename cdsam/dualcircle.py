@@ -24,7 +24,8 @@ __all__ = ['BACKGROUND', 'ANNULUS', 'LESION', 'circle_regions', 'DualCirclePair'
 BACKGROUND, ANNULUS, LESION = 0, 1, 2
 
 def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
-    "Region map (0 background, 1 annulus, 2 lesion) from a ring-outline or label-map circle mask; ambiguous masks raise naming `name`."
+    """Region map (0 background, 1 annulus, 2 lesion) from a ring-outline or label-map circle mask; ambiguous masks
+    raise naming `name`."""
     m = np.asarray(mask)
     if m.ndim == 3: m = m[..., :3].max(-1)
     vals = set(np.unique(m).tolist())
@@ -33,7 +34,8 @@ def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
         return m.astype(np.uint8)
     ring = m > 0
     rings, n_rings = ndimage.label(ring, structure=np.ones((3, 3)))
-    if n_rings != 2: raise ValueError(f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 label map)")
+    if n_rings != 2: raise ValueError(f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 "
+                                      "label map)")
     filled = [ndimage.binary_fill_holes(rings == i) for i in (1, 2)]
     closed = [k for k in (0, 1) if filled[k].sum() > (rings == k + 1).sum()]
     if not closed: raise ValueError(f"{name}: neither circle outline is closed (nothing inside them)")
@@ -65,7 +67,8 @@ class DualCirclePair:
 
 # %% ../nbs/23_dualcircle.ipynb #bc31dc7b
 def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[DualCirclePair], dict]:
-    "Pair images with circle masks (and ignore masks); returns the pairs and `{'images_without_mask': [...], 'masks_without_image': [...]}`."
+    """Pair images with circle masks (and ignore masks); returns the pairs and `{'images_without_mask': [...],
+    'masks_without_image': [...]}`."""
     idir, cdir = Path(image_dir), Path(circle_dir)
     for p in (idir, cdir):
         if not p.is_dir(): raise FileNotFoundError(f"folder not found: {p}")
@@ -93,10 +96,12 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
 def dual_circle_counts(pred: np.ndarray, regions: np.ndarray, ignore: np.ndarray | None = None) -> dict:
     "TP / FN / FP / TN pixel counts of binary `pred` against a region map (annulus and `ignore` pixels excluded)."
     pred = np.asarray(pred) > 0
-    if pred.shape != regions.shape: raise ValueError(f"prediction {pred.shape} and circle mask {regions.shape} differ in size")
+    if pred.shape != regions.shape: raise ValueError(f"prediction {pred.shape} and circle mask {regions.shape} differ "
+                                                     "in size")
     keep = np.ones_like(pred) if ignore is None else ~(np.asarray(ignore) > 0)
     les, bg = (regions == LESION) & keep, (regions == BACKGROUND) & keep
-    return dict(tp=int((pred & les).sum()), fn=int((~pred & les).sum()), fp=int((pred & bg).sum()), tn=int((~pred & bg).sum()))
+    return dict(tp=int((pred & les).sum()), fn=int((~pred & les).sum()), fp=int((pred & bg).sum()),
+                tn=int((~pred & bg).sum()))
 
 # %% ../nbs/23_dualcircle.ipynb #d1d823d0
 def _scores(c: dict) -> dict:
@@ -105,16 +110,20 @@ def _scores(c: dict) -> dict:
 
 def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.Image], np.ndarray], output_csv=None,
                          vis_dir=None) -> dict:
-    "Score `predict(image) -> (H, W) bool mask` on every pair: per-image rows, overall pixel scores, image-level counts; optional CSV / PNGs."
+    """Score `predict(image) -> (H, W) bool mask` on every pair: per-image rows, overall pixel scores, image-level
+    counts; optional CSV / PNGs."""
     rows = []
     for p in pairs:
         img = Image.open(p.image).convert('RGB')
         regions = circle_regions(np.asarray(Image.open(p.circles)), str(p.circles))
-        if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is {regions.shape[::-1]} but image {p.image} is {img.size}")
+        if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is "
+                                                                         f"{regions.shape[::-1]} but image {p.image} "
+                                                                         f"is {img.size}")
         ign = np.asarray(Image.open(p.ignore).convert('L').resize(img.size, Image.NEAREST)) if p.ignore else None
         pred = np.asarray(predict(img)) > 0
         c = dual_circle_counts(pred, regions, ign)
-        rows.append(dict(id=p.id, image=str(p.image), **c, **_scores(c), lesion_hit=int(c['tp'] > 0), any_fp=int(c['fp'] > 0)))
+        rows.append(dict(id=p.id, image=str(p.image), **c, **_scores(c), lesion_hit=int(c['tp'] > 0),
+                         any_fp=int(c['fp'] > 0)))
         if vis_dir is not None: save_dual_circle_vis(img, pred, regions, Path(vis_dir)/f'{p.id}.png', ign)
     tot = {k: sum(r[k] for r in rows) for k in ('tp', 'fn', 'fp', 'tn')}
     overall = dict(**tot, **_scores(tot), images=len(rows), lesions_hit=sum(r['lesion_hit'] for r in rows),

@@ -19,15 +19,20 @@ __all__ = ['WriteError', 'atomic_write', 'write_csv', 'save_state', 'load_state'
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
-    "A file could not be written (no space left, no permission, …); the message names the file. What was there before is intact."
+    """A file could not be written (no space left, no permission, …); the message names the file. What was there before
+    is intact."""
 
 # %% ../nbs/01_files.ipynb #43eb440a
-_NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_container')    # torch.save's words for ENOSPC
+# torch.save's words for ENOSPC
+_NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_container')
 
 def _write_error(path: Path, e: BaseException) -> WriteError:
-    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(s in str(e).lower() for s in _NO_SPACE):
-        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is intact")
-    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: {getattr(e, 'strerror', None) or e}")
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(s in str(e).lower()
+                                                                                 for s in _NO_SPACE):
+        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is "
+                                        "intact")
+    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: "
+                                                              f"{getattr(e, 'strerror', None) or e}")
 
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
     """Call `write_fn(tmp_path)` then atomically move the temp file to `path`; `path` is untouched if `write_fn` fails.
@@ -53,7 +58,8 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
 
 # %% ../nbs/01_files.ipynb #dcb60f77
 def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = None) -> Path:
-    "Write dict `rows` as a CSV, atomically; columns `fieldnames` (default: the first row's keys; missing values empty)."
+    """Write dict `rows` as a CSV, atomically; columns `fieldnames` (default: the first row's keys; missing values
+    empty)."""
     names = list(fieldnames or (rows[0] if rows else []))
     def w(t):
         with open(t, 'w', newline='') as f:
@@ -79,7 +85,8 @@ def save_state(state: Mapping, path: str | os.PathLike, metadata: Mapping[str, s
 
 # %% ../nbs/01_files.ipynb #7f82ee6c
 def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, dict]:
-    "Load `(state, metadata)` from a `.safetensors` or torch file written by `save_state` (or any torch weights file), safely."
+    """Load `(state, metadata)` from a `.safetensors` or torch file written by `save_state` (or any torch weights file),
+    safely."""
     path = Path(path)
     if not path.is_file(): raise FileNotFoundError(f"{what} file not found: {path}")
     try:
@@ -88,10 +95,13 @@ def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, di
             with safe_open(str(path), framework='pt') as f:
                 return {k: f.get_tensor(k) for k in f.keys()}, dict(f.metadata() or {})
         obj = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:                   # (torch's own message suggests weights_only=False: never for an untrusted file)
-        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights file, "
+    # (torch's own message suggests weights_only=False: never for an untrusted file)
+    except Exception as e:
+        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights "
+                         "file, "
                          f"or one that holds objects other than tensors ({type(e).__name__})") from None
-    if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
+    if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict "
+                                                   "of tensors")
     meta = obj.pop('__metadata__', {}) if '__metadata__' in obj else {}
     return obj, meta
 
@@ -111,7 +121,8 @@ class StateDictMismatch(KeyError):
 # %% ../nbs/01_files.ipynb #ec6972c5
 def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.Tensor], source: str = 'state dict',
                      ignore_missing: Iterable[str] = ()):
-    "Raise `StateDictMismatch` unless `state` has exactly the keys and shapes of `own` (keys in `ignore_missing` may be absent)."
+    """Raise `StateDictMismatch` unless `state` has exactly the keys and shapes of `own` (keys in `ignore_missing` may
+    be absent)."""
     ignore = set(ignore_missing)
     missing = [k for k in own if k not in state and k not in ignore]
     unexpected = [k for k in state if k not in own]
@@ -122,7 +133,8 @@ def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.
 # %% ../nbs/01_files.ipynb #64a40966
 def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
                             ignore_missing: Iterable[str] = ()) -> nn.Module:
-    "Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else raise `StateDictMismatch`."
+    """Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else
+    raise `StateDictMismatch`."""
     check_state_keys(module.state_dict(), state, source, ignore_missing)
     module.load_state_dict(dict(state), strict=False)
     return module

@@ -32,7 +32,8 @@ def _offline(cfg: dict) -> dict:
     return cfg
 
 def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
-    "`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint (architecture from `cfg` if given, else the checkpoint's)."
+    """`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint (architecture from
+    `cfg` if given, else the checkpoint's)."""
     ck = read_checkpoint(path)
     cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
     model = restore_model(build_model(_offline(cfg)), ck, str(path))
@@ -48,14 +49,16 @@ def checkpoint_stats(meta: Mapping) -> tuple:
 
 # %% ../nbs/40_inference.ipynb #88483660
 def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
-    "Write `checkpoint`'s model with every LoRA adapter merged into its layer (weights + config; no optimizer) to `output`."
+    """Write `checkpoint`'s model with every LoRA adapter merged into its layer (weights + config; no optimizer) to
+    `output`."""
     model, cfg, meta = model_from_checkpoint(checkpoint)
     merge_lora(model)
     return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), stats=checkpoint_stats(meta))
 
 # %% ../nbs/40_inference.ipynb #40066318
 @torch.no_grad()
-def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta: bool, points=None, labels=None, box=None):
+def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta: bool, points=None, labels=None,
+                    box=None):
     dev = next(model.parameters()).device
     x, lb = WholeImage(size, stats=stats).image(img)                              # (3, S, S) and where the image sits
     x = x[None].to(dev)
@@ -70,8 +73,10 @@ def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta:
             c = pts[0].clone(); c[..., 3 - f[0]] = size - c[..., 3 - f[0]]; p_ = (c, pts[1])
         if f and bx is not None:
             b_ = bx.clone(); i = 3 - f[0]; b_[:, [i, i + 2]] = size - bx[:, [i + 2, i]]
-        out = model(xi, [text] if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None, boxes=b_.to(dev) if b_ is not None else None)
-        m = torch.sigmoid(pred_logits(out)[:, None].float())                   # (1, 1, S, S); multimask: highest predicted IoU
+        out = model(xi, [text] if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None,
+                    boxes=b_.to(dev) if b_ is not None else None)
+        # (1, 1, S, S); multimask: highest predicted IoU
+        m = torch.sigmoid(pred_logits(out)[:, None].float())
         probs.append(m.flip(f) if f else m); ious.append(float(out['iou'][0].max()))
     p = torch.stack(probs).mean(0)                                                  # (1, 1, S, S)
     return lb.mask_to_image(p[0, 0]).cpu(), float(np.mean(ious))                    # (H, W)
@@ -101,7 +106,8 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     if not tile or (W <= tile and H <= tile):
         p, s = _predict_window(model, image, text, size, stats, tta, points, point_labels, box)
         return p.numpy(), s
-    if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop tile= or the points / box")
+    if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop "
+                                                               "tile= or the points / box")
     if not 0 <= overlap < 1: raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     stride = max(1, int(tile * (1 - overlap)))
     acc, wsum, scores = torch.zeros(H, W), torch.zeros(H, W), []

@@ -35,20 +35,23 @@ __all__ = ['COMPILE_PARTS', 'StageModel', 'stage_model', 'compile_model', 'adamw
 
 # %% ../nbs/35_learner.ipynb #6d6104bb
 class StageModel(nn.Module):
-    "fastai-facing wrapper: a batch's `inputs` dict → `CDSAM` outputs (+ teacher / masked-student tokens for distillation)."
+    """fastai-facing wrapper: a batch's `inputs` dict → `CDSAM` outputs (+ teacher / masked-student tokens for
+    distillation)."""
     def __init__(self, model: CDSAM, teacher: BackboneTeacher | None = None, distill_mask_ratio: float = 0.,
                  prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False, valid_mode: str = 'auto'):
         super().__init__()
         self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
         self.valid_mode = valid_prompt_mode(prompt_mode, valid_mode)
         self.align = any(p.requires_grad for p in model.backbone.parameters())   # alignment loss only while DINO adapts
-        self.channels_last = channels_last                              # convolution weights and input images channels-last
+        # convolution weights and input images channels-last
+        self.channels_last = channels_last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
         self.rng = torch.Generator().manual_seed(seed)
 
     def _mode(self) -> str:
         if not self.training: return self.valid_mode
-        if self.prompt_mode == 'mixed': return ('text', 'text+points', 'text+box')[int(torch.randint(3, (1,), generator=self.rng))]
+        if self.prompt_mode == 'mixed':
+            return ('text', 'text+points', 'text+box')[int(torch.randint(3, (1,), generator=self.rng))]
         return self.prompt_mode
 
     def train(self, mode: bool = True):
@@ -68,7 +71,8 @@ def forward(self: StageModel, inputs: dict) -> dict:
     boxes = inputs['box'] if 'box' in mode else None
     feats = inputs.get('features')                                  # cached frozen-backbone outputs (cdsam.cache)
     if feats is not None:
-        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
+        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(),
+                     layers=[l.float() for l in feats['layers']],
                      grid=self.model.backbone.grid_size(images.shape[-2:]))
     out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
     if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
@@ -83,7 +87,8 @@ def forward(self: StageModel, inputs: dict) -> dict:
 # %% ../nbs/35_learner.ipynb #06906ec8
 def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = None, source: str = 'checkpoint',
                 resumed: bool = False) -> tuple[CDSAM, BackboneTeacher | None, StageReport]:
-    "The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore (`resumed`: this stage's)."
+    """The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore
+    (`resumed`: this stage's)."""
     model = build_model(plan.cfg) if model is None else model
     if start is not None: restore_model(model, start, source)
     mode = plan.stage.teacher
@@ -98,11 +103,14 @@ def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = 
 COMPILE_PARTS = ('backbone', 'neck', 'sam', 'token_proj', 'text_to_prompt')
 
 def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = None) -> list[str]:
-    "`torch.compile` in place (`nn.Module.compile`, so state-dict keys keep their names) each part of `model` that runs every step; returns their names."
+    """`torch.compile` in place (`nn.Module.compile`, so state-dict keys keep their names) each part of `model` that
+    runs every step; returns their names."""
     backend = 'inductor' if backend is True else str(backend)
     known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known: raise ValueError(f"train.compile must be true, false or a torch.compile backend ({', '.join(known[:6])}, ...), got {backend!r}")
-    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
+    if backend not in known: raise ValueError("train.compile must be true, false or a torch.compile backend "
+                                              f"({', '.join(known[:6])}, ...), got {backend!r}")
+    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor "
+                                                                    f"backend, not {backend!r}")
     done = []
     for n in COMPILE_PARTS:
         part = getattr(model, n, None)
@@ -113,7 +121,8 @@ def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = N
 def _adamw(param_lists, lr=None, hps=(), betas=(0.9, 0.999), eps=1e-8, fused=False):
     "fastai `opt_func`: torch AdamW with one group per parameter list and its own (lr, weight_decay)."
     groups = [dict(params=list(ps), lr=l, weight_decay=w) for ps, (l, w) in zip(param_lists, hps)]
-    return OptimWrapper(groups, opt=partial(torch.optim.AdamW, betas=tuple(betas), eps=eps, fused=fused or None), convert_groups=False)
+    return OptimWrapper(groups, opt=partial(torch.optim.AdamW, betas=tuple(betas), eps=eps, fused=fused or None),
+                        convert_groups=False)
 
 def adamw_func(groups: list[dict], o: OptimPlan):
     """The `opt_func` for `param_groups(...)` under an `OptimPlan`: torch's AdamW, each group with its own lr and weight
@@ -122,20 +131,25 @@ def adamw_func(groups: list[dict], o: OptimPlan):
 
 # %% ../nbs/35_learner.ipynb #189838e2
 class CDSAMLearner(Learner):
-    "A fastai `Learner` that knows its stage (`plan`): `fit_stage`, resume-aware `fit_one_cycle`, `cache_features`, mask `show_results`."
-    def fit_one_cycle(self, n_epoch: int | None = None, lr_max=None, div=25., div_final=1e5, pct_start=None, wd=None, moms=None,
+    """A fastai `Learner` that knows its stage (`plan`): `fit_stage`, resume-aware `fit_one_cycle`, `cache_features`,
+    mask `show_results`."""
+    def fit_one_cycle(self, n_epoch: int | None = None, lr_max=None, div=25., div_final=1e5, pct_start=None, wd=None,
+                      moms=None,
                       cbs=None, reset_opt=False, start_epoch: int | None = None):
         """fastai's one-cycle schedule; `n_epoch`, `pct_start`, `moms` and `start_epoch` default to the plan's epochs,
         `optim.pct_start`, β1 schedule (`optim.moms`, else a constant `optim.betas[0]`) and a resumed run's position."""
         o = self.plan.optim
         n_epoch, pct_start, moms = n_epoch or o.epochs, o.pct_start if pct_start is None else pct_start, moms or o.moms
         start_epoch = self.resume_epoch if start_epoch is None else start_epoch
-        if start_epoch >= n_epoch: warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs"); return
-        super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd, moms=moms,
+        if start_epoch >= n_epoch: warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} "
+                                                 "epochs"); return
+        super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
+                              moms=moms,
                               cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):
-        "Train this stage (`fit_one_cycle`, its epochs and group LRs): under `distrib_ctx` when launched on several processes."
+        """Train this stage (`fit_one_cycle`, its epochs and group LRs): under `distrib_ctx` when launched on several
+        processes."""
         d = self.plan.distributed
         if is_distributed():
             try:
@@ -150,7 +164,8 @@ class CDSAMLearner(Learner):
 @patch
 def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: list[dict], resumed: dict | None = None,
                 resume=None) -> CDSAMLearner:
-    "Record the stage (`plan`, `stage_report`, `group_names`) and, when resuming, load the optimizer state and the epoch reached."
+    """Record the stage (`plan`, `stage_report`, `group_names`) and, when resuming, load the optimizer state and the
+    epoch reached."""
     self.plan, self.stage_report, self.group_names = plan, report, [g['name'] for g in groups]
     self.resume_epoch, self.last_checkpoint = 0, None
     if resumed is not None:
@@ -166,13 +181,15 @@ def cache_features(self: CDSAMLearner, log=None) -> CDSAMLearner:
     memory or disk, `cdsam.cache`); nothing when the plan has no cache (unset, or a stage that trains DINO)."""
     if self.plan.cache is None: return self
     log = log or (print if rank_distrib() == 0 else (lambda *a: None))
-    self.dls = cached_dataloaders(self.dls, unwrap(self.model).model.backbone, self.plan.cfg['cache'], self.plan.cache_dir, log=log)
+    self.dls = cached_dataloaders(self.dls, unwrap(self.model).model.backbone, self.plan.cfg['cache'],
+                                  self.plan.cache_dir, log=log)
     return self
 
 # %% ../nbs/35_learner.ipynb #bebbd133
 @patch
 def to_distributed(self: CDSAMLearner, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
-    "fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU too)."
+    """fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU
+    too)."""
     self.add_cb(GroupDistributedTrainer(sync_bn, find_unused_parameters, **kwargs))
     if rank_distrib(): self.remove_cb(ProgressCallback)
     return self
@@ -193,18 +210,20 @@ def show_results(self: CDSAMLearner, ds_idx: int = 1, max_n: int = 6, ncols: int
     m = unwrap(self.model); was = m.training; m.eval()
     with torch.no_grad(): probs = torch.sigmoid(pred_logits(m(inputs)).float())
     m.train(was)
-    return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols, stats=getattr(self.dls, 'stats', IMAGENET_STATS), **kwargs)
+    return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols,
+                        stats=getattr(self.dls, 'stats', IMAGENET_STATS), **kwargs)
 
 # %% ../nbs/35_learner.ipynb #240977ca
 def stage_learner(dls,                              # `build_dataloaders(plan.cfg['data'], ...)` (see `cache_features`)
                   plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
                   model: CDSAM | None = None,       # a built model (default: built from the plan's config)
                   init=None,                        # a previous stage's checkpoint to start from
-                  resume=None,                      # this stage's `latest` checkpoint to continue (weights, optimizer, epoch)
+                  resume=None,                      # this stage's `latest` checkpoint to continue (weights, optimizer)
                   cbs=None,                         # extra callbacks, added after `stage_callbacks(plan, dls)`
                   verbose: bool = True,             # print the stage table
-                 ) -> CDSAMLearner:
-    "A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW parameter groups, metrics and callbacks."
+                 ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
+    """A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW parameter groups, metrics and
+    callbacks."""
     plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
     set_seed(plan.seed)
     ck = read_checkpoint(resume) if resume is not None else None
@@ -213,13 +232,15 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
     model, teacher, report = stage_model(plan, model, start, str(resume or init), resumed=ck is not None)
     groups = param_groups(model, plan.optim.lr, plan.optim.lora_lr, plan.optim.wd)
     if plan.compile: compile_model(model, plan.compile, plan.compile_mode)
-    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed, plan.channels_last,
+    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed,
+                        plan.channels_last,
                         plan.valid_prompt_mode)
     t = torch.logit(torch.tensor(plan.threshold)).item()          # the metrics threshold logits
     learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss), opt_func=adamw_func(groups, plan.optim),
                          lr=[g['lr'] for g in groups], splitter=lambda m: [g['params'] for g in groups],
                          metrics=[Dice(threshold=t), IoU(threshold=t)] if len(dls.valid) else [],
-                         cbs=stage_callbacks(plan, dls, ck) + list(cbs or []), train_bn=False, wd=None, path=plan.run_dir)
+                         cbs=stage_callbacks(plan, dls, ck) + list(cbs or []), train_bn=False, wd=None,
+                         path=plan.run_dir)
     if not len(dls.valid): learn.recorder.valid_metrics = False
     if verbose: print(stage_table(model, report) + f"\nvalidation prompts: {plan.valid_prompt_mode}")
     return learn.start_stage(plan, report, groups, ck, resume)
@@ -252,12 +273,14 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
 
 # %% ../nbs/35_learner.ipynb #ad0cd485
 def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print) -> list[dict]:
-    "Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from `init`."
+    """Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from
+    `init`."""
     from cdsam.config import dump_config, load_config
     from cdsam.plan import run_dir
     from cdsam.files import atomic_write
     out = run_dir(load_config(cfg))
-    def write_config():                                  # once the first stage is validated: a rejected run leaves it as it was
+    # once the first stage is validated: a rejected run leaves it as it was
+    def write_config():
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for i, s in enumerate(stages):

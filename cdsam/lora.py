@@ -100,17 +100,20 @@ def to_linear(self: LoRALinear) -> nn.Linear:
     lin = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
                     device=self.base.weight.device, dtype=self.base.weight.dtype)
     with torch.no_grad():
-        lin.weight.copy_(self.base.weight if self.merged else self.base.weight + self.delta_weight().to(lin.weight.dtype))
+        lin.weight.copy_(self.base.weight if self.merged
+                         else self.base.weight + self.delta_weight().to(lin.weight.dtype))
         if self.base.bias is not None: lin.bias.copy_(self.base.bias)
     return lin
 
 # %% ../nbs/00_lora.ipynb #5bbf9763
 @patch
-def extra_repr(self: LoRALinear) -> str: return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, merged={self.merged}"
+def extra_repr(self: LoRALinear) -> str:
+    return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, merged={self.merged}"
 
 # %% ../nbs/00_lora.ipynb #172b9ef4
 def target_matcher(t):
-    "A predicate on module names for one LoRA target: a full name or `.suffix` (as peft), `'re:...'` or a compiled regex."
+    """A predicate on module names for one LoRA target: a full name or `.suffix` (as peft), `'re:...'` or a compiled
+    regex."""
     if isinstance(t, re.Pattern): return lambda n: t.search(n) is not None
     if isinstance(t, str) and t.startswith('re:'):
         rx = re.compile(t[3:]); return lambda n: rx.search(n) is not None
@@ -131,12 +134,14 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
                 dropout: float = 0.,       # dropout on the adapter's input (no call at all at 0)
                 exclude: Sequence = (),    # targets (same forms) of layers never to adapt
                ) -> list[str]:             # the qualified names of the wrapped layers
-    "Wrap each `nn.Linear` of `model` whose name matches one of `targets` in `LoRALinear`; each target must match a layer."
+    """Wrap each `nn.Linear` of `model` whose name matches one of `targets` in `LoRALinear`; each target must match a
+    layer."""
     targets = [targets] if isinstance(targets, (str, re.Pattern)) else list(targets)
     if not targets: raise ValueError("inject_lora needs at least one target pattern")
     matchers = [(t, target_matcher(t)) for t in targets]
     excl = [target_matcher(t) for t in exclude]
-    linears = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and not n.endswith(('.lora_A', '.lora_B'))
+    linears = [n for n,
+               m in model.named_modules() if isinstance(m, nn.Linear) and not n.endswith(('.lora_A', '.lora_B'))
                and not isinstance(_parent(model, n), LoRALinear)]
     hits = {str(t): [n for n in linears if f(n) and not any(e(n) for e in excl)] for t, f in matchers}
     empty = [t for t, ns in hits.items() if not ns]
@@ -154,7 +159,8 @@ def _parent(model, name):
 # %% ../nbs/00_lora.ipynb #d0900f97
 def _find_blocks(vit: nn.Module, prefix: str = '') -> int:
     blocks = getattr(vit, 'blocks', None)
-    if blocks is None: raise ValueError(f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not a timm ViT")
+    if blocks is None: raise ValueError(f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not "
+                                        "a timm ViT")
     return len(blocks)
 
 def vit_last_blocks_targets(vit: nn.Module, k: int, layers: Sequence[str] | None = None, prefix: str = '') -> list[str]:
@@ -221,7 +227,8 @@ def disable_lora(model: nn.Module):
 
 # %% ../nbs/00_lora.ipynb #6978f25d
 def merge_lora(model: nn.Module) -> nn.Module:
-    "Replace every `LoRALinear` in `model` by a plain `nn.Linear` with the update folded in (in place); returns `model`."
+    """Replace every `LoRALinear` in `model` by a plain `nn.Linear` with the update folded in (in place); returns
+    `model`."""
     for n, m in lora_layers(model).items(): set_submodule(model, n, m.to_linear())
     return model
 
@@ -246,12 +253,14 @@ def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> 
 
 # %% ../nbs/00_lora.ipynb #a26f5985
 def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config') -> list[str]:
-    "Inject adapters into `model` as described by `lora_config` output `{name: {r, alpha, dropout}}` (layers already adapted must agree)."
+    """Inject adapters into `model` as described by `lora_config` output `{name: {r, alpha, dropout}}` (layers already
+    adapted must agree)."""
     have = lora_layers(model)
     for n, c in layers.items():
         if n in have:
             if (have[n].r, have[n].alpha) != (c['r'], c['alpha']):
-                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, alpha={have[n].alpha} in the model")
+                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, "
+                                 f"alpha={have[n].alpha} in the model")
             continue
         try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.))
         except ValueError: raise StateDictMismatch(source, [], [n], []) from None

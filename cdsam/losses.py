@@ -23,7 +23,8 @@ __all__ = ['TEACHER_MODES', 'LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_
            'mask_patches', 'BackboneTeacher', 'CDSAMLoss']
 
 # %% ../nbs/30_losses.ipynb #830a434c
-def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor,
+           torch.Tensor]:
     "Float target (0/1) and valid-pixel weight (times the per-image `weight` `(B,)`), both shaped like `target`."
     valid = torch.ones_like(target, dtype=torch.float) if ignore_index is None else (target != ignore_index).float()
     t = (target == 1).float() * valid
@@ -31,13 +32,15 @@ def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor 
     return t, valid
 
 def seg_logits(pred, size: tuple[int, int]) -> torch.Tensor:
-    "The mask logits `(B, H, W)` of a model output (`cdsam.metrics.pred_logits`: with several masks the highest predicted IoU), resized to `size`, float32."
+    """The mask logits `(B, H, W)` of a model output (`cdsam.metrics.pred_logits`: with several masks the highest
+    predicted IoU), resized to `size`, float32."""
     m = pred_logits(pred)[:, None]
     if tuple(m.shape[-2:]) != tuple(size): m = F.interpolate(m.float(), size=size, mode='bilinear', align_corners=False)
     return m[:, 0].float()
 
 # %% ../nbs/30_losses.ipynb #c4a5b0f6
-def dice_per_image(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.) -> tuple[torch.Tensor, torch.Tensor]:
+def dice_per_image(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255,
+                   eps: float = 1.) -> tuple[torch.Tensor, torch.Tensor]:
     "Soft Dice loss of each image `(B,)` and which images have valid pixels `(B,)`."
     t, valid = _valid(target, ignore_index)
     p = torch.sigmoid(logits) * valid
@@ -52,13 +55,15 @@ def _weighted_mean(x: torch.Tensor, has: torch.Tensor, weight: torch.Tensor | No
 
 def dice_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, eps: float = 1.,
               weight: torch.Tensor | None = None) -> torch.Tensor:
-    "Soft Dice loss `(B, H, W)` logits vs 0/1 target, per image then averaged (weighted by `weight` `(B,)`) over images that have valid pixels."
+    """Soft Dice loss `(B, H, W)` logits vs 0/1 target, per image then averaged (weighted by `weight` `(B,)`) over
+    images that have valid pixels."""
     d, has = dice_per_image(logits, target, ignore_index, eps)
     if not has.any(): return logits.sum() * 0.
     return _weighted_mean(d, has, weight)
 
 # %% ../nbs/30_losses.ipynb #c193ffbf
-def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
+def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255,
+             weight: torch.Tensor | None = None) -> torch.Tensor:
     "Binary cross-entropy with logits, averaged over valid pixels (each image's pixels weighted by `weight` `(B,)`)."
     t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
@@ -67,7 +72,8 @@ def bce_loss(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | Non
 # %% ../nbs/30_losses.ipynb #2d08dc90
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2., alpha: float = 0.25,
                ignore_index: int | None = 255, weight: torch.Tensor | None = None) -> torch.Tensor:
-    "Focal loss (`alpha` weights positives, `gamma` down-weights easy pixels), averaged over valid pixels (weighted by `weight`)."
+    """Focal loss (`alpha` weights positives, `gamma` down-weights easy pixels), averaged over valid pixels (weighted by
+    `weight`)."""
     t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
     ce = F.binary_cross_entropy_with_logits(logits, t, reduction='none')
@@ -76,7 +82,8 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2., al
     return (a_t * (1 - p_t) ** gamma * ce * valid).sum() / valid.sum()
 
 # %% ../nbs/30_losses.ipynb #741d8dc4
-def mask_iou(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255) -> tuple[torch.Tensor, torch.Tensor]:
+def mask_iou(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255) -> tuple[torch.Tensor,
+             torch.Tensor]:
     "Actual IoU `(B,)` of `logits > 0` vs the target over valid pixels, and which images have valid pixels `(B,)`."
     t, valid = _valid(target, ignore_index)
     p = (logits.detach() > 0).float() * valid
@@ -87,14 +94,16 @@ def mask_iou(logits: torch.Tensor, target: torch.Tensor, ignore_index: int | Non
 # %% ../nbs/30_losses.ipynb #2277182f
 def iou_head_loss(iou_pred: torch.Tensor, logits: torch.Tensor, target: torch.Tensor, ignore_index: int | None = 255,
                   weight: torch.Tensor | None = None) -> torch.Tensor:
-    "MSE between the predicted IoU `(B,)` (or `(B, M)`: first mask) and the actual IoU of the mask, over labelled images (weighted by `weight`)."
+    """MSE between the predicted IoU `(B,)` (or `(B, M)`: first mask) and the actual IoU of the mask, over labelled
+    images (weighted by `weight`)."""
     iou_pred = iou_pred[:, 0] if iou_pred.ndim == 2 else iou_pred
     iou, has = mask_iou(logits, target, ignore_index)
     if not has.any(): return iou_pred.sum() * 0.
     return _weighted_mean((iou_pred.float() - iou) ** 2, has, weight)
 
 # %% ../nbs/30_losses.ipynb #eba4452e
-def patch_fractions(target: torch.Tensor, grid: tuple[int, int], ignore_index: int | None = 255) -> tuple[torch.Tensor, torch.Tensor]:
+def patch_fractions(target: torch.Tensor, grid: tuple[int, int], ignore_index: int | None = 255) -> tuple[torch.Tensor,
+                    torch.Tensor]:
     "Per patch `(B, h*w)`: fraction of object pixels and fraction of valid pixels, from a `(B, H, W)` target."
     t, valid = _valid(target, ignore_index)
     fg = F.adaptive_avg_pool2d(t[:, None], grid).flatten(1)                 # (B, H, W) -> (B, h*w)
@@ -103,15 +112,18 @@ def patch_fractions(target: torch.Tensor, grid: tuple[int, int], ignore_index: i
 # %% ../nbs/30_losses.ipynb #027a8c26
 def clip_alignment_loss(proj_tokens: torch.Tensor, text: torch.Tensor, fg: torch.Tensor, valid: torch.Tensor,
                         temperature: float = 0.07, min_weight: float = 0.5) -> torch.Tensor | None:
-    "Contrastive alignment of mask-pooled tokens `(B, N, D)` with prompt features `(B, D)`; `None` when no image has both lesion and background."
+    """Contrastive alignment of mask-pooled tokens `(B, N, D)` with prompt features `(B, D)`; `None` when no image has
+    both lesion and background."""
     tok, text = F.normalize(proj_tokens.float(), dim=-1), F.normalize(text.detach().float(), dim=-1)
     w_fg, w_bg = fg, (valid - fg).clamp(min=0)
-    def pool(w): return F.normalize((w[..., None] * tok).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6), dim=-1)   # (B, D)
+    # (B, D)
+    def pool(w): return F.normalize((w[..., None] * tok).sum(1) / w.sum(1, keepdim=True).clamp(min=1e-6), dim=-1)
     f_fg, f_bg = pool(w_fg), pool(w_bg)
     has_fg, has_bg = w_fg.sum(1) >= min_weight, w_bg.sum(1) >= min_weight
     terms = []
     pair = has_fg & has_bg
-    if pair.any():                                                             # lesion vs background, for the own prompt
+    # lesion vs background, for the own prompt
+    if pair.any():
         logits = torch.stack([(f_fg * text).sum(-1), (f_bg * text).sum(-1)], dim=1)[pair] / temperature   # (b, 2)
         terms.append(F.cross_entropy(logits, torch.zeros(len(logits), dtype=torch.long, device=logits.device)))
     uniq, inv = torch.unique(text, dim=0, return_inverse=True)
@@ -121,8 +133,10 @@ def clip_alignment_loss(proj_tokens: torch.Tensor, text: torch.Tensor, fg: torch
     return torch.stack(terms).mean() if terms else None
 
 # %% ../nbs/30_losses.ipynb #62d3a7f7
-def token_distill_loss(student: torch.Tensor, teacher: torch.Tensor, patch_mask: torch.Tensor | None = None) -> torch.Tensor:
-    "Mean `1 - cos` between student and (detached) teacher tokens `(B, N, C)`, over the patches in `patch_mask` `(B, N)` if given."
+def token_distill_loss(student: torch.Tensor, teacher: torch.Tensor,
+                       patch_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean `1 - cos` between student and (detached) teacher tokens `(B, N, C)`, over the patches in `patch_mask` `(B,
+    N)` if given."""
     d = 1 - F.cosine_similarity(student.float(), teacher.detach().float(), dim=-1)    # (B, N)
     if patch_mask is None: return d.mean()
     m = patch_mask.float()
@@ -137,11 +151,13 @@ def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator
     return (order < k).to(device) if device is not None else order < k
 
 # %% ../nbs/30_losses.ipynb #c8d30376
-def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int | tuple[int, int], value: float = 0.) -> torch.Tensor:
+def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int | tuple[int, int],
+                 value: float = 0.) -> torch.Tensor:
     "Images `(B, 3, H, W)` with the patches in `patch_mask` `(B, h*w)` set to `value`."
     ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
     B, _, H, W = images.shape; h, w = H // ph, W // pw
-    if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} patches of {B} images")
+    if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} "
+                                                        f"patches of {B} images")
     m = patch_mask.view(B, 1, h, w).float()
     m = F.interpolate(m, size=(h * ph, w * pw), mode='nearest')                 # (B, 1, h, w) -> (B, 1, h*p, w*p)
     m = F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]))
@@ -152,17 +168,20 @@ TEACHER_MODES = ('lora_off', 'copy', 'ema')
 
 # %% ../nbs/30_losses.ipynb #46faec79
 class BackboneTeacher(nn.Module):
-    "Frozen reference tokens for self-distillation: the student's backbone with LoRA off, or a frozen copy / EMA of it (made with its adapters off)."
+    """Frozen reference tokens for self-distillation: the student's backbone with LoRA off, or a frozen copy / EMA of it
+    (made with its adapters off)."""
     def __init__(self, backbone: nn.Module, mode: str = 'lora_off', momentum: float = 0.999):
         super().__init__()
         if mode not in TEACHER_MODES: raise ValueError(f"teacher mode must be one of {TEACHER_MODES}, got {mode!r}")
         if mode == 'lora_off' and not lora_layers(backbone):
-            raise ValueError("teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for full fine-tuning")
+            raise ValueError("teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for "
+                             "full fine-tuning")
         self.mode, self.momentum = mode, momentum
         self.model = None
         if mode != 'lora_off':
             self.model = copy.deepcopy(backbone).eval()
-            for n, m in lora_layers(self.model).items(): set_submodule(self.model, n, m.base)   # adapters off: the pretrained backbone
+            # adapters off: the pretrained backbone
+            for n, m in lora_layers(self.model).items(): set_submodule(self.model, n, m.base)
             for p in self.model.parameters(): p.requires_grad_(False)
 
     def train(self, mode: bool = True):
@@ -179,36 +198,44 @@ class BackboneTeacher(nn.Module):
             with disable_lora(backbone): return backbone(images)['tokens']
         finally: backbone.train(was)
 
-    @torch.no_grad()
-    def update(self, backbone: nn.Module):
-        "EMA step toward the student's weights (`ema` mode only)."
-        if self.mode != 'ema': return
-        src = backbone.state_dict()
-        for n, m in lora_layers(backbone).items():                           # adapted layers count with their effective weight
-            src[f'{n}.weight'] = m.weight
-            if m.bias is not None: src[f'{n}.bias'] = m.bias
-        for k, t in self.model.state_dict().items():
-            if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
-            else: t.copy_(src[k])
+# %% ../nbs/30_losses.ipynb #e0b7f406
+@patch
+@torch.no_grad()
+def update(self: BackboneTeacher, backbone: nn.Module):
+    "EMA step toward the student's weights (`ema` mode only)."
+    if self.mode != 'ema': return
+    src = backbone.state_dict()
+    # adapted layers count with their effective weight
+    for n, m in lora_layers(backbone).items():
+        src[f'{n}.weight'] = m.weight
+        if m.bias is not None: src[f'{n}.bias'] = m.bias
+    for k, t in self.model.state_dict().items():
+        if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
+        else: t.copy_(src[k])
 
 # %% ../nbs/30_losses.ipynb #8f596a28
-LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the weighted terms (their weights: the loss section)
+LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the weighted terms (weights: the loss section)
 
+# %% ../nbs/30_losses.ipynb #9a06e5e5
 class CDSAMLoss:
-    "Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term of the last call."
+    """Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term
+    of the last call."""
     def __init__(self, cfg: Mapping | None = None, **overrides):
-        "`cfg`: a `loss` config section (e.g. `plan.loss`; missing keys take `LOSS_DEFAULTS`), `overrides` single keys (`align=0`)."
+        """`cfg`: a `loss` config section (e.g. `plan.loss`; missing keys take `LOSS_DEFAULTS`), `overrides` single keys
+        (`align=0`)."""
         c = section('loss', {**(cfg or {}), **overrides})                 # unknown keys raise, naming the nearest one
         self.w = {k: c[k] for k in LOSS_TERMS}
-        self.focal_gamma, self.focal_alpha, self.temperature, self.ignore_index = c['focal_gamma'], c['focal_alpha'], c['align_temperature'], c['ignore_index']
-        if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / focal / iou / align / distill")
+        self.focal_gamma, self.focal_alpha, self.temperature = c['focal_gamma'], c['focal_alpha'], c['align_temperature']
+        self.ignore_index = c['ignore_index']
+        if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / "
+                                                      "focal / iou / align / distill")
         self.last: dict[str, float | None] = {}
 
     def terms(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor | None]:
-        """Each unweighted term (`None` when it does not apply to this batch or has weight 0). Per-image `pred['weight']` `(B,)`
-        (e.g. pseudo-labelled sources) weights the supervised terms. With several masks `(B, M, H, W)` (SAM's multimask
-        output) the segmentation terms take, per image, the mask with the lowest Dice + BCE (SAM's rule), and the IoU head
-        is trained on every mask."""
+        """Each unweighted term (`None` when it does not apply to this batch or has weight 0). Per-image
+        `pred['weight']` `(B,)` (e.g. pseudo-labelled sources) weights the supervised terms. With several masks `(B, M,
+        H, W)` (SAM's multimask output) the segmentation terms take, per image, the mask with the lowest Dice + BCE
+        (SAM's rule), and the IoU head is trained on every mask."""
         target = target[:, 0] if target.ndim == 4 else target
         ig, w = self.ignore_index, pred.get('weight')
         logits, all_logits = self._mask_logits(pred, target)
@@ -216,14 +243,17 @@ class CDSAMLoss:
         labelled = bool((target != ig).any()) if ig is not None else True
         if labelled and self.w['dice']: out['dice'] = dice_loss(logits, target, ig, weight=w)
         if labelled and self.w['bce']: out['bce'] = bce_loss(logits, target, ig, weight=w)
-        if labelled and self.w['focal']: out['focal'] = focal_loss(logits, target, self.focal_gamma, self.focal_alpha, ig, weight=w)
+        if labelled and self.w['focal']: out['focal'] = focal_loss(logits, target, self.focal_gamma, self.focal_alpha,
+                                                                   ig, weight=w)
         if labelled and self.w['iou'] and 'iou' in pred:
-            out['iou'] = torch.stack([iou_head_loss(pred['iou'][:, m], all_logits[:, m], target, ig, w) for m in range(all_logits.shape[1])]).mean()
+            out['iou'] = torch.stack([iou_head_loss(pred['iou'][:, m], all_logits[:, m], target, ig, w)
+                                      for m in range(all_logits.shape[1])]).mean()
         if labelled and self.w['align'] and 'text' in pred and 'proj_tokens' in pred:
             fg, valid = patch_fractions(target, tuple(pred['grid']), ig)
             out['align'] = clip_alignment_loss(pred['proj_tokens'], pred['text'], fg, valid, self.temperature)
         if self.w['distill'] and 'teacher_tokens' in pred:
-            out['distill'] = token_distill_loss(pred.get('student_tokens', pred['tokens']), pred['teacher_tokens'], pred.get('distill_mask'))
+            out['distill'] = token_distill_loss(pred.get('student_tokens', pred['tokens']), pred['teacher_tokens'],
+                                                pred.get('distill_mask'))
         return out
 
 # %% ../nbs/30_losses.ipynb #f0b4959a
@@ -252,7 +282,8 @@ def __call__(self: CDSAMLoss, pred: dict, target: torch.Tensor) -> torch.Tensor:
     terms = self.terms(pred, target)
     used = [self.w[k] * v for k, v in terms.items() if v is not None]
     self.last = {k: (None if v is None else float(v.detach())) for k, v in terms.items()}
-    if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.   # nothing to learn from this batch
+    # nothing to learn from this batch
+    if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.
     return torch.stack(used).sum()
 
 @patch

@@ -20,9 +20,11 @@ METRIC_NAMES = ('iou', 'dice', 'accuracy', 'precision', 'recall', 'f1')
 def _t(x) -> torch.Tensor: return x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
 
 def confusion_counts(pred, target, ignore_index: int | None = 255) -> torch.Tensor:
-    "Per-image `(tp, fp, fn, tn)` counts `(B, 4)` for binary `pred` and `target` shaped `(B, ...)` or one `(H, W)` image; `target == ignore_index` is skipped."
+    """Per-image `(tp, fp, fn, tn)` counts `(B, 4)` for binary `pred` and `target` shaped `(B, ...)` or one `(H, W)`
+    image; `target == ignore_index` is skipped."""
     pred, target = _t(pred), _t(target)
-    if pred.shape != target.shape: raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
+    if pred.shape != target.shape: raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape "
+                                                    f"{tuple(target.shape)}")
     if pred.ndim == 2: pred, target = pred[None], target[None]
     valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     p, t = (pred > 0) & valid, (target > 0) & valid
@@ -32,7 +34,8 @@ def confusion_counts(pred, target, ignore_index: int | None = 255) -> torch.Tens
 
 # %% ../nbs/22_metrics.ipynb #400f542e
 def scores_from_counts(counts) -> dict[str, torch.Tensor]:
-    "IoU, Dice, accuracy, precision, recall, F1 from `(..., 4)` counts `(tp, fp, fn, tn)` (empty-mask conventions above)."
+    """IoU, Dice, accuracy, precision, recall, F1 from `(..., 4)` counts `(tp, fp, fn, tn)` (empty-mask conventions
+    above)."""
     c = _t(counts).double()
     tp, fp, fn, tn = c.unbind(-1)
     def div(a, b, empty): return torch.where(b > 0, a / b.clamp(min=1e-12), empty)
@@ -45,7 +48,8 @@ def scores_from_counts(counts) -> dict[str, torch.Tensor]:
 
 # %% ../nbs/22_metrics.ipynb #32534591
 def count_scores(counts) -> dict:
-    "Per-image scores and dataset aggregates (`micro`: from summed pixels; `mean`: mean of per-image scores) of `(N, 4)` counts."
+    """Per-image scores and dataset aggregates (`micro`: from summed pixels; `mean`: mean of per-image scores) of `(N,
+    4)` counts."""
     counts = _t(counts)
     per = scores_from_counts(counts)
     return dict(per_image={k: v.tolist() for k, v in per.items()},
@@ -54,21 +58,24 @@ def count_scores(counts) -> dict:
 
 # %% ../nbs/22_metrics.ipynb #e953a5f4
 def segmentation_scores(pred, target, ignore_index: int | None = 255) -> dict:
-    "`count_scores` of binary masks `pred` and `target` (same shape; images of different sizes: `confusion_counts` each, then `count_scores`)."
+    """`count_scores` of binary masks `pred` and `target` (same shape; images of different sizes: `confusion_counts`
+    each, then `count_scores`)."""
     return count_scores(confusion_counts(pred, target, ignore_index))
 
 # %% ../nbs/22_metrics.ipynb #52996fac
 def pred_logits(pred) -> torch.Tensor:
-    """The mask logits `(B, H, W)` of a model output: CDSAM's dict (with several masks, per image the one with the highest
-    predicted IoU, as SAM predicts), or a `(B, M, H, W)` / `(B, H, W)` tensor (its first mask)."""
+    """The mask logits `(B, H, W)` of a model output: CDSAM's dict (with several masks, per image the one with the
+    highest predicted IoU, as SAM predicts), or a `(B, M, H, W)` / `(B, H, W)` tensor (its first mask)."""
     m = pred['masks'] if isinstance(pred, dict) else pred
     if m.ndim != 4: return m
-    if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred: return m[torch.arange(len(m)), pred['iou'].argmax(1)]
+    if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred:
+        return m[torch.arange(len(m)), pred['iou'].argmax(1)]
     return m[:, 0]
 
 # %% ../nbs/22_metrics.ipynb #5a6eadfe
 class SegMetric(Metric):
-    "A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image, ignoring `ignore_index`."
+    """A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image,
+    ignoring `ignore_index`."""
     def __init__(self, name: str = 'dice', agg: str = 'micro', threshold: float = 0., ignore_index: int = 255):
         if name not in METRIC_NAMES: raise ValueError(f"metric must be one of {METRIC_NAMES}, got {name!r}")
         if agg not in ('micro', 'mean'): raise ValueError(f"agg must be 'micro' or 'mean', got {agg!r}")

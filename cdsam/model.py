@@ -34,7 +34,8 @@ class TokenToMaskEmbedding(nn.Module):
         self.refine = nn.Sequential(nn.Conv2d(out_dim, out_dim, 3, padding=1, bias=False), LayerNorm2d(out_dim))
 
     def forward(self, layers: Sequence[torch.Tensor], grid: tuple[int, int]) -> torch.Tensor:
-        if len(layers) != self.n_layers: raise ValueError(f"TokenToMaskEmbedding expects {self.n_layers} token layers, got {len(layers)}")
+        if len(layers) != self.n_layers: raise ValueError(f"TokenToMaskEmbedding expects {self.n_layers} token layers, "
+                                                          f"got {len(layers)}")
         x = self.proj(self.norm(torch.cat(list(layers), dim=-1)))     # (B, N, L*C) -> (B, N, out)
         B, N, D = x.shape
         x = x.transpose(1, 2).reshape(B, D, *grid)                    # (B, N, out) -> (B, out, h, w)
@@ -60,7 +61,8 @@ class TextToPrompt(nn.Module):
 
 # %% ../nbs/13_model.ipynb #2e1a632c
 class CDSAM(nn.Module):
-    "Images `(B,3,H,W)` + text prompts (one string or one per image) [+ points / boxes] → mask logits, IoU predictions and the tensors the losses need."
+    """Images `(B,3,H,W)` + text prompts (one string or one per image) [+ points / boxes] → mask logits, IoU predictions
+    and the tensors the losses need."""
     def __init__(self, backbone: DinoBackbone, text_encoder: ClipTextEncoder, sam: SamDecoder,
                  text_tokens: int = 2, text_hidden: int = 256, multimask: bool = False):
         super().__init__()
@@ -74,15 +76,16 @@ class CDSAM(nn.Module):
         if prompts is None: return None
         if isinstance(prompts, str): return [prompts] * B
         prompts = list(prompts)
-        if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one string, or one per image)")
+        if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one "
+                                               "string, or one per image)")
         return prompts
 
 # %% ../nbs/13_model.ipynb #75a0fc66
 @patch
 def forward(self: CDSAM, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
             multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
-    """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single one;
-    `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
+    """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single
+    one; `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
     image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
     B, _, H, W = images.shape
     feats = features if features is not None else self.backbone(images)
@@ -105,15 +108,19 @@ def forward(self: CDSAM, images: torch.Tensor, prompts: str | Sequence[str] | No
 
 # %% ../nbs/13_model.ipynb #4a3e689a
 def build_model(cfg: Mapping) -> CDSAM:
-    "Build a `CDSAM` from a config mapping with a `model` section (`dino`, `clip`, `sam`, `proj`), loading any weights it names."
-    m = section('model', cfg.get('model', cfg))                 # a full config or its model section; missing keys: defaults
+    """Build a `CDSAM` from a config mapping with a `model` section (`dino`, `clip`, `sam`, `proj`), loading any weights
+    it names."""
+    # a full config or its model section; missing keys: defaults
+    m = section('model', cfg.get('model', cfg))
     d, c, s, p = m['dino'], m['clip'], m['sam'], m['proj']
     backbone = DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'], checkpoint=d['checkpoint'],
-                            out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'], **(d['kwargs'] or {}))
+                            out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'],
+                            **(d['kwargs'] or {}))
     text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
                            model_cfg=c['model_cfg'])
     sam = SamDecoder(s['type'], checkpoint=s['checkpoint'], **(s['dims'] or {}))
-    return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'], multimask=s['multimask'])
+    return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'],
+                 multimask=s['multimask'])
 
 # %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:
@@ -125,7 +132,8 @@ def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:
             if level < depth and any(True for _ in c.children()): walk(c, name + '.', level + 1)
             else:
                 ps = list(c.parameters())
-                rows.append(dict(module=name, total=sum(p.numel() for p in ps), trainable=sum(p.numel() for p in ps if p.requires_grad)))
+                rows.append(dict(module=name, total=sum(p.numel() for p in ps),
+                                 trainable=sum(p.numel() for p in ps if p.requires_grad)))
     walk(model, '', 1)
     return rows
 

@@ -20,7 +20,8 @@ __all__ = ['TEACHERS', 'StageSpec', 'stage_spec', 'valid_prompt_mode', 'amp_sett
 # %% ../nbs/05_plan.ipynb #1f13fdcc
 @dataclass(frozen=True)
 class StageSpec:
-    "One stage, resolved: how each part trains, its distillation teacher (None: no distillation), the plan's LRs / epochs, the `lora` section."
+    """One stage, resolved: how each part trains, its distillation teacher (None: no distillation), the plan's LRs /
+    epochs, the `lora` section."""
     id: int
     dino: str
     clip: str
@@ -38,15 +39,19 @@ TEACHERS = ('lora_off', 'copy', 'ema')
 def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     if dino == 'frozen' or not loss['distill']: return None            # nothing adapts, or distillation switched off
     asked = loss['distill_teacher']
-    if asked == 'auto': return 'lora_off' if dino == 'lora' else 'copy' if plan_teacher in (None, 'lora_off') else plan_teacher
-    if asked not in TEACHERS: raise ConfigError(f"loss.distill_teacher must be 'auto' or one of {TEACHERS}, got {asked!r}")
+    if asked == 'auto':
+        return 'lora_off' if dino == 'lora' else 'copy' if plan_teacher in (None, 'lora_off') else plan_teacher
+    if asked not in TEACHERS: raise ConfigError(f"loss.distill_teacher must be 'auto' or one of {TEACHERS}, got "
+                                                f"{asked!r}")
     if asked == 'lora_off' and dino != 'lora':
-        raise ConfigError(f"loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO {dino!r}; use 'copy' or 'ema'")
+        raise ConfigError("loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO "
+                          f"{dino!r}; use 'copy' or 'ema'")
     return asked
 
 # %% ../nbs/05_plan.ipynb #e9b5f3d3
 def stage_spec(cfg: Mapping | int) -> StageSpec:
-    "The `StageSpec` of a stage number or a config (its `stage` section overriding `STAGE_PLAN`; its `lora` and `loss` sections)."
+    """The `StageSpec` of a stage number or a config (its `stage` section overriding `STAGE_PLAN`; its `lora` and `loss`
+    sections)."""
     c = load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg)
     st = c['stage']
     if st['id'] not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {st['id']!r}")
@@ -54,15 +59,19 @@ def stage_spec(cfg: Mapping | int) -> StageSpec:
     modes = {k: st[k] or row[k] for k in MODES}
     for k, v in modes.items():
         if v not in MODES[k]: raise ConfigError(f"stage.{k} must be one of {MODES[k]}, got {v!r}")
-    if st['id'] == 4 and modes['dino'] == 'lora': raise ConfigError("stage 4 trains DINO without LoRA: stage.dino must be 'full' or 'frozen'")
-    return StageSpec(st['id'], modes['dino'], modes['clip'], modes['sam'], _teacher(row['teacher'], modes['dino'], c['loss']),
+    if st['id'] == 4 and modes['dino'] == 'lora': raise ConfigError("stage 4 trains DINO without LoRA: stage.dino must "
+                                                                    "be 'full' or 'frozen'")
+    return StageSpec(st['id'], modes['dino'], modes['clip'], modes['sam'],
+                     _teacher(row['teacher'], modes['dino'], c['loss']),
                      row['lr'], row['lora_lr'], row['epochs'], st['dino_train_blocks'], c['lora'])
 
 # %% ../nbs/05_plan.ipynb #45b43c1d
 def valid_prompt_mode(train_mode: str, setting: str = 'auto') -> str:
-    """The prompts validation uses (`eval.prompt_mode`): `auto` is what users have at inference, the text prompt whenever
-    training uses text, else the training mode's points / box (sampled from the ground truth, without jitter)."""
-    if train_mode not in PROMPT_MODES: raise ConfigError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {train_mode!r}")
+    """The prompts validation uses (`eval.prompt_mode`): `auto` is what users have at inference, the text prompt
+    whenever training uses text, else the training mode's points / box (sampled from the ground truth, without jitter).
+    """
+    if train_mode not in PROMPT_MODES: raise ConfigError(f"train.prompt_mode must be one of {PROMPT_MODES}, got "
+                                                         f"{train_mode!r}")
     if setting == 'auto': return 'text' if train_mode == 'mixed' or 'text' in train_mode else train_mode
     if setting not in PROMPT_MODES[:-1]:
         raise ConfigError(f"eval.prompt_mode must be 'auto' or one of {PROMPT_MODES[:-1]}, got {setting!r}")
@@ -70,15 +79,18 @@ def valid_prompt_mode(train_mode: str, setting: str = 'auto') -> str:
 
 # %% ../nbs/05_plan.ipynb #adcaf370
 def amp_setting(optim: Mapping, device=None) -> str | None:
-    "'bf16', 'fp16' or None from `optim.amp` / `optim.amp_dtype` and the training device (CUDA: on unless `optim.amp: false`)."
+    """'bf16', 'fp16' or None from `optim.amp` / `optim.amp_dtype` and the training device (CUDA: on unless `optim.amp:
+    false`)."""
     dt = optim['amp_dtype']
-    if dt not in ('auto', 'bf16', 'fp16'): raise ConfigError(f"optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got {dt!r}")
+    if dt not in ('auto', 'bf16', 'fp16'): raise ConfigError("optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got "
+                                                             f"{dt!r}")
     kind = str(device).split(':')[0] if device is not None else 'cpu'
     amp = optim['amp'] if optim['amp'] is not None else kind == 'cuda'
     if not amp: return None
     if dt != 'auto': return dt
     if kind != 'cuda': return 'bf16'
-    import torch                                                  # (only here: resolving a plan needs no torch otherwise)
+    # (only here: resolving a plan needs no torch otherwise)
+    import torch
     return 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
 
 # %% ../nbs/05_plan.ipynb #ef8a033b
@@ -89,7 +101,8 @@ def run_dir(cfg: Mapping) -> Path:
 # %% ../nbs/05_plan.ipynb #ad63f2ca
 @dataclass(frozen=True)
 class OptimPlan:
-    "A stage's optimizer and schedule: group LRs, weight decay, epochs, one-cycle shape, β1 schedule, AdamW β / ε, accumulation, clipping, AMP."
+    """A stage's optimizer and schedule: group LRs, weight decay, epochs, one-cycle shape, β1 schedule, AdamW β / ε,
+    accumulation, clipping, AMP."""
     lr: float
     lora_lr: float
     wd: float
@@ -106,7 +119,8 @@ class OptimPlan:
 # %% ../nbs/05_plan.ipynb #84ba0206
 @dataclass(frozen=True)
 class CheckpointPlan:
-    "Where and what a stage saves: `dir` is `checkpoint.dir` (default `<run>/checkpoints`) + `/stage<N>`, for notebooks and cdsam-train alike."
+    """Where and what a stage saves: `dir` is `checkpoint.dir` (default `<run>/checkpoints`) + `/stage<N>`, for
+    notebooks and cdsam-train alike."""
     dir: Path
     format: str
     monitor: str
@@ -149,7 +163,8 @@ class RunPlan:
 
 # %% ../nbs/05_plan.ipynb #c2378ed1
 def stage_config(cfg: Mapping | str | Path | int, stage: int | None = None) -> dict:
-    "The complete config of `stage` (default: the config's `stage.id`): `stage.id` set and its `per_stage` entry merged in."
+    """The complete config of `stage` (default: the config's `stage.id`): `stage.id` set and its `per_stage` entry
+    merged in."""
     c = load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg)
     stage = c['stage']['id'] if stage is None else stage
     if stage not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {stage!r}")
@@ -160,15 +175,20 @@ def stage_config(cfg: Mapping | str | Path | int, stage: int | None = None) -> d
 
 # %% ../nbs/05_plan.ipynb #ca8af638
 def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
-    if o['moms'] is not None and len(o['moms']) != 3: raise ConfigError(f"optim.moms must be [start, middle, end] β1 values, got {o['moms']!r}")
-    moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3            # fastai would schedule β1 0.95 -> 0.85 -> 0.95
-    return OptimPlan(o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr, o['wd'], o['epochs'] or spec.epochs, o['pct_start'], moms,
+    if o['moms'] is not None and len(o['moms']) != 3: raise ConfigError("optim.moms must be [start, middle, end] β1 "
+                                                                        f"values, got {o['moms']!r}")
+    # fastai would schedule β1 0.95 -> 0.85 -> 0.95
+    moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3
+    return OptimPlan(o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr, o['wd'], o['epochs'] or spec.epochs,
+                     o['pct_start'], moms,
                      tuple(o['betas']), o['eps'], o['accum'], o['clip_grad'], amp_setting(o, device), o['fused'])
 
 def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
     k = c['checkpoint']
-    if k['format'] not in ('pt', 'safetensors'): raise ConfigError(f"checkpoint.format must be 'pt' or 'safetensors', got {k['format']!r}")
-    return CheckpointPlan(Path(k['dir'] or run_dir(c)/'checkpoints')/f'stage{stage}', k['format'], k['monitor'], k['save_best'],
+    if k['format'] not in ('pt', 'safetensors'): raise ConfigError("checkpoint.format must be 'pt' or 'safetensors', "
+                                                                   f"got {k['format']!r}")
+    return CheckpointPlan(Path(k['dir'] or run_dir(c)/'checkpoints')/f'stage{stage}', k['format'], k['monitor'],
+                          k['save_best'],
                           k['save_latest'], k['keep_per_epoch'])
 
 # %% ../nbs/05_plan.ipynb #e6e211e8
@@ -176,7 +196,8 @@ def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
     if cc['features'] not in (None, 'memory', 'disk'):
         raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {cc['features']!r}")
     if cc['features'] and spec.dino != 'frozen':
-        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its DINO backbone is not frozen "
+        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its DINO backbone is not "
+                      "frozen "
                       f"({spec.dino}); training uncached", stacklevel=3)
         return None
     return cc['features']
@@ -184,25 +205,32 @@ def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
 def _dual_circle(c: Mapping) -> dict | None:
     dc = c['eval']['dual_circle']
     if not dc['image_dir']: return None
-    return {**dc, 'text': dc['text'] or c['data']['text'], 'output_dir': dc['output_dir'] or str(run_dir(c)/'dual_circle')}
+    return {**dc, 'text': dc['text'] or c['data']['text'],
+            'output_dir': dc['output_dir'] or str(run_dir(c)/'dual_circle')}
 
 def _warn_normalize(c: Mapping):
     d = c['model']['dino']
     if c['data']['normalize'] == 'dataset' and (d['pretrained'] or d['checkpoint']):
-        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet statistics, "
+        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet "
+                      "statistics, "
                       "so inputs normalised otherwise shift its features; use data.normalize='imagenet'", stacklevel=3)
 
 # %% ../nbs/05_plan.ipynb #247d2de7
 def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, device=None) -> RunPlan:
-    "The `RunPlan` of `stage` (default: the config's `stage.id`) from a config, a YAML path or a stage number; `device` decides AMP."
+    """The `RunPlan` of `stage` (default: the config's `stage.id`) from a config, a YAML path or a stage number;
+    `device` decides AMP."""
     c = stage_config(cfg, stage)
     spec, t, run = stage_spec(c), c['train'], run_dir(c)
     _warn_normalize(c)
     es = t['early_stopping']
-    return RunPlan(cfg=c, stage=spec, optim=_optim_plan(c['optim'], spec, device), checkpoint=_checkpoint_plan(c, spec.id),
-                   loss=dict(c['loss']), cache=_cache_mode(c['cache'], spec), cache_dir=Path(c['cache']['dir'] or run/'feature_cache'),
+    return RunPlan(cfg=c, stage=spec, optim=_optim_plan(c['optim'], spec, device),
+                   checkpoint=_checkpoint_plan(c, spec.id),
+                   loss=dict(c['loss']), cache=_cache_mode(c['cache'], spec),
+                   cache_dir=Path(c['cache']['dir'] or run/'feature_cache'),
                    threshold=c['eval']['threshold'], prompt_mode=t['prompt_mode'],
-                   valid_prompt_mode=valid_prompt_mode(t['prompt_mode'], c['eval']['prompt_mode']), seed=c['run']['seed'],
-                   run_dir=run, history=run/f'stage{spec.id}_history.csv', early_stopping=dict(es) if es['patience'] else None,
+                   valid_prompt_mode=valid_prompt_mode(t['prompt_mode'], c['eval']['prompt_mode']),
+                   seed=c['run']['seed'],
+                   run_dir=run, history=run/f'stage{spec.id}_history.csv',
+                   early_stopping=dict(es) if es['patience'] else None,
                    dual_circle=_dual_circle(c), compile=t['compile'], compile_mode=t['compile_mode'],
                    channels_last=t['channels_last'], distributed=dict(c['distributed']))

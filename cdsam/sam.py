@@ -24,33 +24,39 @@ SAM_DECODER_DIMS = dict(embed_dim=256, mlp_dim=2048, depth=2, num_heads=8, iou_h
                         num_multimask_outputs=3, mask_in_chans=16)
 
 def sam_decoder_state_dict(path: str | Path) -> dict:
-    """The `prompt_encoder.*` / `mask_decoder.*` weights of an official SAM or MobileSAM checkpoint, or of a PyTorch Lightning
-    SAM fine-tune (a `state_dict` entry whose keys start with `model.`); `image_encoder.*` is skipped, any other key is an error."""
+    """The `prompt_encoder.*` / `mask_decoder.*` weights of an official SAM or MobileSAM checkpoint, or of a PyTorch
+    Lightning SAM fine-tune (a `state_dict` entry whose keys start with `model.`); `image_encoder.*` is skipped, any
+    other key is an error."""
     sd, _ = load_state(path, 'SAM checkpoint')
-    if isinstance(sd.get('state_dict'), dict):                                # Lightning: {'state_dict': {'model.<sam key>': ...}, ...}
+    # Lightning: {'state_dict': {'model.<sam key>': ...}, ...}
+    if isinstance(sd.get('state_dict'), dict):
         sd = {k[len('model.'):] if k.startswith('model.') else k: v for k, v in sd['state_dict'].items()}
     elif 'model' in sd and isinstance(sd['model'], dict): sd = sd['model']
     keep = {k: v for k, v in sd.items() if k.startswith(('prompt_encoder.', 'mask_decoder.'))}
     other = [k for k in sd if not k.startswith(('prompt_encoder.', 'mask_decoder.', 'image_encoder.'))]
-    if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: {other[:8]}")
+    if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: "
+                               f"{other[:8]}")
     if not keep: raise ValueError(f"SAM checkpoint {path} has no prompt_encoder.* / mask_decoder.* weights")
     return keep
 
 # %% ../nbs/12_sam.ipynb #ba3ba7ae
 class SamDecoder(nn.Module):
-    "segment-anything's `PromptEncoder` + `MaskDecoder` (official dims by default) decoding B images with their own prompts in one call."
+    """segment-anything's `PromptEncoder` + `MaskDecoder` (official dims by default) decoding B images with their own
+    prompts in one call."""
     def __init__(self, sam_type: str = 'vit_b', checkpoint: str | Path | None = None, **dims):
         super().__init__()
         if sam_type not in SAM_TYPES: raise ValueError(f"model.sam.type must be one of {SAM_TYPES}, got '{sam_type}'")
         unknown = set(dims) - set(SAM_DECODER_DIMS)
-        if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of {list(SAM_DECODER_DIMS)}")
+        if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of "
+                                     f"{list(SAM_DECODER_DIMS)}")
         d = {**SAM_DECODER_DIMS, **dims}
         self.sam_type, self.embed_dim, self.dims = sam_type, d['embed_dim'], d
         self.prompt_encoder = PromptEncoder(embed_dim=d['embed_dim'], image_embedding_size=(64, 64),
                                             input_image_size=(1024, 1024), mask_in_chans=d['mask_in_chans'])
         self.mask_decoder = MaskDecoder(
             transformer_dim=d['embed_dim'], num_multimask_outputs=d['num_multimask_outputs'],
-            transformer=TwoWayTransformer(depth=d['depth'], embedding_dim=d['embed_dim'], mlp_dim=d['mlp_dim'], num_heads=d['num_heads']),
+            transformer=TwoWayTransformer(depth=d['depth'], embedding_dim=d['embed_dim'], mlp_dim=d['mlp_dim'],
+                                          num_heads=d['num_heads']),
             iou_head_depth=d['iou_head_depth'], iou_head_hidden_dim=d['iou_head_hidden_dim'])
         if checkpoint is not None: self.load_checkpoint(checkpoint)
 
@@ -69,13 +75,15 @@ class SamDecoder(nn.Module):
 @patch
 def embed_prompts(self: SamDecoder, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
                   extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    "Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels (B,P), -1 = padding), `boxes` (B,4) xyxy."
+    """Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels
+    (B,P), -1 = padding), `boxes` (B,4) xyxy."""
     if points is None and boxes is None and extra_tokens is None:
         raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
     pe = self.prompt_encoder
     pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
     for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
-        if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
+        if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, "
+                                                                                 f"got shape {tuple(t.shape)}")
     if points is not None or boxes is not None:
         sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
     else:
@@ -88,7 +96,8 @@ def embed_prompts(self: SamDecoder, B: int, grid: tuple[int, int], image_size: t
 @patch
 def decode(self: SamDecoder, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
            multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    "Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU predictions `(B, M)`."
+    """Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU
+    predictions `(B, M)`."""
     d = self.mask_decoder
     B, C, h, w = image_embeddings.shape
     out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
@@ -98,7 +107,8 @@ def decode(self: SamDecoder, image_embeddings: torch.Tensor, sparse: torch.Tenso
     hs, src = d.transformer(src, pos, tokens)                                           # (B, T, C), (B, hw, C)
     iou_tok, mask_toks = hs[:, 0], hs[:, 1:1 + d.num_mask_tokens]
     up = d.output_upscaling(src.transpose(1, 2).reshape(B, C, h, w))                   # (B, C/8, 4h, 4w)
-    hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)  # (B, M, C/8)
+    # (B, M, C/8)
+    hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)
     masks = (hyper @ up.flatten(2)).view(B, -1, *up.shape[-2:])                        # (B, M, 4h, 4w)
     iou = d.iou_prediction_head(iou_tok)                                                # (B, M)
     sl = slice(1, None) if multimask_output else slice(0, 1)
@@ -108,9 +118,11 @@ def decode(self: SamDecoder, image_embeddings: torch.Tensor, sparse: torch.Tenso
 @patch
 def forward(self: SamDecoder, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
             extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
-    "Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their prompts."
+    """Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their
+    prompts."""
     B, C, h, w = image_embeddings.shape
-    if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
+    if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects "
+                                             f"{self.embed_dim}")
     sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
     return self.decode(image_embeddings, sparse, dense, multimask_output)
 
@@ -137,7 +149,8 @@ def sam_full_model(sam_type: str = 'vit_b', img_size: int | None = None) -> nn.M
 
 # %% ../nbs/12_sam.ipynb #f075a315
 def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None) -> nn.Module:
-    "The image encoder of `sam_full_model(sam_type)`, with the `image_encoder.*` weights of an official SAM checkpoint (strict)."
+    """The image encoder of `sam_full_model(sam_type)`, with the `image_encoder.*` weights of an official SAM checkpoint
+    (strict)."""
     enc = sam_full_model(sam_type).image_encoder
     if checkpoint is not None:
         sd, _ = load_state(checkpoint, 'SAM checkpoint')
@@ -148,7 +161,8 @@ def sam_image_encoder(sam_type: str = 'vit_b', checkpoint=None) -> nn.Module:
 
 # %% ../nbs/12_sam.ipynb #1251225b
 def sam_preprocess(img, size: int) -> torch.Tensor:
-    "A PIL image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size, size)`."
+    """A PIL image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size,
+    size)`."""
     import numpy as np
     from segment_anything.utils.transforms import ResizeLongestSide
     x = torch.from_numpy(ResizeLongestSide(size).apply_image(np.asarray(img.convert('RGB')))).permute(2, 0, 1).float()

@@ -27,11 +27,13 @@ def lora_targets(model: nn.Module, spec: StageSpec) -> dict[str, tuple[list, flo
     d, s, c = L['dino'], L['sam'], L['clip']
     out = dict.fromkeys(_parts(model))
     if spec.dino == 'lora':
-        out['backbone'] = (vit_last_blocks_targets(model.backbone.vit, d['last_k_blocks'], d['layers'], prefix='vit'), d['r'] or r, d['alpha'] or a)
+        out['backbone'] = (vit_last_blocks_targets(model.backbone.vit, d['last_k_blocks'], d['layers'], prefix='vit'),
+                           d['r'] or r, d['alpha'] or a)
     if spec.sam == 'lora': out['sam.mask_decoder'] = (sam_decoder_targets(s['groups']), s['r'] or r, s['alpha'] or a)
     if spec.clip == 'lora':
         n = len(model.text_encoder.text.transformer.resblocks); k = c['last_k_blocks']
-        if not 1 <= k <= n: raise ValueError(f"lora.clip.last_k_blocks={k} but the CLIP text transformer has {n} blocks (expected 1..{n})")
+        if not 1 <= k <= n: raise ValueError(f"lora.clip.last_k_blocks={k} but the CLIP text transformer has {n} "
+                                             f"blocks (expected 1..{n})")
         layers = '|'.join(re.escape(l) for l in c['layers'])
         out['text_encoder'] = ([rf"re:^text\.transformer\.resblocks\.(?:{'|'.join(str(i) for i in range(n - k, n))})\.(?:{layers})$"],
                                c['r'] or r, c['alpha'] or a)
@@ -49,7 +51,8 @@ class StageReport:
 # %% ../nbs/31_stages.ipynb #f411b7c0
 def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
     ps = list(model.neck.parameters())
-    if spec.dino != 'frozen': ps += list(model.token_proj.parameters())   # the alignment loss reaches DINO only through it
+    # the alignment loss reaches DINO only through it
+    if spec.dino != 'frozen': ps += list(model.token_proj.parameters())
     if model.text_to_prompt is not None: ps += list(model.text_to_prompt.parameters())
     bb = model.backbone
     if spec.dino == 'lora': ps += [p for n, p in bb.named_parameters() if is_lora_param(n)]
@@ -57,7 +60,8 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
         if spec.dino_train_blocks is None: ps += list(bb.parameters())
         else:
             n = len(bb.vit.blocks); k = spec.dino_train_blocks
-            if not 1 <= k <= n: raise ValueError(f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected 1..{n})")
+            if not 1 <= k <= n: raise ValueError(f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected "
+                                                 f"1..{n})")
             ps += [p for b in bb.vit.blocks[n - k:] for p in b.parameters()] + list(bb.vit.norm.parameters())
     if spec.sam == 'lora': ps += [p for n, p in model.sam.mask_decoder.named_parameters() if is_lora_param(n)]
     elif spec.sam == 'full': ps += list(model.sam.parameters())
@@ -66,7 +70,8 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
 
 # %% ../nbs/31_stages.ipynb #a43e1e0f
 def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport:
-    "Put `model` (a `CDSAM`) into the stage `cfg` describes: merge / inject / keep adapters, then set `requires_grad` per the plan."
+    """Put `model` (a `CDSAM`) into the stage `cfg` describes: merge / inject / keep adapters, then set `requires_grad`
+    per the plan."""
     spec = cfg if isinstance(cfg, StageSpec) else stage_spec(cfg)
     rep = StageReport(spec)
     targets = lora_targets(model, spec)
@@ -77,32 +82,39 @@ def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport
         drop = [n for n in have if not any(f(n) for f in match)]
         for n in drop: set_submodule(module, n, have[n].to_linear())
         rep.merged[part], rep.kept[part] = drop, [n for n in have if n not in drop]
-        odd = {n: (have[n].r, have[n].alpha) for n in rep.kept[part] if (have[n].r, have[n].alpha) != (want[1], want[2])}
+        odd = {n: (have[n].r, have[n].alpha) for n in rep.kept[part]
+               if (have[n].r, have[n].alpha) != (want[1], want[2])}
         if odd:
             n, (r, a) = next(iter(odd.items()))
-            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have r={r}, "
-                             f"alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set lora.r / lora.alpha "
+            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have "
+                             f"r={r}, "
+                             f"alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set "
+                             "lora.r / lora.alpha "
                              f"(or the part's own r / alpha) to the previous stage's values")
         rep.injected[part] = []
         if want:
             todo = [n for n, m in module.named_modules() if isinstance(m, nn.Linear) and any(f(n) for f in match)
                     and not n.endswith(('.lora_A', '.lora_B', '.base'))]
-            if todo: rep.injected[part] = inject_lora(module, ['re:^' + re.escape(n) + '$' for n in todo], r=want[1], alpha=want[2],
+            if todo: rep.injected[part] = inject_lora(module, ['re:^' + re.escape(n) + '$' for n in todo], r=want[1],
+                                                      alpha=want[2],
                                                       dropout=spec.lora['dropout'])
-            if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of {part}")
+            if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of "
+                                                              f"{part}")
     for p in model.parameters(): p.requires_grad_(False)
     for p in _trainable_rules(model, spec): p.requires_grad_(True)
     model.text_encoder.clear_cache()
     return rep
 
 # %% ../nbs/31_stages.ipynb #555092a7
-NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'reg_token', 'register_tokens', 'mask_token')   # timm's no-weight-decay names
+# timm's no-weight-decay names
+NO_DECAY_NAMES = ('pos_embed', 'cls_token', 'reg_token', 'register_tokens', 'mask_token')
 
 def _no_decay(name: str, p: nn.Parameter) -> bool:
     return p.ndim <= 1 or name.endswith('.bias') or name.split('.')[-1] in NO_DECAY_NAMES
 
 def param_groups(model: nn.Module, lr: float, lora_lr: float, wd: float) -> list[dict]:
-    "AdamW groups of the trainable parameters: `base` (lr, wd), `base_no_decay` (lr, 0), `lora` (lora_lr, 0); empty ones dropped."
+    """AdamW groups of the trainable parameters: `base` (lr, wd), `base_no_decay` (lr, 0), `lora` (lora_lr, 0); empty
+    ones dropped."""
     groups = dict(base=[], base_no_decay=[], lora=[])
     for n, p in model.named_parameters():
         if not p.requires_grad: continue
@@ -116,8 +128,10 @@ def param_groups(model: nn.Module, lr: float, lora_lr: float, wd: float) -> list
 def stage_table(model: nn.Module, report: StageReport) -> str:
     "A plain-text table: per part of `model`, the stage mode, total / trainable parameters and LoRA layers."
     s = report.spec
-    mode = {'backbone': f"DINO {s.dino}" + (f" (last {s.dino_train_blocks} blocks)" if s.dino == 'full' and s.dino_train_blocks else ''),
-            'text_encoder': f"CLIP {s.clip}", 'sam.prompt_encoder': 'SAM prompt enc. ' + ('full' if s.sam == 'full' else 'frozen'),
+    mode = {'backbone': f"DINO {s.dino}" + (f" (last {s.dino_train_blocks} blocks)" if s.dino == 'full'
+                                            and s.dino_train_blocks else ''),
+            'text_encoder': f"CLIP {s.clip}",
+            'sam.prompt_encoder': 'SAM prompt enc. ' + ('full' if s.sam == 'full' else 'frozen'),
             'sam.mask_decoder': f"SAM decoder {s.sam}", 'neck': 'head', 'token_proj': 'head', 'text_to_prompt': 'head'}
     rows = []
     for part, m in mode.items():
@@ -130,7 +144,8 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
         rows.append((part, m, sum(p.numel() for p in ps), sum(p.numel() for p in ps if p.requires_grad), lora))
     w = max(len(r[0]) for r in rows); w2 = max(len(r[1]) for r in rows)
     align = 'on' if s.dino != 'frozen' else 'off: DINO frozen, it could only train token_proj'
-    lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'}; CLIP alignment loss {align})", f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
+    lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'}; CLIP alignment loss {align})",
+             f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
     lines += [f"{a:<{w}}  {b:<{w2}}  {c:>11,}  {d:>11,}  {e}" for a, b, c, d, e in rows]
     lines.append(f"{'all':<{w}}  {'':<{w2}}  {sum(r[2] for r in rows):>11,}  {sum(r[3] for r in rows):>11,}")
     return '\n'.join(lines)

@@ -46,7 +46,8 @@ def _hairs(img: Image.Image, rng, n: int):
     d = ImageDraw.Draw(img); s = img.size[0]
     for _ in range(n):
         x, y = rng.uniform(0, s, 2); ang = rng.uniform(0, math.pi)
-        pts = [(x + t * math.cos(ang) + 3 * math.sin(t / 7), y + t * math.sin(ang)) for t in np.linspace(-s / 2, s / 2, 20)]
+        pts = [(x + t * math.cos(ang) + 3 * math.sin(t / 7), y + t * math.sin(ang))
+               for t in np.linspace(-s / 2, s / 2, 20)]
         d.line(pts, fill=tuple(int(v) for v in rng.integers(20, 60, 3)), width=1)
     return img
 
@@ -58,10 +59,11 @@ def _border_centre(rng, W: int, H: int, r: float) -> tuple[float, float]:
     if side == 2: return along * W, t                                           # top
     return along * W, H - t                                                     # bottom
 
+# %% ../nbs/20_synthetic.ipynb #c2fd465c
 def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hairs: int = 3, width: int | None = None,
                  border: float = 0.):
-    """One synthetic dermoscopy-like image, `size` pixels high and `width` (default `size`) wide, and the polygons of its
-    `n_blobs` lesions; with probability `border` a lesion is large and runs past the image border."""
+    """One synthetic dermoscopy-like image, `size` pixels high and `width` (default `size`) wide, and the polygons of
+    its `n_blobs` lesions; with probability `border` a lesion is large and runs past the image border."""
     W, H = width or size, size
     img, polys = _skin(rng, W, H), []
     for _ in range(n_blobs):
@@ -110,11 +112,11 @@ def _write_splits(root: Path, ids: list[str], fracs: Sequence[float], rng):
 def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: Sequence[str] | None = None,
                        splits: Sequence[float] = (0.7, 0.2), seed: int = 0, ext: str = '.jpg', aspect: float = 4 / 3,
                        border: float = 0.35, vignette_frac: float = 0.5) -> Path:
-    """Write `n` lesion images as `root/JPEGImages/{id}{ext}`, masks as `root/SegmentationClass/{id}.png` and split lists.
-    Images are `size` high and `aspect` times as wide; a `border` fraction of lesions runs past the image border and a
-    `vignette_frac` fraction of images has dark lens corners (masked as background).
-    Binary (lesion = 255) by default; with `classes` (index 0 = background), palette masks with class indices, one or two
-    blobs of different classes per image and a 255 'void' outline around each object, as in PASCAL VOC."""
+    """Write `n` lesion images as `root/JPEGImages/{id}{ext}`, masks as `root/SegmentationClass/{id}.png` and split
+    lists. Images are `size` high and `aspect` times as wide; a `border` fraction of lesions runs past the image border
+    and a `vignette_frac` fraction of images has dark lens corners (masked as background). Binary (lesion = 255) by
+    default; with `classes` (index 0 = background), palette masks with class indices, one or two blobs of different
+    classes per image and a 255 'void' outline around each object, as in PASCAL VOC."""
     root, rng = Path(root), np.random.default_rng(seed)
     (root/'JPEGImages').mkdir(parents=True, exist_ok=True); (root/'SegmentationClass').mkdir(parents=True, exist_ok=True)
     ids, W = [f'syn_{i:04d}' for i in range(n)], int(round(size * aspect))
@@ -162,8 +164,9 @@ def _counts_to_string(cnts: list[int]) -> str:
 def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categories: Sequence[str] = ('lesion', 'bruise'),
                         rle: bool = False, seed: int = 0, json_name: str = 'annotations.json', aspect: float = 4 / 3,
                         border: float = 0.35) -> Path:
-    """Write `n` images (`size` high, `aspect` times as wide) to `root/images/` and a COCO `root/{json_name}` with one or two
-    instances each, as polygons (clipped to the image) or compressed RLE; a `border` fraction of them runs past the border."""
+    """Write `n` images (`size` high, `aspect` times as wide) to `root/images/` and a COCO `root/{json_name}` with one
+    or two instances each, as polygons (clipped to the image) or compressed RLE; a `border` fraction of them runs past
+    the border."""
     root, rng, W = Path(root), np.random.default_rng(seed), int(round(size * aspect))
     (root/'images').mkdir(parents=True, exist_ok=True)
     coco = dict(images=[], annotations=[], categories=[dict(id=i + 1, name=c) for i, c in enumerate(categories)])
@@ -177,23 +180,29 @@ def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categorie
             m = Image.new('L', (W, size), 0); ImageDraw.Draw(m).polygon(poly, fill=1); m = np.asarray(m)
             ys, xs = np.nonzero(m)
             seg = rle_encode(m) if rle else [[round(v, 2) for p in poly for v in p]]
-            coco['annotations'].append(dict(id=len(coco['annotations']) + 1, image_id=i + 1, category_id=int(rng.integers(1, len(categories) + 1)),
+            coco['annotations'].append(dict(id=len(coco['annotations']) + 1, image_id=i + 1,
+                                            category_id=int(rng.integers(1, len(categories) + 1)),
                                             segmentation=seg, area=int(m.sum()), iscrowd=int(rle),
-                                            bbox=[int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)]))
+                                            bbox=[int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1),
+                                                  int(ys.max() - ys.min() + 1)]))
     (root/json_name).write_text(json.dumps(coco))
     return root
 
 # %% ../nbs/20_synthetic.ipynb #6e24c075
-def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding: str = 'rings', ignore_rects: bool = False,
+def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding: str = 'rings',
+                         ignore_rects: bool = False,
                          seed: int = 0) -> Path:
-    "Write `n` dual-circle images `root/images/X-noCircles.jpg`, circle masks `root/circles/X-mask.png` (and `root/ignore/X-ignore.png`)."
+    """Write `n` dual-circle images `root/images/X-noCircles.jpg`, circle masks `root/circles/X-mask.png` (and
+    `root/ignore/X-ignore.png`)."""
     if encoding not in ('rings', 'labels'): raise ValueError(f"encoding must be 'rings' or 'labels', got {encoding!r}")
     root, rng = Path(root), np.random.default_rng(seed)
-    for sub in ('images', 'circles') + (('ignore',) if ignore_rects else ()): (root/sub).mkdir(parents=True, exist_ok=True)
+    for sub in ('images', 'circles') + (('ignore',) if ignore_rects else ()):
+        (root/sub).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         img, polys = lesion_image(rng, size, 1)
         xy = np.array(polys[0]); cx, cy = xy.mean(0); r_in = np.linalg.norm(xy - [cx, cy], axis=1).max() + 2
-        r_out = min(r_in + max(6., 0.5 * r_in), cx - 2, cy - 2, size - 3 - cx, size - 3 - cy)   # both circles inside the image
+        # both circles inside the image
+        r_out = min(r_in + max(6., 0.5 * r_in), cx - 2, cy - 2, size - 3 - cx, size - 3 - cy)
         r_in = min(r_in, r_out - 5)
         img.save(root/'images'/f'case{i:03d}-noCircles.jpg', quality=95)
         m = Image.new('L', (size, size), 0); d = ImageDraw.Draw(m)

@@ -29,7 +29,8 @@ def clip_text_state_dict(path: str | Path) -> dict:
     try: sd, _ = load_state(path, 'CLIP checkpoint')
     except ValueError:
         try: sd = torch.jit.load(str(path), map_location='cpu').state_dict()  # OpenAI's TorchScript files
-        except Exception: raise ValueError(f"could not read CLIP checkpoint {path}: neither a state dict nor a TorchScript archive") from None
+        except Exception: raise ValueError(f"could not read CLIP checkpoint {path}: neither a state dict nor a "
+                                           "TorchScript archive") from None
     for k in ('state_dict', 'model'):
         if k in sd and isinstance(sd[k], dict): sd = sd[k]
     sd = {(k[7:] if k.startswith('module.') else k): v for k, v in sd.items()}
@@ -38,15 +39,18 @@ def clip_text_state_dict(path: str | Path) -> dict:
 
 # %% ../nbs/11_text.ipynb #85f9eb3e
 class ClipTextEncoder(nn.Module):
-    "CLIP text tower by open_clip model name (+ `pretrained` tag or local `checkpoint`), with prompt templates and a feature cache."
+    """CLIP text tower by open_clip model name (+ `pretrained` tag or local `checkpoint`), with prompt templates and a
+    feature cache."""
     def __init__(self, name: str = 'ViT-B-16', pretrained: str | None = None, checkpoint: str | Path | None = None,
-                 templates: Sequence[str] | None = DEFAULT_TEMPLATES, frozen: bool = True, model_cfg: dict | None = None,
+                 templates: Sequence[str] | None = DEFAULT_TEMPLATES, frozen: bool = True,
+                 model_cfg: dict | None = None,
                  cache_dir: str | None = None):
         super().__init__()
         cfg = model_cfg or open_clip.get_model_config(name)
         if cfg is None: raise ValueError(f"unknown open_clip model '{name}'; e.g. {open_clip.list_models()[:8]} ...")
         pcfg = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
-        if pretrained and not pcfg: raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: {open_clip.list_pretrained_tags_by_model(name)}")
+        if pretrained and not pcfg: raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: "
+                                                     f"{open_clip.list_pretrained_tags_by_model(name)}")
         quick_gelu = bool(cfg.get('quick_gelu', False) or pcfg.get('quick_gelu', False))
         self.text = _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=quick_gelu)
         self.name, self.embed_dim = name, int(cfg['embed_dim'])

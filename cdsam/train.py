@@ -33,13 +33,17 @@ def parse_stages(text: str) -> list[int]:
 # %% ../nbs/41_train.ipynb #8a595356
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-train` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-train', description="Train cdsam stages from a YAML config (dotted overrides after the options).",
-                                 epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 run.name=try1")
+    ap = argparse.ArgumentParser(prog='cdsam-train', description="Train cdsam stages from a YAML config (dotted "
+                                                                 "overrides after the options).",
+                                 epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 "
+                                        "run.name=try1")
     ap.add_argument('--config', required=True, help='YAML config (may use base: to inherit another)')
     ap.add_argument('--stages', default=None, help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's stage.id)")
     ap.add_argument('--init', default=None, help="checkpoint of a previous stage to start the first stage from")
-    ap.add_argument('--resume', action='store_true', help="continue each stage from its latest checkpoint; finished stages are skipped")
-    ap.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. optim.lr=3e-4 lora.dino.last_k_blocks=4')
+    ap.add_argument('--resume', action='store_true', help="continue each stage from its latest checkpoint; finished "
+                                                          "stages are skipped")
+    ap.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. optim.lr=3e-4 '
+                                                 'lora.dino.last_k_blocks=4')
     return ap
 
 # %% ../nbs/41_train.ipynb #19810f13
@@ -47,15 +51,20 @@ def _train(a) -> int:
     from fastai.torch_core import rank_distrib
     from cdsam.learner import train_stages
     cfg = load_config(a.config, a.overrides)
-    if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(f"--init checkpoint not found: {a.init}")
+    if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError("--init checkpoint not found: "
+                                                                                  f"{a.init}")
     stages = parse_stages(a.stages) if a.stages else [cfg['stage']['id']]
     res = train_stages(cfg, stages, init=a.init, resume=a.resume)
     if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")
-    for r in res: print(f"{r['stage']:>5}  {r['monitor'] or '-':>10}  {r['best_value'] if r['best_value'] is not None else float('nan'):>8.4f}  {r['best'] or r['latest']}")
+    for r in res: print(f"{r['stage']:>5}  {r['monitor'] or '-':>10}  "
+                        f"{r['best_value'] if r['best_value'] is not None else float('nan'):>8.4f}  "
+                        f"{r['best'] or r['latest']}")
     return 0
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-train`."
     return run_cli(_train, train_parser(), argv)
 

