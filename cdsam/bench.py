@@ -171,26 +171,25 @@ def before_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.t = t
 def after_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.times.append(time.perf_counter() - self.t)
 
 # %% ../nbs/50_bench.ipynb #62e349ad
-def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print) -> list[dict]:
-    """Stage-1 epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the cache
-    build time."""
+def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int = 1) -> list[dict]:
+    """A `stage`'s epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the
+    cache build time: stage 1 caches the frozen backbone's outputs, stages 2-3 the tokens entering its adapted blocks."""
     out, build = {}, 0.
     for mode in (None, 'memory'):
-        c = _stage_cfg(cfg, 1, cache=dict(features=mode))
+        c = _stage_cfg(cfg, stage, cache=dict(features=mode))
         t, et = time.perf_counter(), _EpochTimes()
         learn = stage_learner(dls, c, verbose=False, cbs=[et]).cache_features(log=lambda *a: None)
         if mode: build = time.perf_counter() - t
         with learn.no_bar(), learn.no_logging(): learn.fit(reps + 1)
         out[mode] = min(et.times[1:])                                             # the first epoch warms up
-    ratio = out[None] / out['memory']
-    log(f"stage-1 epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache built in "
+    ratio, n, s = out[None] / out['memory'], len(dls.train.dataset), f'stage-{stage}'
+    what = 'outputs' if stage == 1 else f"first {unwrap(learn.model).prefix_blocks} blocks"
+    log(f"{s} epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache of the {what} built in "
         f"{build:.1f}s")
-    n = len(dls.train.dataset)
-    return [dict(section='cache', name='stage-1 epoch uncached', value=out[None], unit='s', note=f'{n} images'),
-            dict(section='cache', name='stage-1 epoch cached', value=out['memory'], unit='s',
-                 note=f'{n} images, memory'),
-            dict(section='cache', name='cached speed-up', value=ratio, unit='x', note='uncached / cached'),
-            dict(section='cache', name='cache build (once)', value=build, unit='s', note=f'{n} images x 4 flips')]
+    return [dict(section='cache', name=f'{s} epoch uncached', value=out[None], unit='s', note=f'{n} images'),
+            dict(section='cache', name=f'{s} epoch cached', value=out['memory'], unit='s', note=f'{n} images, {what}'),
+            dict(section='cache', name=f'{s} cached speed-up', value=ratio, unit='x', note='uncached / cached'),
+            dict(section='cache', name=f'{s} cache build (once)', value=build, unit='s', note=f'{n} images x 4 flips')]
 
 # %% ../nbs/50_bench.ipynb #127c6c80
 def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_type: str = 'vit_b',
@@ -351,7 +350,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
             f"{images} images, batch {c['data']['batch_size']}")
         rows = []
         if 'stages' in sections: rows += bench_stages(c, dls, device, steps, log)
-        if 'cache' in sections: rows += bench_cache(c, dls, reps, log)
+        if 'cache' in sections: rows += bench_cache(c, dls, reps, log) + bench_cache(c, dls, reps, log, stage=2)
         if 'inference' in sections: rows += bench_inference(c, device, 1, reps, sam_type, sam_img_size, log)
         if 'lora' in sections: rows += bench_lora(c, device, c['data']['batch_size'], max(reps, 3), log)
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)

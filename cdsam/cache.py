@@ -1,4 +1,4 @@
-"""While the backbone is frozen (stage 1), its tokens depend only on the image. `FeatureCache` computes them once per training image (and per flip variant), in memory or in an fp16 file that is checked against the backbone weights, image size and files before reuse; `cached_dataloaders` swaps them into a stage's `DataLoaders`.
+"""While the backbone is frozen (stage 1), its tokens depend only on the image; while only its last blocks train (stages 2-3), so do the tokens entering them. `FeatureCache` computes them once per training image (and per flip variant), in memory or in an fp16 file that is checked against the backbone weights, image size and files before reuse; `cached_dataloaders` swaps them into a stage's `DataLoaders`.
 
 Docs: https://cdsam.github.io/cdsam/cache.html.md"""
 
@@ -17,11 +17,12 @@ from .data import SegDataset, SegDataLoaders
 from .files import atomic_write
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from .config import section
+from .lora import lora_layers
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint', 'to_pixels',
-           'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'cached_dataloaders']
+           'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'frozen_prefix', 'cached_dataloaders']
 
 # %% ../nbs/34_cache.ipynb #ff39347d
 FLIP_VARIANTS = ((False, False), (True, False), (False, True), (True, True))     # (horizontal, vertical)
@@ -33,10 +34,13 @@ def flip_variant(x: torch.Tensor, variant: tuple[bool, bool]) -> torch.Tensor:
     return x.flip(dims) if dims else x
 
 # %% ../nbs/34_cache.ipynb #32b5ac95
-def backbone_fingerprint(backbone: nn.Module) -> str:
-    "SHA-1 of every tensor (name, shape, dtype, bytes) in `backbone`'s state dict: changes when any weight changes."
+def backbone_fingerprint(backbone: nn.Module, prefix: int | None = None) -> str:
+    """SHA-1 of every tensor (name, shape, dtype, bytes) in `backbone`'s state dict: changes when any weight changes.
+    With `prefix`, only what the first `prefix` blocks' tokens depend on (not the later, trained blocks)."""
+    late = tuple(f'vit.blocks.{i}.' for i in range(prefix, getattr(backbone, 'depth', 0))) + ('vit.norm.',) if prefix else ()
     h = hashlib.sha1()
     for k, t in sorted(backbone.state_dict().items()):
+        if late and k.startswith(late): continue
         t = t.detach().cpu().contiguous().reshape(-1)
         h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
@@ -72,9 +76,9 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
     return (p.float() / 255 - mean) / std
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
-def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool) -> dict:
+def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool, prefix: int | None = None) -> dict:
     return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
-                weights=backbone_fingerprint(backbone),
+                weights=backbone_fingerprint(backbone, prefix), **({'prefix': prefix} if prefix else {}),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats],
                 variants=[list(v) for v in variants],
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
@@ -85,7 +89,7 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              resize='image size changed', backbone='backbone changed', variants='flip variants changed',
              stats='normalisation changed', dtype='dtype changed', images='number of images changed',
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
-             view='data.view changed')                                 # what a stale cache's key difference means
+             view='data.view changed', prefix='number of cached blocks changed')                                 # what a stale cache's key difference means
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
@@ -102,9 +106,10 @@ class FeatureCache:
 
     @classmethod
     def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
-              batch_size: int = 16, device=None, images: bool = True, log: Callable = print) -> 'FeatureCache':
+              batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
+              prefix: int | None = None) -> 'FeatureCache':
         """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
-        variant (and, with `images`, the images and masks)."""
+        variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead."""
         if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
@@ -112,18 +117,18 @@ class FeatureCache:
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
         rslots = [slots[str(r.image)] for r in ds.records] if images else None
         variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
-        key = _key(backbone, ds, list(first), variants, dtype, images)
+        key = _key(backbone, ds, list(first), variants, dtype, images, prefix)
         path = Path(path) if path is not None else None
         saved = _load_valid(path, key, log)
         if saved is not None:
             log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
-            return cls(saved['tokens'], saved['cls'], saved.get('layers'), slots, variants, key, True, path,
+            return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
                        saved.get('pixels'), saved.get('masks'), rslots)
-        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device)
+        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix)
         c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots)
-        log(f"feature cache: computed {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} MiB "
-            f"{dtype}); "
-            "cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
+        what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
+        log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
+            f"MiB {dtype}); cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
         if path is not None and rank_distrib() == 0: c.save(log)
         return c
 
@@ -142,7 +147,7 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
 # %% ../nbs/34_cache.ipynb #2a89a3d7
 @torch.no_grad()
 def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
-             batch_size: int, device) -> dict:
+             batch_size: int, device, prefix: int | None = None) -> dict:
     """Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every
     record's mask)."""
     device = device or next(backbone.parameters()).device
@@ -153,6 +158,9 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
             got = {i: ds.load(i) for i in idx[b:b + batch_size]}
             x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
             if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
+            if prefix:                                  # the tokens entering block `prefix` (P+N of them)
+                toks.append(torch.stack([backbone.prefix_tokens(flip_variant(x, v), prefix) for v in variants], 1)
+                            .to('cpu', dtype)); continue
             outs = [backbone(flip_variant(x, v)) for v in variants]
             toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
             clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
@@ -161,7 +169,7 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
     finally: backbone.train(was)
     if images:                                         # records sharing an image have their own masks
         masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
-    return dict(tokens=torch.cat(toks), cls=torch.cat(clss), layers=torch.cat(lays) if lays else None,
+    return dict(tokens=torch.cat(toks), cls=torch.cat(clss) if clss else None, layers=torch.cat(lays) if lays else None,
                 pixels=torch.cat(pix) if images else None, masks=masks if images else None)
 
 # %% ../nbs/34_cache.ipynb #960d7412
@@ -169,8 +177,8 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
 def save(self: FeatureCache, log: Callable = print):
     "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
     self.path.parent.mkdir(parents=True, exist_ok=True)
-    blob = dict(tokens=self.tokens, cls=self.cls, key=json.dumps(self.key),
-                **{k: getattr(self, k) for k in ('layers', 'pixels', 'masks') if getattr(self, k) is not None})
+    blob = dict(tokens=self.tokens, key=json.dumps(self.key),
+                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks') if getattr(self, k) is not None})
     atomic_write(self.path, lambda t: torch.save(blob, t))
     log(f"feature cache: wrote {self.path}")
 
@@ -195,8 +203,9 @@ def load(self: FeatureCache, i: int) -> tuple[torch.Tensor, torch.Tensor]:
 @patch
 def get(self: FeatureCache, image, variant: int = 0) -> dict:
     """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
-    C)`)."""
+    C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
     s = self.slots[str(image)]
+    if self.key.get('prefix'): return dict(prefix=self.tokens[s, variant])
     return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
                 layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
@@ -222,11 +231,21 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         inputs['features'] = self.cache.get(self.records[i].image, v)
         return inputs, m
 
+# %% ../nbs/34_cache.ipynb #dd3b0416
+def frozen_prefix(backbone: nn.Module) -> int:
+    "How many leading ViT blocks of `backbone` are frozen and adapter-free, with frozen embeddings (0: none can be cached)."
+    vit = backbone.vit
+    if any(p.requires_grad for n, p in vit.named_parameters() if not n.startswith(('blocks.', 'norm.', 'fc_norm.', 'head'))):
+        return 0
+    for i, b in enumerate(vit.blocks):
+        if lora_layers(b) or any(p.requires_grad for p in b.parameters()): return i
+    return len(vit.blocks)
+
 # %% ../nbs/34_cache.ipynb #b482b546
 def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None,
-                       log: Callable = print) -> SegDataLoaders:
+                       log: Callable = print, prefix: int | None = None) -> SegDataLoaders:
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
-    (`cache` config section)."""
+    (`cache` config section); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
     c = section('cache', cfg)
     if c['features'] not in ('memory', 'disk'): raise ValueError("cache.features must be 'memory', 'disk' or null, "
                                                                  f"got {c['features']!r}")
@@ -234,9 +253,10 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, c
                                                                        "directory)")
     device = getattr(dls, 'device', None)
     def make(dl, name, train):
-        path = Path(cache_dir)/f'{name}.pt' if c['features'] == 'disk' else None
+        path = Path(cache_dir)/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c['features'] == 'disk' else None
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
-                                   batch_size=c['batch_size'], device=device, images=c['images'], log=log)
+                                   batch_size=c['batch_size'], device=device, images=c['images'], log=log,
+                                   prefix=prefix)
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train,
                           drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)

@@ -16,7 +16,7 @@ from .files import save_state, load_state, load_state_dict_checked
 from .config import plain
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'save_checkpoint', 'read_checkpoint', 'check_stage', 'restore_model']
+__all__ = ['CKPT_VERSION', 'save_checkpoint', 'read_checkpoint', 'as_checkpoint', 'check_stage', 'restore_model']
 
 # %% ../nbs/15_checkpoint.ipynb #ecbce1c3
 CKPT_VERSION = 1
@@ -68,7 +68,12 @@ def read_checkpoint(path) -> dict:
     parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')}
              for k in ('model', 'teacher', 'optim')}
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
-    return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta)
+    return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta, path=Path(path))
+
+# %% ../nbs/15_checkpoint.ipynb #954bdab9
+def as_checkpoint(ck) -> dict | None:
+    "`ck` as `read_checkpoint` returns it: read from a path, or passed through when already read (so a file is read once)."
+    return None if ck is None else ck if isinstance(ck, dict) else read_checkpoint(ck)
 
 # %% ../nbs/15_checkpoint.ipynb #3c1b92b9
 def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):

@@ -22,10 +22,10 @@ from .plan import RunPlan, OptimPlan, resolve_plan, valid_prompt_mode
 from .model import build_model, CDSAM
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
-from .checkpoint import read_checkpoint, restore_model, check_stage
+from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
 from .metrics import Dice, IoU, pred_logits
 from .data import IMAGENET_STATS, show_samples, build_dataloaders
-from .cache import cached_dataloaders
+from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
 from .callbacks import stage_callbacks, unwrap, plot_history
 
@@ -47,6 +47,7 @@ class StageModel(nn.Module):
         self.channels_last = channels_last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
         self.rng = torch.Generator().manual_seed(seed)
+        self.prefix_blocks = None                  # set by `CDSAMLearner.cache_features` for a prefix cache (stages 2-3)
 
     def _mode(self) -> str:
         if not self.training: return self.valid_mode
@@ -69,15 +70,17 @@ def forward(self: StageModel, inputs: dict) -> dict:
     prompts = inputs['prompt'] if 'text' in mode else None
     points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
     boxes = inputs['box'] if 'box' in mode else None
-    feats = inputs.get('features')                                  # cached frozen-backbone outputs (cdsam.cache)
-    if feats is not None:
-        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(),
-                     layers=[l.float() for l in feats['layers']],
-                     grid=self.model.backbone.grid_size(images.shape[-2:]))
+    bb, feats, prefix = self.model.backbone, inputs.get('features'), None       # cached features (cdsam.cache)
+    if feats is not None and 'prefix' in feats:                    # the frozen first blocks' tokens: run the rest
+        prefix = (feats['prefix'].float(), self.prefix_blocks)
+        feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
+    elif feats is not None:                                         # the frozen backbone's outputs
+        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
+                     grid=bb.grid_size(images.shape[-2:]))
     out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
     if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
     if self.teacher is not None:
-        out['teacher_tokens'] = self.teacher(self.model.backbone, images)
+        out['teacher_tokens'] = self.teacher(bb, images, prefix=prefix)
         if self.distill_mask_ratio > 0 and self.training:
             pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio, self.rng).to(images.device)
             out['student_tokens'] = self.model.backbone(mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
@@ -85,12 +88,12 @@ def forward(self: StageModel, inputs: dict) -> dict:
     return out
 
 # %% ../nbs/35_learner.ipynb #06906ec8
-def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = None, source: str = 'checkpoint',
+def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = None,
                 resumed: bool = False) -> tuple[CDSAM, BackboneTeacher | None, StageReport]:
     """The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore
     (`resumed`: this stage's)."""
     model = build_model(plan.cfg) if model is None else model
-    if start is not None: restore_model(model, start, source)
+    if start is not None: restore_model(model, start, str(start['path']))
     mode = plan.stage.teacher
     teacher = BackboneTeacher(model.backbone, mode, plan.loss['ema_momentum']) if mode in ('copy', 'ema') else None
     report = apply_stage(model, plan.stage)
@@ -162,8 +165,8 @@ class CDSAMLearner(Learner):
 
 # %% ../nbs/35_learner.ipynb #6b2c35dd
 @patch
-def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: list[dict], resumed: dict | None = None,
-                resume=None) -> CDSAMLearner:
+def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: list[dict],
+                resumed: dict | None = None) -> CDSAMLearner:
     """Record the stage (`plan`, `stage_report`, `group_names`) and, when resuming, load the optimizer state and the
     epoch reached."""
     self.plan, self.stage_report, self.group_names = plan, report, [g['name'] for g in groups]
@@ -171,18 +174,25 @@ def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: 
     if resumed is not None:
         self.create_opt()
         if resumed['optim'] is not None: self.opt.load_state_dict(resumed['optim'])
-        self.resume_epoch, self.last_checkpoint = resumed['meta']['epoch'], Path(resume)
+        self.resume_epoch, self.last_checkpoint = resumed['meta']['epoch'], resumed['path']
     return self
 
-# %% ../nbs/35_learner.ipynb #005b5693
+# %% ../nbs/35_learner.ipynb #0539409b
 @patch
 def cache_features(self: CDSAMLearner, log=None) -> CDSAMLearner:
-    """Swap this learner's `dls` for ones whose samples carry the frozen backbone's cached features (`cache.features`:
-    memory or disk, `cdsam.cache`); nothing when the plan has no cache (unset, or a stage that trains DINO)."""
+    """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or disk,
+    `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO LoRA,
+    stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen."""
     if self.plan.cache is None: return self
     log = log or (print if rank_distrib() == 0 else (lambda *a: None))
-    self.dls = cached_dataloaders(self.dls, unwrap(self.model).model.backbone, self.plan.cfg['cache'],
-                                  self.plan.cache_dir, log=log)
+    m = unwrap(self.model); bb = m.model.backbone
+    n = frozen_prefix(bb) if self.plan.stage.dino != 'frozen' else None
+    if n is not None:                                   # intermediate layers (`out_indices`) must come after the prefix
+        n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
+        if n <= 0: warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
+        if n <= 0: return self
+    self.dls = cached_dataloaders(self.dls, bb, self.plan.cfg['cache'], self.plan.cache_dir, log=log, prefix=n)
+    m.prefix_blocks = n
     return self
 
 # %% ../nbs/35_learner.ipynb #bebbd133
@@ -217,8 +227,8 @@ def show_results(self: CDSAMLearner, ds_idx: int = 1, max_n: int = 6, ncols: int
 def stage_learner(dls,                              # `build_dataloaders(plan.cfg['data'], ...)` (see `cache_features`)
                   plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
                   model: CDSAM | None = None,       # a built model (default: built from the plan's config)
-                  init=None,                        # a previous stage's checkpoint to start from
-                  resume=None,                      # this stage's `latest` checkpoint to continue (weights, optimizer)
+                  init=None,                        # a previous stage's checkpoint (path, or `read_checkpoint`'s dict)
+                  resume=None,                      # this stage's `latest` to continue (path or dict): weights, optimizer
                   cbs=None,                         # extra callbacks, added after `stage_callbacks(plan, dls)`
                   verbose: bool = True,             # print the stage table
                  ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
@@ -226,14 +236,12 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
     callbacks."""
     plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
     set_seed(plan.seed)
-    ck = read_checkpoint(resume) if resume is not None else None
-    if ck is not None: check_stage(ck, plan.stage.id, str(resume))
-    start = ck if ck is not None else read_checkpoint(init) if init is not None else None
-    model, teacher, report = stage_model(plan, model, start, str(resume or init), resumed=ck is not None)
+    ck = as_checkpoint(resume)                                    # read once, here (or by the caller)
+    if ck is not None: check_stage(ck, plan.stage.id, str(ck['path']))
+    model, teacher, report = stage_model(plan, model, ck or as_checkpoint(init), resumed=ck is not None)
     groups = param_groups(model, plan.optim.lr, plan.optim.lora_lr, plan.optim.wd)
     if plan.compile: compile_model(model, plan.compile, plan.compile_mode)
-    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed,
-                        plan.channels_last,
+    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed, plan.channels_last,
                         plan.valid_prompt_mode)
     t = torch.logit(torch.tensor(plan.threshold)).item()          # the metrics threshold logits
     learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss), opt_func=adamw_func(groups, plan.optim),
@@ -243,7 +251,7 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
                          path=plan.run_dir)
     if not len(dls.valid): learn.recorder.valid_metrics = False
     if verbose: print(stage_table(model, report) + f"\nvalidation prompts: {plan.valid_prompt_mode}")
-    return learn.start_stage(plan, report, groups, ck, resume)
+    return learn.start_stage(plan, report, groups, ck)
 
 # %% ../nbs/35_learner.ipynb #6cdf5ed3
 def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=print, on_ready=None) -> dict:
@@ -256,7 +264,7 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
     latest, best, n = plan.checkpoint.path('latest'), plan.checkpoint.path('best'), plan.optim.epochs
     res = latest if resume and latest.is_file() else None
     done = 0
-    if res is not None: ck = read_checkpoint(res); check_stage(ck, stage, str(res)); done = ck['meta']['epoch']
+    if res is not None: res = read_checkpoint(res); check_stage(res, stage, str(latest)); done = res['meta']['epoch']
     if done < n:
         dls = build_dataloaders(plan.cfg['data'], device=dev, prompt_mode=plan.prompt_mode)
         learn = stage_learner(dls, plan, init=init if res is None else None, resume=res, verbose=False).cache_features(log)

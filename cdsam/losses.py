@@ -190,12 +190,15 @@ class BackboneTeacher(nn.Module):
         return self
 
     @torch.no_grad()
-    def forward(self, backbone: nn.Module, images: torch.Tensor) -> torch.Tensor:
-        "Teacher patch tokens `(B, N, C)` for `images` (the student `backbone` is only used in `lora_off` mode)."
+    def forward(self, backbone: nn.Module, images: torch.Tensor, prefix: tuple | None = None) -> torch.Tensor:
+        """Teacher patch tokens `(B, N, C)` for `images` (the student `backbone` is only used in `lora_off` mode, from
+        its cached `prefix = (tokens, n)` when given: `DinoBackbone.forward_from`)."""
         if self.model is not None: return self.model(images)['tokens']
         was = backbone.training; backbone.eval()
         try:
-            with disable_lora(backbone): return backbone(images)['tokens']
+            with disable_lora(backbone):
+                if prefix is None: return backbone(images)['tokens']
+                return backbone.forward_from(*prefix, backbone.grid_size(images.shape[-2:]))['tokens']
         finally: backbone.train(was)
 
 # %% ../nbs/30_losses.ipynb #e0b7f406

@@ -146,7 +146,7 @@ class RunPlan:
     optim: OptimPlan
     checkpoint: CheckpointPlan
     loss: dict                    # the loss section: term weights, distillation mask ratio, EMA momentum
-    cache: str | None             # 'memory' / 'disk': cache frozen-backbone features; None when the stage trains DINO
+    cache: str | None             # 'memory' / 'disk' (frozen DINO: its outputs; DINO LoRA: its frozen first blocks)
     cache_dir: Path
     threshold: float              # probability threshold of predicted masks (metrics, dual-circle, CLI, demo)
     prompt_mode: str
@@ -195,9 +195,8 @@ def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
 def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
     if cc['features'] not in (None, 'memory', 'disk'):
         raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {cc['features']!r}")
-    if cc['features'] and spec.dino != 'frozen':
-        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its DINO backbone is not "
-                      "frozen "
+    if cc['features'] and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
+        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its whole DINO backbone trains "
                       f"({spec.dino}); training uncached", stacklevel=3)
         return None
     return cc['features']
