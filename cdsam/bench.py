@@ -22,14 +22,14 @@ from .stages import apply_stage
 from .plan import stage_spec
 from .synthetic import make_synthetic_voc
 from .files import atomic_write, write_csv
-from .defaults import DEMO_CONFIG
+from .defaults import DEMO_CONFIG, BENCH_SECTIONS, BENCH_ALL_SECTIONS
 from .sam import sam_full_model
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config',
-           'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches',
-           'format_rows', 'device_name', 'run_bench', 'bench_parser', 'main']
+           'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches', 'bench_onnx',
+           'format_rows', 'device_name', 'run_bench']
 
 # %% ../nbs/50_bench.ipynb #9f46d06e
 def _rss() -> int:
@@ -308,9 +308,31 @@ def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps:
         del steps
     return rows
 
+# %% ../nbs/50_bench.ipynb #a03cd9e8
+def bench_onnx(cfg: dict, reps: int = 3, log: Callable = print) -> list[dict]:
+    "Images/s of the exported ONNX graph under onnxruntime vs eager PyTorch (`TextPromptSegmenter`), CPU, batch 1."
+    from cdsam.deploy import TextPromptSegmenter, export_onnx, OrtModel
+    from cdsam.checkpoint import save_checkpoint
+    torch.manual_seed(0)
+    model, crop = build_model(cfg).eval(), cfg['data']['crop']
+    with tempfile.TemporaryDirectory() as d:
+        save_checkpoint(Path(d)/'m.pt', model, cfg, epoch=0)
+        t0 = time.perf_counter(); ort_model = OrtModel(export_onnx(Path(d)/'m.pt', Path(d)/'m.onnx')); export_s = time.perf_counter() - t0
+        seg = TextPromptSegmenter(model, cfg['data']['text']).eval()
+        x = torch.randn(1, 3, crop, crop)
+        @torch.no_grad()
+        def eager(): seg(x)
+        xn = x.numpy()
+        t = interleaved_times(dict(eager=eager, ort=lambda: ort_model.session.run(None, {'image': xn})), reps=max(reps, 3))
+    ratio = t['eager'] / t['ort']
+    log(f"onnx: onnxruntime {1 / t['ort']:.2f} img/s, eager {1 / t['eager']:.2f} img/s ({ratio:.2f}x), export {export_s:.0f}s")
+    return [dict(section='onnx', name='onnxruntime images/s', value=1 / t['ort'], unit='img/s', note=f'{crop}px, batch 1, CPU'),
+            dict(section='onnx', name='eager PyTorch images/s', value=1 / t['eager'], unit='img/s', note=f'{crop}px, batch 1, CPU'),
+            dict(section='onnx', name='onnxruntime speed-up', value=ratio, unit='x', note='eager time / onnxruntime time'),
+            dict(section='onnx', name='ONNX export (once)', value=export_s, unit='s', note='torch.onnx.export, dynamo')]
+
 # %% ../nbs/50_bench.ipynb #c6cfe8c4
-SECTIONS = ('stages', 'cache', 'inference', 'lora', 'loop')      # the default run
-ALL_SECTIONS = SECTIONS + ('switches',)                            # switches: opt-in (compiling takes minutes)
+SECTIONS, ALL_SECTIONS = BENCH_SECTIONS, BENCH_ALL_SECTIONS      # (defined in cdsam.defaults, for `cdsam-bench --help`)
 
 def format_rows(rows: Sequence[dict]) -> str:
     "The benchmark rows as a plain-text table."
@@ -352,51 +374,9 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         if 'stages' in sections: rows += bench_stages(c, dls, device, steps, log)
         if 'cache' in sections: rows += bench_cache(c, dls, reps, log) + bench_cache(c, dls, reps, log, stage=2)
         if 'inference' in sections: rows += bench_inference(c, device, 1, reps, sam_type, sam_img_size, log)
+        if 'onnx' in sections: rows += bench_onnx(c, max(reps, 3), log)
         if 'lora' in sections: rows += bench_lora(c, device, c['data']['batch_size'], max(reps, 3), log)
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)
         if 'switches' in sections: rows += bench_switches(c, dls, device, (1, 4), max(reps, 3), compile_backend, log)
     dn = device_name(device)
     return [{**r, 'device': dn} for r in rows]
-
-# %% ../nbs/50_bench.ipynb #9c10e0b2
-def bench_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-bench` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, "
-                                                                 "feature cache, "
-                                 "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table "
-                                 "and writes a CSV.")
-    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the "
-                                                     "demo's tiny models)")
-    ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
-    ap.add_argument('--images', type=int, default=16, help='generated images (the cache / loop epochs run over them)')
-    ap.add_argument('--batch_size', type=int, default=None, help="training batch size (default: the config's)")
-    ap.add_argument('--steps', type=int, default=3, help='timed training steps per stage')
-    ap.add_argument('--reps', type=int, default=2, help='repetitions of each timed comparison (the fastest counts)')
-    ap.add_argument('--sam_type', default='vit_b', help="segment-anything encoder to compare with: vit_b, vit_l, vit_h")
-    ap.add_argument('--sam_img_size', type=int, default=1024, help="segment-anything's input size (1024 is SAM's)")
-    ap.add_argument('--sections', default=','.join(SECTIONS),
-                    help=f"comma-separated subset of {','.join(ALL_SECTIONS)} (switches is not in the default: "
-                         "compiling takes minutes)")
-    ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
-    ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
-    return ap
-
-# %% ../nbs/50_bench.ipynb #4cf3f4cd
-def _bench(a) -> int:
-    cfg = a.config
-    if cfg != 'demo' and not Path(cfg).is_file(): raise FileNotFoundError(f"--config not found: {cfg}")
-    rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
-                     [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend)
-    print(); print(format_rows(rows))
-    print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
-    return 0
-
-def main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-bench`."
-    from cdsam.command import run_cli
-    return run_cli(_bench, bench_parser(), argv)
-
-# %% ../nbs/50_bench.ipynb #dad2e8b8
-if __name__ == '__main__': sys.exit(main())                 # python -m cdsam.bench

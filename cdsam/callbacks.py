@@ -25,11 +25,13 @@ from .distributed import all_ranks_true
 from .files import atomic_write
 from .inference import predict_probs
 from .plan import RunPlan, CheckpointPlan
+from fastai.learner import Metric
+from .metrics import confusion_counts, scores_from_counts, pred_logits, METRIC_NAMES
 
 # %% auto #0
 __all__ = ['unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'EpochSeed', 'SkipsCancelledEpochs', 'StageCheckpoint',
            'StageEarlyStopping', 'HistoryCSV', 'plot_history', 'TeacherEMA', 'AutocastMixedPrecision', 'DualCircleEval',
-           'stage_callbacks']
+           'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
 
 # %% ../nbs/32_callbacks.ipynb #0f748979
 def unwrap(model: nn.Module) -> nn.Module:
@@ -296,3 +298,34 @@ def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
     if o.clip_grad: cbs.append(GradientClip(o.clip_grad))
     if o.amp: cbs.append(AutocastMixedPrecision(AMPMode.BF16 if o.amp == 'bf16' else AMPMode.FP16))
     return cbs
+
+# %% ../nbs/32_callbacks.ipynb #5a6eadfe
+class SegMetric(Metric):
+    """A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image,
+    ignoring `ignore_index`."""
+    def __init__(self, name: str = 'dice', agg: str = 'micro', threshold: float = 0., ignore_index: int = 255):
+        if name not in METRIC_NAMES: raise ValueError(f"metric must be one of {METRIC_NAMES}, got {name!r}")
+        if agg not in ('micro', 'mean'): raise ValueError(f"agg must be 'micro' or 'mean', got {agg!r}")
+        self.metric, self.agg, self.threshold, self.ignore_index = name, agg, threshold, ignore_index
+        self.reset()
+    def reset(self): self.counts = []
+    def accumulate(self, learn):
+        logits, target = pred_logits(learn.pred).detach(), learn.yb[0]
+        target = target[:, 0] if target.ndim == 4 else target
+        counts = confusion_counts(logits > self.threshold, target, self.ignore_index)      # (B, 4) on the data's device
+        self.counts.append(learn.to_detach(counts))            # gathered from every rank when distributed (fastai)
+    @property
+    def value(self):
+        if not self.counts: return None
+        c = torch.cat(self.counts)
+        if self.agg == 'micro': return float(scores_from_counts(c.sum(0))[self.metric])
+        labelled = c[:, :3].sum(1) + c[:, 3] > 0            # images with at least one valid pixel
+        return float(scores_from_counts(c[labelled])[self.metric].mean()) if labelled.any() else None
+    @property
+    def name(self): return self.metric if self.agg == 'micro' else f'{self.metric}_mean'
+
+# %% ../nbs/32_callbacks.ipynb #0dce1e3d
+def Dice(agg='micro', **kw): "Dice as a fastai metric."; return SegMetric('dice', agg, **kw)
+
+# %% ../nbs/32_callbacks.ipynb #73b33a9e
+def IoU(agg='micro', **kw): "IoU as a fastai metric."; return SegMetric('iou', agg, **kw)

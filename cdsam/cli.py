@@ -33,12 +33,25 @@ def _load(a) -> tuple:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
     from cdsam.config import load_config
     from cdsam.inference import model_from_checkpoint
+    if getattr(a, 'runtime', 'torch') == 'onnx': return _load_onnx(a)
     dev = _device(getattr(a, 'device', None))
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
     model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
     if getattr(a, 'threshold', 0) is None: a.threshold = mcfg['eval']['threshold']      # the run's own eval.threshold
     return model, mcfg, meta
 
+# %% ../nbs/42_cli.ipynb #bebb8e27
+def _load_onnx(a) -> tuple:
+    "An exported ONNX file as `(model, config, metadata)` for `cdsam-predict --runtime onnx`: what it needs from its metadata."
+    from cdsam.deploy import OrtModel
+    if getattr(a, 'config', None) or (a.device or 'cpu') != 'cpu':
+        raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
+    m = OrtModel(a.checkpoint); i = m.info
+    if a.threshold is None: a.threshold = i['threshold']
+    cfg = dict(data=dict(crop=i['size'], text=i['text']), eval=dict(threshold=i['threshold']))
+    return m, cfg, dict(stats=[i['mean'], i['std']])
+
+# %% ../nbs/42_cli.ipynb #cac40cd2
 def _probability(text: str) -> float:
     "argparse type: a probability strictly between 0 and 1."
     try: v = float(text)
@@ -249,6 +262,9 @@ def predict_parser() -> argparse.ArgumentParser:
                                                                       '(default 0.9)')
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
                                                           'report it, exit 1 at the end)')
+    ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
+                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by "
+                         "onnxruntime (its own text prompt; no points / box)")
     return ap
 
 # %% ../nbs/42_cli.ipynb #8bfb1baf
@@ -385,9 +401,12 @@ def sam_encode_main(
 def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its "
-                                                                  "weights for deployment.")
+                                 "weights for deployment: a PyTorch / safetensors checkpoint, or an ONNX graph.")
     ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
-    ap.add_argument('--output', required=True, help='.pt or .safetensors (a new file; see --force)')
+    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force)')
+    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx'), default='auto',
+                    help="default: from the output's extension")
+    ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's data.text)")
     ap.add_argument('--force', action='store_true',
                     help='replace an existing output file (never a training checkpoint)')
     return ap
@@ -412,8 +431,15 @@ def check_output(output, inputs=(), force: bool = False):
 # %% ../nbs/42_cli.ipynb #d97b4f71
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
-    from cdsam.inference import export_merged
+    fmt = {'.onnx': 'onnx', '.safetensors': 'safetensors'}.get(Path(a.output).suffix, 'pt')      # the file name decides
+    if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} file: "
+                                                        f"give it the {a.format} extension")
+    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps every prompt)")
     check_output(a.output, [a.checkpoint], a.force)
+    if fmt == 'onnx':
+        from cdsam.deploy import export_onnx
+        print(f"ONNX graph: {export_onnx(a.checkpoint, a.output, a.text)}"); return 0
+    from cdsam.inference import export_merged
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
     return 0
 

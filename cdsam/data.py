@@ -19,14 +19,15 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
+from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
 from .config import section
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['IMAGENET_STATS', 'VIEWS', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file', 'voc_records',
-           'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'Letterbox', 'WholeImage',
-           'make_transforms', 'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+__all__ = ['POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file', 'voc_records', 'folder_records',
+           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts',
+           'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders',
+           'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #c4ecd0d4
 @dataclass
@@ -210,118 +211,6 @@ def coco_mask(segs: list, h: int, w: int) -> np.ndarray:
         else:
             for poly in seg: d.polygon([tuple(poly[i:i + 2]) for i in range(0, len(poly), 2)], fill=1)
     return out | np.asarray(m)
-
-# %% ../nbs/21_data.ipynb #79c60308
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-VIEWS = ('whole', 'center_crop')
-
-@dataclass(frozen=True)
-class Letterbox:
-    """Where an image of `src` = `(H, W)` pixels sits in the model's square `size` input: resized (aspect kept) to `hw`,
-    its top-left corner at `(top, left)` (negative when it overhangs), the rest padding."""
-    src: tuple[int, int]
-    size: int
-    hw: tuple[int, int]
-    top: int = 0
-    left: int = 0
-
-    @classmethod
-    def fit(cls, src: tuple[int, int], size: int, zoom: float = 1., top: int = 0, left: int = 0) -> 'Letterbox':
-        "The image's longest side scaled to `size * zoom`, placed at `(top, left)`."
-        H, W = int(src[0]), int(src[1])
-        s = size * zoom / max(H, W)
-        return cls((H, W), int(size), (max(1, round(H * s)), max(1, round(W * s))), int(top), int(left))
-
-    @property
-    def scale(self) -> torch.Tensor:
-        "`(sx, sy)`: model-input pixels per image pixel."
-        return torch.tensor([self.hw[1] / self.src[1], self.hw[0] / self.src[0]])
-
-    def points_to_model(self, xy) -> torch.Tensor:
-        "Image-pixel points `(..., 2)` (x, y) → model-input pixels."
-        return torch.as_tensor(xy, dtype=torch.float) * self.scale + torch.tensor([self.left, self.top], dtype=torch.float)
-
-    def points_to_image(self, xy) -> torch.Tensor:
-        "Model-input points `(..., 2)` → image pixels."
-        return (torch.as_tensor(xy, dtype=torch.float) - torch.tensor([self.left, self.top], dtype=torch.float)) / self.scale
-
-# %% ../nbs/21_data.ipynb #76a81465
-@patch
-def boxes_to_model(self: Letterbox, b) -> torch.Tensor:
-    "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
-    b = torch.as_tensor(b, dtype=torch.float)
-    return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
-
-# %% ../nbs/21_data.ipynb #c79c2690
-@patch
-def boxes_to_image(self: Letterbox, b) -> torch.Tensor:
-    "Model-input boxes `(..., 4)` → image pixels."
-    b = torch.as_tensor(b, dtype=torch.float)
-    return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
-
-# %% ../nbs/21_data.ipynb #46b31ec8
-@patch
-def paste(self: Letterbox, x: torch.Tensor, fill) -> torch.Tensor:
-    """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts
-    beyond the canvas cut off)."""
-    C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
-    if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
-    out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
-    y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
-    out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
-    return out
-
-# %% ../nbs/21_data.ipynb #a60b8274
-@patch
-def mask_to_image(self: Letterbox, p: torch.Tensor) -> torch.Tensor:
-    "Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`, bilinearly."
-    t, l, (h, w) = self.top, self.left, self.hw
-    if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
-        raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
-    lead = p.shape[:-2]
-    q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
-    q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False)
-    return q.reshape(*lead, *self.src)
-
-# %% ../nbs/21_data.ipynb #3b93488c
-class WholeImage:
-    """The whole-image view as an `(image, mask)` transform: letterboxed to `size` (image padding the mean colour, so
-    about 0 after normalising; mask padding `pad_value`); when training, a random zoom in `zoom`, a random place, flips
-    and colour jitter."""
-    def __init__(self, size: int, train: bool = False, stats=IMAGENET_STATS, zoom: Sequence[float] = (0.75, 1.25),
-                 pad_value: int = 255):
-        self.size, self.train, self.stats, self.zoom, self.pad_value = int(size), train, stats, tuple(zoom), pad_value
-        self.jitter = v2.ColorJitter(0.2, 0.2, 0.2, 0.02) if train else None
-        self.mean, self.std = torch.tensor(stats[0]).view(3, 1, 1), torch.tensor(stats[1]).view(3, 1, 1)
-        # padding as a pixel: the cache stores pixels
-        self.fill = (self.mean.flatten() * 255).round().clamp(0, 255).to(torch.uint8)
-
-    def geometry(self, src: tuple[int, int]) -> Letterbox:
-        "The image's `Letterbox`: the whole-image fit at the top-left, or (training) a random zoom and place."
-        if not self.train: return Letterbox.fit(src, self.size)
-        z = float(torch.empty(()).uniform_(*self.zoom))
-        lb = Letterbox.fit(src, self.size, z)
-        (h, w), S = lb.hw, self.size
-        top, left = (int(torch.randint(min(0, S - n), max(0, S - n) + 1, ())) for n in (h, w))
-        return Letterbox.fit(src, S, z, top, left)
-
-    def image(self, img: Image.Image, lb: Letterbox | None = None) -> tuple[torch.Tensor, Letterbox]:
-        "A PIL image as the model's normalised `(3, size, size)` input, and its `Letterbox`."
-        x = v2.functional.pil_to_tensor(img.convert('RGB'))                         # (3, H, W) uint8
-        lb = lb or self.geometry(tuple(x.shape[-2:]))
-        x = v2.functional.resize(x, list(lb.hw), antialias=True)
-        if self.jitter is not None: x = self.jitter(x)
-        x = lb.paste(x, self.fill)                                                   # (3, S, S) uint8
-        return (x.float() / 255 - self.mean) / self.std, lb
-
-    def __call__(self, img: Image.Image, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, lb = self.image(img)
-        m = v2.functional.resize(torch.as_tensor(mask), list(lb.hw), interpolation=v2.InterpolationMode.NEAREST_EXACT)
-        m = lb.paste(m, self.pad_value)                                              # (3, S, S), (1, S, S)
-        if self.train:
-            for dim in (-1, -2):
-                if torch.rand(()) < 0.5: x, m = x.flip(dim), m.flip(dim)
-        return x, m
 
 # %% ../nbs/21_data.ipynb #c6b7f253
 def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, stats=IMAGENET_STATS, view: str = 'whole',

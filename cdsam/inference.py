@@ -16,7 +16,7 @@ from .config import load_config
 from .model import build_model, CDSAM
 from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
-from .data import IMAGENET_STATS, WholeImage, SegDataset, Record
+from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
 from .metrics import confusion_counts, count_scores, pred_logits
 from .defaults import SCORE_MODES
 
@@ -123,12 +123,13 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     return (acc / wsum).numpy(), float(np.mean(scores))
 
 # %% ../nbs/40_inference.ipynb #d051de2b
-def evaluate_records(model: CDSAM, records: list[Record], size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
+def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8) -> tuple[dict, list]:
-    """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`.
+    """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records` (`cdsam.data.Record`s).
     `score='original'`: whole images via `predict_probs`, masks at each image's own size; `'crop'`: the centre crop
     (`resize` shorter side, `size` crop), batched, at the crop's size."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
+    from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
     dev = next(model.parameters()).device
     counts, preds = [], []

@@ -23,11 +23,11 @@ from .model import build_model, CDSAM
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
 from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
-from .metrics import Dice, IoU, pred_logits
+from .metrics import pred_logits
 from .data import IMAGENET_STATS, show_samples, build_dataloaders
 from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
-from .callbacks import stage_callbacks, unwrap, plot_history
+from .callbacks import stage_callbacks, unwrap, plot_history, Dice, IoU
 
 # %% auto #0
 __all__ = ['COMPILE_PARTS', 'StageModel', 'stage_model', 'compile_model', 'adamw_func', 'CDSAMLearner', 'stage_learner',

@@ -8,11 +8,9 @@ Docs: https://cdsam.github.io/cdsam/metrics.html.md"""
 from __future__ import annotations
 import numpy as np
 import torch
-from fastai.learner import Metric
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits',
-           'SegMetric', 'Dice', 'IoU']
+__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits']
 
 # %% ../nbs/22_metrics.ipynb #e7bee82a
 METRIC_NAMES = ('iou', 'dice', 'accuracy', 'precision', 'recall', 'f1')
@@ -71,34 +69,3 @@ def pred_logits(pred) -> torch.Tensor:
     if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred:
         return m[torch.arange(len(m)), pred['iou'].argmax(1)]
     return m[:, 0]
-
-# %% ../nbs/22_metrics.ipynb #5a6eadfe
-class SegMetric(Metric):
-    """A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image,
-    ignoring `ignore_index`."""
-    def __init__(self, name: str = 'dice', agg: str = 'micro', threshold: float = 0., ignore_index: int = 255):
-        if name not in METRIC_NAMES: raise ValueError(f"metric must be one of {METRIC_NAMES}, got {name!r}")
-        if agg not in ('micro', 'mean'): raise ValueError(f"agg must be 'micro' or 'mean', got {agg!r}")
-        self.metric, self.agg, self.threshold, self.ignore_index = name, agg, threshold, ignore_index
-        self.reset()
-    def reset(self): self.counts = []
-    def accumulate(self, learn):
-        logits, target = pred_logits(learn.pred).detach(), learn.yb[0]
-        target = target[:, 0] if target.ndim == 4 else target
-        counts = confusion_counts(logits > self.threshold, target, self.ignore_index)      # (B, 4) on the data's device
-        self.counts.append(learn.to_detach(counts))            # gathered from every rank when distributed (fastai)
-    @property
-    def value(self):
-        if not self.counts: return None
-        c = torch.cat(self.counts)
-        if self.agg == 'micro': return float(scores_from_counts(c.sum(0))[self.metric])
-        labelled = c[:, :3].sum(1) + c[:, 3] > 0            # images with at least one valid pixel
-        return float(scores_from_counts(c[labelled])[self.metric].mean()) if labelled.any() else None
-    @property
-    def name(self): return self.metric if self.agg == 'micro' else f'{self.metric}_mean'
-
-# %% ../nbs/22_metrics.ipynb #0dce1e3d
-def Dice(agg='micro', **kw): "Dice as a fastai metric."; return SegMetric('dice', agg, **kw)
-
-# %% ../nbs/22_metrics.ipynb #73b33a9e
-def IoU(agg='micro', **kw): "IoU as a fastai metric."; return SegMetric('iou', agg, **kw)

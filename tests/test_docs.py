@@ -43,9 +43,9 @@ def test_notebooks_in_small_literate_steps():
     from cdsam.lora import inject_lora
     from cdsam.inference import predict_probs
     from cdsam.data import build_dataloaders
-    from cdsam import train, cli, demo, bench
+    from cdsam import train, cli, demo, bench_cli
     assert len(inspect.getsource(stage_learner).splitlines()) <= 30
-    mains = [train.main, demo.main, bench.main, cli.predict_main, cli.eval_voc_main, cli.eval_dual_circle_main,
+    mains = [train.main, demo.main, bench_cli.main, cli.predict_main, cli.eval_voc_main, cli.eval_dual_circle_main,
              cli.sam_encode_main, cli.export_main]
     for f in [stage_learner, inject_lora, predict_probs, build_dataloaders] + mains:
         undocumented = [k for k, v in docments(f).items() if not v]

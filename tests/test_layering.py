@@ -5,7 +5,7 @@ from pathlib import Path
 import cdsam
 
 PKG = Path(cdsam.__file__).parent
-COMMANDS = {'train', 'cli', 'demo', 'bench'}
+COMMANDS = {'train', 'cli', 'demo', 'bench_cli'}
 
 
 def imports(mod: str) -> dict[str, set[str]]:
