@@ -27,9 +27,9 @@ from .sam import sam_full_model
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times', 'bench_config',
-           'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop', 'bench_switches', 'bench_onnx',
-           'format_rows', 'device_name', 'run_bench']
+__all__ = ['COMMANDS', 'SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times',
+           'bench_config', 'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop',
+           'bench_switches', 'bench_onnx', 'bench_help', 'format_rows', 'device_name', 'run_bench']
 
 # %% ../nbs/50_bench.ipynb #9f46d06e
 def _rss() -> int:
@@ -331,6 +331,27 @@ def bench_onnx(cfg: dict, reps: int = 3, log: Callable = print) -> list[dict]:
             dict(section='onnx', name='onnxruntime speed-up', value=ratio, unit='x', note='eager time / onnxruntime time'),
             dict(section='onnx', name='ONNX export (once)', value=export_s, unit='s', note='torch.onnx.export, dynamo')]
 
+# %% ../nbs/50_bench.ipynb #8b927a6c
+COMMANDS = ('cdsam-train', 'cdsam-predict', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-sam-encode', 'cdsam-export',
+            'cdsam-demo', 'cdsam-bench')
+
+def bench_help(reps: int = 3, log: Callable = print) -> list[dict]:
+    "Seconds each console script takes to print its `--help` in a fresh process (fastest of `reps`), and the slowest."
+    import shutil, subprocess
+    rows = []
+    for c in COMMANDS:
+        exe = shutil.which(c)
+        if exe is None: continue                                          # (not installed as a script here)
+        ts = []
+        for _ in range(reps):
+            t = time.perf_counter(); subprocess.run([exe, '--help'], capture_output=True, check=True); ts.append(time.perf_counter() - t)
+        rows.append(dict(section='help', name=f'{c} --help', value=min(ts), unit='s', note='fresh process'))
+    if rows:
+        worst = max(rows, key=lambda r: r['value'])
+        rows.append(dict(section='help', name='slowest --help', value=worst['value'], unit='s', note=worst['name'].split()[0]))
+        log(f"--help: slowest {worst['value']:.2f}s ({worst['name']})")
+    return rows
+
 # %% ../nbs/50_bench.ipynb #c6cfe8c4
 SECTIONS, ALL_SECTIONS = BENCH_SECTIONS, BENCH_ALL_SECTIONS      # (defined in cdsam.defaults, for `cdsam-bench --help`)
 
@@ -375,6 +396,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         if 'cache' in sections: rows += bench_cache(c, dls, reps, log) + bench_cache(c, dls, reps, log, stage=2)
         if 'inference' in sections: rows += bench_inference(c, device, 1, reps, sam_type, sam_img_size, log)
         if 'onnx' in sections: rows += bench_onnx(c, max(reps, 3), log)
+        if 'help' in sections: rows += bench_help(max(reps, 3), log)
         if 'lora' in sections: rows += bench_lora(c, device, c['data']['batch_size'], max(reps, 3), log)
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)
         if 'switches' in sections: rows += bench_switches(c, dls, device, (1, 4), max(reps, 3), compile_backend, log)

@@ -17,7 +17,7 @@ import copy
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')   # the image files cdsam reads
 SCORE_MODES = ('original', 'crop')                                  # what cdsam-eval-voc scores
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')   # train.prompt_mode (eval: all but mixed)
-BENCH_SECTIONS = ('stages', 'cache', 'inference', 'onnx', 'lora', 'loop')      # cdsam-bench's default run
+BENCH_SECTIONS = ('stages', 'cache', 'inference', 'onnx', 'lora', 'loop', 'help')      # cdsam-bench's default run
 BENCH_ALL_SECTIONS = BENCH_SECTIONS + ('switches',)                            # switches: opt-in (compiling takes minutes)
 
 DEFAULT_TEMPLATES = ('{}', 'a photo of a {}.', 'a dermoscopy image of a {}.', 'a close-up photo of a {}.',
