@@ -17,7 +17,7 @@ from .data import SegDataset, SegDataLoaders
 from .files import atomic_write
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from .config import section
-from .lora import lora_layers
+from .lora import lora_layers, disable_lora
 from fastcore.basics import patch
 
 # %% auto #0
@@ -36,11 +36,10 @@ def flip_variant(x: torch.Tensor, variant: tuple[bool, bool]) -> torch.Tensor:
 # %% ../nbs/34_cache.ipynb #32b5ac95
 def backbone_fingerprint(backbone: nn.Module, prefix: int | None = None) -> str:
     """SHA-1 of every tensor (name, shape, dtype, bytes) in `backbone`'s state dict: changes when any weight changes.
-    With `prefix`, only what the first `prefix` blocks' tokens depend on (not the later, trained blocks)."""
-    late = tuple(f'vit.blocks.{i}.' for i in range(prefix, getattr(backbone, 'depth', 0))) + ('vit.norm.',) if prefix else ()
+    With `prefix` (a stage that trains LoRA adapters), the adapters are left out: they change while the cache holds."""
     h = hashlib.sha1()
     for k, t in sorted(backbone.state_dict().items()):
-        if late and k.startswith(late): continue
+        if prefix and 'lora_' in k: continue
         t = t.detach().cpu().contiguous().reshape(-1)
         h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
@@ -76,9 +75,11 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
     return (p.float() / 255 - mean) / std
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
-def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool, prefix: int | None = None) -> dict:
+def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool, prefix: int | None = None,
+         teacher: bool = False) -> dict:
     return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
                 weights=backbone_fingerprint(backbone, prefix), **({'prefix': prefix} if prefix else {}),
+                **({'teacher': True} if teacher else {}),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats],
                 variants=[list(v) for v in variants],
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
@@ -89,7 +90,7 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              resize='image size changed', backbone='backbone changed', variants='flip variants changed',
              stats='normalisation changed', dtype='dtype changed', images='number of images changed',
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
-             view='data.view changed', prefix='number of cached blocks changed')                                 # what a stale cache's key difference means
+             view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for')                                 # what a stale cache's key difference means
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
@@ -97,19 +98,21 @@ class FeatureCache:
     def __init__(self, tokens: torch.Tensor, cls: torch.Tensor, layers: torch.Tensor | None, slots: dict[str, int],
                  variants, key: dict, loaded: bool = False, path: Path | None = None,
                  pixels: torch.Tensor | None = None, masks: torch.Tensor | None = None,
-                 record_slots: list[int] | None = None):
+                 record_slots: list[int] | None = None, teacher: torch.Tensor | None = None):
         # (S, V, N, C), (S, V, C), (S, V, L, N, C)
         self.tokens, self.cls, self.layers, self.slots = tokens, cls, layers, slots
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
         # (S, 3, H, W) uint8, (R, 1, H, W) uint8
         self.pixels, self.masks, self.record_slots = pixels, masks, record_slots
+        self.teacher = teacher                      # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
 
     @classmethod
     def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
               batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
-              prefix: int | None = None) -> 'FeatureCache':
+              prefix: int | None = None, teacher: bool = False) -> 'FeatureCache':
         """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
-        variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead."""
+        variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
+        (and, with `teacher`, the backbone's tokens with its LoRA adapters off)."""
         if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
@@ -117,15 +120,16 @@ class FeatureCache:
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
         rslots = [slots[str(r.image)] for r in ds.records] if images else None
         variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
-        key = _key(backbone, ds, list(first), variants, dtype, images, prefix)
+        key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher)
         path = Path(path) if path is not None else None
         saved = _load_valid(path, key, log)
         if saved is not None:
             log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
             return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
-                       saved.get('pixels'), saved.get('masks'), rslots)
-        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix)
-        c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots)
+                       saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
+        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher)
+        c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
+                t['teacher'])
         what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
         log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
             f"MiB {dtype}); cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
@@ -147,20 +151,25 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
 # %% ../nbs/34_cache.ipynb #2a89a3d7
 @torch.no_grad()
 def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
-             batch_size: int, device, prefix: int | None = None) -> dict:
+             batch_size: int, device, prefix: int | None = None, teacher: bool = False) -> dict:
     """Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every
     record's mask)."""
     device = device or next(backbone.parameters()).device
     was = backbone.training; backbone.eval()
-    toks, clss, lays, pix, masks = [], [], [], [], {}
+    toks, clss, lays, pix, masks, teas = [], [], [], [], {}, []
     try:
         for b in range(0, len(idx), batch_size):
             got = {i: ds.load(i) for i in idx[b:b + batch_size]}
             x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
             if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
             if prefix:                                  # the tokens entering block `prefix` (P+N of them)
-                toks.append(torch.stack([backbone.prefix_tokens(flip_variant(x, v), prefix) for v in variants], 1)
-                            .to('cpu', dtype)); continue
+                pre = [backbone.prefix_tokens(flip_variant(x, v), prefix) for v in variants]
+                toks.append(torch.stack(pre, 1).to('cpu', dtype))
+                if teacher:                             # the LoRA-off teacher's tokens: fixed while only adapters train
+                    with disable_lora(backbone):
+                        g = backbone.grid_size(x.shape[-2:])
+                        teas.append(torch.stack([backbone.forward_from(p, prefix, g)['tokens'] for p in pre], 1).to('cpu', dtype))
+                continue
             outs = [backbone(flip_variant(x, v)) for v in variants]
             toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
             clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
@@ -170,7 +179,8 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
     if images:                                         # records sharing an image have their own masks
         masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
     return dict(tokens=torch.cat(toks), cls=torch.cat(clss) if clss else None, layers=torch.cat(lays) if lays else None,
-                pixels=torch.cat(pix) if images else None, masks=masks if images else None)
+                pixels=torch.cat(pix) if images else None, masks=masks if images else None,
+                teacher=torch.cat(teas) if teas else None)
 
 # %% ../nbs/34_cache.ipynb #960d7412
 @patch
@@ -178,7 +188,7 @@ def save(self: FeatureCache, log: Callable = print):
     "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
     self.path.parent.mkdir(parents=True, exist_ok=True)
     blob = dict(tokens=self.tokens, key=json.dumps(self.key),
-                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks') if getattr(self, k) is not None})
+                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks', 'teacher') if getattr(self, k) is not None})
     atomic_write(self.path, lambda t: torch.save(blob, t))
     log(f"feature cache: wrote {self.path}")
 
@@ -188,7 +198,7 @@ def __len__(self: FeatureCache): return len(self.slots)
 
 @patch(as_prop=True)
 def nbytes(self: FeatureCache) -> int:
-    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks)
+    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks, self.teacher)
                if t is not None)
 
 # %% ../nbs/34_cache.ipynb #afd336f4
@@ -205,7 +215,8 @@ def get(self: FeatureCache, image, variant: int = 0) -> dict:
     """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
     C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
     s = self.slots[str(image)]
-    if self.key.get('prefix'): return dict(prefix=self.tokens[s, variant])
+    if self.key.get('prefix'):
+        return dict(prefix=self.tokens[s, variant], **({'teacher': self.teacher[s, variant]} if self.teacher is not None else {}))
     return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
                 layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
@@ -243,7 +254,7 @@ def frozen_prefix(backbone: nn.Module) -> int:
 
 # %% ../nbs/34_cache.ipynb #b482b546
 def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None,
-                       log: Callable = print, prefix: int | None = None) -> SegDataLoaders:
+                       log: Callable = print, prefix: int | None = None, teacher: bool = False) -> SegDataLoaders:
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
     (`cache` config section); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
     c = section('cache', cfg)
@@ -256,7 +267,7 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, c
         path = Path(cache_dir)/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c['features'] == 'disk' else None
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
                                    batch_size=c['batch_size'], device=device, images=c['images'], log=log,
-                                   prefix=prefix)
+                                   prefix=prefix, teacher=teacher)
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train,
                           drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)

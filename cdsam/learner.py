@@ -70,9 +70,9 @@ def forward(self: StageModel, inputs: dict) -> dict:
     prompts = inputs['prompt'] if 'text' in mode else None
     points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
     boxes = inputs['box'] if 'box' in mode else None
-    bb, feats, prefix = self.model.backbone, inputs.get('features'), None       # cached features (cdsam.cache)
+    bb, feats, prefix, tea = self.model.backbone, inputs.get('features'), None, None   # cached features (cdsam.cache)
     if feats is not None and 'prefix' in feats:                    # the frozen first blocks' tokens: run the rest
-        prefix = (feats['prefix'].float(), self.prefix_blocks)
+        prefix, tea = (feats['prefix'].float(), self.prefix_blocks), feats.get('teacher')
         feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
     elif feats is not None:                                         # the frozen backbone's outputs
         feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
@@ -80,7 +80,8 @@ def forward(self: StageModel, inputs: dict) -> dict:
     out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
     if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
     if self.teacher is not None:
-        out['teacher_tokens'] = self.teacher(bb, images, prefix=prefix)
+        lora_off = tea is not None and self.teacher.mode == 'lora_off'       # cached: fixed while only adapters train
+        out['teacher_tokens'] = tea.float() if lora_off else self.teacher(bb, images, prefix=prefix)
         if self.distill_mask_ratio > 0 and self.training:
             pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio, self.rng).to(images.device)
             out['student_tokens'] = self.model.backbone(mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
@@ -191,7 +192,8 @@ def cache_features(self: CDSAMLearner, log=None) -> CDSAMLearner:
         n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
         if n <= 0: warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
         if n <= 0: return self
-    self.dls = cached_dataloaders(self.dls, bb, self.plan.cfg['cache'], self.plan.cache_dir, log=log, prefix=n)
+    self.dls = cached_dataloaders(self.dls, bb, self.plan.cfg['cache'], self.plan.cache_dir, log=log, prefix=n,
+                                  teacher=bool(n) and self.plan.stage.teacher == 'lora_off')
     m.prefix_blocks = n
     return self
 

@@ -22,7 +22,7 @@ __all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'target_matcher', 'set_submodule
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 class LoRALinear(nn.Module):
-    "Wrap a frozen `nn.Linear` as `base(x) + (alpha/r) * B(A(dropout(x)))`, with `merge()` / `unmerge()`."
+    "Wrap a frozen `nn.Linear` as `base(x) + (alpha/r) * B(dropout(A(x)))`, with `merge()` / `unmerge()`."
     def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16., dropout: float = 0.):
         super().__init__()
         if not isinstance(base, nn.Linear): raise TypeError(f"LoRALinear wraps nn.Linear, got {type(base).__name__}")
@@ -88,7 +88,7 @@ def forward(self: LoRALinear, x: torch.Tensor) -> torch.Tensor:
         if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
         return y
     if self.merged: return y
-    h = self.lora_A(self.lora_dropout(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
+    h = self.lora_dropout(self.lora_A(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
     if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
     # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
     return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
@@ -131,7 +131,7 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
                 targets: str | Sequence,   # full names or `.suffix`es (as peft), `'re:...'` strings or compiled regexes
                 r: int = 8,                # adapter rank
                 alpha: float = 16.,        # scale: the update is `alpha / r * B @ A`
-                dropout: float = 0.,       # dropout on the adapter's input (no call at all at 0)
+                dropout: float = 0.,       # dropout on the adapter's rank-r bottleneck (no call at all at 0)
                 exclude: Sequence = (),    # targets (same forms) of layers never to adapt
                ) -> list[str]:             # the qualified names of the wrapped layers
     """Wrap each `nn.Linear` of `model` whose name matches one of `targets` in `LoRALinear`; each target must match a
