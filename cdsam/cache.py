@@ -106,35 +106,36 @@ class FeatureCache:
         self.pixels, self.masks, self.record_slots = pixels, masks, record_slots
         self.teacher = teacher                      # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
 
-    @classmethod
-    def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
-              batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
-              prefix: int | None = None, teacher: bool = False) -> 'FeatureCache':
-        """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
-        variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
-        (and, with `teacher`, the backbone's tokens with its LoRA adapters off)."""
-        if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
-        ds = dataset.deterministic()
-        first: dict[str, int] = {}
-        for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
-        slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
-        rslots = [slots[str(r.image)] for r in ds.records] if images else None
-        variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
-        key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher)
-        path = Path(path) if path is not None else None
-        saved = _load_valid(path, key, log)
-        if saved is not None:
-            log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
-            return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
-                       saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
-        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher)
-        c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
-                t['teacher'])
-        what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
-        log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
-            f"MiB {dtype}); cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
-        if path is not None and rank_distrib() == 0: c.save(log)
-        return c
+# %% ../nbs/34_cache.ipynb #b4704a92
+@patch(cls_method=True)
+def build(cls: FeatureCache, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
+          batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
+          prefix: int | None = None, teacher: bool = False) -> 'FeatureCache':
+    """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
+    variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
+    (and, with `teacher`, the backbone's tokens with its LoRA adapters off)."""
+    if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
+    ds = dataset.deterministic()
+    first: dict[str, int] = {}
+    for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
+    slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
+    rslots = [slots[str(r.image)] for r in ds.records] if images else None
+    variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
+    key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher)
+    path = Path(path) if path is not None else None
+    saved = _load_valid(path, key, log)
+    if saved is not None:
+        log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
+        return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
+                   saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
+    t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher)
+    c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
+            t['teacher'])
+    what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
+    log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
+        f"MiB {dtype}); cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
+    if path is not None and rank_distrib() == 0: c.save(log)
+    return c
 
 # %% ../nbs/34_cache.ipynb #2f485fa1
 def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
