@@ -111,7 +111,8 @@ def forward(self: DinoBackbone, x: torch.Tensor) -> dict:
 # %% ../nbs/10_backbone.ipynb #78a763eb
 @patch
 def prefix_tokens(self: DinoBackbone, x: torch.Tensor, n: int) -> torch.Tensor:
-    "The token sequence `(B, P+N, C)` entering block `n` for images `x`: patch / position embedding, pre-norm, `blocks[:n]`."
+    """The token sequence `(B, P+N, C)` entering block `n` for images `x`: patch / position embedding, pre-norm,
+    `blocks[:n]`."""
     from timm.models.vision_transformer import VisionTransformer
     if not isinstance(self.vit, VisionTransformer):
         raise ValueError(f"prefix caching needs a timm VisionTransformer (DINO / DINOv2), not {type(self.vit).__name__}")
@@ -125,10 +126,12 @@ def prefix_tokens(self: DinoBackbone, x: torch.Tensor, n: int) -> torch.Tensor:
 # %% ../nbs/10_backbone.ipynb #4fcf3447
 @patch
 def forward_from(self: DinoBackbone, t: torch.Tensor, n: int, grid: tuple[int, int]) -> dict:
-    "What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the final norm."
+    """What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the final
+    norm."""
     from torch.utils.checkpoint import checkpoint
     idx = sorted(i % self.depth for i in (self.out_indices or [self.depth - 1]))
-    if idx[0] < n: raise ValueError(f"out_indices {self.out_indices} reach into the first {n} blocks, which were run before")
+    if idx[0] < n: raise ValueError(f"out_indices {self.out_indices} reach into the first {n} blocks, which were run "
+                                    "before")
     v, inter = self.vit, []
     for i in range(n, self.depth):
         t = checkpoint(v.blocks[i], t, use_reentrant=False) if self.grad_checkpointing and self.training else v.blocks[i](t)

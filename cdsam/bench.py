@@ -91,8 +91,7 @@ def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | 
     m = c['model']
     m['dino'].update(pretrained=False, checkpoint=None); m['clip'].update(pretrained=None, checkpoint=None); m['sam'].update(checkpoint=None)
     c['data'].update(root=str(data_root), format='voc', train_split=None, valid_split=None, normalize='imagenet',
-                     workers=0,
-                     image_dir=None, mask_dir=None, classes=None, unlabelled_dir=None)
+                     workers=0, image_dir=None, mask_dir=None, classes=None, unlabelled_dir=None)
     if batch_size: c['data']['batch_size'] = batch_size
     c['checkpoint'].update(save_best=False, save_latest=False, keep_per_epoch=False)
     c['eval']['dual_circle']['image_dir'] = None
@@ -150,8 +149,7 @@ def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) 
                       value=sum(p.numel() for p in ps if p.requires_grad), unit='params'),
                  dict(section='stage', name=f'{name} total params', value=sum(p.numel() for p in ps), unit='params'),
                  dict(section='stage', name=f'{name} step time per image', value=statistics.median(ts) / bs * 1e3,
-                      unit='ms',
-                      note=f'batch {bs}, amp {learn.plan.optim.amp or "off"}'),
+                      unit='ms', note=f'batch {bs}, amp {learn.plan.optim.amp or "off"}'),
                  dict(section='stage', name=f'{name} peak memory', value=pm.peak / 2**20, unit='MiB',
                       note='CUDA allocator' if torch.device(device).type == 'cuda' else 'process RSS')]
         log(f"stage {name}: {rows[-2]['value']:.1f} ms/image, {rows[-1]['value']:.0f} MiB")
@@ -173,7 +171,8 @@ def after_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.times.
 # %% ../nbs/50_bench.ipynb #62e349ad
 def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int = 1) -> list[dict]:
     """A `stage`'s epoch time uncached vs `cache.features=memory` (fastest of `reps` epochs each), the ratio and the
-    cache build time: stage 1 caches the frozen backbone's outputs, stages 2-3 the tokens entering its adapted blocks."""
+    cache build time: stage 1 caches the frozen backbone's outputs, stages 2-3 the tokens entering its adapted blocks.
+    """
     out, build = {}, 0.
     for mode in (None, 'memory'):
         c = _stage_cfg(cfg, stage, cache=dict(features=mode))
@@ -184,7 +183,8 @@ def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int
         out[mode] = min(et.times[1:])                                             # the first epoch warms up
     ratio, n, s = out[None] / out['memory'], len(dls.train.dataset), f'stage-{stage}'
     what = 'outputs' if stage == 1 else f"first {unwrap(learn.model).prefix_blocks} blocks"
-    log(f"{s} epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache of the {what} built in "
+    log(f"{s} epoch: uncached {out[None]:.2f}s, cached {out['memory']:.2f}s ({ratio:.1f}x), cache of the {what} built "
+        "in "
         f"{build:.1f}s")
     return [dict(section='cache', name=f'{s} epoch uncached', value=out[None], unit='s', note=f'{n} images'),
             dict(section='cache', name=f'{s} epoch cached', value=out['memory'], unit='s', note=f'{n} images, {what}'),
@@ -193,8 +193,7 @@ def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int
 
 # %% ../nbs/50_bench.ipynb #127c6c80
 def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_type: str = 'vit_b',
-                    sam_img_size: int = 1024,
-                    log: Callable = print) -> list[dict]:
+                    sam_img_size: int = 1024, log: Callable = print) -> list[dict]:
     """Images/s of `CDSAM` (text prompt, its own image size) vs segment-anything's full pipeline (box prompt,
     `sam_img_size`), same batch."""
     torch.manual_seed(0)
@@ -225,8 +224,7 @@ def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_t
     return [dict(section='inference', name='cdsam images/s', value=batch_size / t_c, unit='img/s',
                  note=f'{crop}px, batch {batch_size}'),
             dict(section='inference', name=f'SAM {sam_type} full pipeline images/s', value=batch_size / t_s,
-                 unit='img/s',
-                 note=f'{sam_img_size}px, batch {batch_size}'),
+                 unit='img/s', note=f'{sam_img_size}px, batch {batch_size}'),
             dict(section='inference', name='cdsam speed-up over SAM', value=ratio, unit='x', note='SAM time / cdsam '
                                                                                                   'time')]
 
@@ -299,8 +297,7 @@ def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps:
             rows += [dict(section='switches', name=f'stage {stage} {name}', value=t[name] / bs * 1e3, unit='ms',
                           note=note),
                      dict(section='switches', name=f'stage {stage} {name} speed-up', value=t['none'] / t[name],
-                          unit='x',
-                          note='no switch / switch')]
+                          unit='x', note='no switch / switch')]
         rows.append(dict(section='switches', name=f'stage {stage} compile time', value=compile_s, unit='s',
                          note=f'backend {compile_backend}'))
         log(f"stage {stage} switches: " + ', '.join(f"{k} {t['none'] / t[k]:.2f}x" for k in list(variants)[1:]) +
@@ -323,17 +320,22 @@ def bench_onnx(cfg: dict, reps: int = 3, log: Callable = print) -> list[dict]:
         @torch.no_grad()
         def eager(): seg(x)
         xn = x.numpy()
-        t = interleaved_times(dict(eager=eager, ort=lambda: ort_model.session.run(None, {'image': xn})), reps=max(reps, 3))
+        t = interleaved_times(dict(eager=eager, ort=lambda: ort_model.session.run(None, {'image': xn})),
+                              reps=max(reps, 3))
     ratio = t['eager'] / t['ort']
-    log(f"onnx: onnxruntime {1 / t['ort']:.2f} img/s, eager {1 / t['eager']:.2f} img/s ({ratio:.2f}x), export {export_s:.0f}s")
-    return [dict(section='onnx', name='onnxruntime images/s', value=1 / t['ort'], unit='img/s', note=f'{crop}px, batch 1, CPU'),
-            dict(section='onnx', name='eager PyTorch images/s', value=1 / t['eager'], unit='img/s', note=f'{crop}px, batch 1, CPU'),
-            dict(section='onnx', name='onnxruntime speed-up', value=ratio, unit='x', note='eager time / onnxruntime time'),
+    log(f"onnx: onnxruntime {1 / t['ort']:.2f} img/s, eager {1 / t['eager']:.2f} img/s ({ratio:.2f}x), export "
+        f"{export_s:.0f}s")
+    return [dict(section='onnx', name='onnxruntime images/s', value=1 / t['ort'], unit='img/s', note=f'{crop}px, batch '
+                                                                                                     '1, CPU'),
+            dict(section='onnx', name='eager PyTorch images/s', value=1 / t['eager'], unit='img/s',
+                 note=f'{crop}px, batch 1, CPU'),
+            dict(section='onnx', name='onnxruntime speed-up', value=ratio, unit='x', note='eager time / onnxruntime '
+                                                                                          'time'),
             dict(section='onnx', name='ONNX export (once)', value=export_s, unit='s', note='torch.onnx.export, dynamo')]
 
 # %% ../nbs/50_bench.ipynb #8b927a6c
-COMMANDS = ('cdsam-train', 'cdsam-predict', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-sam-encode', 'cdsam-export',
-            'cdsam-demo', 'cdsam-bench')
+COMMANDS = ('cdsam-train', 'cdsam-predict', 'cdsam-eval-voc', 'cdsam-eval-dual-circle', 'cdsam-sam-encode',
+            'cdsam-export', 'cdsam-demo', 'cdsam-bench')
 
 def bench_help(reps: int = 3, log: Callable = print) -> list[dict]:
     "Seconds each console script takes to print its `--help` in a fresh process (fastest of `reps`), and the slowest."
@@ -348,7 +350,8 @@ def bench_help(reps: int = 3, log: Callable = print) -> list[dict]:
         rows.append(dict(section='help', name=f'{c} --help', value=min(ts), unit='s', note='fresh process'))
     if rows:
         worst = max(rows, key=lambda r: r['value'])
-        rows.append(dict(section='help', name='slowest --help', value=worst['value'], unit='s', note=worst['name'].split()[0]))
+        rows.append(dict(section='help', name='slowest --help', value=worst['value'], unit='s',
+                         note=worst['name'].split()[0]))
         log(f"--help: slowest {worst['value']:.2f}s ({worst['name']})")
     return rows
 

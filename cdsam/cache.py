@@ -90,7 +90,8 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              resize='image size changed', backbone='backbone changed', variants='flip variants changed',
              stats='normalisation changed', dtype='dtype changed', images='number of images changed',
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
-             view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for')                                 # what a stale cache's key difference means
+             # what a stale cache's key difference means
+             view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for')
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
@@ -104,12 +105,13 @@ class FeatureCache:
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
         # (S, 3, H, W) uint8, (R, 1, H, W) uint8
         self.pixels, self.masks, self.record_slots = pixels, masks, record_slots
-        self.teacher = teacher                      # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
+        # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
+        self.teacher = teacher
 
 # %% ../nbs/34_cache.ipynb #b4704a92
 @patch(cls_method=True)
-def build(cls: FeatureCache, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16', path=None,
-          batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
+def build(cls: FeatureCache, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16',
+          path=None, batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
           prefix: int | None = None, teacher: bool = False) -> 'FeatureCache':
     """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
     variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
@@ -189,7 +191,8 @@ def save(self: FeatureCache, log: Callable = print):
     "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
     self.path.parent.mkdir(parents=True, exist_ok=True)
     blob = dict(tokens=self.tokens, key=json.dumps(self.key),
-                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks', 'teacher') if getattr(self, k) is not None})
+                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks', 'teacher')
+                   if getattr(self, k) is not None})
     atomic_write(self.path, lambda t: torch.save(blob, t))
     log(f"feature cache: wrote {self.path}")
 
@@ -199,7 +202,8 @@ def __len__(self: FeatureCache): return len(self.slots)
 
 @patch(as_prop=True)
 def nbytes(self: FeatureCache) -> int:
-    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks, self.teacher)
+    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks,
+                                                      self.teacher)
                if t is not None)
 
 # %% ../nbs/34_cache.ipynb #afd336f4
@@ -217,7 +221,8 @@ def get(self: FeatureCache, image, variant: int = 0) -> dict:
     C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
     s = self.slots[str(image)]
     if self.key.get('prefix'):
-        return dict(prefix=self.tokens[s, variant], **({'teacher': self.teacher[s, variant]} if self.teacher is not None else {}))
+        return dict(prefix=self.tokens[s, variant],
+                    **({'teacher': self.teacher[s, variant]} if self.teacher is not None else {}))
     return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
                 layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
@@ -245,9 +250,11 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
 
 # %% ../nbs/34_cache.ipynb #dd3b0416
 def frozen_prefix(backbone: nn.Module) -> int:
-    "How many leading ViT blocks of `backbone` are frozen and adapter-free, with frozen embeddings (0: none can be cached)."
+    """How many leading ViT blocks of `backbone` are frozen and adapter-free, with frozen embeddings (0: none can be
+    cached)."""
     vit = backbone.vit
-    if any(p.requires_grad for n, p in vit.named_parameters() if not n.startswith(('blocks.', 'norm.', 'fc_norm.', 'head'))):
+    if any(p.requires_grad for n,
+           p in vit.named_parameters() if not n.startswith(('blocks.', 'norm.', 'fc_norm.', 'head'))):
         return 0
     for i, b in enumerate(vit.blocks):
         if lora_layers(b) or any(p.requires_grad for p in b.parameters()): return i

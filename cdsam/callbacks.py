@@ -249,8 +249,7 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
     saved as CSV."""
     order = 70
     def __init__(self, image_dir, circle_dir, text: str, size: int, ignore_rect_dir=None, output_dir=None,
-                 every: int = 1,
-                 stats=IMAGENET_STATS, threshold: float = 0.5):
+                 every: int = 1, stats=IMAGENET_STATS, threshold: float = 0.5):
         from cdsam.dualcircle import pair_dual_circle
         self.pairs, _ = pair_dual_circle(image_dir, circle_dir, ignore_rect_dir)
         self.text, self.size, self.output_dir, self.every, self.stats, self.threshold = text, size, output_dir, every, stats, threshold
@@ -275,7 +274,8 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
 # %% ../nbs/32_callbacks.ipynb #0d35e5d3
 def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
                     dls,                        # its DataLoaders (batch size for accumulation, normalisation stats)
-                    resumed: dict | None = None # the checkpoint resumed (`read_checkpoint`): best, early stopping, epoch
+                    # the checkpoint resumed (`read_checkpoint`): best, early stopping, epoch
+                    resumed: dict | None = None
                    ) -> list[Callback]:         # in the order fastai runs them (by `order`)
     """The callbacks of one stage: NaN guard, seeding, checkpoints, early stopping, history, EMA teacher, dual-circle,
     accumulation, clipping, AMP."""

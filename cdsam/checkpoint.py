@@ -72,7 +72,8 @@ def read_checkpoint(path) -> dict:
 
 # %% ../nbs/15_checkpoint.ipynb #954bdab9
 def as_checkpoint(ck) -> dict | None:
-    "`ck` as `read_checkpoint` returns it: read from a path, or passed through when already read (so a file is read once)."
+    """`ck` as `read_checkpoint` returns it: read from a path, or passed through when already read (so a file is read
+    once)."""
     return None if ck is None else ck if isinstance(ck, dict) else read_checkpoint(ck)
 
 # %% ../nbs/15_checkpoint.ipynb #3c1b92b9

@@ -42,7 +42,8 @@ def _load(a) -> tuple:
 
 # %% ../nbs/42_cli.ipynb #bebb8e27
 def _load_onnx(a) -> tuple:
-    "An exported ONNX file as `(model, config, metadata)` for `cdsam-predict --runtime onnx`: what it needs from its metadata."
+    """An exported ONNX file as `(model, config, metadata)` for `cdsam-predict --runtime onnx`: what it needs from its
+    metadata."""
     from cdsam.deploy import OrtModel
     if getattr(a, 'config', None) or (a.device or 'cpu') != 'cpu':
         raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
@@ -125,8 +126,7 @@ def _eval_voc(a) -> int:
     with warnings.catch_warnings(record=True) as skipped:
         warnings.simplefilter('always')
         recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'],
-                           text=a.text or d['text'],
-                           skip_bad=a.skip_bad)
+                           text=a.text or d['text'], skip_bad=a.skip_bad)
     for w in skipped: print(f"cdsam-eval-voc: {w.message}", file=sys.stderr)
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
                                 a.batch_size)
@@ -178,8 +178,7 @@ def _eval_dc(a) -> int:
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
     text, size, stats = a.text or cfg['data']['text'], cfg['data']['crop'], checkpoint_stats(meta)
     res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
-                               a.output_csv,
-                               a.vis_output_dir if a.visualize else None)
+                               a.output_csv, a.vis_output_dir if a.visualize else None)
     o = res['overall']
     print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy "
           f"{o['accuracy']:.4f}  "
@@ -263,7 +262,8 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
                                                           'report it, exit 1 at the end)')
     ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
-                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by "
+                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run "
+                         "by "
                          "onnxruntime (its own text prompt; no points / box)")
     return ap
 
@@ -338,8 +338,10 @@ def sam_encode_parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--input_dir', help='folder of images (searched recursively)')
     src.add_argument('--list_file', help='.txt list of image paths')
-    ap.add_argument('--output_dir', required=True, help='folder for the embeddings (one file per image, named as the image)')
-    ap.add_argument('--format', choices=('pt', 'npy'), default='pt', help='a torch tensor file or a NumPy array (default pt)')
+    ap.add_argument('--output_dir', required=True, help='folder for the embeddings (one file per image, named as the '
+                                                        'image)')
+    ap.add_argument('--format', choices=('pt', 'npy'), default='pt', help='a torch tensor file or a NumPy array '
+                                                                          '(default pt)')
     ap.add_argument('--batch_size', type=_positive_int, default=4, help='images per forward pass (default 4)')
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
     ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
@@ -406,7 +408,8 @@ def export_parser() -> argparse.ArgumentParser:
     ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force)')
     ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx'), default='auto',
                     help="default: from the output's extension")
-    ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's data.text)")
+    ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's "
+                                                 "data.text)")
     ap.add_argument('--force', action='store_true',
                     help='replace an existing output file (never a training checkpoint)')
     return ap
@@ -432,9 +435,11 @@ def check_output(output, inputs=(), force: bool = False):
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
     fmt = {'.onnx': 'onnx', '.safetensors': 'safetensors'}.get(Path(a.output).suffix, 'pt')      # the file name decides
-    if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} file: "
+    if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} "
+                                                       "file: "
                                                         f"give it the {a.format} extension")
-    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps every prompt)")
+    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps "
+                                                              "every prompt)")
     check_output(a.output, [a.checkpoint], a.force)
     if fmt == 'onnx':
         from cdsam.deploy import export_onnx

@@ -207,8 +207,7 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 
 def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
-                                      list='a list',
-                                      dict='a mapping').get(t.__name__, t.__name__)
+                                      list='a list', dict='a mapping').get(t.__name__, t.__name__)
 
 def _checked(name: str, v, want: type):
     "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."

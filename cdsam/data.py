@@ -270,8 +270,7 @@ class SegDataset(torch.utils.data.Dataset):
     def __init__(self, records: list[Record], resize: int = 256, crop: int = 224, train: bool = False,
                  stats=IMAGENET_STATS,
                  n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0,
-                 view: str = 'whole',
-                 zoom: Sequence[float] = (0.75, 1.25)):
+                 view: str = 'whole', zoom: Sequence[float] = (0.75, 1.25)):
         if not records: raise ValueError("SegDataset needs at least one record")
         self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(records), train, resize, crop, stats, seed
         self.view, self.zoom = view, tuple(zoom)

@@ -18,7 +18,8 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')   # the image fi
 SCORE_MODES = ('original', 'crop')                                  # what cdsam-eval-voc scores
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')   # train.prompt_mode (eval: all but mixed)
 BENCH_SECTIONS = ('stages', 'cache', 'inference', 'onnx', 'lora', 'loop', 'help')      # cdsam-bench's default run
-BENCH_ALL_SECTIONS = BENCH_SECTIONS + ('switches',)                            # switches: opt-in (compiling takes minutes)
+# switches: opt-in (compiling takes minutes)
+BENCH_ALL_SECTIONS = BENCH_SECTIONS + ('switches',)
 
 DEFAULT_TEMPLATES = ('{}', 'a photo of a {}.', 'a dermoscopy image of a {}.', 'a close-up photo of a {}.',
                      'a medical image of a {}.')
@@ -37,8 +38,7 @@ MODEL_DEFAULTS = {
 TINY_MODEL_CFG = {'model': {
     'dino': dict(name='vit_small_patch14_dinov2', img_size=56,
                  kwargs=dict(depth=2, embed_dim=32, num_heads=2, init_values=1.0)),
-    'clip': dict(name='tiny', templates=['{}', 'a photo of a {}.'],
-                 model_cfg=dict(embed_dim=24,
+    'clip': dict(name='tiny', templates=['{}', 'a photo of a {}.'], model_cfg=dict(embed_dim=24,
                                 vision_cfg=dict(image_size=32, layers=1, width=32, patch_size=16, head_width=16),
                                 text_cfg=dict(context_length=16, vocab_size=49408, width=32, heads=2, layers=1))),
     'sam': dict(type='vit_b',
@@ -48,8 +48,7 @@ TINY_MODEL_CFG = {'model': {
 # %% ../nbs/03_defaults.ipynb #78375230
 DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8,
-                     workers=0,
-                     skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
+                     workers=0, skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
                      coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
                      zoom=[0.75, 1.25])
 
@@ -88,8 +87,7 @@ LEARN_DEFAULTS = dict(
     train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False,
                early_stopping=dict(patience=None, min_delta=0.0)),
     distributed=DISTRIBUTED_DEFAULTS,
-    cache=CACHE_DEFAULTS,
-    run=dict(name='run', output_dir='experiments', seed=0))
+    cache=CACHE_DEFAULTS, run=dict(name='run', output_dir='experiments', seed=0))
 
 # %% ../nbs/03_defaults.ipynb #d1cafb97
 # SAM's own image encoders (cdsam-sam-encode, cdsam-bench): segment-anything's dimensions, and a 64-px one for tests

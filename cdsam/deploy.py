@@ -34,14 +34,17 @@ class TextPromptSegmenter(nn.Module):
         m = self.model
         f = m.backbone(image)
         emb = m.neck(f['layers'] if m.backbone.out_indices else [f['tokens']], f['grid'])
-        low, iou = m.sam(emb, (H, W), extra_tokens=self.extra.expand(B, -1, -1).to(emb.dtype), multimask_output=m.multimask)
+        low, iou = m.sam(emb, (H, W), extra_tokens=self.extra.expand(B, -1, -1).to(emb.dtype),
+                         multimask_output=m.multimask)
         return F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False), iou
 
 # %% ../nbs/43_deploy.ipynb #3e364227
 def onnx_info(model: CDSAM, cfg: dict, meta: dict, text: str) -> dict:
-    "What an exported file's user needs besides the graph (stored as its `cdsam` metadata): size, normalisation, prompt, threshold."
+    """What an exported file's user needs besides the graph (stored as its `cdsam` metadata): size, normalisation,
+    prompt, threshold."""
     mean, std = checkpoint_stats(meta)
-    return dict(format=1, text=text, size=int(cfg['data']['crop']), mean=list(map(float, mean)), std=list(map(float, std)),
+    return dict(format=1, text=text, size=int(cfg['data']['crop']), mean=list(map(float, mean)),
+                std=list(map(float, std)),
                 threshold=float(cfg['eval']['threshold']), patch_size=list(model.backbone.patch_size),
                 multimask=bool(model.multimask), stage=meta.get('stage'))
 
@@ -51,18 +54,21 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
                 text: str | None = None,    # the prompt baked in (default: the run's `data.text`)
                 max_side: int = 4096,       # the largest image side the graph accepts
                ) -> Path:                   # `output`
-    "`checkpoint`'s model, adapters merged, as an ONNX graph: image → mask logits and IoU, dynamic batch / height / width."
+    """`checkpoint`'s model, adapters merged, as an ONNX graph: image → mask logits and IoU, dynamic batch / height /
+    width."""
     import onnx
     model, cfg, meta = model_from_checkpoint(checkpoint)
     seg = TextPromptSegmenter(merge_lora(model), text or cfg['data']['text']).eval()
     (ph, pw), size = model.backbone.patch_size, int(cfg['data']['crop'])
-    if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size {ph}x{pw}")
+    if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size "
+                                                f"{ph}x{pw}")
     D = torch.export.Dim
     shapes = {'image': {0: D('batch', min=1, max=1024), 2: ph * D('rows', min=2, max=max_side // ph),
                         3: pw * D('cols', min=2, max=max_side // pw)}}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter('ignore')
-        prog = torch.onnx.export(seg, (torch.zeros(2, 3, size, size),), dynamo=True, dynamic_shapes=shapes, optimize=True,
+        prog = torch.onnx.export(seg, (torch.zeros(2, 3, size, size),), dynamo=True, dynamic_shapes=shapes,
+                                 optimize=True,
                                  input_names=['image'], output_names=['mask_logits', 'iou'], verbose=False)
     proto = prog.model_proto
     onnx.helper.set_model_props(proto, {'cdsam': json.dumps(onnx_info(model, cfg, meta, seg.text))})
@@ -78,7 +84,8 @@ class OrtModel:
         if threads: so.intra_op_num_threads = threads
         self.path, self.session = Path(path), ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
         meta = self.session.get_modelmeta().custom_metadata_map
-        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
+        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' "
+                                                 "metadata)")
         self.info = json.loads(meta['cdsam'])
 
     def parameters(self): yield torch.zeros(())                    # `predict_probs` asks where the model lives: the CPU
@@ -86,7 +93,8 @@ class OrtModel:
 
     def __call__(self, images: torch.Tensor, prompts=None, points=None, boxes=None) -> dict:
         if points is not None or boxes is not None:
-            raise ValueError(f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch checkpoint")
+            raise ValueError(f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch "
+                             "checkpoint")
         if prompts and any(p != self.info['text'] for p in prompts):
             raise ValueError(f"{self.path.name} was exported for the prompt {self.info['text']!r}, not {prompts[0]!r}")
         m, iou = self.session.run(None, {'image': images.detach().cpu().float().numpy()})

@@ -125,9 +125,9 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
 # %% ../nbs/40_inference.ipynb #d051de2b
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8) -> tuple[dict, list]:
-    """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records` (`cdsam.data.Record`s).
-    `score='original'`: whole images via `predict_probs`, masks at each image's own size; `'crop'`: the centre crop
-    (`resize` shorter side, `size` crop), batched, at the crop's size."""
+    """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
+    (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
+    `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')

@@ -47,7 +47,8 @@ class StageModel(nn.Module):
         self.channels_last = channels_last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
         self.rng = torch.Generator().manual_seed(seed)
-        self.prefix_blocks = None                  # set by `CDSAMLearner.cache_features` for a prefix cache (stages 2-3)
+        # set by `CDSAMLearner.cache_features` for a prefix cache (stages 2-3)
+        self.prefix_blocks = None
 
     def _mode(self) -> str:
         if not self.training: return self.valid_mode
@@ -75,7 +76,8 @@ def forward(self: StageModel, inputs: dict) -> dict:
         prefix, tea = (feats['prefix'].float(), self.prefix_blocks), feats.get('teacher')
         feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
     elif feats is not None:                                         # the frozen backbone's outputs
-        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(), layers=[l.float() for l in feats['layers']],
+        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(),
+                     layers=[l.float() for l in feats['layers']],
                      grid=bb.grid_size(images.shape[-2:]))
     out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
     if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
@@ -138,8 +140,7 @@ class CDSAMLearner(Learner):
     """A fastai `Learner` that knows its stage (`plan`): `fit_stage`, resume-aware `fit_one_cycle`, `cache_features`,
     mask `show_results`."""
     def fit_one_cycle(self, n_epoch: int | None = None, lr_max=None, div=25., div_final=1e5, pct_start=None, wd=None,
-                      moms=None,
-                      cbs=None, reset_opt=False, start_epoch: int | None = None):
+                      moms=None, cbs=None, reset_opt=False, start_epoch: int | None = None):
         """fastai's one-cycle schedule; `n_epoch`, `pct_start`, `moms` and `start_epoch` default to the plan's epochs,
         `optim.pct_start`, β1 schedule (`optim.moms`, else a constant `optim.betas[0]`) and a resumed run's position."""
         o = self.plan.optim
@@ -148,8 +149,7 @@ class CDSAMLearner(Learner):
         if start_epoch >= n_epoch: warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} "
                                                  "epochs"); return
         super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
-                              moms=moms,
-                              cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
+                              moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):
         """Train this stage (`fit_one_cycle`, its epochs and group LRs): under `distrib_ctx` when launched on several
@@ -181,16 +181,18 @@ def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: 
 # %% ../nbs/35_learner.ipynb #0539409b
 @patch
 def cache_features(self: CDSAMLearner, log=None) -> CDSAMLearner:
-    """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or disk,
-    `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO LoRA,
-    stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen."""
+    """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or
+    disk, `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO
+    LoRA, stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen.
+    """
     if self.plan.cache is None: return self
     log = log or (print if rank_distrib() == 0 else (lambda *a: None))
     m = unwrap(self.model); bb = m.model.backbone
     n = frozen_prefix(bb) if self.plan.stage.dino != 'frozen' else None
     if n is not None:                                   # intermediate layers (`out_indices`) must come after the prefix
         n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
-        if n <= 0: warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
+        if n <= 0: warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training "
+                                 "uncached")
         if n <= 0: return self
     self.dls = cached_dataloaders(self.dls, bb, self.plan.cfg['cache'], self.plan.cache_dir, log=log, prefix=n,
                                   teacher=bool(n) and self.plan.stage.teacher == 'lora_off')
@@ -230,7 +232,8 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
                   plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
                   model: CDSAM | None = None,       # a built model (default: built from the plan's config)
                   init=None,                        # a previous stage's checkpoint (path, or `read_checkpoint`'s dict)
-                  resume=None,                      # this stage's `latest` to continue (path or dict): weights, optimizer
+                  # this stage's `latest` to continue (path or dict): weights, optimizer
+                  resume=None,
                   cbs=None,                         # extra callbacks, added after `stage_callbacks(plan, dls)`
                   verbose: bool = True,             # print the stage table
                  ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
@@ -243,8 +246,8 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
     model, teacher, report = stage_model(plan, model, ck or as_checkpoint(init), resumed=ck is not None)
     groups = param_groups(model, plan.optim.lr, plan.optim.lora_lr, plan.optim.wd)
     if plan.compile: compile_model(model, plan.compile, plan.compile_mode)
-    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed, plan.channels_last,
-                        plan.valid_prompt_mode)
+    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed,
+                        plan.channels_last, plan.valid_prompt_mode)
     t = torch.logit(torch.tensor(plan.threshold)).item()          # the metrics threshold logits
     learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss), opt_func=adamw_func(groups, plan.optim),
                          lr=[g['lr'] for g in groups], splitter=lambda m: [g['params'] for g in groups],

@@ -180,23 +180,23 @@ def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
     # fastai would schedule β1 0.95 -> 0.85 -> 0.95
     moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3
     return OptimPlan(o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr, o['wd'], o['epochs'] or spec.epochs,
-                     o['pct_start'], moms,
-                     tuple(o['betas']), o['eps'], o['accum'], o['clip_grad'], amp_setting(o, device), o['fused'])
+                     o['pct_start'], moms, tuple(o['betas']), o['eps'], o['accum'], o['clip_grad'],
+                     amp_setting(o, device), o['fused'])
 
 def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
     k = c['checkpoint']
     if k['format'] not in ('pt', 'safetensors'): raise ConfigError("checkpoint.format must be 'pt' or 'safetensors', "
                                                                    f"got {k['format']!r}")
     return CheckpointPlan(Path(k['dir'] or run_dir(c)/'checkpoints')/f'stage{stage}', k['format'], k['monitor'],
-                          k['save_best'],
-                          k['save_latest'], k['keep_per_epoch'])
+                          k['save_best'], k['save_latest'], k['keep_per_epoch'])
 
 # %% ../nbs/05_plan.ipynb #e6e211e8
 def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
     if cc['features'] not in (None, 'memory', 'disk'):
         raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {cc['features']!r}")
     if cc['features'] and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
-        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its whole DINO backbone trains "
+        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its whole DINO backbone "
+                      "trains "
                       f"({spec.dino}); training uncached", stacklevel=3)
         return None
     return cc['features']
@@ -228,8 +228,7 @@ def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, devi
                    cache_dir=Path(c['cache']['dir'] or run/'feature_cache'),
                    threshold=c['eval']['threshold'], prompt_mode=t['prompt_mode'],
                    valid_prompt_mode=valid_prompt_mode(t['prompt_mode'], c['eval']['prompt_mode']),
-                   seed=c['run']['seed'],
-                   run_dir=run, history=run/f'stage{spec.id}_history.csv',
+                   seed=c['run']['seed'], run_dir=run, history=run/f'stage{spec.id}_history.csv',
                    early_stopping=dict(es) if es['patience'] else None,
                    dual_circle=_dual_circle(c), compile=t['compile'], compile_mode=t['compile_mode'],
                    channels_last=t['channels_last'], distributed=dict(c['distributed']))

@@ -16,8 +16,8 @@ __all__ = ['letterbox', 'OnnxSegmenter']
 
 # %% ../nbs/44_runtime.ipynb #b8d4ab17
 def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[int, int]]:
-    """A PIL image as a `(size, size, 3)` float array in [0, 1]: longest side → `size` (aspect kept), at the top-left of a
-    canvas of colour `mean`; and the `(h, w)` the image covers."""
+    """A PIL image as a `(size, size, 3)` float array in [0, 1]: longest side → `size` (aspect kept), at the top-left of
+    a canvas of colour `mean`; and the `(h, w)` the image covers."""
     img = image.convert('RGB'); W, H = img.size
     s = size / max(H, W)
     h, w = max(1, round(H * s)), max(1, round(W * s))
@@ -28,12 +28,14 @@ def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[in
 
 # %% ../nbs/44_runtime.ipynb #a8d5a376
 class OnnxSegmenter:
-    "Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's size."
+    """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
+    size."""
     def __init__(self, path, providers=('CPUExecutionProvider',)):
         import onnxruntime as ort
         self.path, self.session = Path(path), ort.InferenceSession(str(path), providers=list(providers))
         meta = self.session.get_modelmeta().custom_metadata_map
-        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
+        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' "
+                                                 "metadata)")
         self.info = json.loads(meta['cdsam'])
         self.size, self.text, self.threshold = self.info['size'], self.info['text'], self.info['threshold']
 

@@ -190,8 +190,7 @@ def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categorie
 
 # %% ../nbs/20_synthetic.ipynb #6e24c075
 def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding: str = 'rings',
-                         ignore_rects: bool = False,
-                         seed: int = 0) -> Path:
+                         ignore_rects: bool = False, seed: int = 0) -> Path:
     """Write `n` dual-circle images `root/images/X-noCircles.jpg`, circle masks `root/circles/X-mask.png` (and
     `root/ignore/X-ignore.png`)."""
     if encoding not in ('rings', 'labels'): raise ValueError(f"encoding must be 'rings' or 'labels', got {encoding!r}")

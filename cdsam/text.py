@@ -43,8 +43,7 @@ class ClipTextEncoder(nn.Module):
     feature cache."""
     def __init__(self, name: str = 'ViT-B-16', pretrained: str | None = None, checkpoint: str | Path | None = None,
                  templates: Sequence[str] | None = DEFAULT_TEMPLATES, frozen: bool = True,
-                 model_cfg: dict | None = None,
-                 cache_dir: str | None = None):
+                 model_cfg: dict | None = None, cache_dir: str | None = None):
         super().__init__()
         cfg = model_cfg or open_clip.get_model_config(name)
         if cfg is None: raise ValueError(f"unknown open_clip model '{name}'; e.g. {open_clip.list_models()[:8]} ...")

@@ -60,7 +60,8 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     init = {i.name: i for i in graph.initializer}
     arr = lambda name: torch.from_numpy(np.array(numpy_helper.to_array(init[name])))
     by_node = {n.name: n for n in graph.node}
-    def node_const(node: str, slot: int) -> torch.Tensor:               # an unnamed constant, found by the node using it
+    # an unnamed constant, found by the node using it
+    def node_const(node: str, slot: int) -> torch.Tensor:
         if node not in by_node: raise ValueError(f"{path}: no node {node}; not a Hugging Face Dinov2 export")
         return arr(by_node[node].input[slot])
     depth = len({m[1] for k in init if (m := re.match(r'backbone\.encoder\.layer\.(\d+)\.', k))})
