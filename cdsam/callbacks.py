@@ -51,11 +51,9 @@ class NonFiniteLossGuard(Callback):
         if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
         raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's "
-                            "table), "
-                            f"batch {self.iter} ({'training' if self.training else 'validation'}): training stopped; "
-                            "last good "
-                            f"checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the inputs, or use "
-                            "optim.amp_dtype=bf16.")
+                            f"table), batch {self.iter} ({'training' if self.training else 'validation'}): training "
+                            f"stopped; last good checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the "
+                            "inputs, or use optim.amp_dtype=bf16.")
 
 # %% ../nbs/32_callbacks.ipynb #cf95c916
 class EpochSeed(Callback):

@@ -15,6 +15,7 @@ from .model import CDSAM
 from .inference import model_from_checkpoint, checkpoint_stats
 from .lora import merge_lora
 from .files import atomic_write
+from .runtime import file_info
 
 # %% auto #0
 __all__ = ['TextPromptSegmenter', 'onnx_info', 'export_onnx', 'OrtModel']
@@ -83,10 +84,7 @@ class OrtModel:
         so = ort.SessionOptions()
         if threads: so.intra_op_num_threads = threads
         self.path, self.session = Path(path), ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' "
-                                                 "metadata)")
-        self.info = json.loads(meta['cdsam'])
+        self.info = file_info(self.session, path)
 
     def parameters(self): yield torch.zeros(())                    # `predict_probs` asks where the model lives: the CPU
     def eval(self): return self

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 # %% auto #0
-__all__ = ['letterbox', 'OnnxSegmenter']
+__all__ = ['letterbox', 'file_info', 'OnnxSegmenter']
 
 # %% ../nbs/44_runtime.ipynb #b8d4ab17
 def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[int, int]]:
@@ -26,6 +26,13 @@ def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[in
     x[:h, :w] = np.asarray(img.resize((w, h), Image.BILINEAR), np.float32) / 255
     return x, (h, w)
 
+# %% ../nbs/44_runtime.ipynb #99194ceb
+def file_info(session, path) -> dict:
+    "The `cdsam` metadata of an onnxruntime `session` on the file at `path` (what `cdsam.deploy.onnx_info` wrote)."
+    meta = session.get_modelmeta().custom_metadata_map
+    if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
+    return json.loads(meta['cdsam'])
+
 # %% ../nbs/44_runtime.ipynb #a8d5a376
 class OnnxSegmenter:
     """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
@@ -33,10 +40,7 @@ class OnnxSegmenter:
     def __init__(self, path, providers=('CPUExecutionProvider',)):
         import onnxruntime as ort
         self.path, self.session = Path(path), ort.InferenceSession(str(path), providers=list(providers))
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' "
-                                                 "metadata)")
-        self.info = json.loads(meta['cdsam'])
+        self.info = file_info(self.session, path)
         self.size, self.text, self.threshold = self.info['size'], self.info['text'], self.info['threshold']
 
     def predict(self, image: Image.Image) -> tuple[np.ndarray, float]:
