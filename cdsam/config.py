@@ -192,7 +192,8 @@ def dump_config(cfg: Mapping) -> str:
 # keys whose default is null: the type a value must have when set
 NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int, 'optim.amp': bool, 'optim.moms': list,
                   'lora.dino.r': int, 'lora.dino.alpha': float, 'lora.sam.r': int, 'lora.sam.alpha': float,
-                  'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int}
+                  'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
+                  'data.dx_prompts': dict}
 ANY_OF = {'train.compile': (bool, str)}                               # true / false or a torch.compile backend name
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
@@ -202,7 +203,7 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
           'data.batch_size': (lambda v: v >= 1, '>= 1'), 'data.workers': (lambda v: v >= 0, '>= 0'),
           'data.crop': (lambda v: v >= 1, '>= 1'), 'data.resize': (lambda v: v >= 1, '>= 1'),
-          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
+          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 

@@ -21,59 +21,22 @@ from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
 from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
 from .config import section
+from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, pair_masks, count_masks,
+                           detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
+                           select_ids)   # (re-exported: defined in cdsam.records)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'Record', 'check_records', 'split_file', 'voc_records', 'folder_records',
-           'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts',
-           'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'data_records', 'SegDataLoaders',
+__all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'folder_records', 'coco_records',
+           'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts', 'check_binary_mask',
+           'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits', 'data_records', 'SegDataLoaders',
            'show_samples', 'build_dataloaders']
-
-# %% ../nbs/21_data.ipynb #c4ecd0d4
-@dataclass
-class Record:
-    """One sample on disk: image path, where its target comes from (`kind`: binary / palette / coco / none), and its
-    prompt."""
-    image: Path
-    prompt: str
-    kind: str = 'binary'          # 'binary' mask file, 'palette' class index, 'coco' polygons/RLE, 'none' = unlabelled
-    mask: Path | None = None
-    value: Any = None             # palette class index, or (segmentations, h, w) for COCO
-    id: str = ''
-    weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
     for e in IMAGE_EXTS + tuple(x.upper() for x in IMAGE_EXTS):
         if (d/f'{stem}{e}').is_file(): return d/f'{stem}{e}'
     return None
-
-def _bad(msg: str, skip_bad: bool):
-    if not skip_bad: raise ValueError(msg)
-    warnings.warn(f"skipped: {msg}")
-
-def _image_size(p: Path) -> tuple[int, int]:
-    with Image.open(p) as im: im.verify()
-    with Image.open(p) as im: return im.size
-
-def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset') -> list[Record]:
-    """Open every image / mask header: unreadable files and image-mask size mismatches raise (or are skipped with
-    `skip_bad`)."""
-    good = []
-    for r in records:
-        try: size = _image_size(r.image)
-        except Exception as e:
-            _bad(f"unreadable image {r.image} ({type(e).__name__}: {e})", skip_bad); continue
-        if r.mask is not None:
-            try: msize = _image_size(r.mask)
-            except Exception as e:
-                _bad(f"unreadable mask {r.mask} ({type(e).__name__}: {e})", skip_bad); continue
-            if msize != size:
-                _bad(f"mask {r.mask} is {msize[0]}x{msize[1]} but its image {r.image} is {size[0]}x{size[1]}",
-                     skip_bad); continue
-        good.append(r)
-    if not good: raise ValueError(f"{what} is empty: no usable samples")
-    return good
 
 # %% ../nbs/21_data.ipynb #1438081e
 def split_file(root, split) -> Path | None:
@@ -106,22 +69,22 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     if not idir.is_dir(): raise FileNotFoundError(f"image folder not found: {idir}")
     ids = _read_ids(root, split)
     if ids is None: ids = sorted({p.stem for p in idir.iterdir() if p.suffix.lower() in IMAGE_EXTS})
-    recs = []
+    imgs = []
     for id_ in ids:
         img = _find_image(idir, id_)
         # 'id label' lines: the id is the first word
         if img is None and ' ' in id_ and _find_image(idir, id_.split()[0]):
             id_ = id_.split()[0]; img = _find_image(idir, id_)
         if img is None:
-            _bad(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
-        m = mdir/f'{id_}.png'
-        if not m.is_file(): _bad(f"mask for '{id_}' not found at {m}", skip_bad); continue
-        recs.append(Record(img, text, 'binary', m, id=id_))
+            skip_or_raise(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
+        imgs.append(img)
+    recs = pair_masks(imgs, lambda p: mdir/f'{p.stem}.png', f"VOC split {split!r} of {root}", text, count_masks(mdir),
+                      skip_bad)
     recs = check_records(recs, skip_bad, f"split {split!r} of {root}")
     if classes is None: return recs
     out = []
     for r in recs:
-        vals = np.unique(np.asarray(Image.open(r.mask)))
+        vals = np.unique(open_mask(r.mask))
         for c in vals:
             if c == 0 or c == 255: continue
             if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class "
@@ -131,8 +94,12 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     return out
 
 # %% ../nbs/21_data.ipynb #bcef6ce8
-def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad: bool = False) -> list[Record]:
-    "Images paired with masks by file stem; images without a mask are unlabelled samples (`kind='none'`)."
+MASK_SUFFIXES = ('', '_segmentation', '_Segmentation', '_mask', '_lesion')   # mask stem = image stem + one of these
+
+def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad: bool = False,
+                   log=print) -> list[Record]:
+    """Images paired with masks by file stem (or stem + a `MASK_SUFFIXES` suffix: ISIC's `_segmentation`); images
+    without a mask are unlabelled samples (`kind='none'`), said in one line; none paired at all raises."""
     idir = Path(image_dir)
     if not idir.is_dir(): raise FileNotFoundError(f"image folder not found: {idir}")
     imgs = sorted(p for p in idir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
@@ -141,8 +108,14 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
     if mask_dir is not None:
         if not Path(mask_dir).is_dir(): raise FileNotFoundError(f"mask folder not found: {mask_dir}")
         masks = {p.stem: p for p in Path(mask_dir).iterdir() if p.suffix.lower() in IMAGE_EXTS}
-    recs = [Record(p, text, 'binary', masks[p.stem], id=p.stem) if p.stem in masks
-            else Record(p, text, 'none', id=p.stem) for p in imgs]
+    paired = {p: next((masks[p.stem + s] for s in MASK_SUFFIXES if p.stem + s in masks), None) for p in imgs}
+    unpaired = [p for p, m in paired.items() if m is None]
+    if masks and unpaired:
+        msg = (f"folder {idir}: {len(unpaired)} of {len(imgs)} images have no mask ({len(masks)} masks in {mask_dir}); first unpaired image {unpaired[0].name}, expected mask {unpaired[0].stem}.png (or {unpaired[0].stem}_segmentation.png)")
+        if len(unpaired) == len(imgs): raise ValueError(msg)
+        log(f"data: {msg}: they train as unlabelled samples")
+    recs = [Record(p, text, 'binary', m, id=p.stem) if m is not None else Record(p, text, 'none', id=p.stem)
+            for p, m in paired.items()]
     return check_records(recs, skip_bad, f"folder {idir}")
 
 # %% ../nbs/21_data.ipynb #6dec47f1
@@ -163,13 +136,13 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     groups: dict = {}
     for a in coco['annotations']:
         if a['image_id'] not in imgs:
-            _bad(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad); continue
+            skip_or_raise(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad); continue
         key = (a['image_id'], a['id']) if mode == 'instance' else (a['image_id'], a['category_id'])
         groups.setdefault(key, (a['category_id'], []))[1].append(a['segmentation'])
     recs = []
     for (iid, k), (cid, segs) in groups.items():
         im = imgs[iid]; p = root/image_dir/im['file_name']
-        if not p.is_file(): _bad(f"image {p} (COCO image_id {iid}) not found", skip_bad); continue
+        if not p.is_file(): skip_or_raise(f"image {p} (COCO image_id {iid}) not found", skip_bad); continue
         recs.append(Record(p, cats[cid], 'coco', None, (segs, im['height'], im['width']), id=f'{iid}:{k}'))
     return check_records(recs, skip_bad, f"COCO set {ann}")
 
@@ -283,7 +256,7 @@ class SegDataset(torch.utils.data.Dataset):
         "Target of record `r` as `uint8` `(H, W)`: 1 object, 0 background, 255 ignored."
         if r.kind == 'none': return np.full(size[::-1], 255, np.uint8)
         if r.kind == 'coco': return coco_mask(*r.value)
-        m = np.asarray(Image.open(r.mask))
+        m = open_mask(r.mask)
         if m.ndim == 3: m = m[..., :3].max(-1)
         if r.kind == 'palette': return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
         check_binary_mask(m, r.mask)
@@ -293,8 +266,7 @@ class SegDataset(torch.utils.data.Dataset):
         """Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when
         training)."""
         r = self.records[i]
-        try: img = Image.open(r.image).convert('RGB')
-        except Exception as e: raise ValueError(f"unreadable image {r.image}: {e}") from None
+        img = open_image(r.image)                                                  # EXIF orientation applied
         mask = self.load_mask(r, img.size)
         x, m = self.tfm(img, tv_tensors.Mask(torch.from_numpy(mask)[None]))        # (3, H, W), (1, H, W)
         if self.train:
@@ -336,7 +308,7 @@ def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int
     if view == 'whole':
         tfm, xs = WholeImage(crop, stats=ident), []
         for r in dict.fromkeys(str(r.image) for r in records[:max_images]):
-            x, lb = tfm.image(Image.open(r))
+            x, lb = tfm.image(open_image(r))
             xs.append(x[:, :lb.hw[0], :lb.hw[1]].flatten(1))                         # (3, h*w) without the padding
         xs = torch.cat(xs, 1)
         return tuple(xs.mean(1).tolist()), tuple(xs.std(1).tolist())
@@ -363,7 +335,7 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
 
 # %% ../nbs/21_data.ipynb #836482d8
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
-               'coco_mode', 'skip_bad')
+               'coco_mode', 'skip_bad', 'dx_prompts')
 
 def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]:
     "Every sample of extra training source `data.sources[i]`, at its loss weight."
@@ -380,15 +352,44 @@ def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]
     log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
     return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
 
+# %% ../nbs/21_data.ipynb #d524ff4c
+def dermoscopy_splits(c: dict, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
+    """Every split of an ISIC / HAM10000 / PH2 download (`fmt`) for a complete `data` section `c`, and those of them
+    cdsam made: the download's own split folders (ISIC) when they hold the requested splits, else a seeded split
+    (`valid_frac`, `test_frac`) grouped by lesion (HAM10000's `lesion_id`) and stratified by diagnosis. With
+    `valid_split: holdout` a seeded `valid_frac` of the training split is held out as `holdout`."""
+    root, kw = Path(c['root']), dict(text=c['text'], skip_bad=c['skip_bad'])
+    if fmt == 'isic':
+        own = {s: isic_records(root, s, **kw) for s, v in isic_layout(root).items() if v.masks is not None}
+        if 'train' not in own: raise ValueError(f"ISIC download {root} has no Training images with ground truth (found: {', '.join(own) or 'none'})")
+        pool, group, strata = own['train'], (lambda r: r.id), (lambda r: '')
+    elif fmt == 'ham10000':
+        pool, meta = ham10000_records(root, dx_prompts=c['dx_prompts'], **kw)
+        own, group, strata = {}, (lambda r: meta[r.id]['lesion_id']), (lambda r: meta[r.id]['dx'])
+    else:
+        pool, dx = ph2_records(root, dx_prompts=c['dx_prompts'], **kw)
+        own, group, strata = {}, (lambda r: r.id), (lambda r: dx.get(r.id, ''))
+    if c['valid_split'] == 'holdout':
+        made = grouped_split(pool, c['valid_frac'], 0.0, c['seed'], group, strata)
+        made['holdout'] = made.pop('val', [])
+    elif all(s in own or str(s).endswith('.txt') for s in (c['train_split'], c['valid_split']) if s):
+        made = {}
+    else: made = grouped_split(pool, c['valid_frac'], 0.0 if 'test' in own else c['test_frac'], c['seed'], group, strata)
+    return {**own, **made}, made
+
 # %% ../nbs/21_data.ipynb #afa0977e
-def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[Record], list[Record]]:
+def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
+                 made: dict | None = None) -> tuple[list[Record], list[Record]]:
     """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
     root without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each
     of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to
-    training."""
+    training. ISIC / HAM10000 / PH2 splits that cdsam had to make are put in `made` (name → records) to be saved."""
     c = section('data', cfg)                                   # complete and validated (unknown keys raise)
-    if c['root'] is None and c['format'] != 'folder': raise ValueError("data.root is not set")
-    if c['format'] == 'voc':
+    fmt = c['format']
+    if fmt not in ('auto',) + FORMATS: raise ValueError(f"data.format must be one of {('auto',) + FORMATS}, got {fmt!r}")
+    if c['root'] is None and not (fmt in ('auto', 'folder') and c['image_dir']): raise ValueError("data.root is not set")
+    if fmt == 'auto': fmt = detect_format(c['root'], c['annotations']) if c['root'] is not None else 'folder'
+    if fmt == 'voc':
         kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'],
                   skip_bad=c['skip_bad'])
         named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
@@ -401,21 +402,31 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print) -> tuple[list[
         else:
             train = voc_records(c['root'], c['train_split'], **kw)
             valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
-    elif c['format'] == 'folder':
+    elif fmt == 'folder':
         train, valid = split_records(folder_records(c['image_dir'] or Path(c['root'])/'images',
                                                     c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None),
-                                                    c['text'], c['skip_bad']),
+                                                    c['text'], c['skip_bad'], log),
                                      c['valid_frac'], c['seed'])
-    elif c['format'] == 'coco':
+    elif fmt == 'coco':
         root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images',
                                          mode=coco_mode(c['coco_mode'], prompt_mode),
                          skip_bad=c['skip_bad'])
         if (root/'train'/c['annotations']).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
-    else: raise ValueError(f"data.format must be 'voc', 'folder' or 'coco', got {c['format']!r}")
+    else:
+        splits, made_here = dermoscopy_splits(c, fmt)
+        everything = [r for recs in splits.values() for r in recs]
+        def pick(s):
+            if str(s).endswith('.txt'): return select_ids(everything, s)
+            if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c['root']} (its splits: {', '.join(splits)}; or a path to a .txt list)")
+            return splits[s]
+        train, valid = pick(c['train_split']), (pick(c['valid_split']) if c['valid_split'] else [])
+        if made_here:
+            log(f"data: {fmt} download {c['root']}: seeded split (data.seed={c['seed']}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
+            if made is not None: made.update(made_here)
     if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'],
-                                                                       c['skip_bad'])]
+                                                                       c['skip_bad'], log)]
     if not isinstance(c['sources'], (list, tuple)): raise ValueError("data.sources must be a list of {root, "
                                                                      f"weight}}, got {c['sources']!r}")
     for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)
@@ -464,7 +475,10 @@ def build_dataloaders(cfg: Mapping,              # a `data` section (e.g. `plan.
                      ) -> SegDataLoaders:        # `train` shuffled and augmented, `valid` deterministic; `.stats`
     "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
     c = section('data', cfg)
-    train, valid = data_records(c, prompt_mode)
+    made: dict = {}
+    train, valid = data_records(c, prompt_mode, made=made)
+    if valid and all(r.kind == 'none' for r in valid):
+        raise ValueError(f"validation split {c['valid_split']!r} of {c['root']} has no labelled sample ({len(valid)} images, no mask paired): no Dice can be reported; check data.mask_dir / data.format")
     if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError("data.normalize must be 'imagenet' or "
                                                                        f"'dataset', got {c['normalize']!r}")
     if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
@@ -482,5 +496,5 @@ def build_dataloaders(cfg: Mapping,              # a `data` section (e.g. `plan.
                DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))
     # fastai's default: the GPU if there is one
     out = SegDataLoaders(*dls, device=default_device() if device is None else device)
-    out.stats, out.n_inp = stats, 1
+    out.stats, out.n_inp, out.splits = stats, 1, made        # `splits`: those cdsam made, saved with the run
     return out

@@ -46,11 +46,11 @@ TINY_MODEL_CFG = {'model': {
     'proj': dict(text_tokens=2, text_hidden=32)}}
 
 # %% ../nbs/03_defaults.ipynb #78375230
-DATA_DEFAULTS = dict(format='voc', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
+DATA_DEFAULTS = dict(format='auto', root=None, train_split='train', valid_split='val', image_dir=None, mask_dir=None,
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8,
                      workers=0, skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
                      coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
-                     zoom=[0.75, 1.25])
+                     zoom=[0.75, 1.25], test_frac=0.1, dx_prompts=None)
 
 # %% ../nbs/03_defaults.ipynb #fd9d5b50
 STAGE_PLAN = {

@@ -13,7 +13,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 # %% auto #0
-__all__ = ['blob_polygon', 'lesion_image', 'vignette', 'make_synthetic_voc', 'rle_encode', 'make_synthetic_coco',
+__all__ = ['ISIC_NAMES', 'HAM_DX', 'blob_polygon', 'lesion_image', 'vignette', 'make_synthetic_voc', 'binary_lesion',
+           'make_synthetic_isic', 'make_synthetic_ham10000', 'make_synthetic_ph2', 'rle_encode', 'make_synthetic_coco',
            'make_dual_circle_set']
 
 # %% ../nbs/20_synthetic.ipynb #b524a849
@@ -137,6 +138,98 @@ def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: S
         if classes is not None: out.putpalette(_palette())
         out.save(root/'SegmentationClass'/f'{id_}.png')
     _write_splits(root, ids, splits, rng)
+    return root
+
+# %% ../nbs/20_synthetic.ipynb #fa816219
+def binary_lesion(rng: np.random.Generator, size: int, aspect: float = 4 / 3, border: float = 0.35,
+                  vignette_frac: float = 0.5) -> tuple[Image.Image, Image.Image]:
+    """One lesion photograph `size` high and `aspect` times as wide (border lesions, lens vignette as in
+    `make_synthetic_voc`) and its 0 / 255 mask."""
+    W = int(round(size * aspect))
+    img, polys = lesion_image(rng, size, 1, width=W, border=border)
+    fov = np.ones((size, W), bool)
+    if vignette_frac and rng.random() < vignette_frac: img, fov = vignette(img, rng)
+    m = Image.new('L', (W, size), 0)
+    ImageDraw.Draw(m).polygon(polys[0], fill=255)
+    a = np.asarray(m).copy()
+    a[~fov] = 0
+    return img, Image.fromarray(a)
+
+# %% ../nbs/20_synthetic.ipynb #f90f0f48
+ISIC_NAMES = {  # year: (image folder, mask folder, mask suffix), '{split}' = Training / Validation / Test
+    2018: ('ISIC2018_Task1-2_{split}_Input', 'ISIC2018_Task1_{split}_GroundTruth', '_segmentation.png'),
+    2017: ('ISIC-2017_{split}_Data', 'ISIC-2017_{split}_Part1_GroundTruth', '_segmentation.png'),
+    2016: ('ISBI2016_ISIC_Part1_{split}_Data', 'ISBI2016_ISIC_Part1_{split}_GroundTruth', '_Segmentation.png'),
+}
+
+def make_synthetic_isic(root: str | Path, n: int | dict = 12, size: int = 96, year: int = 2018,
+                        splits: Sequence[str] = ('Training', 'Validation'), seed: int = 0, **lesion_kw) -> Path:
+    """An ISIC challenge download of `year` under `root`: for each of `splits`, `n` (or `n[split]`) images
+    `ISIC_<id>.jpg` and masks `<id>` + the year's suffix, with a `LICENSE.txt` in each folder (2017: superpixel maps
+    and a CSV beside the images, as distributed)."""
+    if year not in ISIC_NAMES: raise ValueError(f"year must be one of {list(ISIC_NAMES)}, got {year!r}")
+    root, rng = Path(root), np.random.default_rng(seed)
+    img_name, mask_name, suffix = ISIC_NAMES[year]
+    k = 0
+    for split in splits:
+        idir, mdir = root/img_name.format(split=split), root/mask_name.format(split=split)
+        idir.mkdir(parents=True, exist_ok=True)
+        mdir.mkdir(parents=True, exist_ok=True)
+        for d in (idir, mdir): (d/'LICENSE.txt').write_text('Creative Commons Attribution-NonCommercial 4.0 (generated copy)\n')
+        ids = []
+        for _ in range(n[split] if isinstance(n, dict) else n):
+            img, mask = binary_lesion(rng, size, **lesion_kw)
+            id_ = f'ISIC_{k:07d}'
+            img.save(idir/f'{id_}.jpg', quality=95)
+            mask.save(mdir/f'{id_}{suffix}')
+            if year == 2017: Image.new('RGB', img.size, (1, 2, 3)).save(idir/f'{id_}_superpixels.png')
+            ids.append(id_)
+            k += 1
+        if year == 2017: (idir/f'ISIC-2017_{split}_Data_metadata.csv').write_text('image_id,age_approximate,sex\n' + ''.join(f'{i},55,female\n' for i in ids))
+    return root
+
+# %% ../nbs/20_synthetic.ipynb #59b80f65
+HAM_DX = ('nv', 'mel', 'bkl', 'bcc', 'akiec', 'vasc', 'df')
+
+def make_synthetic_ham10000(root: str | Path, n_lesions: int = 12, size: int = 96, seed: int = 0,
+                            max_per_lesion: int = 3, **lesion_kw) -> Path:
+    """A HAM10000 download under `root`: `n_lesions` lesions of 1 to `max_per_lesion` photographs each (one lesion's
+    photographs alike, as HAM10000's are), split over `HAM10000_images_part_1/` and `_part_2/`, their masks in
+    `HAM10000_segmentations_lesion_tschandl/`, and `HAM10000_metadata.csv` (diagnoses cycling through `HAM_DX`)."""
+    root, rng = Path(root), np.random.default_rng(seed)
+    parts = [root/'HAM10000_images_part_1', root/'HAM10000_images_part_2']
+    seg = root/'HAM10000_segmentations_lesion_tschandl'
+    for d in (*parts, seg): d.mkdir(parents=True, exist_ok=True)
+    rows, k = ['lesion_id,image_id,dx,dx_type,age,sex,localization'], 24306
+    for lesion in range(n_lesions):
+        lesion_seed = int(rng.integers(1 << 31))
+        dx = HAM_DX[lesion % len(HAM_DX)]
+        for _ in range(int(rng.integers(1, max_per_lesion + 1))):
+            img, mask = binary_lesion(np.random.default_rng(lesion_seed), size, **lesion_kw)   # the same lesion again
+            id_ = f'ISIC_{k:07d}'
+            img.save(parts[k % 2]/f'{id_}.jpg', quality=int(rng.integers(85, 96)))
+            mask.save(seg/f'{id_}_segmentation.png')
+            rows.append(f'HAM_{lesion:07d},{id_},{dx},histo,{int(rng.integers(20, 85))}.0,female,back')
+            k += 1
+    (root/'HAM10000_metadata.csv').write_text('\n'.join(rows) + '\n')
+    return root
+
+# %% ../nbs/20_synthetic.ipynb #cf934076
+def make_synthetic_ph2(root: str | Path, n: int = 10, size: int = 96, seed: int = 0, **lesion_kw) -> Path:
+    """A PH2 download under `root`: `PH2 Dataset images/IMD<k>/IMD<k>_Dermoscopic_Image/IMD<k>.bmp`, its mask
+    `IMD<k>_lesion/IMD<k>_lesion.bmp`, and `PH2_dataset.txt` with each image's clinical diagnosis (0 / 1 / 2)."""
+    root, rng = Path(root), np.random.default_rng(seed)
+    base = root/'PH2 Dataset images'
+    lines = ['|| Name || Histological Diagnosis || Clinical Diagnosis || Asymmetry ||']
+    for i in range(n):
+        id_ = f'IMD{i + 2:03d}'
+        img, mask = binary_lesion(rng, size, **lesion_kw)
+        (base/id_/f'{id_}_Dermoscopic_Image').mkdir(parents=True, exist_ok=True)
+        (base/id_/f'{id_}_lesion').mkdir(parents=True, exist_ok=True)
+        img.save(base/id_/f'{id_}_Dermoscopic_Image'/f'{id_}.bmp')
+        mask.save(base/id_/f'{id_}_lesion'/f'{id_}_lesion.bmp')
+        lines.append(f'|| {id_} || || {i % 3} || 0 ||')
+    (root/'PH2_dataset.txt').write_text('\n'.join(lines) + '\n')
     return root
 
 # %% ../nbs/20_synthetic.ipynb #63387ae1
