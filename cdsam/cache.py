@@ -14,6 +14,7 @@ from torch import nn
 from fastai.data.load import DataLoader
 from fastai.torch_core import rank_distrib
 from .data import SegDataset, SegDataLoaders
+from .records import open_image
 from .files import atomic_write
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from .config import section
@@ -21,8 +22,9 @@ from .lora import lora_layers, disable_lora
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['FLIP_VARIANTS', 'flip_variant', 'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint', 'to_pixels',
-           'from_pixels', 'FeatureCache', 'CachedFeatureDataset', 'frozen_prefix', 'cached_dataloaders']
+__all__ = ['FLIP_VARIANTS', 'flip_variant', 'cache_variants', 'view_seed', 'cache_view', 'augmentation_note',
+           'backbone_fingerprint', 'files_fingerprint', 'targets_fingerprint', 'to_pixels', 'from_pixels',
+           'FeatureCache', 'CachedFeatureDataset', 'frozen_prefix', 'cached_dataloaders']
 
 # %% ../nbs/34_cache.ipynb #ff39347d
 FLIP_VARIANTS = ((False, False), (True, False), (False, True), (True, True))     # (horizontal, vertical)
@@ -32,6 +34,32 @@ def flip_variant(x: torch.Tensor, variant: tuple[bool, bool]) -> torch.Tensor:
     "`x` (`(..., H, W)`) flipped horizontally and / or vertically."
     dims = [d for d, f in ((-1, variant[0]), (-2, variant[1])) if f]
     return x.flip(dims) if dims else x
+
+def cache_variants(views: int = 1, flips: bool = True) -> list[tuple[int, bool, bool]]:
+    "The `(view, horizontal flip, vertical flip)` variants a cache holds per image: each of `views` in every flip."
+    return [(k, *f) for k in range(views) for f in (FLIP_VARIANTS if flips else FLIP_VARIANTS[:1])]
+
+def view_seed(seed: int, slot: int, view: int) -> int:
+    "The seed of cached `view` of the image in `slot`: one draw per image and view, shared by all its records."
+    return seed * 1_000_003 + slot * 101 + view
+
+def cache_view(ds: SegDataset, i: int, view: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Record `i` of `ds` as cached view `view`: 0 the evaluation letterbox; above 0 a random zoom in `ds.zoom` and a
+    random place drawn from `seed` (as training draws them; no flip, colour jitter or rot90)."""
+    ds = ds if not ds.train else ds.deterministic()
+    if view == 0: return ds.load(i)
+    if ds.view != 'whole': raise ValueError(f"cached zoom views need data.view: whole, not {ds.view!r}")
+    r = ds.records[i]
+    img = open_image(r.image)
+    lb = ds.tfm.geometry((img.size[1], img.size[0]), torch.Generator().manual_seed(seed), random=True)
+    x, m, _ = ds.tfm.pair(img, torch.from_numpy(ds.load_mask(r, img.size))[None], lb)
+    return x.contiguous(), m.to(torch.uint8).contiguous()
+
+def augmentation_note(variants) -> str:
+    "What a cached training sample gets of the augmentation, for the log."
+    views, flips = 1 + max(v[0] for v in variants), len({v[1:] for v in variants}) > 1
+    if views == 1: return "cached samples get flips only (no zoom, placement, rot90 or colour jitter)" if flips else "cached samples are not augmented"
+    return f"cached samples: {views} views (the whole image and {views - 1} random zooms / placements in data.zoom){' x 4 flips' if flips else ''}, one drawn per sample and epoch (no rot90 or colour jitter)"
 
 # %% ../nbs/34_cache.ipynb #32b5ac95
 def backbone_fingerprint(backbone: nn.Module, prefix: int | None = None) -> str:
@@ -76,8 +104,11 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
 def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool, prefix: int | None = None,
-         teacher: bool = False) -> dict:
-    return dict(version=3, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
+         teacher: bool = False, seed: int = 0) -> dict:
+    views = 1 + max(v[0] for v in variants)
+    return dict(version=4, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
+                out_indices=getattr(backbone, 'out_indices', None),
+                **({'zoom': list(ds.zoom), 'seed': seed} if views > 1 else {}),
                 weights=backbone_fingerprint(backbone, prefix), **({'prefix': prefix} if prefix else {}),
                 **({'teacher': True} if teacher else {}),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats],
@@ -91,11 +122,13 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              stats='normalisation changed', dtype='dtype changed', images='number of images changed',
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
              # what a stale cache's key difference means
-             view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for')
+             view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for',
+             out_indices='model.dino.out_indices changed', zoom='data.zoom changed', seed='cache seed changed')
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
-    "Frozen-backbone outputs per image and flip variant, built once (in memory or an fp16 file validated by its key)."
+    """Frozen-backbone outputs per image and variant (a view: the whole image or a zoom; and a flip), built once (in
+    memory or an fp16 file validated by its key)."""
     def __init__(self, tokens: torch.Tensor, cls: torch.Tensor, layers: torch.Tensor | None, slots: dict[str, int],
                  variants, key: dict, loaded: bool = False, path: Path | None = None,
                  pixels: torch.Tensor | None = None, masks: torch.Tensor | None = None,
@@ -103,7 +136,7 @@ class FeatureCache:
         # (S, V, N, C), (S, V, C), (S, V, L, N, C)
         self.tokens, self.cls, self.layers, self.slots = tokens, cls, layers, slots
         self.variants, self.key, self.loaded, self.path = [tuple(v) for v in variants], key, loaded, path
-        # (S, 3, H, W) uint8, (R, 1, H, W) uint8
+        # (S, K, 3, H, W) uint8, (R, K, 1, H, W) uint8: K views
         self.pixels, self.masks, self.record_slots = pixels, masks, record_slots
         # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
         self.teacher = teacher
@@ -112,30 +145,33 @@ class FeatureCache:
 @patch(cls_method=True)
 def build(cls: FeatureCache, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16',
           path=None, batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
-          prefix: int | None = None, teacher: bool = False) -> 'FeatureCache':
+          prefix: int | None = None, teacher: bool = False, views: int = 1, seed: int = 0) -> 'FeatureCache':
     """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
     variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
-    (and, with `teacher`, the backbone's tokens with its LoRA adapters off)."""
+    (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random zooms /
+    placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per epoch."""
     if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
     ds = dataset.deterministic()
     first: dict[str, int] = {}
     for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
     slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
     rslots = [slots[str(r.image)] for r in ds.records] if images else None
-    variants = FLIP_VARIANTS if flips else FLIP_VARIANTS[:1]
-    key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher)
+    if not isinstance(views, int) or views < 1: raise ValueError(f"cache.views must be an integer >= 1, got {views!r}")
+    if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
+    variants = cache_variants(views, flips)
+    key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher, seed)
     path = Path(path) if path is not None else None
     saved = _load_valid(path, key, log)
     if saved is not None:
-        log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants)")
+        log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants); {augmentation_note(variants)}")
         return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
                    saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
-    t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher)
+    t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher, seed)
     c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
             t['teacher'])
     what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
     log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
-        f"MiB {dtype}); cached samples get flips only (no zoom, placement, rot90 or colour jitter)")
+        f"MiB {dtype}); {augmentation_note(variants)}")
     if path is not None and rank_distrib() == 0: c.save(log)
     return c
 
@@ -154,33 +190,44 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
 # %% ../nbs/34_cache.ipynb #2a89a3d7
 @torch.no_grad()
 def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
-             batch_size: int, device, prefix: int | None = None, teacher: bool = False) -> dict:
-    """Backbone outputs of the images `idx` of `ds` in each flip variant (and, with `images`, their pixels and every
-    record's mask)."""
+             batch_size: int, device, prefix: int | None = None, teacher: bool = False, seed: int = 0) -> dict:
+    """Backbone outputs of the images `idx` of `ds` (slot = position in `idx`) in each `(view, flip)` variant (and, with
+    `images`, their pixels and every record's mask in each view)."""
     device = device or next(backbone.parameters()).device
-    was = backbone.training; backbone.eval()
+    views = 1 + max(v[0] for v in variants)
+    slot_of = {i: s for s, i in enumerate(idx)}
+    was = backbone.training
+    backbone.eval()
     toks, clss, lays, pix, masks, teas = [], [], [], [], {}, []
     try:
         for b in range(0, len(idx), batch_size):
-            got = {i: ds.load(i) for i in idx[b:b + batch_size]}
-            x = torch.stack([xm[0] for xm in got.values()]).to(device)                        # (b, 3, H, W)
-            if images: pix.append(to_pixels(x.cpu(), ds.stats)); masks.update((i, xm[1]) for i, xm in got.items())
+            chunk = idx[b:b + batch_size]
+            got = [[cache_view(ds, i, k, view_seed(seed, slot_of[i], k)) for i in chunk] for k in range(views)]
+            xs = [torch.stack([xm[0] for xm in per_view]).to(device) for per_view in got]          # K x (b, 3, H, W)
+            if images:
+                pix.append(torch.stack([to_pixels(x.cpu(), ds.stats) for x in xs], 1))            # (b, K, 3, H, W)
+                masks.update((i, torch.stack([per_view[j][1] for per_view in got])) for j, i in enumerate(chunk))
+            inputs = [flip_variant(xs[v[0]], v[1:]) for v in variants]
             if prefix:                                  # the tokens entering block `prefix` (P+N of them)
-                pre = [backbone.prefix_tokens(flip_variant(x, v), prefix) for v in variants]
+                pre = [backbone.prefix_tokens(x, prefix) for x in inputs]
                 toks.append(torch.stack(pre, 1).to('cpu', dtype))
                 if teacher:                             # the LoRA-off teacher's tokens: fixed while only adapters train
                     with disable_lora(backbone):
-                        g = backbone.grid_size(x.shape[-2:])
+                        g = backbone.grid_size(xs[0].shape[-2:])
                         teas.append(torch.stack([backbone.forward_from(p, prefix, g)['tokens'] for p in pre], 1).to('cpu', dtype))
                 continue
-            outs = [backbone(flip_variant(x, v)) for v in variants]
+            outs = [backbone(x) for x in inputs]
             toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
             clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
             if outs[0]['layers']:
                 lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
     finally: backbone.train(was)
     if images:                                         # records sharing an image have their own masks
-        masks = torch.stack([masks[i] if i in masks else ds.load(i)[1] for i in range(len(ds))])   # (R, 1, H, W)
+        slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
+        def record_masks(i):
+            s = slots[str(ds.records[i].image)]
+            return torch.stack([cache_view(ds, i, k, view_seed(seed, s, k))[1] for k in range(views)])
+        masks = torch.stack([masks[i] if i in masks else record_masks(i) for i in range(len(ds))])   # (R, K, 1, H, W)
     return dict(tokens=torch.cat(toks), cls=torch.cat(clss) if clss else None, layers=torch.cat(lays) if lays else None,
                 pixels=torch.cat(pix) if images else None, masks=masks if images else None,
                 teacher=torch.cat(teas) if teas else None)
@@ -208,11 +255,11 @@ def nbytes(self: FeatureCache) -> int:
 
 # %% ../nbs/34_cache.ipynb #afd336f4
 @patch
-def load(self: FeatureCache, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)`, as the deterministic transform
-    made them."""
+def load(self: FeatureCache, i: int, view: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)` in cached `view`, as
+    `cache_view` made them."""
     if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
-    return from_pixels(self.pixels[self.record_slots[i]], self.key['stats']), self.masks[i]
+    return from_pixels(self.pixels[self.record_slots[i], view], self.key['stats']), self.masks[i, view]
 
 # %% ../nbs/34_cache.ipynb #e0cb0010
 @patch
@@ -228,8 +275,8 @@ def get(self: FeatureCache, image, variant: int = 0) -> dict:
 
 # %% ../nbs/34_cache.ipynb #0438a887
 class CachedFeatureDataset(torch.utils.data.Dataset):
-    """A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: evaluation transform, a random flip
-    variant when training."""
+    """A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: the evaluation view; when training, a
+    random variant of the cache (a flip, and a zoomed view when it holds several)."""
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
         if cache.masks is not None and len(cache.masks) != len(dataset):
             raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: "
@@ -241,9 +288,13 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.ds)
 
     def __getitem__(self, i: int):
-        x, m = self.cache.load(i) if self.cache.pixels is not None else self.ds.load(i)    # (3, H, W), (1, H, W)
         v = int(torch.randint(len(self.cache.variants), (1,))) if self.train else 0
-        x, m = flip_variant(x, self.cache.variants[v]), flip_variant(m, self.cache.variants[v])
+        view, flips = self.cache.variants[v][0], self.cache.variants[v][1:]
+        if self.cache.pixels is not None: x, m = self.cache.load(i, view)                  # (3, H, W), (1, H, W)
+        else:
+            slot = self.cache.slots[str(self.records[i].image)]
+            x, m = cache_view(self.ds, i, view, view_seed(self.cache.key.get('seed', 0), slot, view))
+        x, m = flip_variant(x, flips), flip_variant(m, flips)
         inputs, m = self.ds.with_prompts(i, x.contiguous(), m.contiguous(), train=self.train)
         inputs['features'] = self.cache.get(self.records[i].image, v)
         return inputs, m
@@ -275,7 +326,7 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, c
         path = Path(cache_dir)/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c['features'] == 'disk' else None
         cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
                                    batch_size=c['batch_size'], device=device, images=c['images'], log=log,
-                                   prefix=prefix, teacher=teacher)
+                                   prefix=prefix, teacher=teacher, views=c['views'] if train else 1, seed=c['seed'])
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train,
                           drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)

@@ -316,6 +316,7 @@ class SegMetric(Metric):
     def value(self):
         if not self.counts: return None
         c = torch.cat(self.counts)
+        if not c.sum(): return float('nan')                   # no labelled pixel: no score (not the empty-mask 1.0)
         if self.agg == 'micro': return float(scores_from_counts(c.sum(0))[self.metric])
         labelled = c[:, :3].sum(1) + c[:, 3] > 0            # images with at least one valid pixel
         return float(scores_from_counts(c[labelled])[self.metric].mean()) if labelled.any() else None

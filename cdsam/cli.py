@@ -10,12 +10,12 @@ import argparse, io, shutil, sys, warnings
 from collections import Counter
 from pathlib import Path
 from typing import Sequence
-from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS
+from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS, FORMATS
 from .command import run_cli
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_dual_circle_parser', 'eval_dual_circle_main',
+__all__ = ['report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_main', 'eval_dual_circle_parser', 'eval_dual_circle_main',
            'list_images', 'output_names', 'predict_parser', 'predict_main', 'sam_encode_parser', 'sam_encode_main',
            'export_parser', 'check_output', 'export_main']
 
@@ -38,6 +38,8 @@ def _load(a) -> tuple:
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
     model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
     if getattr(a, 'threshold', 0) is None: a.threshold = mcfg['eval']['threshold']      # the run's own eval.threshold
+    for k in ('largest_component', 'fill_holes'):                                        # and its post-processing
+        if getattr(a, k, False) is None: setattr(a, k, mcfg['eval'][k])
     return model, mcfg, meta
 
 # %% ../nbs/42_cli.ipynb #bebb8e27
@@ -49,6 +51,7 @@ def _load_onnx(a) -> tuple:
         raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
     m = OrtModel(a.checkpoint); i = m.info
     if a.threshold is None: a.threshold = i['threshold']
+    a.largest_component, a.fill_holes = bool(a.largest_component), bool(a.fill_holes)
     cfg = dict(data=dict(crop=i['size'], text=i['text']), eval=dict(threshold=i['threshold']))
     return m, cfg, dict(stats=[i['mean'], i['std']])
 
@@ -68,6 +71,13 @@ def _positive_int(text: str) -> int:
     if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
 
+def _postprocess_options(ap: argparse.ArgumentParser):
+    "`--largest_component` / `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
+    ap.add_argument('--largest_component', action=argparse.BooleanOptionalAction, default=None,
+                    help="keep only the largest connected component of each mask (default: the run's eval.largest_component)")
+    ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
+                    help="fill the holes of each mask (default: the run's eval.fill_holes)")
+
 def _common(ap: argparse.ArgumentParser, config: bool = True):
     ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
@@ -85,25 +95,25 @@ def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> i
     return 1 if failed else 0
 
 # %% ../nbs/42_cli.ipynb #7d4c5217
-def eval_voc_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-eval-voc` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-eval-voc', description="Evaluate a checkpoint on a VOC-style split (IoU, "
-                                                                    "Dice, accuracy, precision, recall, F1).")
+def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
+    "The argument parser of `cdsam-eval` / `cdsam-eval-voc` (its `--help`)."
+    ap = argparse.ArgumentParser(prog=prog, description="Evaluate a checkpoint on a split of a VOC, ISIC, HAM10000, PH2, folder or COCO dataset (IoU, Dice, accuracy, precision, recall, F1).")
     _common(ap)
-    ap.add_argument('--root', default=None, help="VOC root (default: the config's data.root)")
-    ap.add_argument('--split', default='val', help="split name under ImageSets/Segmentation, or a path to a list file "
-                                                   "(default: val)")
-    ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text)")
+    ap.add_argument('--root', default=None, help="dataset root (default: the config's data.root)")
+    ap.add_argument('--format', default=None, choices=('auto',) + FORMATS,
+                    help="the dataset's layout (default: auto with --root, else the config's data.format)")
+    ap.add_argument('--split', default='val', help="split name (VOC: under ImageSets/Segmentation; ISIC: val / test; HAM10000 / PH2: the run's seeded val / test) or a path to a list of ids, e.g. RUN/splits/test.txt (default: val)")
+    ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text, or each class's name)")
     ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
     ap.add_argument('--output_csv', default=None, help='per-image scores CSV')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
-                    help="original: whole images scored at their own resolution (default); crop: the centre crop at "
-                         "the model's size")
+                    help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
+    ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
+    _postprocess_options(ap)
     ap.add_argument('--batch_size', type=_positive_int, default=8, help='images per forward pass with --score crop')
-    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of '
-                                                            'stopping')
+    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
 
@@ -111,35 +121,46 @@ def eval_voc_parser() -> argparse.ArgumentParser:
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, "
-                                                                      "but it is a folder")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+    import dataclasses
     import numpy as np
     from PIL import Image
-    from cdsam.data import voc_records
+    from cdsam.data import data_records
     from cdsam.files import atomic_write, write_csv
     from cdsam.inference import evaluate_records, checkpoint_stats
-    from cdsam.metrics import METRIC_NAMES
+    from cdsam.metrics import METRIC_NAMES, size_groups
     model, cfg, meta = _load(a)
-    d = cfg['data']; root = a.root or d['root']
+    d = cfg['data']
+    root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    # --skip_bad: one stderr line per skipped file
-    with warnings.catch_warnings(record=True) as skipped:
+    # the split as training read it: the run's format, classes, prompts and seeded splits (sources left out)
+    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': a.split,
+         'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
+         'sources': [], 'unlabelled_dir': None}
+    with warnings.catch_warnings(record=True) as skipped:                 # --skip_bad: one stderr line per skipped file
         warnings.simplefilter('always')
-        recs = voc_records(root, a.split, a.image_dir or d['image_dir'], a.mask_dir or d['mask_dir'],
-                           text=a.text or d['text'], skip_bad=a.skip_bad)
-    for w in skipped: print(f"cdsam-eval-voc: {w.message}", file=sys.stderr)
+        recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
+    for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
+    if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
+    if a.text: recs = [dataclasses.replace(r, prompt=a.text) for r in recs]
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
-                                a.batch_size)
+                                a.batch_size, a.largest_component, a.fill_holes)
+    if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     how = ("whole images scored at their original resolution" if a.score == 'original' else
-           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution "
-           "(borders unseen)")
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}")
+           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
+    post = [n for n, on in (('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    prompts = sorted({r.prompt for r in recs})
+    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompt{'s' if len(prompts) > 1 else ''} " + ', '.join(repr(p) for p in prompts[:6]) + ('' if not post else f"; post-processing: {', '.join(post)}"))
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
+    if a.by_size:
+        print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
+        for g in size_groups(sc['counts']):
+            print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
     if a.output_csv:
-        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i,
-                r in enumerate(recs)]
-        write_csv(rows, a.output_csv); print(f"per-image scores: {a.output_csv}")
+        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
+        write_csv(rows, a.output_csv)
+        print(f"per-image scores: {a.output_csv}")
     if a.save_preds:
         for r, m in zip(recs, pred):
             out = Path(a.save_preds)/f"{r.id.replace(':', '_')}.png"
@@ -153,6 +174,12 @@ def eval_voc_main(
 ) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
     "Console entry point `cdsam-eval-voc`."
     return run_cli(_eval_voc, eval_voc_parser(), argv)
+
+def eval_main(
+        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
+) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
+    "Console entry point `cdsam-eval`: `cdsam-eval-voc` under a format-neutral name (every layout `data.format` reads)."
+    return run_cli(_eval_voc, eval_voc_parser('cdsam-eval'), argv)
 
 # %% ../nbs/42_cli.ipynb #bda0ef1e
 def eval_dual_circle_parser() -> argparse.ArgumentParser:
@@ -256,6 +283,7 @@ def predict_parser() -> argparse.ArgumentParser:
                                                                      'images')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
     ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions')
+    _postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
     ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label '
                                                                       '(default 0.9)')
@@ -273,8 +301,8 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write
-    from cdsam.inference import overlay, confidence
-    m = prob > a.threshold
+    from cdsam.inference import overlay, confidence, postprocess
+    m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
     png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG')
     atomic_write(out/'masks'/f'{name}.png', png)
     atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
@@ -289,9 +317,9 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
 
 # %% ../nbs/42_cli.ipynb #f44dcd16
 def _predict(a) -> int:
-    from PIL import Image
     from cdsam.files import atomic_write, write_csv
     from cdsam.inference import predict_probs, checkpoint_stats
+    from cdsam.records import open_image
     imgs = list_images(a.input)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
     pts, labels = _points(a.points)
@@ -303,7 +331,7 @@ def _predict(a) -> int:
     out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
     rows, pseudo, failed = [], [], []
     for p, name in zip(imgs, output_names(imgs)):
-        try: im = Image.open(p).convert('RGB')
+        try: im = open_image(p)                                              # as a viewer shows it (EXIF)
         except Exception as e:
             if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
             failed.append((p, f'unreadable ({type(e).__name__})'))
@@ -351,8 +379,8 @@ def sam_encode_parser() -> argparse.ArgumentParser:
 # %% ../nbs/42_cli.ipynb #d1d8bcdc
 def _sam_encode(a) -> int:
     import torch
-    from PIL import Image
     from cdsam.files import atomic_write
+    from cdsam.records import open_image
     from cdsam.sam import sam_image_encoder, sam_preprocess
     if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError("--checkpoint is required for --sam_type "
                                                                        f"{a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
@@ -375,7 +403,7 @@ def _sam_encode(a) -> int:
     for i in range(0, len(todo), a.batch_size):
         chunk, xs = [], []
         for p, d in todo[i:i + a.batch_size]:
-            try: xs.append(sam_preprocess(Image.open(p), size)); chunk.append((p, d))
+            try: xs.append(sam_preprocess(open_image(p), size)); chunk.append((p, d))
             except Exception as e:
                 if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
                 failed.append((p, f'unreadable ({type(e).__name__})'))

@@ -194,7 +194,8 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
                   'lora.dino.r': int, 'lora.dino.alpha': float, 'lora.sam.r': int, 'lora.sam.alpha': float,
                   'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
                   'data.dx_prompts': dict}
-ANY_OF = {'train.compile': (bool, str)}                               # true / false or a torch.compile backend name
+ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
+          'run.stages': (type(None), int, str)}                       # a recipe's chain: 2, '1-2' or '1,3'
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
           'optim.epochs': (lambda v: v >= 1, '>= 1'),
@@ -208,7 +209,7 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 
 def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
-                                      list='a list', dict='a mapping').get(t.__name__, t.__name__)
+                                      list='a list', dict='a mapping', NoneType='null').get(t.__name__, t.__name__)
 
 def _checked(name: str, v, want: type):
     "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."

@@ -31,16 +31,16 @@ def demo_config(out: Path) -> dict:
 def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
     "A PNG row of validation images with the ground truth (green outline) and the prediction (red fill)."
     import numpy as np
-    from PIL import Image
     from cdsam.files import atomic_write
     from cdsam.inference import checkpoint_stats, predict_probs, overlay
+    from cdsam.records import open_image, open_mask
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, n, figsize=(2.6 * n, 2.8))
     for ax, r in zip(np.atleast_1d(axs), records[:n]):
-        im = Image.open(r.image).convert('RGB')
+        im = open_image(r.image)
         p, s = predict_probs(model, im, r.prompt, cfg['data']['crop'], checkpoint_stats(meta))
-        ax.imshow(overlay(im, p > cfg['eval']['threshold'], 0.45)); ax.contour(np.asarray(Image.open(r.mask)) > 0, levels=[.5], colors='lime', linewidths=1)
+        ax.imshow(overlay(im, p > cfg['eval']['threshold'], 0.45)); ax.contour(open_mask(r.mask) > 0, levels=[.5], colors='lime', linewidths=1)
         ax.set_title(f"{r.id}  IoU≈{s:.2f}", fontsize=8); ax.axis('off')
     fig.tight_layout()
     atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)

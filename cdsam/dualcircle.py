@@ -15,6 +15,7 @@ from PIL import Image
 from scipy import ndimage
 from .metrics import scores_from_counts
 from .files import write_csv
+from .records import open_image, open_mask
 
 # %% auto #0
 __all__ = ['BACKGROUND', 'ANNULUS', 'LESION', 'circle_regions', 'DualCirclePair', 'pair_dual_circle', 'dual_circle_counts',
@@ -114,8 +115,8 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
     counts; optional CSV / PNGs."""
     rows = []
     for p in pairs:
-        img = Image.open(p.image).convert('RGB')
-        regions = circle_regions(np.asarray(Image.open(p.circles)), str(p.circles))
+        img = open_image(p.image)
+        regions = circle_regions(open_mask(p.circles), str(p.circles))
         if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is "
                                                                          f"{regions.shape[::-1]} but image {p.image} "
                                                                          f"is {img.size}")

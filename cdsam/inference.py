@@ -18,11 +18,12 @@ from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
 from .metrics import confusion_counts, count_scores, pred_logits
+from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'evaluate_records', 'overlay',
-           'confidence']
+__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'postprocess', 'evaluate_records',
+           'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -122,12 +123,25 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
             acc[y:y + h, x:x + w] += p * wgt; wsum[y:y + h, x:x + w] += wgt; scores.append(s)
     return (acc / wsum).numpy(), float(np.mean(scores))
 
+# %% ../nbs/40_inference.ipynb #909dfdac
+def postprocess(mask: np.ndarray, largest_component: bool = False, fill_holes: bool = False) -> np.ndarray:
+    "A bool `(H, W)` mask with only its largest 8-connected component kept and / or its holes filled."
+    from scipy import ndimage
+    m = np.asarray(mask, bool)
+    if largest_component and m.any():
+        labels, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+        if n > 1: m = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+    if fill_holes: m = ndimage.binary_fill_holes(m)
+    return m
+
 # %% ../nbs/40_inference.ipynb #d051de2b
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
-                     score: str = 'original', resize: int | None = None, batch_size: int = 8) -> tuple[dict, list]:
+                     score: str = 'original', resize: int | None = None, batch_size: int = 8,
+                     largest_component: bool = False, fill_holes: bool = False) -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
-    `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size."""
+    `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
+    `fill_holes`: `postprocess` each whole-image mask."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
@@ -135,8 +149,9 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
     counts, preds = [], []
     if score == 'original':
         for r in records:
-            img = Image.open(r.image).convert('RGB')
-            pred = torch.from_numpy(predict_probs(model, img, r.prompt, size, stats)[0] > threshold)    # (H, W)
+            img = open_image(r.image)
+            prob = predict_probs(model, img, r.prompt, size, stats)[0]
+            pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
             counts.append(confusion_counts(pred, torch.from_numpy(ds.load_mask(r, img.size)))); preds.append(pred)
         return count_scores(torch.cat(counts)), preds
     with torch.no_grad():

@@ -19,12 +19,13 @@ from fastai.callback.schedule import *
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from .plan import RunPlan, OptimPlan, resolve_plan, valid_prompt_mode
-from .model import build_model, CDSAM
+from .model import build_model, CDSAM, random_weight_keys
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
 from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
 from .metrics import pred_logits
 from .data import IMAGENET_STATS, show_samples, build_dataloaders
+from .records import save_splits
 from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
 from .callbacks import stage_callbacks, unwrap, plot_history, Dice, IoU
@@ -96,6 +97,7 @@ def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = 
     """The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore
     (`resumed`: this stage's)."""
     model = build_model(plan.cfg) if model is None else model
+    if start is None: random_weight_keys(plan.cfg)                 # warns once when DINO / SAM would train from random
     if start is not None: restore_model(model, start, str(start['path']))
     mode = plan.stage.teacher
     teacher = BackboneTeacher(model.backbone, mode, plan.loss['ema_momentum']) if mode in ('copy', 'ema') else None
@@ -272,6 +274,7 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
     if res is not None: res = read_checkpoint(res); check_stage(res, stage, str(latest)); done = res['meta']['epoch']
     if done < n:
         dls = build_dataloaders(plan.cfg['data'], device=dev, prompt_mode=plan.prompt_mode)
+        if main and dls.splits: save_splits(dls.splits, plan.run_dir/'splits')   # splits cdsam made: evaluation reuses them
         learn = stage_learner(dls, plan, init=init if res is None else None, resume=res, verbose=False).cache_features(log)
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")

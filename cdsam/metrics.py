@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits']
+__all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits',
+           'size_groups']
 
 # %% ../nbs/22_metrics.ipynb #e7bee82a
 METRIC_NAMES = ('iou', 'dice', 'accuracy', 'precision', 'recall', 'f1')
@@ -69,3 +70,20 @@ def pred_logits(pred) -> torch.Tensor:
     if isinstance(pred, dict) and m.shape[1] > 1 and 'iou' in pred:
         return m[torch.arange(len(m)), pred['iou'].argmax(1)]
     return m[:, 0]
+
+# %% ../nbs/22_metrics.ipynb #506f4e97
+def size_groups(counts, n_groups: int = 3) -> list[dict]:
+    """Images `(N, 4)` counts grouped by true lesion size (fraction of the labelled frame) into `n_groups` equal groups,
+    smallest first: each group's `n`, size range `lo`..`hi`, mean `dice` and predicted / true `area_ratio`."""
+    c = _t(counts).double()
+    if c.ndim != 2 or c.shape[1] != 4 or len(c) < n_groups:
+        raise ValueError(f"size_groups needs (N, 4) counts with N >= {n_groups}, got shape {tuple(c.shape)}")
+    tp, fp, fn, tn = c.unbind(1)
+    frac = (tp + fn) / c.sum(1).clamp(min=1)
+    dice = scores_from_counts(c)['dice']
+    out = []
+    for idx in torch.tensor_split(torch.argsort(frac, stable=True), n_groups):
+        true, pred = (tp + fn)[idx].sum(), (tp + fp)[idx].sum()
+        out.append(dict(n=len(idx), lo=float(frac[idx].min()), hi=float(frac[idx].max()), dice=float(dice[idx].mean()),
+                        area_ratio=float(pred / true) if true > 0 else float('nan')))
+    return out

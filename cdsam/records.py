@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageOps
-from .defaults import IMAGE_EXTS
+from .defaults import IMAGE_EXTS, FORMATS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'FORMATS', 'Record', 'exif_orientation',
-           'to_rgb', 'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images',
-           'pair_masks', 'count_masks', 'grouped_split', 'save_splits', 'read_split_ids', 'select_ids', 'IsicSplit',
-           'isic_layout', 'isic_mask', 'isic_records', 'read_table', 'dx_prompt', 'ham10000_records', 'ph2_diagnoses',
-           'ph2_records', 'detect_format']
+__all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'Record', 'exif_orientation', 'to_rgb',
+           'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images', 'pair_masks',
+           'count_masks', 'grouped_split', 'save_splits', 'read_split_ids', 'select_ids', 'IsicSplit', 'isic_layout',
+           'isic_mask', 'isic_records', 'read_table', 'dx_prompt', 'ham10000_records', 'ph2_diagnoses', 'ph2_records',
+           'detect_format']
 
 # %% ../nbs/18_records.ipynb #feb1b2d7
 @dataclass
@@ -316,8 +316,6 @@ def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | 
     return check_records(recs, skip_bad, f"PH2 download {root}"), dx
 
 # %% ../nbs/18_records.ipynb #fb58486c
-FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2')
-
 def detect_format(root: str | Path, annotations: str = 'annotations.json') -> str:
     "The layout of the dataset under `root`, one of `FORMATS` (what `data.format: auto` resolves to)."
     root = Path(root)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 # %% auto #0
 __all__ = ['letterbox', 'file_info', 'OnnxSegmenter']
@@ -18,7 +18,8 @@ __all__ = ['letterbox', 'file_info', 'OnnxSegmenter']
 def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[int, int]]:
     """A PIL image as a `(size, size, 3)` float array in [0, 1]: longest side → `size` (aspect kept), at the top-left of
     a canvas of colour `mean`; and the `(h, w)` the image covers."""
-    img = image.convert('RGB'); W, H = img.size
+    img = ImageOps.exif_transpose(image).convert('RGB')                      # as a viewer shows it
+    W, H = img.size
     s = size / max(H, W)
     h, w = max(1, round(H * s)), max(1, round(W * s))
     fill = np.round(np.asarray(mean, np.float32) * 255) / 255                # the uint8 mean colour, as in training

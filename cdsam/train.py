@@ -38,7 +38,7 @@ def train_parser() -> argparse.ArgumentParser:
                                  epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 "
                                         "run.name=try1")
     ap.add_argument('--config', required=True, help='YAML config (may use base: to inherit another)')
-    ap.add_argument('--stages', default=None, help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's stage.id)")
+    ap.add_argument('--stages', default=None, help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's run.stages, else its stage.id)")
     ap.add_argument('--init', default=None, help="checkpoint of a previous stage to start the first stage from")
     ap.add_argument('--resume', action='store_true', help="continue each stage from its latest checkpoint; finished "
                                                           "stages are skipped")
@@ -53,7 +53,8 @@ def _train(a) -> int:
     cfg = load_config(a.config, a.overrides)
     if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError("--init checkpoint not found: "
                                                                                   f"{a.init}")
-    stages = parse_stages(a.stages) if a.stages else [cfg['stage']['id']]
+    # --stages, else the config's run.stages (a recipe's chain, e.g. '1-2'), else its stage.id
+    stages = parse_stages(str(a.stages or cfg['run']['stages'])) if (a.stages or cfg['run']['stages']) else [cfg['stage']['id']]
     res = train_stages(cfg, stages, init=a.init, resume=a.resume)
     if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 from fastcore.basics import patch
+from .records import to_rgb
 
 # %% auto #0
 __all__ = ['IMAGENET_STATS', 'VIEWS', 'Letterbox', 'WholeImage']
@@ -101,28 +102,35 @@ class WholeImage:
         # padding as a pixel: the cache stores pixels
         self.fill = (self.mean.flatten() * 255).round().clamp(0, 255).to(torch.uint8)
 
-    def geometry(self, src: tuple[int, int]) -> Letterbox:
-        "The image's `Letterbox`: the whole-image fit at the top-left, or (training) a random zoom and place."
-        if not self.train: return Letterbox.fit(src, self.size)
-        z = float(torch.empty(()).uniform_(*self.zoom))
+    def geometry(self, src: tuple[int, int], generator: torch.Generator | None = None,
+                 random: bool | None = None) -> Letterbox:
+        """The image's `Letterbox`: the whole-image fit at the top-left, or (training, or `random`) a random zoom in
+        `zoom` and a random place, drawn from `generator` (default: torch's global one)."""
+        if not (self.train if random is None else random): return Letterbox.fit(src, self.size)
+        z = float(torch.empty(()).uniform_(*self.zoom, generator=generator))
         lb = Letterbox.fit(src, self.size, z)
         (h, w), S = lb.hw, self.size
-        top, left = (int(torch.randint(min(0, S - n), max(0, S - n) + 1, ())) for n in (h, w))
+        top, left = (int(torch.randint(min(0, S - n), max(0, S - n) + 1, (), generator=generator)) for n in (h, w))
         return Letterbox.fit(src, S, z, top, left)
 
     def image(self, img: Image.Image, lb: Letterbox | None = None) -> tuple[torch.Tensor, Letterbox]:
         "A PIL image as the model's normalised `(3, size, size)` input, and its `Letterbox`."
-        x = v2.functional.pil_to_tensor(img.convert('RGB'))                         # (3, H, W) uint8
+        x = v2.functional.pil_to_tensor(to_rgb(img))                         # (3, H, W) uint8
         lb = lb or self.geometry(tuple(x.shape[-2:]))
         x = v2.functional.resize(x, list(lb.hw), antialias=True)
         if self.jitter is not None: x = self.jitter(x)
         x = lb.paste(x, self.fill)                                                   # (3, S, S) uint8
         return (x.float() / 255 - self.mean) / self.std, lb
 
-    def __call__(self, img: Image.Image, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x, lb = self.image(img)
+    def pair(self, img: Image.Image, mask: torch.Tensor,
+             lb: Letterbox | None = None) -> tuple[torch.Tensor, torch.Tensor, Letterbox]:
+        "Image `(3, S, S)` and mask `(1, S, S)` placed by one `Letterbox` (`lb`, else `geometry`'s), not flipped."
+        x, lb = self.image(img, lb)
         m = v2.functional.resize(torch.as_tensor(mask), list(lb.hw), interpolation=v2.InterpolationMode.NEAREST_EXACT)
-        m = lb.paste(m, self.pad_value)                                              # (3, S, S), (1, S, S)
+        return x, lb.paste(m, self.pad_value), lb
+
+    def __call__(self, img: Image.Image, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, m, _ = self.pair(img, mask)                                               # (3, S, S), (1, S, S)
         if self.train:
             for dim in (-1, -2):
                 if torch.rand(()) < 0.5: x, m = x.flip(dim), m.flip(dim)

