@@ -193,11 +193,9 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
              batch_size: int, device, prefix: int | None = None, teacher: bool = False, seed: int = 0) -> dict:
     """Backbone outputs of the images `idx` of `ds` (slot = position in `idx`) in each `(view, flip)` variant (and, with
     `images`, their pixels and every record's mask in each view)."""
-    device = device or next(backbone.parameters()).device
-    views = 1 + max(v[0] for v in variants)
+    device, views = device or next(backbone.parameters()).device, 1 + max(v[0] for v in variants)
     slot_of = {i: s for s, i in enumerate(idx)}
-    was = backbone.training
-    backbone.eval()
+    was, _ = backbone.training, backbone.eval()
     toks, clss, lays, pix, masks, teas = [], [], [], [], {}, []
     try:
         for b in range(0, len(idx), batch_size):
@@ -222,12 +220,10 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
             if outs[0]['layers']:
                 lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
     finally: backbone.train(was)
-    if images:                                         # records sharing an image have their own masks
+    if images:                                         # records sharing an image have their own masks: (R, K, 1, H, W)
         slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
-        def record_masks(i):
-            s = slots[str(ds.records[i].image)]
-            return torch.stack([cache_view(ds, i, k, view_seed(seed, s, k))[1] for k in range(views)])
-        masks = torch.stack([masks[i] if i in masks else record_masks(i) for i in range(len(ds))])   # (R, K, 1, H, W)
+        views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[str(ds.records[i].image)], k))[1] for k in range(views)]
+        masks = torch.stack([masks[i] if i in masks else torch.stack(views_of(i)) for i in range(len(ds))])
     return dict(tokens=torch.cat(toks), cls=torch.cat(clss) if clss else None, layers=torch.cat(lays) if lays else None,
                 pixels=torch.cat(pix) if images else None, masks=masks if images else None,
                 teacher=torch.cat(teas) if teas else None)

@@ -118,6 +118,22 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     return ap
 
 # %% ../nbs/42_cli.ipynb #6c0b9201
+def _print_scores(a, d: dict, root, recs: list, sc: dict):
+    "cdsam-eval's report: what was scored and how, the metrics table and, with `--by_size`, the lesion-size terciles."
+    from cdsam.metrics import METRIC_NAMES, size_groups
+    how = ("whole images scored at their original resolution" if a.score == 'original' else
+           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
+    post = [n for n, on in (('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    prompts = sorted({r.prompt for r in recs})
+    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompt{'s' if len(prompts) > 1 else ''} " + ', '.join(repr(p) for p in prompts[:6]) + ('' if not post else f"; post-processing: {', '.join(post)}"))
+    print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
+    for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
+    if a.by_size:
+        print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
+        for g in size_groups(sc['counts'], min(3, len(recs))):                # terciles (fewer groups for tiny splits)
+            print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
+
+# %% ../nbs/42_cli.ipynb #41b86d98
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
@@ -128,7 +144,7 @@ def _eval_voc(a) -> int:
     from cdsam.data import data_records
     from cdsam.files import atomic_write, write_csv
     from cdsam.inference import evaluate_records, checkpoint_stats
-    from cdsam.metrics import METRIC_NAMES, size_groups
+    from cdsam.metrics import METRIC_NAMES
     model, cfg, meta = _load(a)
     d = cfg['data']
     root = a.root or d['root']
@@ -146,17 +162,7 @@ def _eval_voc(a) -> int:
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
                                 a.batch_size, a.largest_component, a.fill_holes)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
-    how = ("whole images scored at their original resolution" if a.score == 'original' else
-           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
-    post = [n for n, on in (('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
-    prompts = sorted({r.prompt for r in recs})
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompt{'s' if len(prompts) > 1 else ''} " + ', '.join(repr(p) for p in prompts[:6]) + ('' if not post else f"; post-processing: {', '.join(post)}"))
-    print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
-    for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
-    if a.by_size:
-        print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
-        for g in size_groups(sc['counts']):
-            print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
+    _print_scores(a, d, root, recs, sc)
     if a.output_csv:
         rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
         write_csv(rows, a.output_csv)
@@ -334,7 +340,7 @@ def _predict(a) -> int:
         try: im = open_image(p)                                              # as a viewer shows it (EXIF)
         except Exception as e:
             if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
-            failed.append((p, f'unreadable ({type(e).__name__})'))
+            failed.append((p, f'unreadable ({type(e.__cause__ or e).__name__})'))
             rows.append(dict(image=str(p), mask='', score='', confidence='', fraction='', error=failed[-1][1])); continue
         prob, score = predict_probs(model, im, text or None, cfg['data']['crop'], checkpoint_stats(meta), a.tile,
                                     a.overlap, a.tta, pts, labels, box)
@@ -406,7 +412,7 @@ def _sam_encode(a) -> int:
             try: xs.append(sam_preprocess(open_image(p), size)); chunk.append((p, d))
             except Exception as e:
                 if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
-                failed.append((p, f'unreadable ({type(e).__name__})'))
+                failed.append((p, f'unreadable ({type(e.__cause__ or e).__name__})'))
         if not chunk: continue
         with torch.no_grad(): emb = enc(torch.stack(xs).to(dev)).cpu()         # (B, 256, size/16, size/16)
         for (p, d), e in zip(chunk, emb):

@@ -29,8 +29,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'folder_records', 'coco_records',
            'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts', 'check_binary_mask',
-           'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits', 'data_records', 'SegDataLoaders',
-           'show_samples', 'build_dataloaders']
+           'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits', 'dermoscopy_records', 'data_records',
+           'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -346,7 +346,7 @@ def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
-    sub = {**c, 'valid_split': None, 'unlabelled_dir': None, 'sources': [],
+    sub = {**c, 'format': 'auto', 'valid_split': None, 'unlabelled_dir': None, 'sources': [],   # a source's own layout
            **{k: v for k, v in src.items() if k != 'weight'}}
     tr, va = data_records(sub, prompt_mode, log)
     log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
@@ -377,6 +377,20 @@ def dermoscopy_splits(c: dict, fmt: str) -> tuple[dict[str, list[Record]], dict[
     else: made = grouped_split(pool, c['valid_frac'], 0.0 if 'test' in own else c['test_frac'], c['seed'], group, strata)
     return {**own, **made}, made
 
+def dermoscopy_records(c: dict, fmt: str, log=print, made: dict | None = None) -> tuple[list[Record], list[Record]]:
+    """Train and valid records of an ISIC / HAM10000 / PH2 download (`dermoscopy_splits`): `train_split` /
+    `valid_split` name a split or a `.txt` list of ids; a split cdsam made is logged and put in `made`."""
+    splits, made_here = dermoscopy_splits(c, fmt)
+    everything = [r for recs in splits.values() for r in recs]
+    def pick(s):
+        if str(s).endswith('.txt'): return select_ids(everything, s)
+        if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c['root']} (its splits: {', '.join(splits)}; or a path to a .txt list)")
+        return splits[s]
+    if made_here:
+        log(f"data: {fmt} download {c['root']}: seeded split (data.seed={c['seed']}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
+        if made is not None: made.update(made_here)
+    return pick(c['train_split']), (pick(c['valid_split']) if c['valid_split'] else [])
+
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
@@ -393,12 +407,9 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
         kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'],
                   skip_bad=c['skip_bad'])
         named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
-        # none at all
-        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):
+        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):   # no lists
             train, valid = split_records(voc_records(c['root'], None, **kw), c['valid_frac'], c['seed'])
-            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split "
-                f"{len(train)} train / "
-                f"{len(valid)} valid at random (data.valid_frac={c['valid_frac']}, data.seed={c['seed']})")
+            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c['valid_frac']}, data.seed={c['seed']})")
         else:
             train = voc_records(c['root'], c['train_split'], **kw)
             valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
@@ -409,26 +420,13 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
                                      c['valid_frac'], c['seed'])
     elif fmt == 'coco':
         root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images',
-                                         mode=coco_mode(c['coco_mode'], prompt_mode),
-                         skip_bad=c['skip_bad'])
+                                         mode=coco_mode(c['coco_mode'], prompt_mode), skip_bad=c['skip_bad'])
         if (root/'train'/c['annotations']).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
-    else:
-        splits, made_here = dermoscopy_splits(c, fmt)
-        everything = [r for recs in splits.values() for r in recs]
-        def pick(s):
-            if str(s).endswith('.txt'): return select_ids(everything, s)
-            if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c['root']} (its splits: {', '.join(splits)}; or a path to a .txt list)")
-            return splits[s]
-        train, valid = pick(c['train_split']), (pick(c['valid_split']) if c['valid_split'] else [])
-        if made_here:
-            log(f"data: {fmt} download {c['root']}: seeded split (data.seed={c['seed']}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
-            if made is not None: made.update(made_here)
-    if c['unlabelled_dir']: train = train + [r for r in folder_records(c['unlabelled_dir'], None, c['text'],
-                                                                       c['skip_bad'], log)]
-    if not isinstance(c['sources'], (list, tuple)): raise ValueError("data.sources must be a list of {root, "
-                                                                     f"weight}}, got {c['sources']!r}")
+    else: train, valid = dermoscopy_records(c, fmt, log, made)
+    if c['unlabelled_dir']: train = train + folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'], log)
+    if not isinstance(c['sources'], (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c['sources']!r}")
     for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)
     return train, valid
 

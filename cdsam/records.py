@@ -69,7 +69,7 @@ def open_image(path: str | Path) -> Image.Image:
             im.load()
             return to_rgb(im, path)
     except ValueError: raise
-    except Exception as e: raise ValueError(f"unreadable image {path} ({type(e).__name__}: {e})") from None
+    except Exception as e: raise ValueError(f"unreadable image {path} ({type(e).__name__}: {e})") from e   # (the cause: its type)
 
 def open_mask(path: str | Path) -> np.ndarray:
     "The mask file at `path` as an array aligned with its image (EXIF orientation applied, as `open_image` does)."
@@ -158,6 +158,7 @@ def grouped_split(records: list[Record], valid_frac: float, test_frac: float, se
             out[name].extend(by_stratum[s][g])
     return {k: sorted(v, key=lambda r: r.id) for k, v in out.items() if v}
 
+# %% ../nbs/18_records.ipynb #7c72590e
 def save_splits(splits: dict[str, list[Record]], folder: str | Path) -> list[Path]:
     "Write each split's image ids to `folder/<split>.txt` (one a line, each image once); returns the files."
     folder = Path(folder)
@@ -172,6 +173,7 @@ def save_splits(splits: dict[str, list[Record]], folder: str | Path) -> list[Pat
         out.append(p)
     return out
 
+# %% ../nbs/18_records.ipynb #514a2cd7
 def read_split_ids(path: str | Path) -> list[str]:
     "The image ids of a split list file (one a line; a line's first word)."
     p = Path(path)
@@ -180,6 +182,7 @@ def read_split_ids(path: str | Path) -> list[str]:
     if not ids: raise ValueError(f"split list file {p} is empty")
     return ids
 
+# %% ../nbs/18_records.ipynb #7a0adb48
 def select_ids(records: list[Record], path: str | Path) -> list[Record]:
     "The records whose image id is listed in the split file at `path` (every listed id must be found)."
     ids = read_split_ids(path)
@@ -201,6 +204,7 @@ class IsicSplit:
     images: Path
     masks: Path | None
 
+# %% ../nbs/18_records.ipynb #ff5f0efc
 def isic_layout(root: str | Path) -> dict[str, IsicSplit]:
     """The splits of an ISIC challenge download under `root` (or one folder below), by split name (`train`, `val`,
     `test`); each with its image folder and its ground-truth folder, or `None` when that was not downloaded."""
@@ -221,6 +225,7 @@ def isic_layout(root: str | Path) -> dict[str, IsicSplit]:
     if not out: raise FileNotFoundError(f"no ISIC image folders under {root}: expected e.g. ISIC2018_Task1-2_Training_Input/ with ISIC2018_Task1_Training_GroundTruth/ (or the 2017 / 2016 names)")
     return out
 
+# %% ../nbs/18_records.ipynb #ea54d9d6
 def isic_mask(mask_dir: Path) -> Callable[[Path], Path]:
     "The mask file an ISIC image pairs with in `mask_dir`: `<id>_segmentation.png` (2016: `<id>_Segmentation.png`)."
     def mask_for(image: Path) -> Path:
@@ -229,6 +234,7 @@ def isic_mask(mask_dir: Path) -> Callable[[Path], Path]:
         return mask_dir/f'{image.stem}_segmentation.png'
     return mask_for
 
+# %% ../nbs/18_records.ipynb #900ea41a
 def isic_records(root: str | Path, split: str = 'train', text: str = 'skin lesion',
                  skip_bad: bool = False) -> list[Record]:
     "Binary records of one split (`train` / `val` / `test`) of an ISIC challenge download, its images paired with masks."

@@ -27,15 +27,17 @@ def test_sidebar_groups_every_notebook():
     listed = {p for c in sections.values() for p in c} | {p for p in sb if isinstance(p, str)}
     have = {str(p.relative_to(NBS)) for p in NBS.rglob('*.ipynb') if '.ipynb_checkpoints' not in str(p)}
     assert listed == have, (listed ^ have)
-    assert len(sections['Tutorials']) == 4
+    assert len(sections['Tutorials']) == 5
 
 def test_notebooks_in_small_literate_steps():
-    "No exported cell over 40 lines; `stage_learner` stays thin (issue #15); its public parameters are documented."
+    """No exported cell over 40 lines, except a cell holding one class whole (STYLE.md: a class is read in one piece, as
+    segment-anything's modules are); `stage_learner` stays thin (issue #15); its public parameters are documented."""
     long = []
     for nb in sorted(NBS.glob('[0-9]*.ipynb')):
         for c in json.loads(nb.read_text())['cells']:
             s = ''.join(c['source'])
-            if c['cell_type'] == 'code' and s.startswith('#| export') and len(s.rstrip('\n').split('\n')) > 40:
+            one_class = len(re.findall(r'^(class|def) ', s, re.M)) == 1 and re.search(r'^class ', s, re.M)
+            if c['cell_type'] == 'code' and s.startswith('#| export') and len(s.rstrip('\n').split('\n')) > 40 and not one_class:
                 long.append(f"{nb.name} cell {c.get('id')}: {len(s.splitlines())} lines")
     assert not long, long
     from fastcore.docments import docments
