@@ -15,7 +15,7 @@ from .command import run_cli
 # torch, the models and training are imported inside run_demo: `cdsam-demo --help` needs none of them
 
 # %% auto #0
-__all__ = ['demo_config', 'overlays_figure', 'report_text', 'run_demo', 'demo_parser', 'main']
+__all__ = ['demo_config', 'overlay_title', 'overlays_figure', 'report_text', 'run_demo', 'demo_parser', 'main']
 
 # %% ../nbs/90_demo.ipynb #cc0693a0
 def demo_config(out: Path) -> dict:
@@ -27,9 +27,18 @@ def demo_config(out: Path) -> dict:
     c['run']['output_dir'] = str(out/'experiments')
     return load_config(c)
 
+# %% ../nbs/90_demo.ipynb #2af736c7
+def overlay_title(name: str, pred, truth, head_iou: float) -> str:
+    "An overlay's title: the IoU measured between prediction and ground truth, then the IoU head's own guess, labelled."
+    import numpy as np
+    pred, truth = np.asarray(pred, bool), np.asarray(truth, bool)
+    union = (pred | truth).sum()
+    return f"{name}  IoU {(pred & truth).sum() / union if union else 1.0:.2f} (head predicts {head_iou:.2f})"
+
 # %% ../nbs/90_demo.ipynb #c699280c
 def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
-    "A PNG row of validation images with the ground truth (green outline) and the prediction (red fill)."
+    """A PNG row of validation images with the ground truth (green outline), the prediction (red fill) and, in each title,
+    the measured IoU of the two (and the IoU head's own prediction, labelled as such)."""
     import numpy as np
     from cdsam.files import atomic_write
     from cdsam.inference import checkpoint_stats, predict_probs, overlay
@@ -40,8 +49,11 @@ def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
     for ax, r in zip(np.atleast_1d(axs), records[:n]):
         im = open_image(r.image)
         p, s = predict_probs(model, im, r.prompt, cfg['data']['crop'], checkpoint_stats(meta))
-        ax.imshow(overlay(im, p > cfg['eval']['threshold'], 0.45)); ax.contour(open_mask(r.mask) > 0, levels=[.5], colors='lime', linewidths=1)
-        ax.set_title(f"{r.id}  IoU≈{s:.2f}", fontsize=8); ax.axis('off')
+        pred, truth = p > cfg['eval']['threshold'], open_mask(r.mask) > 0
+        ax.imshow(overlay(im, pred, 0.45))
+        ax.contour(truth, levels=[.5], colors='lime', linewidths=1)
+        ax.set_title(overlay_title(r.id, pred, truth, s), fontsize=8)
+        ax.axis('off')
     fig.tight_layout()
     atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
     return Path(path)

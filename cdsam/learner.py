@@ -19,7 +19,7 @@ from fastai.callback.schedule import *
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from .plan import RunPlan, OptimPlan, resolve_plan, valid_prompt_mode
-from .model import build_model, CDSAM, random_weight_keys
+from .model import build_model, CDSAM, random_weight_keys, pretrained_backbone
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
 from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
@@ -100,7 +100,11 @@ def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = 
     if start is None: random_weight_keys(plan.cfg)                 # warns once when DINO / SAM would train from random
     if start is not None: restore_model(model, start, str(start['path']))
     mode = plan.stage.teacher
-    teacher = BackboneTeacher(model.backbone, mode, plan.loss['ema_momentum']) if mode in ('copy', 'ema') else None
+    # 'copy': the pretrained backbone the config names, whatever layout the start checkpoint has (merged or not)
+    source = (pretrained_backbone(plan.cfg) if mode == 'copy' else None) or model.backbone
+    if mode == 'copy' and source is model.backbone:
+        warnings.warn("the 'copy' teacher: the config names no pretrained DINO weights (model.dino.pretrained / checkpoint), so it is the start checkpoint's backbone with its adapters off", stacklevel=2)
+    teacher = BackboneTeacher(source, mode, plan.loss['ema_momentum']) if mode in ('copy', 'ema') else None
     report = apply_stage(model, plan.stage)
     if mode == 'lora_off': teacher = BackboneTeacher(model.backbone, mode)
     if resumed and teacher is not None and teacher.model is not None and start['teacher'] is not None:

