@@ -25,13 +25,13 @@ from .distributed import all_ranks_true
 from .files import atomic_write
 from .inference import predict_probs
 from .plan import RunPlan, CheckpointPlan
-from fastai.learner import Metric
+from fastai.learner import Metric, Recorder
 from .metrics import confusion_counts, scores_from_counts, pred_logits, METRIC_NAMES
 
 # %% auto #0
 __all__ = ['unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'EpochSeed', 'SkipsCancelledEpochs', 'StageCheckpoint',
            'StageEarlyStopping', 'HistoryCSV', 'plot_history', 'TeacherEMA', 'AutocastMixedPrecision', 'DualCircleEval',
-           'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
+           'ResumeSmoothLoss', 'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
 
 # %% ../nbs/32_callbacks.ipynb #0f748979
 def unwrap(model: nn.Module) -> nn.Module:
@@ -107,6 +107,7 @@ class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
                                best=float(self.best), monitor=self.monitor,
                                stats=getattr(self.dls, 'stats', IMAGENET_STATS),
                                early_stopping=getattr(self.learn, 'early_stopping_state', None),
+                               smooth_loss=dict(val=float(self.recorder.smooth_loss.val), count=int(self.recorder.smooth_loss.count)),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
 # %% ../nbs/32_callbacks.ipynb #c54e25c6
@@ -269,6 +270,16 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
               f"{o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
 
+# %% ../nbs/32_callbacks.ipynb #6bf3b90b
+class ResumeSmoothLoss(Callback):
+    """Continue fastai's smoothed training loss where the resumed checkpoint left it (the Recorder resets it at every
+    fit), so a resumed run records the same `train_loss`, best and early-stopping decisions as an uninterrupted one."""
+    order = Recorder.order + 1                     # after the Recorder's reset
+    def __init__(self, state: Mapping): self.state = state
+    def before_fit(self):
+        self.recorder.smooth_loss.val = torch.tensor(float(self.state['val']))
+        self.recorder.smooth_loss.count = int(self.state['count'])
+
 # %% ../nbs/32_callbacks.ipynb #0d35e5d3
 def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
                     dls,                        # its DataLoaders (batch size for accumulation, normalisation stats)
@@ -284,6 +295,7 @@ def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
         es, st = plan.early_stopping, meta.get('early_stopping') or {}
         cbs.append(StageEarlyStopping(plan.checkpoint.monitor, es['patience'], es['min_delta'], st.get('best'),
                                       st.get('wait', 0)))
+    if meta.get('smooth_loss'): cbs.append(ResumeSmoothLoss(meta['smooth_loss']))
     if rank_distrib() == 0: cbs.append(HistoryCSV(plan.history, meta.get('epoch', 0)))
     if plan.stage.teacher == 'ema': cbs.append(TeacherEMA())
     if plan.dual_circle:
