@@ -47,6 +47,7 @@ class OnnxSegmenter:
     def predict(self, image: Image.Image) -> tuple[np.ndarray, float]:
         "Probabilities `(H, W)` of the prompt's mask (the mask with the highest predicted IoU) and that IoU."
         mean, std = (np.asarray(self.info[k], np.float32) for k in ('mean', 'std'))
+        image = ImageOps.exif_transpose(image)                                   # the size a viewer shows
         x, (h, w) = letterbox(image, self.size, mean)
         logits, iou = self.session.run(None, {'image': ((x - mean) / std).transpose(2, 0, 1)[None]})
         k = int(iou[0].argmax())

@@ -80,13 +80,14 @@ def paste(self: Letterbox, x: torch.Tensor, fill) -> torch.Tensor:
 # %% ../nbs/19_views.ipynb #a60b8274
 @patch
 def mask_to_image(self: Letterbox, p: torch.Tensor) -> torch.Tensor:
-    "Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`, bilinearly."
+    """Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`: bilinear,
+    antialiased when shrinking (Pillow's `BILINEAR`, which `cdsam.runtime` uses: both runtimes map masks back alike)."""
     t, l, (h, w) = self.top, self.left, self.hw
     if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
         raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
     lead = p.shape[:-2]
     q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
-    q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False)
+    q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False, antialias=True)
     return q.reshape(*lead, *self.src)
 
 # %% ../nbs/19_views.ipynb #3b93488c
