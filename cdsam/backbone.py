@@ -66,7 +66,7 @@ class DinoBackbone(nn.Module):
             raise
         if not hasattr(self.vit, 'blocks') or not hasattr(self.vit, 'forward_intermediates'):
             raise ValueError(f"timm model '{name}' ({type(self.vit).__name__}) is not a plain ViT with `.blocks`")
-        self.name = name
+        self.name, self.timm_kwargs = name, dict(timm_kwargs)           # (the feature cache's key names both)
         self.num_prefix_tokens = int(getattr(self.vit, 'num_prefix_tokens', 1))
         self.embed_dim = int(self.vit.num_features)
         ps = self.vit.patch_embed.patch_size

@@ -107,7 +107,7 @@ def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixe
          teacher: bool = False, seed: int = 0) -> dict:
     views = 1 + max(v[0] for v in variants)
     return dict(version=4, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
-                out_indices=getattr(backbone, 'out_indices', None),
+                out_indices=getattr(backbone, 'out_indices', None), timm_kwargs=getattr(backbone, 'timm_kwargs', None),
                 **({'zoom': list(ds.zoom), 'seed': seed} if views > 1 else {}),
                 weights=backbone_fingerprint(backbone, prefix), **({'prefix': prefix} if prefix else {}),
                 **({'teacher': True} if teacher else {}),
@@ -123,7 +123,7 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
              # what a stale cache's key difference means
              view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for',
-             out_indices='model.dino.out_indices changed', zoom='data.zoom changed', seed='cache seed changed')
+             out_indices='model.dino.out_indices changed', timm_kwargs='model.dino.kwargs changed', zoom='data.zoom changed', seed='cache seed changed')
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
