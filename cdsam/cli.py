@@ -111,6 +111,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
     ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
+    ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
+                    help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
     _postprocess_options(ap)
     ap.add_argument('--batch_size', type=_positive_int, default=8, help='images per forward pass with --score crop')
     ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
@@ -124,8 +126,9 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
     post = [n for n, on in (('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
-    prompts = sorted({r.prompt for r in recs})
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompt{'s' if len(prompts) > 1 else ''} " + ', '.join(repr(p) for p in prompts[:6]) + ('' if not post else f"; post-processing: {', '.join(post)}"))
+    texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
+    given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
+    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {', '.join(post)}"))
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
     if a.by_size:
@@ -159,8 +162,10 @@ def _eval_voc(a) -> int:
     for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
     if a.text: recs = [dataclasses.replace(r, prompt=a.text) for r in recs]
+    from cdsam.plan import valid_prompt_mode
+    a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes)
+                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     _print_scores(a, d, root, recs, sc)
     if a.output_csv:

@@ -22,8 +22,8 @@ from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'postprocess', 'evaluate_records',
-           'overlay', 'confidence']
+__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'postprocess',
+           'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -134,14 +134,34 @@ def postprocess(mask: np.ndarray, largest_component: bool = False, fill_holes: b
     if fill_holes: m = ndimage.binary_fill_holes(m)
     return m
 
+# %% ../nbs/40_inference.ipynb #adf60f07
+EVAL_PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box')
+
+def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | None, list | None]:
+    """The point / box prompts a user would give for a ground-truth `mask` (`(H, W)`, 1 object, 255 ignored), in image
+    pixels: `points`, the object pixel farthest from its border (where one clicks); `box`, its bounding box. `(None,
+    None)` for `text`, or when the mask has no object pixel (a box-only mode then gets the whole image)."""
+    if prompt_mode not in EVAL_PROMPT_MODES: raise ValueError(f"prompt_mode must be one of {EVAL_PROMPT_MODES}, got {prompt_mode!r}")
+    obj = np.asarray(mask) == 1
+    if prompt_mode == 'text': return None, None
+    if not obj.any(): return None, (None if 'text' in prompt_mode else [0, 0, obj.shape[1], obj.shape[0]])
+    if 'points' in prompt_mode:
+        from scipy import ndimage
+        y, x = np.unravel_index(np.argmax(ndimage.distance_transform_edt(np.pad(obj, 1))[1:-1, 1:-1]), obj.shape)
+        return [(float(x), float(y))], None
+    ys, xs = np.nonzero(obj)
+    return None, [float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)]
+
 # %% ../nbs/40_inference.ipynb #d051de2b
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8,
-                     largest_component: bool = False, fill_holes: bool = False) -> tuple[dict, list]:
+                     largest_component: bool = False, fill_holes: bool = False,
+                     prompt_mode: str = 'text') -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
     `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
-    `fill_holes`: `postprocess` each whole-image mask."""
+    `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`, `text+points`):
+    the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`)."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
@@ -150,10 +170,13 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
     if score == 'original':
         for r in records:
             img = open_image(r.image)
-            prob = predict_probs(model, img, r.prompt, size, stats)[0]
+            truth = ds.load_mask(r, img.size)
+            pts, box = mask_prompts(truth, prompt_mode)
+            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, points=pts, box=box)[0]
             pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
-            counts.append(confusion_counts(pred, torch.from_numpy(ds.load_mask(r, img.size)))); preds.append(pred)
+            counts.append(confusion_counts(pred, torch.from_numpy(truth))); preds.append(pred)
         return count_scores(torch.cat(counts)), preds
+    if prompt_mode != 'text': raise ValueError(f"score='crop' scores text prompts only, not {prompt_mode!r}: use score='original'")
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
             items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]
