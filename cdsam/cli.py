@@ -111,6 +111,7 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
     ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
+    ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions (as cdsam-predict --tta)')
     ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
                     help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
     _postprocess_options(ap)
@@ -125,7 +126,7 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
     from cdsam.metrics import METRIC_NAMES, size_groups
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
-    post = [n for n, on in (('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    post = [n for n, on in (('flip TTA', a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
     texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
     given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
     print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {', '.join(post)}"))
@@ -165,7 +166,7 @@ def _eval_voc(a) -> int:
     from cdsam.plan import valid_prompt_mode
     a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode)
+                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     _print_scores(a, d, root, recs, sc)
     if a.output_csv:

@@ -61,7 +61,7 @@ STAGE_PLAN = {
     4: dict(dino='full',   clip='frozen', sam='lora', teacher='copy',     lr=2e-5, lora_lr=5e-5, epochs=10),
 }
 STAGE_DEFAULTS = dict(id=1, dino=None, dino_train_blocks=None, clip=None, sam=None)
-LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.0,
+LORA_DEFAULTS = dict(r=8, alpha=16.0, dropout=0.0, rank_dropout=0.0,   # dropout: peft's lora_dropout (input)
                      dino=dict(last_k_blocks=4, layers=None, r=None, alpha=None),
                      sam=dict(groups=['attn', 'mlp'], r=None, alpha=None),
                      clip=dict(last_k_blocks=1, layers=['mlp.c_fc', 'mlp.c_proj'], r=2, alpha=4.0))

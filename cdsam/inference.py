@@ -156,12 +156,13 @@ def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | No
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8,
                      largest_component: bool = False, fill_holes: bool = False,
-                     prompt_mode: str = 'text') -> tuple[dict, list]:
+                     prompt_mode: str = 'text', tta: bool = False) -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
     `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
     `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`, `text+points`):
-    the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`)."""
+    the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`). `tta`: average
+    with the flipped predictions, as `cdsam-predict --tta` does."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
@@ -172,7 +173,7 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
             img = open_image(r.image)
             truth = ds.load_mask(r, img.size)
             pts, box = mask_prompts(truth, prompt_mode)
-            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, points=pts, box=box)[0]
+            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tta=tta, points=pts, box=box)[0]
             pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
             counts.append(confusion_counts(pred, torch.from_numpy(truth))); preds.append(pred)
         return count_scores(torch.cat(counts)), preds

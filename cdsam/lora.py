@@ -22,18 +22,20 @@ __all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'target_matcher', 'set_submodule
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 class LoRALinear(nn.Module):
-    "Wrap a frozen `nn.Linear` as `base(x) + (alpha/r) * B(dropout(A(x)))`, with `merge()` / `unmerge()`."
-    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16., dropout: float = 0.):
+    """Wrap a frozen `nn.Linear` as `base(x) + (alpha/r) * B(rank_dropout(A(dropout(x))))`, with `merge()` / `unmerge()`
+    (`dropout` is peft's `lora_dropout`, on the input; `rank_dropout` acts on the rank-r bottleneck)."""
+    def __init__(self, base: nn.Linear, r: int = 8, alpha: float = 16., dropout: float = 0., rank_dropout: float = 0.):
         super().__init__()
         if not isinstance(base, nn.Linear): raise TypeError(f"LoRALinear wraps nn.Linear, got {type(base).__name__}")
         if r <= 0: raise ValueError(f"LoRA rank r must be a positive integer, got {r}")
-        self.base, self.r, self.alpha, self.dropout_p = base, int(r), float(alpha), float(dropout)
+        self.base, self.r, self.alpha, self.dropout_p, self.rank_dropout_p = base, int(r), float(alpha), float(dropout), float(rank_dropout)
         self.scaling = self.alpha / self.r
         for p in self.base.parameters(): p.requires_grad_(False)
         kw = dict(device=base.weight.device, dtype=base.weight.dtype)
         self.lora_A = nn.Linear(base.in_features, self.r, bias=False, **kw)
         self.lora_B = nn.Linear(self.r, base.out_features, bias=False, **kw)
-        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.lora_dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()               # on the input, as peft
+        self.rank_dropout = nn.Dropout(rank_dropout) if rank_dropout > 0 else nn.Identity()     # on A x
         self.merged, self.disabled = False, False
         self.reset_lora_parameters()
 
@@ -88,7 +90,7 @@ def forward(self: LoRALinear, x: torch.Tensor) -> torch.Tensor:
         if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
         return y
     if self.merged: return y
-    h = self.lora_dropout(self.lora_A(x.to(self.lora_A.weight.dtype)))            # (..., r); no dropout call at p = 0
+    h = self.rank_dropout(self.lora_A(self.lora_dropout(x).to(self.lora_A.weight.dtype)))   # (..., r); no call at p = 0
     if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
     # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
     return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
@@ -108,7 +110,7 @@ def to_linear(self: LoRALinear) -> nn.Linear:
 # %% ../nbs/00_lora.ipynb #5bbf9763
 @patch
 def extra_repr(self: LoRALinear) -> str:
-    return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, merged={self.merged}"
+    return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, rank_dropout={self.rank_dropout_p}, merged={self.merged}"
 
 # %% ../nbs/00_lora.ipynb #172b9ef4
 def target_matcher(t):
@@ -131,7 +133,8 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
                 targets: str | Sequence,   # full names or `.suffix`es (as peft), `'re:...'` strings or compiled regexes
                 r: int = 8,                # adapter rank
                 alpha: float = 16.,        # scale: the update is `alpha / r * B @ A`
-                dropout: float = 0.,       # dropout on the adapter's rank-r bottleneck (no call at all at 0)
+                dropout: float = 0.,       # dropout on the adapter's input, as peft's lora_dropout (no call at 0)
+                rank_dropout: float = 0.,  # dropout on the adapter's rank-r bottleneck A x (no call at 0)
                 exclude: Sequence = (),    # targets (same forms) of layers never to adapt
                ) -> list[str]:             # the qualified names of the wrapped layers
     """Wrap each `nn.Linear` of `model` whose name matches one of `targets` in `LoRALinear`; each target must match a
@@ -149,7 +152,7 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
         raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; "
                          f"available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
     names = sorted({n for ns in hits.values() for n in ns}, key=linears.index)
-    for n in names: set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout))
+    for n in names: set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout, rank_dropout=rank_dropout))
     return names
 
 def _parent(model, name):
@@ -239,8 +242,8 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 
 # %% ../nbs/00_lora.ipynb #422ae1e5
 def lora_config(model: nn.Module) -> dict:
-    "Per-layer adapter settings `{name: {r, alpha, dropout}}` of `model`."
-    return {n: dict(r=m.r, alpha=m.alpha, dropout=m.dropout_p) for n, m in lora_layers(model).items()}
+    "Per-layer adapter settings `{name: {r, alpha, dropout, rank_dropout}}` of `model`."
+    return {n: dict(r=m.r, alpha=m.alpha, dropout=m.dropout_p, rank_dropout=m.rank_dropout_p) for n, m in lora_layers(model).items()}
 
 # %% ../nbs/00_lora.ipynb #a879f0f9
 def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> Path:
@@ -262,7 +265,8 @@ def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config
                 raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, "
                                  f"alpha={have[n].alpha} in the model")
             continue
-        try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.))
+        try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.),
+                         rank_dropout=c.get('rank_dropout', 0.))
         except ValueError: raise StateDictMismatch(source, [], [n], []) from None
     return list(layers)
 

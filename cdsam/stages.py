@@ -96,7 +96,8 @@ def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport
             todo = [n for n, m in module.named_modules() if isinstance(m, nn.Linear) and any(f(n) for f in match)
                     and not n.endswith(('.lora_A', '.lora_B', '.base'))]
             if todo: rep.injected[part] = inject_lora(module, ['re:^' + re.escape(n) + '$' for n in todo], r=want[1],
-                                                      alpha=want[2], dropout=spec.lora['dropout'])
+                                                      alpha=want[2], dropout=spec.lora['dropout'],
+                                                      rank_dropout=spec.lora['rank_dropout'])
             if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of "
                                                               f"{part}")
     for p in model.parameters(): p.requires_grad_(False)
