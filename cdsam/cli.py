@@ -445,9 +445,9 @@ def export_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its "
                                  "weights for deployment: a PyTorch / safetensors checkpoint, or an ONNX graph.")
     ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
-    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force)')
-    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx'), default='auto',
-                    help="default: from the output's extension")
+    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft')
+    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft'), default='auto',
+                    help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip)")
     ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's "
                                                  "data.text)")
     ap.add_argument('--force', action='store_true',
@@ -474,6 +474,13 @@ def check_output(output, inputs=(), force: bool = False):
 # %% ../nbs/42_cli.ipynb #d97b4f71
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    if a.format == 'peft':
+        from cdsam.inference import export_peft
+        out = Path(a.output)
+        if out.exists() and not (out.is_dir() and (a.force or not any(out.iterdir()))):
+            raise ValueError(f"--output {out} exists: give a new folder for --format peft (or --force to write into that folder)")
+        for name, p in export_peft(a.checkpoint, out).items(): print(f"peft adapters ({name}): {p}")
+        return 0
     fmt = {'.onnx': 'onnx', '.safetensors': 'safetensors'}.get(Path(a.output).suffix, 'pt')      # the file name decides
     if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} "
                                                        "file: "

@@ -15,15 +15,16 @@ from PIL import Image
 from .config import load_config
 from .model import build_model, CDSAM
 from .checkpoint import read_checkpoint, restore_model, save_checkpoint
-from .lora import merge_lora
+from .lora import merge_lora, lora_layers, save_peft, load_peft
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
 from .metrics import confusion_counts, count_scores, pred_logits
 from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'predict_probs', 'postprocess',
-           'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
+__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'peft_parts', 'export_peft',
+           'load_peft_parts', 'predict_probs', 'postprocess', 'mask_prompts', 'evaluate_records', 'overlay',
+           'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -55,6 +56,25 @@ def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
     model, cfg, meta = model_from_checkpoint(checkpoint)
     merge_lora(model)
     return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), stats=checkpoint_stats(meta))
+
+# %% ../nbs/40_inference.ipynb #e9efa255
+def peft_parts(model: CDSAM) -> dict[str, torch.nn.Module]:
+    "The modules of a `CDSAM` that carry LoRA adapters, by the folder name `export_peft` gives them."
+    return {'dino': model.backbone.vit, 'sam_decoder': model.sam.mask_decoder, 'clip': model.text_encoder}
+
+def export_peft(checkpoint, folder) -> dict[str, Path]:
+    "Write each adapted part of `checkpoint`'s model as a peft LoRA folder `folder/<part>`; returns them."
+    model, _, _ = model_from_checkpoint(checkpoint)
+    out = {name: save_peft(part, Path(folder)/name) for name, part in peft_parts(model).items() if lora_layers(part)}
+    if not out: raise ValueError(f"{checkpoint} has no LoRA adapters to export (a merged export, or a model without adapters)")
+    return out
+
+def load_peft_parts(model: CDSAM, folder) -> list[str]:
+    "Load the peft folders `folder/<part>` that exist (`export_peft`'s, or peft's own) into `model`; returns the parts."
+    done = [name for name, part in peft_parts(model).items() if (Path(folder)/name/'adapter_config.json').is_file()]
+    if not done: raise FileNotFoundError(f"no peft adapter folders ({', '.join(peft_parts(model))}) with an adapter_config.json in {folder}")
+    for name in done: load_peft(peft_parts(model)[name], Path(folder)/name)
+    return done
 
 # %% ../nbs/40_inference.ipynb #40066318
 @torch.no_grad()

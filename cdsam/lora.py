@@ -7,18 +7,19 @@ Docs: https://cdsam.github.io/cdsam/lora.html.md"""
 # %% ../nbs/00_lora.ipynb #ec09563d
 from __future__ import annotations
 import json, math, re, contextlib
+from collections import Counter
 from pathlib import Path
 from typing import Iterator, Sequence
 import torch
 from torch import nn
-from .files import save_state, load_state, check_state_keys, StateDictMismatch
+from .files import save_state, load_state, check_state_keys, StateDictMismatch, atomic_write
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['SAM_DECODER_TARGETS', 'LoRALinear', 'target_matcher', 'set_submodule', 'inject_lora', 'vit_last_blocks_targets',
-           'sam_decoder_targets', 'lora_layers', 'lora_parameters', 'is_lora_param', 'count_lora_parameters',
-           'mark_only_lora_trainable', 'disable_lora', 'merge_lora', 'lora_state_dict', 'lora_config', 'save_lora',
-           'apply_lora_config', 'load_lora']
+__all__ = ['SAM_DECODER_TARGETS', 'PEFT_PREFIX', 'LoRALinear', 'target_matcher', 'set_submodule', 'inject_lora',
+           'vit_last_blocks_targets', 'sam_decoder_targets', 'lora_layers', 'lora_parameters', 'is_lora_param',
+           'count_lora_parameters', 'mark_only_lora_trainable', 'disable_lora', 'merge_lora', 'lora_state_dict',
+           'lora_config', 'save_lora', 'apply_lora_config', 'load_lora', 'save_peft', 'load_peft']
 
 # %% ../nbs/00_lora.ipynb #6d758a27
 class LoRALinear(nn.Module):
@@ -279,3 +280,48 @@ def load_lora(model: nn.Module, path: str | Path) -> list[str]:
     check_state_keys(lora_state_dict(model), state, str(path))
     model.load_state_dict(state, strict=False)
     return layers
+
+# %% ../nbs/00_lora.ipynb #b13162c3
+PEFT_PREFIX = 'base_model.model.'
+
+def save_peft(module: nn.Module, folder: str | Path) -> Path:
+    "Write the LoRA adapters of `module` as a peft folder (`adapter_config.json`, `adapter_model.safetensors`)."
+    layers = lora_layers(module)
+    if not layers: raise ValueError(f"{type(module).__name__} has no LoRA layers to save")
+    if any(m.merged for m in layers.values()): raise ValueError("unmerge() the adapters before saving them")
+    (r, alpha), dropout = Counter((m.r, m.alpha) for m in layers.values()).most_common(1)[0][0], max(m.dropout_p for m in layers.values())
+    config = dict(peft_type='LORA', task_type=None, base_model_name_or_path=None, r=r, lora_alpha=alpha,
+                  lora_dropout=dropout, target_modules=sorted(layers), bias='none', fan_in_fan_out=False,
+                  inference_mode=True, init_lora_weights=True, modules_to_save=None, use_rslora=False, use_dora=False,
+                  rank_pattern={n: m.r for n, m in layers.items() if m.r != r},
+                  alpha_pattern={n: m.alpha for n, m in layers.items() if m.alpha != alpha})
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {f'{PEFT_PREFIX}{k}': v for k, v in lora_state_dict(module).items()}
+    save_state(state, folder/'adapter_model.safetensors', metadata={'format': 'pt'})
+    atomic_write(folder/'adapter_config.json', lambda t: Path(t).write_text(json.dumps(config, indent=2)))
+    return folder
+
+# %% ../nbs/00_lora.ipynb #8b472636
+def load_peft(module: nn.Module, folder: str | Path) -> list[str]:
+    """Load a peft LoRA folder (written by `save_peft` or by peft's `save_pretrained` on the same module) into `module`,
+    injecting its layers; return their names."""
+    folder = Path(folder)
+    cfg_path, weights = folder/'adapter_config.json', folder/'adapter_model.safetensors'
+    for p in (cfg_path, weights):
+        if not p.is_file(): raise FileNotFoundError(f"peft adapter folder {folder} has no {p.name}")
+    cfg = json.loads(cfg_path.read_text())
+    if cfg.get('peft_type') != 'LORA': raise ValueError(f"{cfg_path}: peft_type must be 'LORA', got {cfg.get('peft_type')!r}")
+    for k in ('use_dora', 'use_rslora'):
+        if cfg.get(k): raise ValueError(f"{cfg_path}: {k}=true adapters are not plain LoRA; cdsam reads plain LoRA only")
+    state, _ = load_state(weights, 'peft adapter')
+    state = {k[len(PEFT_PREFIX):].replace('.default.', '.'): v for k, v in state.items() if k.startswith(PEFT_PREFIX)}
+    names = sorted({k.rsplit('.lora_', 1)[0] for k in state})
+    rp, ap = cfg.get('rank_pattern') or {}, cfg.get('alpha_pattern') or {}
+    pattern = lambda pat, n, default: next((v for k, v in pat.items() if n == k or n.endswith('.' + k)), default)
+    layers = {n: dict(r=int(pattern(rp, n, cfg['r'])), alpha=float(pattern(ap, n, cfg['lora_alpha'])),
+                      dropout=float(cfg.get('lora_dropout') or 0.)) for n in names}
+    apply_lora_config(module, layers, str(folder))
+    check_state_keys({k: v for k, v in lora_state_dict(module).items() if k.rsplit('.lora_', 1)[0] in layers}, state, str(weights))
+    module.load_state_dict(state, strict=False)
+    return names
