@@ -330,7 +330,7 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
 # %% ../nbs/42_cli.ipynb #f44dcd16
 def _predict(a) -> int:
     from cdsam.files import atomic_write, write_csv
-    from cdsam.inference import predict_probs, checkpoint_stats
+    from cdsam.inference import predict_probs, checkpoint_stats, default_prompt
     from cdsam.records import open_image
     imgs = list_images(a.input)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
@@ -339,7 +339,7 @@ def _predict(a) -> int:
     except ValueError: box = []
     if box is not None and len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (numbers); got {a.box!r}")
     model, cfg, meta = _load(a)
-    text = cfg['data']['text'] if a.text is None else a.text
+    text = default_prompt(cfg) if a.text is None else a.text
     out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
     rows, pseudo, failed = [], [], []
     for p, name in zip(imgs, output_names(imgs)):

@@ -204,7 +204,7 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
           'data.batch_size': (lambda v: v >= 1, '>= 1'), 'data.workers': (lambda v: v >= 0, '>= 0'),
           'data.crop': (lambda v: v >= 1, '>= 1'), 'data.resize': (lambda v: v >= 1, '>= 1'),
-          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
+          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.absent_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 

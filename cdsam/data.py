@@ -27,10 +27,10 @@ from .records import (Record, FORMATS, check_records, skip_or_raise, open_image,
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'folder_records', 'coco_records',
-           'split_records', 'rle_decode', 'coco_mask', 'make_transforms', 'sample_prompts', 'check_binary_mask',
-           'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits', 'dermoscopy_records', 'data_records',
-           'SegDataLoaders', 'show_samples', 'build_dataloaders']
+__all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
+           'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
+           'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits',
+           'dermoscopy_records', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -92,6 +92,21 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
             out.append(Record(r.image, classes[c], 'palette', r.mask, int(c), id=f'{r.id}:{classes[c]}'))
     if not out: raise ValueError(f"split {split!r} of {root} has no object pixels of any class in {list(classes)}")
     return out
+
+# %% ../nbs/21_data.ipynb #a918f416
+def absent_class_records(records: list[Record], classes: Sequence[str], rate: float, seed: int = 0) -> list[Record]:
+    """`records` (palette records, one per image and class present) plus, for a seeded `rate` of each image's absent
+    classes, a record prompted by that class whose target is empty."""
+    if not 0 <= rate <= 1: raise ValueError(f"data.absent_rate must be in [0, 1], got {rate!r}")
+    present: dict = {}
+    for r in records:
+        if r.kind == 'palette': present.setdefault(r.image, (r, set()))[1].add(r.value)
+    rng, extra = random.Random(seed), []
+    for image, (r, have) in present.items():
+        for c in range(1, len(classes)):
+            if c not in have and rng.random() < rate:
+                extra.append(dataclasses.replace(r, prompt=classes[c], value=c, id=f"{r.id.split(':')[0]}:{classes[c]}"))
+    return records + extra
 
 # %% ../nbs/21_data.ipynb #bcef6ce8
 MASK_SUFFIXES = ('', '_segmentation', '_Segmentation', '_mask', '_lesion')   # mask stem = image stem + one of these
@@ -404,8 +419,7 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
     if c['root'] is None and not (fmt in ('auto', 'folder') and c['image_dir']): raise ValueError("data.root is not set")
     if fmt == 'auto': fmt = detect_format(c['root'], c['annotations']) if c['root'] is not None else 'folder'
     if fmt == 'voc':
-        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'],
-                  skip_bad=c['skip_bad'])
+        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
         named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
         if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):   # no lists
             train, valid = split_records(voc_records(c['root'], None, **kw), c['valid_frac'], c['seed'])
@@ -425,6 +439,7 @@ def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
     else: train, valid = dermoscopy_records(c, fmt, log, made)
+    if fmt == 'voc' and c['classes'] and c['absent_rate']: train = absent_class_records(train, c['classes'], c['absent_rate'], c['seed'])
     if c['unlabelled_dir']: train = train + folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'], log)
     if not isinstance(c['sources'], (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c['sources']!r}")
     for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)

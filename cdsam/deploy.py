@@ -12,7 +12,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .model import CDSAM
-from .inference import model_from_checkpoint, checkpoint_stats
+from .inference import model_from_checkpoint, checkpoint_stats, default_prompt
 from .lora import merge_lora
 from .files import atomic_write
 from .runtime import file_info
@@ -59,7 +59,7 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
     width."""
     import onnx
     model, cfg, meta = model_from_checkpoint(checkpoint)
-    seg = TextPromptSegmenter(merge_lora(model), text or cfg['data']['text']).eval()
+    seg = TextPromptSegmenter(merge_lora(model), text or default_prompt(cfg, 'cdsam-export --text')).eval()
     (ph, pw), size = model.backbone.patch_size, int(cfg['data']['crop'])
     if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size "
                                                 f"{ph}x{pw}")

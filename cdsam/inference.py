@@ -22,9 +22,9 @@ from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'export_merged', 'peft_parts', 'export_peft',
-           'load_peft_parts', 'predict_probs', 'postprocess', 'mask_prompts', 'evaluate_records', 'overlay',
-           'confidence']
+__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'export_merged', 'peft_parts',
+           'export_peft', 'load_peft_parts', 'predict_probs', 'postprocess', 'mask_prompts', 'evaluate_records',
+           'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -48,6 +48,14 @@ def checkpoint_stats(meta: Mapping) -> tuple:
     "The normalisation `(mean, std)` a checkpoint was trained with (ImageNet's when it does not say)."
     st = meta.get('stats')
     return (tuple(st[0]), tuple(st[1])) if st else IMAGENET_STATS
+
+# %% ../nbs/40_inference.ipynb #f3458767
+def default_prompt(cfg: Mapping, option: str = '--text') -> str:
+    """The text prompt a run's model answers when none is given: its `data.text`; a multi-class run (`data.classes`)
+    never trained on that, so it has none and the error names the classes to choose from (`option` says where)."""
+    d = cfg['data']
+    if d.get('classes'): raise ValueError(f"this model was trained on the classes {', '.join(repr(c) for c in d['classes'][1:])} (data.classes), never on data.text {d['text']!r}: give {option} with one of them")
+    return d['text']
 
 # %% ../nbs/40_inference.ipynb #88483660
 def export_merged(checkpoint, output, fmt: str | None = None) -> Path:

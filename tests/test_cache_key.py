@@ -16,7 +16,7 @@ IN_KEY = {  # setting -> the key field(s) that change with it
     'data.image_dir': 'files', 'data.mask_dir': 'targets', 'data.classes': 'targets', 'data.resize': 'resize',
     'data.crop': 'crop', 'data.normalize': 'stats', 'data.skip_bad': 'files', 'data.valid_frac': 'files',
     'data.seed': 'files', 'data.test_frac': 'files', 'data.coco_mode': 'targets', 'data.annotations': 'targets',
-    'data.unlabelled_dir': 'files', 'data.sources': 'files', 'data.view': 'view', 'data.zoom': 'zoom',
+    'data.unlabelled_dir': 'files', 'data.sources': 'files', 'data.absent_rate': 'targets', 'data.view': 'view', 'data.zoom': 'zoom',
     'cache.flips': 'variants', 'cache.dtype': 'dtype', 'cache.images': 'pixels', 'cache.views': 'variants',
     'cache.seed': 'seed',
 }

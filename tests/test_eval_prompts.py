@@ -35,3 +35,14 @@ def test_box_trained_run_scored_with_boxes(tmp_path, data):
     assert 'prompts (box): box from each ground-truth mask' in r.stdout.splitlines()[0]
     r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'val', '--prompt_mode', 'text+points')
     assert "prompts (text+points): text 'skin lesion' + points from each ground-truth mask" in r.stdout.splitlines()[0], r.stdout
+
+def test_multiclass_predict_and_export_ask_for_a_class(tmp_path):
+    "A multi-class run never trained on data.text: predict and export without --text name the classes instead."
+    root = make_synthetic_voc(tmp_path/'pal', n=6, size=48, classes=CLASSES, seed=2)
+    ck = trained(tmp_path, root, data=dict(root=str(root), resize=56, crop=56, batch_size=4, classes=CLASSES))
+    for args in (('cdsam-predict', '--checkpoint', ck, '--input', root/'JPEGImages', '--output_dir', tmp_path/'p'),
+                 ('cdsam-export', '--checkpoint', ck, '--output', tmp_path/'m.onnx')):
+        r = run_in_process(*args)
+        assert r.returncode == 2 and "trained on the classes 'nevus', 'melanoma' (data.classes)" in r.stderr, r.stderr
+    r = run_in_process('cdsam-predict', '--checkpoint', ck, '--input', root/'JPEGImages', '--output_dir', tmp_path/'p', '--text', 'melanoma')
+    assert r.returncode == 0, r.stderr
