@@ -26,12 +26,14 @@ from .files import atomic_write
 from .inference import predict_probs
 from .plan import RunPlan, CheckpointPlan
 from fastai.learner import Metric, Recorder
+from fastai.callback.progress import ProgressCallback
+from fastcore.basics import noop
 from .metrics import confusion_counts, scores_from_counts, pred_logits, METRIC_NAMES
 
 # %% auto #0
 __all__ = ['unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'EpochSeed', 'SkipsCancelledEpochs', 'StageCheckpoint',
            'StageEarlyStopping', 'HistoryCSV', 'plot_history', 'TeacherEMA', 'AutocastMixedPrecision', 'DualCircleEval',
-           'ResumeSmoothLoss', 'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
+           'EpochLines', 'ResumeSmoothLoss', 'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
 
 # %% ../nbs/32_callbacks.ipynb #0f748979
 def unwrap(model: nn.Module) -> nn.Module:
@@ -269,6 +271,16 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
         print(f"dual-circle after epoch {self.epoch} (0-based): precision {o['precision']:.4f}  recall "
               f"{o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
+
+# %% ../nbs/32_callbacks.ipynb #dbb1afdb
+class EpochLines(Callback):
+    """One plain line per epoch (the metric names once, then the values), for logs redirected to a file, where
+    fastprogress bars would redraw hundreds of times; `cdsam-train` uses it when stdout is not a terminal."""
+    order = ProgressCallback.order + 1
+    def before_fit(self):
+        if self.learn.logger == noop: return
+        self.learn.logger = lambda log: print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
+        self.learn.logger(self.recorder.metric_names)
 
 # %% ../nbs/32_callbacks.ipynb #6bf3b90b
 class ResumeSmoothLoss(Callback):

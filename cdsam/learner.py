@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/learner.html.md"""
 
 # %% ../nbs/35_learner.ipynb #7c395382
 from __future__ import annotations
-import time, warnings
+import sys, time, warnings
 from functools import partial
 from pathlib import Path
 from typing import Mapping
@@ -28,7 +28,7 @@ from .data import IMAGENET_STATS, show_samples, build_dataloaders
 from .records import save_splits
 from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
-from .callbacks import stage_callbacks, unwrap, plot_history, Dice, IoU
+from .callbacks import stage_callbacks, unwrap, plot_history, Dice, IoU, EpochLines
 
 # %% auto #0
 __all__ = ['COMPILE_PARTS', 'StageModel', 'stage_model', 'compile_model', 'adamw_func', 'CDSAMLearner', 'stage_learner',
@@ -285,6 +285,9 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
     else:
         log(f"== stage {stage}: {n} epochs" + (f", resumed after epoch {done}" if res else '') + (f", from {init}" if init and res is None else ''))
         log(stage_table(learn.model.model, learn.stage_report))
+        if not sys.stdout.isatty():                     # a log file: one line per epoch, not hundreds of bar redraws
+            learn.remove_cb(ProgressCallback)
+            learn.add_cb(EpochLines())
         t0 = time.time(); learn.fit_stage(); log(f"stage {stage}: {time.time() - t0:.1f}s")
     if main and plan.history.is_file(): plot_history(plan.history, plan.run_dir/f'stage{stage}_curves.png')
     meta = read_checkpoint(best if best.is_file() else latest)['meta']

@@ -40,6 +40,7 @@ def test_train_chain_writes_checkpoints_history_curves(data, tmp_path):
         Image.open(run_dir/f'stage{s}_curves.png').verify()
         assert next(csv.reader(open(run_dir/f'stage{s}_history.csv')))[:3] == ['epoch', 'train_loss', 'valid_loss']
     assert 'stage 2' in r.stdout and 'LoRA layers' in r.stdout
+    assert '█' not in r.stdout and 'epoch  train_loss  valid_loss  dice  iou  time' in r.stdout      # a log: one line per epoch
 
 def test_train_interrupted_then_resumed(data, tmp_path):
     c = tiny_config(data['voc'], tmp_path/'exp', optim=dict(epochs=40))
