@@ -146,7 +146,7 @@ def _eval_voc(a) -> int:
     import numpy as np
     from PIL import Image
     from cdsam.data import data_records
-    from cdsam.files import atomic_write, write_csv
+    from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, checkpoint_stats
     from cdsam.metrics import METRIC_NAMES
     model, cfg, meta = _load(a)
@@ -163,6 +163,7 @@ def _eval_voc(a) -> int:
     for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
     if a.text: recs = [dataclasses.replace(r, prompt=a.text) for r in recs]
+    if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None], f'--save_preds {a.save_preds}')
     from cdsam.plan import valid_prompt_mode
     a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
     sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
@@ -215,6 +216,9 @@ def _eval_dc(a) -> int:
     from cdsam.inference import predict_probs, checkpoint_stats
     model, cfg, meta = _load(a)
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
+    if a.visualize:
+        from cdsam.files import check_output_folders
+        check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f], f'--vis_output_dir {a.vis_output_dir}')
     text, size, stats = a.text or cfg['data']['text'], cfg['data']['crop'], checkpoint_stats(meta)
     res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
                                a.output_csv, a.vis_output_dir if a.visualize else None)
@@ -329,7 +333,7 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
 
 # %% ../nbs/42_cli.ipynb #f44dcd16
 def _predict(a) -> int:
-    from cdsam.files import atomic_write, write_csv
+    from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import predict_probs, checkpoint_stats, default_prompt
     from cdsam.records import open_image
     imgs = list_images(a.input)
@@ -341,6 +345,11 @@ def _predict(a) -> int:
     model, cfg, meta = _load(a)
     text = default_prompt(cfg) if a.text is None else a.text
     out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
+    check_output_folders([out, out/'masks', out/'overlays'], imgs, f'--output_dir {out}')     # nothing read is overwritten
+    if v is not None:
+        check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
+        if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
+            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
     rows, pseudo, failed = [], [], []
     for p, name in zip(imgs, output_names(imgs)):
         try: im = open_image(p)                                              # as a viewer shows it (EXIF)

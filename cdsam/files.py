@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['WriteError', 'atomic_write', 'write_csv', 'save_state', 'load_state', 'StateDictMismatch', 'check_state_keys',
-           'load_state_dict_checked']
+__all__ = ['WriteError', 'atomic_write', 'write_csv', 'check_output_folders', 'save_state', 'load_state', 'StateDictMismatch',
+           'check_state_keys', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
@@ -60,12 +60,26 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
 def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = None) -> Path:
     """Write dict `rows` as a CSV, atomically; columns `fieldnames` (default: the first row's keys; missing values
     empty)."""
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() != '.csv':
+        raise ValueError(f"{p} exists and is not a .csv file: refusing to replace it with a CSV; give a new .csv path")
     names = list(fieldnames or (rows[0] if rows else []))
     def w(t):
         with open(t, 'w', newline='') as f:
             wr = csv.DictWriter(f, fieldnames=names, restval='')
             wr.writeheader(); wr.writerows(rows)
     return atomic_write(path, w)
+
+# %% ../nbs/01_files.ipynb #ebcac74b
+def check_output_folders(folders, inputs, option: str):
+    """Refuse, in one line, to write into any of `folders` when it holds one of `inputs` (by real path: a link or the
+    file it points to count alike): commands never write their outputs beside, or over, the files they read."""
+    holds: dict[str, Path] = {}
+    for p in inputs:
+        for parent in (Path(p).parent, Path(os.path.realpath(p)).parent): holds.setdefault(os.path.realpath(parent), Path(p))
+    for f in folders:
+        if os.path.realpath(f) in holds:
+            raise ValueError(f"{option} would write into {f}, which holds the input {holds[os.path.realpath(f)]}: choose a folder without inputs")
 
 # %% ../nbs/01_files.ipynb #f9d60f9b
 def _is_safetensors(path) -> bool: return str(path).endswith('.safetensors')

@@ -95,8 +95,11 @@ def amp_setting(optim: Mapping, device=None) -> str | None:
 
 # %% ../nbs/05_plan.ipynb #ef8a033b
 def run_dir(cfg: Mapping) -> Path:
-    "`run.output_dir / run.name`: where a run writes its checkpoints and reports."
-    return Path(cfg['run']['output_dir'])/cfg['run']['name']
+    "`run.output_dir / run.name`: where a run writes its checkpoints and reports (`run.name` a name, not a path)."
+    name = str(cfg['run']['name'])
+    if name in ('', '.', '..') or '/' in name or '\\' in name:
+        raise ConfigError(f"run.name must be a plain name (no '/' and not '.' or '..'), got {name!r}: run.output_dir says where runs go")
+    return Path(cfg['run']['output_dir'])/name
 
 # %% ../nbs/05_plan.ipynb #ad63f2ca
 @dataclass(frozen=True)

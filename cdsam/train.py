@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/train.html.md"""
 
 # %% ../nbs/41_train.ipynb #d4133e7c
 from __future__ import annotations
-import argparse, sys
+import argparse, contextlib, os, sys
 from pathlib import Path
 from typing import Sequence
 from .config import load_config
@@ -15,7 +15,7 @@ from .command import run_cli
 # the training stack (torch, fastai, the models) is imported inside _train: `--help` needs none of it
 
 # %% auto #0
-__all__ = ['parse_stages', 'train_parser', 'main']
+__all__ = ['parse_stages', 'train_parser', 'run_lock', 'main']
 
 # %% ../nbs/41_train.ipynb #1c62dfc3
 def parse_stages(text: str) -> list[int]:
@@ -42,9 +42,33 @@ def train_parser() -> argparse.ArgumentParser:
     ap.add_argument('--init', default=None, help="checkpoint of a previous stage to start the first stage from")
     ap.add_argument('--resume', action='store_true', help="continue each stage from its latest checkpoint; finished "
                                                           "stages are skipped")
+    ap.add_argument('--overwrite', action='store_true', help="train again into a run folder that already holds checkpoints, replacing them (default: refuse)")
     ap.add_argument('overrides', nargs='*', help='section.key=value overrides, e.g. optim.lr=3e-4 '
                                                  'lora.dino.last_k_blocks=4')
     return ap
+
+# %% ../nbs/41_train.ipynb #089282f3
+@contextlib.contextmanager
+def run_lock(run: Path):
+    "Hold `run/.lock` while training into `run` (rank 0 only); another live process holding it is refused in one line."
+    from fastai.torch_core import rank_distrib
+    if rank_distrib() != 0:
+        yield
+        return
+    run.mkdir(parents=True, exist_ok=True)
+    lock = run/'.lock'
+    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try: pid = int(lock.read_text().strip() or 0)
+        except (OSError, ValueError): pid = 0
+        alive = pid > 0 and Path(f'/proc/{pid}').exists() if Path('/proc').is_dir() else pid > 0
+        if alive and pid != os.getpid(): raise ValueError(f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock}): wait for it, or give another run.name") from None
+        lock.unlink(missing_ok=True)                    # a stale lock: its process is gone
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try: yield
+    finally: lock.unlink(missing_ok=True)
 
 # %% ../nbs/41_train.ipynb #19810f13
 def _train(a) -> int:
@@ -55,7 +79,13 @@ def _train(a) -> int:
                                                                                   f"{a.init}")
     # --stages, else the config's run.stages (a recipe's chain, e.g. '1-2'), else its stage.id
     stages = parse_stages(str(a.stages or cfg['run']['stages'])) if (a.stages or cfg['run']['stages']) else [cfg['stage']['id']]
-    res = train_stages(cfg, stages, init=a.init, resume=a.resume)
+    from cdsam.plan import run_dir
+    run = run_dir(cfg)
+    done = sorted((run/'checkpoints').rglob('*.pt')) + sorted((run/'checkpoints').rglob('*.safetensors'))
+    if done and not (a.resume or a.overwrite) and rank_distrib() == 0:
+        raise ValueError(f"run folder {run} already holds checkpoints ({done[0]}): give --resume to continue that run, --overwrite to train it again from the start, or another run.name")
+    with run_lock(run):
+        res = train_stages(cfg, stages, init=a.init, resume=a.resume)
     if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")
     for r in res: print(f"{r['stage']:>5}  {r['monitor'] or '-':>10}  "
