@@ -38,7 +38,7 @@ def _load(a) -> tuple:
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
     model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
     if getattr(a, 'threshold', 0) is None: a.threshold = mcfg['eval']['threshold']      # the run's own eval.threshold
-    for k in ('largest_component', 'fill_holes'):                                        # and its post-processing
+    for k in ('tta', 'largest_component', 'fill_holes'):                                 # and its post-processing
         if getattr(a, k, False) is None: setattr(a, k, mcfg['eval'][k])
     return model, mcfg, meta
 
@@ -51,7 +51,7 @@ def _load_onnx(a) -> tuple:
         raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
     m = OrtModel(a.checkpoint); i = m.info
     if a.threshold is None: a.threshold = i['threshold']
-    a.largest_component, a.fill_holes = bool(a.largest_component), bool(a.fill_holes)
+    a.tta, a.largest_component, a.fill_holes = bool(a.tta), bool(a.largest_component), bool(a.fill_holes)
     cfg = dict(data=dict(crop=i['size'], text=i['text']), eval=dict(threshold=i['threshold']))
     return m, cfg, dict(stats=[i['mean'], i['std']])
 
@@ -72,7 +72,9 @@ def _positive_int(text: str) -> int:
     return v
 
 def _postprocess_options(ap: argparse.ArgumentParser):
-    "`--largest_component` / `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
+    "`--tta`, `--largest_component`, `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
+    ap.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None,
+                    help="average with the horizontally / vertically flipped predictions (default: the run's eval.tta)")
     ap.add_argument('--largest_component', action=argparse.BooleanOptionalAction, default=None,
                     help="keep only the largest connected component of each mask (default: the run's eval.largest_component)")
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
@@ -111,7 +113,6 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
     ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
-    ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions (as cdsam-predict --tta)')
     ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
                     help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
     _postprocess_options(ap)
@@ -138,22 +139,12 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
             print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
 
 # %% ../nbs/42_cli.ipynb #41b86d98
-def _eval_voc(a) -> int:
-    if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
-        raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+def _eval_records(a, d: dict) -> tuple:
+    "The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits."
     import dataclasses
-    import numpy as np
-    from PIL import Image
     from cdsam.data import data_records
-    from cdsam.files import atomic_write, write_csv, check_output_folders
-    from cdsam.inference import evaluate_records, checkpoint_stats
-    from cdsam.metrics import METRIC_NAMES
-    model, cfg, meta = _load(a)
-    d = cfg['data']
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    # the split as training read it: the run's format, classes, prompts and seeded splits (sources left out)
     c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': a.split,
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}
@@ -162,7 +153,21 @@ def _eval_voc(a) -> int:
         recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
     for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
-    if a.text: recs = [dataclasses.replace(r, prompt=a.text) for r in recs]
+    return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
+
+# %% ../nbs/42_cli.ipynb #9690b61d
+def _eval_voc(a) -> int:
+    if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
+        raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+    import numpy as np
+    from PIL import Image
+    from cdsam.files import atomic_write, write_csv, check_output_folders
+    from cdsam.inference import evaluate_records, checkpoint_stats
+    from cdsam.metrics import METRIC_NAMES
+    model, cfg, meta = _load(a)
+    d = cfg['data']
+    root, recs = _eval_records(a, d)
     if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None], f'--save_preds {a.save_preds}')
     from cdsam.plan import valid_prompt_mode
     a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
@@ -298,7 +303,6 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large '
                                                                      'images')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
-    ap.add_argument('--tta', action='store_true', help='average with horizontally / vertically flipped predictions')
     _postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
     ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label '
@@ -332,8 +336,20 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
                 fraction=round(float(m.mean()), 6), error='')
 
 # %% ../nbs/42_cli.ipynb #f44dcd16
+def _predict_outputs(a, imgs: list[Path]) -> tuple[Path, Path | None]:
+    "cdsam-predict's output folder and pseudo-label root, refused when they would overwrite inputs or ground truth."
+    from cdsam.files import check_output_folders
+    out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
+    check_output_folders([out, out/'masks', out/'overlays'], imgs, f'--output_dir {out}')     # nothing read is overwritten
+    if v is not None:
+        check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
+        if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
+            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
+    return out, v
+
+# %% ../nbs/42_cli.ipynb #b364848f
 def _predict(a) -> int:
-    from cdsam.files import atomic_write, write_csv, check_output_folders
+    from cdsam.files import atomic_write, write_csv
     from cdsam.inference import predict_probs, checkpoint_stats, default_prompt
     from cdsam.records import open_image
     imgs = list_images(a.input)
@@ -344,12 +360,7 @@ def _predict(a) -> int:
     if box is not None and len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (numbers); got {a.box!r}")
     model, cfg, meta = _load(a)
     text = default_prompt(cfg) if a.text is None else a.text
-    out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
-    check_output_folders([out, out/'masks', out/'overlays'], imgs, f'--output_dir {out}')     # nothing read is overwritten
-    if v is not None:
-        check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
-        if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
-            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
+    out, v = _predict_outputs(a, imgs)
     rows, pseudo, failed = [], [], []
     for p, name in zip(imgs, output_names(imgs)):
         try: im = open_image(p)                                              # as a viewer shows it (EXIF)

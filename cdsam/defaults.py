@@ -85,7 +85,7 @@ LEARN_DEFAULTS = dict(
     optim=dict(lr=None, lora_lr=None, wd=0.05, epochs=None, pct_start=0.25, betas=[0.9, 0.999], eps=1e-8, accum=1,
                clip_grad=1.0, amp=None, amp_dtype='auto', fused=False, moms=None),
     checkpoint=dict(dir=None, save_best=True, save_latest=True, keep_per_epoch=False, format='pt', monitor='dice'),
-    eval=dict(threshold=0.5, prompt_mode='auto', largest_component=False, fill_holes=False, dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None,
+    eval=dict(threshold=0.5, prompt_mode='auto', tta=False, largest_component=False, fill_holes=False, dual_circle=dict(image_dir=None, circle_dir=None, ignore_rect_dir=None,
                                                                   output_dir=None, text=None, every=1)),
     train=dict(prompt_mode='text', compile=False, compile_mode=None, channels_last=False,
                early_stopping=dict(patience=None, min_delta=0.0)),

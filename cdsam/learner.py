@@ -295,15 +295,20 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
                 metrics=meta.get('metrics', {}), monitor=meta.get('monitor'), best_value=meta.get('best'))
 
 # %% ../nbs/35_learner.ipynb #ad0cd485
-def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print) -> list[dict]:
+def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print, overwrite: bool = True) -> list[dict]:
     """Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from
     `init`."""
     from cdsam.config import dump_config, load_config
     from cdsam.plan import run_dir
     from cdsam.files import atomic_write
-    out = run_dir(load_config(cfg))
-    # once the first stage is validated: a rejected run leaves it as it was
+    c0 = load_config(cfg)
+    out = run_dir(c0)
+    # once the first stage is validated: a rejected run leaves it as it was; without resume or overwrite, a run folder
+    # that already holds checkpoints is refused (cdsam-train: nothing the user has is replaced by accident)
     def write_config():
+        done = [p for d in {out/'checkpoints', Path(c0['checkpoint']['dir'] or out/'checkpoints')} for p in sorted(d.rglob('*.pt')) + sorted(d.rglob('*.safetensors'))]
+        if done and not (resume or overwrite):
+            raise ValueError(f"run folder {out} already holds checkpoints ({done[0]}): give --resume to continue that run, --overwrite to train it again from the start, or another run.name")
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for i, s in enumerate(stages):

@@ -80,12 +80,8 @@ def _train(a) -> int:
     # --stages, else the config's run.stages (a recipe's chain, e.g. '1-2'), else its stage.id
     stages = parse_stages(str(a.stages or cfg['run']['stages'])) if (a.stages or cfg['run']['stages']) else [cfg['stage']['id']]
     from cdsam.plan import run_dir
-    run = run_dir(cfg)
-    done = sorted((run/'checkpoints').rglob('*.pt')) + sorted((run/'checkpoints').rglob('*.safetensors'))
-    if done and not (a.resume or a.overwrite) and rank_distrib() == 0:
-        raise ValueError(f"run folder {run} already holds checkpoints ({done[0]}): give --resume to continue that run, --overwrite to train it again from the start, or another run.name")
-    with run_lock(run):
-        res = train_stages(cfg, stages, init=a.init, resume=a.resume)
+    with run_lock(run_dir(cfg)):                    # refuses a run folder with checkpoints unless --resume / --overwrite
+        res = train_stages(cfg, stages, init=a.init, resume=a.resume, overwrite=a.overwrite)
     if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")
     for r in res: print(f"{r['stage']:>5}  {r['monitor'] or '-':>10}  "
