@@ -21,7 +21,7 @@ from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
 from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
 from .config import section
-from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, pair_masks, count_masks,
+from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
                            select_ids)   # (re-exported: defined in cdsam.records)
 from fastcore.basics import patch
@@ -126,7 +126,8 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
     paired = {p: next((masks[p.stem + s] for s in MASK_SUFFIXES if p.stem + s in masks), None) for p in imgs}
     unpaired = [p for p, m in paired.items() if m is None]
     if masks and unpaired:
-        msg = (f"folder {idir}: {len(unpaired)} of {len(imgs)} images have no mask ({len(masks)} masks in {mask_dir}); first unpaired image {unpaired[0].name}, expected mask {unpaired[0].stem}.png (or {unpaired[0].stem}_segmentation.png)")
+        msg = unpaired_message(f"folder {idir}", len(unpaired), len(imgs), f"{len(masks)} masks in {mask_dir}", unpaired[0],
+                               f"{unpaired[0].stem}.png (or {unpaired[0].stem}_segmentation.png)")
         if len(unpaired) == len(imgs): raise ValueError(msg)
         log(f"data: {msg}: they train as unlabelled samples")
     recs = [Record(p, text, 'binary', m, id=p.stem) if m is not None else Record(p, text, 'none', id=p.stem)

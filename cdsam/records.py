@@ -18,9 +18,9 @@ from .defaults import IMAGE_EXTS, FORMATS   # (re-exported: defined in cdsam.def
 # %% auto #0
 __all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'Record', 'exif_orientation', 'to_rgb',
            'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images', 'pair_masks',
-           'count_masks', 'grouped_split', 'save_splits', 'read_split_ids', 'select_ids', 'IsicSplit', 'isic_layout',
-           'isic_mask', 'isic_records', 'read_table', 'dx_prompt', 'ham10000_records', 'ph2_diagnoses', 'ph2_records',
-           'detect_format']
+           'unpaired_message', 'count_masks', 'grouped_split', 'save_splits', 'read_split_ids', 'select_ids',
+           'IsicSplit', 'isic_layout', 'isic_mask', 'isic_records', 'read_table', 'dx_prompt', 'ham10000_records',
+           'ph2_diagnoses', 'ph2_records', 'detect_format']
 
 # %% ../nbs/18_records.ipynb #feb1b2d7
 @dataclass
@@ -126,9 +126,12 @@ def pair_masks(images: Sequence[Path], mask_for: Callable[[Path], Path], what: s
         m = mask_for(p)
         if m.is_file(): recs.append(Record(p, text, 'binary', m, id=p.stem))
         else: missing.append((p, m))
-    if missing:
-        skip_or_raise(f"{what}: {len(missing)} of {len(images)} images have no mask ({masks_found}); first unpaired image {missing[0][0].name}, expected mask {missing[0][1].name}", skip_bad)
+    if missing: skip_or_raise(unpaired_message(what, len(missing), len(images), masks_found, *missing[0]), skip_bad)
     return recs
+
+def unpaired_message(what: str, n_unpaired: int, n_images: int, masks_found: str, image: Path, expected) -> str:
+    "The one line that reports images without their masks: the counts, the first unpaired image, the mask expected."
+    return f"{what}: {n_unpaired} of {n_images} images have no mask ({masks_found}); first unpaired image {Path(image).name}, expected mask {expected if isinstance(expected, str) else Path(expected).name}"
 
 def count_masks(folder: Path) -> str:
     "'N masks in FOLDER' for `pair_masks`' message."
