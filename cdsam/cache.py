@@ -16,6 +16,7 @@ from fastai.torch_core import rank_distrib
 from .data import SegDataset, SegDataLoaders
 from .records import open_image
 from .files import atomic_write
+from .command import Progress
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from .config import section
 from .lora import lora_layers, disable_lora
@@ -195,8 +196,11 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
     `images`, their pixels and every record's mask in each view)."""
     device, views = device or next(backbone.parameters()).device, 1 + max(v[0] for v in variants)
     slot_of = {i: s for s, i in enumerate(idx)}
-    was, _ = backbone.training, backbone.eval()
+    was = backbone.training
+    backbone.eval()
     toks, clss, lays, pix, masks, teas = [], [], [], [], {}, []
+    # a large cache builds for minutes: say how far it is (a few seconds' worth, below 64 images, stays quiet)
+    progress = Progress(len(idx), prefix='feature cache: ') if len(idx) >= 64 else None
     try:
         for b in range(0, len(idx), batch_size):
             chunk = idx[b:b + batch_size]
@@ -213,13 +217,17 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
                     with disable_lora(backbone):
                         g = backbone.grid_size(xs[0].shape[-2:])
                         teas.append(torch.stack([backbone.forward_from(p, prefix, g)['tokens'] for p in pre], 1).to('cpu', dtype))
+                if progress: progress.update(len(chunk))
                 continue
             outs = [backbone(x) for x in inputs]
             toks.append(torch.stack([o['tokens'] for o in outs], 1).to('cpu', dtype))     # (b, V, N, C)
             clss.append(torch.stack([o['cls'] for o in outs], 1).to('cpu', dtype))        # (b, V, C)
             if outs[0]['layers']:
                 lays.append(torch.stack([torch.stack(o['layers'], 1) for o in outs], 1).to('cpu', dtype))
-    finally: backbone.train(was)
+            if progress: progress.update(len(chunk))
+    finally:
+        backbone.train(was)
+        if progress: progress.close()
     if images:                                         # records sharing an image have their own masks: (R, K, 1, H, W)
         slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
         views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[str(ds.records[i].image)], k))[1] for k in range(views)]

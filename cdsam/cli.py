@@ -6,8 +6,8 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
-import argparse, io, shutil, sys, warnings
-from collections import Counter
+import argparse, csv, io, itertools, math, os, shutil, sys, warnings
+from collections import Counter, deque
 from pathlib import Path
 from typing import Sequence
 from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS, FORMATS
@@ -15,9 +15,9 @@ from .command import run_cli
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_main', 'eval_dual_circle_parser', 'eval_dual_circle_main',
-           'list_images', 'output_names', 'predict_parser', 'predict_main', 'sam_encode_parser', 'sam_encode_main',
-           'export_parser', 'check_output', 'export_main']
+__all__ = ['PREDICT_COLUMNS', 'report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_main', 'eval_dual_circle_parser',
+           'eval_dual_circle_main', 'list_images', 'check_prompts', 'output_names', 'predict_parser', 'predict_main',
+           'sam_encode_parser', 'sam_encode_main', 'export_parser', 'check_output', 'export_main']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def _device(name: str | None) -> str:
@@ -240,13 +240,16 @@ def eval_dual_circle_main(
     return run_cli(_eval_dc, eval_dual_circle_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #356b45d0
-def list_images(src) -> list[Path]:
-    "Images named by `src`: one image file, every image in a folder (sorted), or the paths listed in a `.txt` file."
+def list_images(src, recursive: bool = False) -> list[Path]:
+    """Images named by `src`: one image file, every image in a folder (sorted; `recursive`: in its subfolders too,
+    hidden ones left out), or the paths listed in a `.txt` file."""
     p = Path(src)
     if not p.exists(): raise FileNotFoundError(f"input not found: {p}")
     if p.is_dir():
-        out = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_EXTS)
-        if not out: raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}")
+        found = p.rglob('*') if recursive else p.iterdir()
+        out = sorted(q for q in found if q.suffix.lower() in IMAGE_EXTS and q.is_file()
+                     and not any(part.startswith('.') for part in q.relative_to(p).parts))
+        if not out: raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}" + ('' if recursive else " (--recursive also searches its subfolders)"))
         return out
     if p.suffix.lower() == '.txt':
         out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip()
@@ -255,128 +258,218 @@ def list_images(src) -> list[Path]:
         if missing: raise FileNotFoundError(f"{len(missing)} image(s) listed in {p} not found, e.g. {missing[0]}")
         if not out: raise ValueError(f"list file {p} is empty")
         return out
-    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a "
-                                                            "folder, nor a .txt list")
+    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
     return [p]
 
 # %% ../nbs/42_cli.ipynb #926a2a4e
+def _numbers(text: str, option: str, item: str) -> list[float]:
+    "The comma-separated finite numbers of `item`, or a one-line error naming `option`."
+    try: v = [float(x) for x in item.split(',')]
+    except ValueError: raise ValueError(f"{option} takes numbers separated by commas; got {item!r} in {text!r}") from None
+    if not all(math.isfinite(x) for x in v): raise ValueError(f"{option} takes finite numbers (no nan / inf); got {item!r}")
+    return v
+
 def _points(text):
+    "`--points 'x,y[,label];...'` as `(points, labels)`."
     if not text: return None, None
     pts, labels = [], []
     for item in text.split(';'):
-        try: v = [float(x) for x in item.split(',')]
-        except ValueError: v = []
-        if len(v) not in (2, 3): raise ValueError("--points items look like x,y or x,y,label (numbers, ';' between "
-                                                  f"points); got {item!r}")
-        if len(v) == 3 and v[2] not in (0, 1): raise ValueError("--points label must be 1 (object) or 0 (background); "
-                                                                f"got {item!r}")
-        pts.append(v[:2]); labels.append(int(v[2]) if len(v) == 3 else 1)
+        v = _numbers(text, '--points', item)
+        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label (';' between points); got {item!r}")
+        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(f"--points label must be 1 (object) or 0 (background); got {item!r}")
+        pts.append(v[:2])
+        labels.append(int(v[2]) if len(v) == 3 else 1)
     return pts, labels
 
+def _box(text):
+    "`--box 'x0,y0,x1,y1'` with x0 < x1 and y0 < y1."
+    if not text: return None
+    box = _numbers(text, '--box', text)
+    if len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (four numbers); got {text!r}")
+    if not (box[0] < box[2] and box[1] < box[3]): raise ValueError(f"--box must have x0 < x1 and y0 < y1 (left, top, right, bottom); got {text!r}")
+    return box
+
+def check_prompts(points, box, size: tuple[int, int], image) -> None:
+    "Refuse, in one line naming `image`, point / box prompts outside its `size` `(W, H)` in pixels."
+    W, H = size
+    for x, y in points or []:
+        if not (0 <= x <= W and 0 <= y <= H): raise ValueError(f"--points {x:g},{y:g} is outside {image} ({W}x{H} pixels)")
+    if box is not None and (box[0] < 0 or box[1] < 0 or box[2] > W or box[3] > H):
+        raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} is not inside {image} ({W}x{H} pixels)")
+
 def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
-    """A distinct output name per input: its stem, or `stem_ext` where stems collide (`x.jpg`, `x.png` → `x_jpg`,
-    `x_png`), then `_2`, `_3`… With `keep_folders` (relative paths), a name keeps its folder and only names in one
-    folder collide."""
+    """A distinct output name per input: its stem when no other input has it; where stems collide, `stem_ext` (`x.jpg`,
+    `x.png` → `x_jpg`, `x_png`), then `_2`, `_3`… avoiding every name already given (an input `x_jpg.png` keeps
+    `x_jpg`). With `keep_folders` (relative paths), a name keeps its folder and only names in one folder collide."""
     keys = [str(p.with_suffix('')) if keep_folders else p.stem for p in paths]
     clash = Counter(keys)
-    names = [f"{k}_{p.suffix[1:].lower()}" if clash[k] > 1 else k for p, k in zip(paths, keys)]
-    seen: Counter = Counter()
+    taken = {k for k in keys if clash[k] == 1}
     out = []
-    for n in names:
-        seen[n] += 1
-        out.append(n if seen[n] == 1 else f'{n}_{seen[n]}')
+    for p, k in zip(paths, keys):
+        if clash[k] == 1:
+            out.append(k)
+            continue
+        base = f"{k}_{p.suffix[1:].lower()}"
+        name, i = base, 1
+        while name in taken:
+            i += 1
+            name = f"{base}_{i}"
+        taken.add(name)
+        out.append(name)
     return out
 
 # %% ../nbs/42_cli.ipynb #16950dfb
+def _unit(text: str) -> float:
+    "argparse type: a number in [0, 1]."
+    try: v = float(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
+    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return v
+
 def predict_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-predict` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list "
-                                                                   "file.")
+    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
     _common(ap)
     ap.add_argument('--input', required=True, help='image file, folder of images, or .txt list of image paths')
+    ap.add_argument('--recursive', action='store_true', help="also predict the images in the input folder's subfolders (output names keep their relative folders)")
     ap.add_argument('--output_dir', required=True, help='where masks/, overlays/ and scores.csv go')
+    ap.add_argument('--resume', action='store_true', help="continue an interrupted run into the same --output_dir: images its scores.csv lists as done are skipped")
+    ap.add_argument('--batch_size', type=_positive_int, default=None, help="images per forward pass with a text prompt (default: 16 on a GPU, 4 on the CPU)")
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text); '' for none")
-    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 "
-                                                   "object, 0 background)")
+    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
-    ap.add_argument('--opacity', type=float, default=0.4, help='overlay opacity (default 0.4)')
-    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large '
-                                                                     'images')
+    ap.add_argument('--opacity', type=_unit, default=0.4, help='overlay opacity in [0, 1] (default 0.4)')
+    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large images')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
     _postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
-    ap.add_argument('--min_confidence', type=float, default=0.9, help='mean pixel confidence needed for a pseudo-label '
-                                                                      '(default 0.9)')
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
-                                                          'report it, exit 1 at the end)')
+    ap.add_argument('--min_confidence', type=_unit, default=0.9, help='mean pixel confidence in [0, 1] needed for a pseudo-label (default 0.9)')
+    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
-                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run "
-                         "by "
-                         "onnxruntime (its own text prompt; no points / box)")
+                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by onnxruntime (its own text prompt; no points / box)")
     return ap
 
 # %% ../nbs/42_cli.ipynb #8bfb1baf
-def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, v: Path | None, pseudo: list) -> dict:
-    "Write one image's mask and overlay (and, confident enough, its pseudo-label); its row of scores.csv."
+PREDICT_COLUMNS = ('image', 'mask', 'score', 'confidence', 'fraction', 'area', 'error')   # of cdsam-predict's scores.csv
+
+def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, v: Path | None) -> tuple[dict, bool]:
+    """Write one image's mask and overlay (and, confident enough, its pseudo-label): its row of scores.csv and whether
+    it became a pseudo-label. Runs in a writer thread."""
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write
     from cdsam.inference import overlay, confidence, postprocess
     m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
-    png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG')
+    png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG', compress_level=1)
     atomic_write(out/'masks'/f'{name}.png', png)
-    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG'))
+    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1))
     conf = confidence(prob)
-    if v is not None and conf >= a.min_confidence:
-        (v/'JPEGImages').mkdir(parents=True, exist_ok=True)
+    pseudo = v is not None and conf >= a.min_confidence
+    if pseudo:
+        (v/'JPEGImages'/name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
         atomic_write(v/'SegmentationClass'/f'{name}.png', png)
-        pseudo.append(name)
-    return dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
-                fraction=round(float(m.mean()), 6), error='')
+    row = dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
+               fraction=round(float(m.mean()), 6), area=int(m.sum()), error='')
+    return row, pseudo
 
 # %% ../nbs/42_cli.ipynb #f44dcd16
-def _predict_outputs(a, imgs: list[Path]) -> tuple[Path, Path | None]:
+def _predict_outputs(a, imgs: list[Path], names: list[str]) -> tuple[Path, Path | None]:
     "cdsam-predict's output folder and pseudo-label root, refused when they would overwrite inputs or ground truth."
     from cdsam.files import check_output_folders
     out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
-    check_output_folders([out, out/'masks', out/'overlays'], imgs, f'--output_dir {out}')     # nothing read is overwritten
+    subs = sorted({str(Path(n).parent) for n in names} - {'.'})                  # --recursive: the inputs' own folders
+    check_output_folders([out] + [out/k/s for k in ('masks', 'overlays') for s in ['.', *subs]], imgs, f'--output_dir {out}')
+    src = Path(a.input)
+    if a.recursive and src.is_dir() and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(src)):
+        raise ValueError(f"--output_dir {out} is inside the --recursive input folder {src}: its masks would be read as inputs by the next run; choose a folder outside it")
     if v is not None:
+        if a.resume: raise ValueError("--resume does not continue --pseudo_labels (their train.txt is written at the end): rerun without --resume into a new --pseudo_labels folder")
         check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
         if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
             raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
     return out, v
 
+def _resumed_rows(a, out: Path) -> dict[str, dict]:
+    "With `--resume`, the scores.csv rows of the images an earlier run finished (mask written, no error), by image."
+    if not a.resume: return {}
+    f = out/'scores.csv'
+    if not f.is_file(): raise FileNotFoundError(f"--resume: no scores.csv in {out} to continue from; run without --resume")
+    with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
+    return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
+
+def _prefetch(pool, fn, items: list, ahead: int):
+    "`(item, future of fn(item))` in order, with at most `ahead` items submitted to `pool` beyond the one consumed."
+    it, queue = iter(items), deque()
+    for x in itertools.islice(it, ahead): queue.append((x, pool.submit(fn, x)))
+    while queue:
+        x, f = queue.popleft()
+        for nxt in itertools.islice(it, 1): queue.append((nxt, pool.submit(fn, nxt)))
+        yield x, f
+
+def _read(item):
+    "`(image, None)` or `(None, the exception)` for `item = (path, name)`: a reader thread's work."
+    from cdsam.records import open_image
+    try: return open_image(item[0]), None                                # as a viewer shows it (EXIF)
+    except Exception as e: return None, e
+
 # %% ../nbs/42_cli.ipynb #b364848f
 def _predict(a) -> int:
-    from cdsam.files import atomic_write, write_csv
-    from cdsam.inference import predict_probs, checkpoint_stats, default_prompt
-    from cdsam.records import open_image
-    imgs = list_images(a.input)
+    from concurrent.futures import ThreadPoolExecutor, Future
+    from cdsam.files import atomic_write, CsvLog
+    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats, default_prompt
+    from cdsam.command import Progress
+    imgs = list_images(a.input, a.recursive)
+    names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
     pts, labels = _points(a.points)
-    try: box = [float(v) for v in a.box.split(',')] if a.box else None
-    except ValueError: box = []
-    if box is not None and len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (numbers); got {a.box!r}")
+    box = _box(a.box)
     model, cfg, meta = _load(a)
     text = default_prompt(cfg) if a.text is None else a.text
-    out, v = _predict_outputs(a, imgs)
-    rows, pseudo, failed = [], [], []
-    for p, name in zip(imgs, output_names(imgs)):
-        try: im = open_image(p)                                              # as a viewer shows it (EXIF)
-        except Exception as e:
-            if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
-            failed.append((p, f'unreadable ({type(e.__cause__ or e).__name__})'))
-            rows.append(dict(image=str(p), mask='', score='', confidence='', fraction='', error=failed[-1][1])); continue
-        prob, score = predict_probs(model, im, text or None, cfg['data']['crop'], checkpoint_stats(meta), a.tile,
-                                    a.overlap, a.tta, pts, labels, box)
-        rows.append(_write_prediction(a, p, name, im, prob, score, out, v, pseudo))
-    write_csv(rows, out/'scores.csv')
+    out, v = _predict_outputs(a, imgs, names)
+    kept = _resumed_rows(a, out)
+    todo = [(p, n) for p, n in zip(imgs, names) if str(p) not in kept]
+    one_by_one = bool(a.tile) or pts is not None or box is not None or not text
+    batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
+    size, stats = cfg['data']['crop'], checkpoint_stats(meta)
+    def predict(batch):                                               # [(path, name, image)] -> [(probs, score)]
+        for p, _, im in batch: check_prompts(pts, box, im.size, p)
+        if one_by_one: return [predict_probs(model, im, text or None, size, stats, a.tile, a.overlap, a.tta, pts, labels, box) for _, _, im in batch]
+        return predict_batch(model, [im for _, _, im in batch], text, size, stats, a.tta)
+    pseudo, failed, pending, batch = [], [], deque(), []
+    progress = Progress(len(todo), prefix='cdsam-predict: ')
+    if kept: print(f"--resume: {len(kept)} image(s) already done in {out/'scores.csv'}, {len(todo)} to do")
+    def drain(wait: bool):                                            # rows in input order, as their writes finish
+        while pending and (wait or pending[0][1].done()):
+            name, done = pending.popleft()
+            row, is_pseudo = done.result()
+            log.add(row)
+            if is_pseudo: pseudo.append(name)
+            progress.update()
+    def run_batch():
+        for (p, name, im), (prob, score) in zip(batch, predict(batch)):
+            pending.append((name, pool.submit(_write_prediction, a, p, name, im, prob, score, out, v)))
+        batch.clear()
+        drain(False)
+    with CsvLog(out/'scores.csv', PREDICT_COLUMNS, kept.values()) as log, ThreadPoolExecutor(2) as pool:
+        for (p, name), f in _prefetch(pool, _read, todo, 2 * batch_size):
+            im, err = f.result()
+            if err is None:
+                batch.append((p, name, im))
+                if len(batch) == batch_size: run_batch()
+                continue
+            if a.strict: raise ValueError(f"unreadable image {p}: {err}")
+            run_batch()                                              # the rows stay in input order
+            failed.append((p, f'unreadable ({type(err.__cause__ or err).__name__})'))
+            done = Future()
+            done.set_result((dict(image=str(p), error=failed[-1][1]), False))
+            pending.append((name, done))
+        run_batch()
+        drain(True)
+    progress.close()
     if v is not None:
-        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt',
-                     lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
-        print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in "
-              f"{a.pseudo_labels}")
+        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
+        print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
     print(f"{len(imgs) - len(failed)} image(s): masks, overlays and scores.csv in {out}")
     return report_failures(failed, a.strict)
 

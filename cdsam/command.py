@@ -6,12 +6,12 @@ Docs: https://cdsam.github.io/cdsam/command.html.md"""
 
 # %% ../nbs/04_command.ipynb #b62f5ce3
 from __future__ import annotations
-import argparse, sys
+import argparse, math, sys, time
 from typing import Callable, Sequence
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['user_errors', 'run_cli']
+__all__ = ['user_errors', 'run_cli', 'Progress']
 
 # %% ../nbs/04_command.ipynb #64e85e03
 def user_errors() -> tuple:
@@ -32,12 +32,43 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
         parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
     args = parser.parse_intermixed_args(argv)
     try: return fn(args) or 0
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun with --resume to continue from the latest checkpoint",
-              file=sys.stderr)
+    except KeyboardInterrupt:                     # only commands that can continue say how
+        resumable = any(a.dest == 'resume' for a in parser._actions)
+        print(f"{parser.prog}: interrupted" + ("; rerun with --resume to continue where it stopped" if resumable else ""), file=sys.stderr)
         return 130
     except Exception as e:
         if args.debug or not isinstance(e, user_errors()): raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"{parser.prog}: error: {msg}", file=sys.stderr)
         return 2
+
+# %% ../nbs/04_command.ipynb #e5c43bc1
+class Progress:
+    """Progress of `total` items (`what`) with their rate, on `stream` (default stderr): redrawn in place on a terminal,
+    one line per tenth of the work when redirected."""
+    def __init__(self, total: int, what: str = 'images', prefix: str = '', stream=None):
+        self.total, self.what, self.prefix = total, what, prefix
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, 'isatty') and self.stream.isatty()
+        self.done, self.printed, self.t0 = 0, 0, time.perf_counter()
+        self.step = max(1, math.ceil(total / 10))
+
+    def rate(self) -> float:
+        "Items per second so far."
+        return self.done / max(time.perf_counter() - self.t0, 1e-9)
+
+    def line(self) -> str:
+        "The progress line as it is printed."
+        return f"{self.prefix}{self.done}/{self.total} {self.what}, {self.rate():.1f} {self.what}/s"
+
+    def update(self, n: int = 1):
+        "Count `n` more items done; print when a terminal redraws or a tenth is complete."
+        self.done += n
+        if self.tty: print(f"\r{self.line()}", end='', file=self.stream, flush=True)
+        elif self.done - self.printed >= self.step or (self.done >= self.total > self.printed):
+            print(self.line(), file=self.stream, flush=True)
+            self.printed = self.done
+
+    def close(self):
+        "End the redrawn line on a terminal."
+        if self.tty and self.done: print(file=self.stream, flush=True)

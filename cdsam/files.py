@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['WriteError', 'atomic_write', 'write_csv', 'check_output_folders', 'save_state', 'load_state', 'StateDictMismatch',
-           'check_state_keys', 'load_state_dict_checked']
+__all__ = ['WriteError', 'atomic_write', 'write_csv', 'CsvLog', 'check_output_folders', 'save_state', 'load_state',
+           'StateDictMismatch', 'check_state_keys', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
@@ -34,6 +34,17 @@ def _write_error(path: Path, e: BaseException) -> WriteError:
     return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: "
                                                               f"{getattr(e, 'strerror', None) or e}")
 
+def _umask() -> int:
+    "The process umask, read without changing it where Linux shows it (a set-and-restore elsewhere)."
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except (OSError, ValueError): pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
     """Call `write_fn(tmp_path)` then atomically move the temp file to `path`; `path` is untouched if `write_fn` fails.
     A full disk (or any other OS-level write failure, torch.save's included) raises `WriteError` naming `path`."""
@@ -47,6 +58,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
     tmp = Path(tmp)
     try:
         write_fn(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes it 0600: honour the umask, as open() would
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
     except (OSError, RuntimeError) as e:
@@ -69,6 +81,27 @@ def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = 
             wr = csv.DictWriter(f, fieldnames=names, restval='')
             wr.writeheader(); wr.writerows(rows)
     return atomic_write(path, w)
+
+# %% ../nbs/01_files.ipynb #a22ded16
+class CsvLog:
+    """A CSV at `path` written row by row: header and `rows` first (atomically, as `write_csv`), then each `add`ed row
+    appended and flushed. A context manager."""
+    def __init__(self, path, fieldnames: Sequence[str], rows: Iterable[Mapping] = ()):
+        self.path, self.fieldnames = Path(path), list(fieldnames)
+        write_csv(list(rows), self.path, self.fieldnames)
+        self.file = open(self.path, 'a', newline='')
+        self.writer = csv.DictWriter(self.file, fieldnames=self.fieldnames, restval='', extrasaction='ignore')
+
+    def add(self, row: Mapping):
+        "Append one row and flush it to the file."
+        try:
+            self.writer.writerow(row)
+            self.file.flush()
+        except OSError as e: raise _write_error(self.path, e) from None
+
+    def close(self): self.file.close()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
 
 # %% ../nbs/01_files.ipynb #ebcac74b
 def check_output_folders(folders, inputs, option: str):

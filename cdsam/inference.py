@@ -23,8 +23,8 @@ from .defaults import SCORE_MODES
 
 # %% auto #0
 __all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'export_merged', 'peft_parts',
-           'export_peft', 'load_peft_parts', 'predict_probs', 'postprocess', 'mask_prompts', 'evaluate_records',
-           'overlay', 'confidence']
+           'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch', 'postprocess', 'mask_prompts',
+           'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -86,11 +86,14 @@ def load_peft_parts(model: CDSAM, folder) -> list[str]:
 
 # %% ../nbs/40_inference.ipynb #40066318
 @torch.no_grad()
-def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta: bool, points=None, labels=None,
-                    box=None):
+def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta: bool, points=None, labels=None,
+                     box=None) -> list[tuple[torch.Tensor, float]]:
+    """Each image of `imgs` letterboxed whole into one batch (point / box prompts: one image), its probabilities mapped
+    back to its own size and its predicted IoU."""
     dev = next(model.parameters()).device
-    x, lb = WholeImage(size, stats=stats).image(img)                              # (3, S, S) and where the image sits
-    x = x[None].to(dev)
+    views = [WholeImage(size, stats=stats).image(im) for im in imgs]              # (3, S, S) and where each image sits
+    x = torch.stack([v[0] for v in views]).to(dev)
+    lb = views[0][1]
     pts = (lb.points_to_model(points)[None], torch.tensor(labels)[None]) if points is not None else None
     bx = lb.boxes_to_model(box)[None] if box is not None else None
     flips = [()] + ([(3,), (2,)] if tta else [])
@@ -99,16 +102,20 @@ def _predict_window(model: CDSAM, img: Image.Image, text, size: int, stats, tta:
         xi = x.flip(f) if f else x
         p_, b_ = pts, bx
         if f and pts is not None:
-            c = pts[0].clone(); c[..., 3 - f[0]] = size - c[..., 3 - f[0]]; p_ = (c, pts[1])
+            c = pts[0].clone()
+            c[..., 3 - f[0]] = size - c[..., 3 - f[0]]
+            p_ = (c, pts[1])
         if f and bx is not None:
-            b_ = bx.clone(); i = 3 - f[0]; b_[:, [i, i + 2]] = size - bx[:, [i + 2, i]]
-        out = model(xi, [text] if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None,
+            b_ = bx.clone()
+            i = 3 - f[0]
+            b_[:, [i, i + 2]] = size - bx[:, [i + 2, i]]
+        out = model(xi, [text] * len(imgs) if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None,
                     boxes=b_.to(dev) if b_ is not None else None)
-        # (1, 1, S, S); multimask: highest predicted IoU
-        m = torch.sigmoid(pred_logits(out)[:, None].float())
-        probs.append(m.flip(f) if f else m); ious.append(float(out['iou'][0].max()))
-    p = torch.stack(probs).mean(0)                                                  # (1, 1, S, S)
-    return lb.mask_to_image(p[0, 0]).cpu(), float(np.mean(ious))                    # (H, W)
+        m = torch.sigmoid(pred_logits(out)[:, None].float())                       # (B, 1, S, S); multimask: best IoU
+        probs.append(m.flip(f) if f else m)
+        ious.append(out['iou'].float().amax(-1))                                   # (B,)
+    p, iou = torch.stack(probs).mean(0).cpu(), torch.stack(ious).mean(0).cpu()
+    return [(v[1].mask_to_image(p[k, 0]), float(iou[k])) for k, v in enumerate(views)]      # (H, W) each
 
 def _starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile: return [0]
@@ -133,7 +140,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     if points is not None and point_labels is None: point_labels = [1] * len(points)
     W, H = image.size
     if not tile or (W <= tile and H <= tile):
-        p, s = _predict_window(model, image, text, size, stats, tta, points, point_labels, box)
+        p, s = _predict_windows(model, [image], text, size, stats, tta, points, point_labels, box)[0]
         return p.numpy(), s
     if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop "
                                                                "tile= or the points / box")
@@ -143,13 +150,21 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     for y in _starts(H, tile, stride):
         for x in _starts(W, tile, stride):
             crop = image.crop((x, y, min(x + tile, W), min(y + tile, H)))
-            p, s = _predict_window(model, crop, text, size, stats, tta)
+            p, s = _predict_windows(model, [crop], text, size, stats, tta)[0]
             h, w = p.shape
             wy = 1 - (torch.arange(h) + .5 - h / 2).abs() / (h / 2) * .9     # tent weight, > 0 at the border
             wx = 1 - (torch.arange(w) + .5 - w / 2).abs() / (w / 2) * .9
             wgt = wy[:, None] * wx[None]
             acc[y:y + h, x:x + w] += p * wgt; wsum[y:y + h, x:x + w] += wgt; scores.append(s)
     return (acc / wsum).numpy(), float(np.mean(scores))
+
+# %% ../nbs/40_inference.ipynb #f819e1be
+def predict_batch(model: CDSAM, images: list, text: str = 'skin lesion', size: int = 224, stats=IMAGENET_STATS,
+                  tta: bool = False) -> list[tuple[np.ndarray, float]]:
+    "`predict_probs` of several whole PIL images (any sizes) in one batch: `(probabilities (H, W), predicted IoU)` each."
+    if not text: raise ValueError("predict_batch needs a text prompt; point / box prompts belong to one image: use predict_probs")
+    if not images: return []
+    return [(p.numpy(), s) for p, s in _predict_windows(model, list(images), text, size, stats, tta)]
 
 # %% ../nbs/40_inference.ipynb #909dfdac
 def postprocess(mask: np.ndarray, largest_component: bool = False, fill_holes: bool = False) -> np.ndarray:

@@ -97,7 +97,7 @@ def test_predict_folder_list_tiles_points_pseudo(trained, data, tmp_path):
     assert len(list((tmp_path/'p'/'masks').iterdir())) == 16
     for d in ('masks', 'overlays'): Image.open(next((tmp_path/'p'/d).iterdir())).verify()
     rows = list(csv.DictReader(open(tmp_path/'p'/'scores.csv')))
-    assert list(rows[0]) == ['image', 'mask', 'score', 'confidence', 'fraction', 'error']
+    assert list(rows[0]) == ['image', 'mask', 'score', 'confidence', 'fraction', 'area', 'error']
     ids = (tmp_path/'pl'/'ImageSets'/'Segmentation'/'train.txt').read_text().split()
     assert all((tmp_path/'pl'/'SegmentationClass'/f'{i}.png').is_file() for i in ids)
     one = next(imgs.iterdir())
