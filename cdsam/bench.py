@@ -29,7 +29,8 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['COMMANDS', 'SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times',
            'bench_config', 'bench_stages', 'bench_cache', 'bench_inference', 'bench_lora', 'bench_loop',
-           'bench_switches', 'bench_onnx', 'bench_help', 'format_rows', 'device_name', 'run_bench']
+           'bench_switches', 'bench_onnx', 'bench_help', 'bench_data', 'bench_predict', 'format_rows', 'device_name',
+           'run_bench']
 
 # %% ../nbs/50_bench.ipynb #9f46d06e
 def _rss() -> int:
@@ -355,6 +356,88 @@ def bench_help(reps: int = 3, log: Callable = print) -> list[dict]:
         log(f"--help: slowest {worst['value']:.2f}s ({worst['name']})")
     return rows
 
+# %% ../nbs/50_bench.ipynb #11ffc1b0
+def _photo_folder(root: Path, n: int, counts: Sequence[int]) -> dict[int, Path]:
+    "Folders of the first `k` of `n` generated 600x450 JPEGs (links) for each `k` in `counts`; and the VOC root itself."
+    voc = make_synthetic_voc(root/'voc', n=n, size=450, splits=(1.0, 0.0))
+    imgs = sorted((voc/'JPEGImages').iterdir())
+    out = {0: voc}
+    for k in counts:
+        d = root/f'photos_{k}'
+        d.mkdir()
+        for q in imgs[:k]: (d/q.name).symlink_to(q)
+        (voc/f'ids_{k}.txt').write_text(''.join(f'{q.stem}\n' for q in imgs[:k]))
+    return out | {k: root/f'photos_{k}' for k in counts}
+
+def _per_image(times: Mapping[int, float]) -> tuple[float, float]:
+    "Seconds of one more image from `{count: seconds}` at two counts, and the images/s at the larger count."
+    (n0, t0), (n1, t1) = sorted(times.items())[0], sorted(times.items())[-1]
+    return (t1 - t0) / (n1 - n0), n1 / t1
+
+# %% ../nbs/50_bench.ipynb #c60bfe90
+def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Callable = print) -> list[dict]:
+    """Whole-image loading images/s (0 and 2 workers) and stage-1 cache build images/s on generated 600x450 JPEGs, with
+    the cost of one more image between the two `counts`."""
+    from cdsam.cache import FeatureCache
+    folders = _photo_folder(Path(workdir), max(counts), counts)
+    d = {**cfg['data'], 'root': str(folders[0]), 'valid_split': None, 'batch_size': cfg['data']['batch_size']}
+    load, build, rows = {}, {}, []
+    backbone = build_model(cfg).backbone.eval()
+    for k in counts:
+        for workers in ((0, 2) if k == max(counts) else (0,)):
+            dl = build_dataloaders({**d, 'train_split': str(folders[0]/f'ids_{k}.txt'), 'workers': workers}, device='cpu').train
+            t = time.perf_counter()
+            seen = sum(len(b[1]) for b in dl)
+            load[(k, workers)] = time.perf_counter() - t
+            if k == max(counts):
+                rows.append(dict(section='data', name=f'load whole view, {workers} workers', value=seen / load[(k, workers)], unit='img/s', note=f'{k} images 600x450 JPEG, {cfg["data"]["crop"]}px'))
+        t = time.perf_counter()
+        FeatureCache.build(backbone, dl.dataset, log=lambda *a: None)
+        build[k] = time.perf_counter() - t
+    one_load, _ = _per_image({k: load[(k, 0)] for k in counts})
+    one_cache, cache_rate = _per_image(build)
+    lo, hi = min(counts), max(counts)
+    rows += [dict(section='data', name='load: one more image', value=one_load * 1e3, unit='ms', note=f'0 workers, {lo} -> {hi} images; {load[(lo, 0)] / lo * 1e3:.1f} ms/image at {lo}'),
+             dict(section='data', name='cache build images/s', value=cache_rate, unit='img/s', note=f'{hi} images x 4 flips, stage 1'),
+             dict(section='data', name='cache build: one more image', value=one_cache * 1e3, unit='ms', note=f'{lo} -> {hi} images; {build[lo] / lo * 1e3:.1f} ms/image at {lo}')]
+    log(f"data: load {rows[0]['value']:.1f} img/s (0 workers), {rows[1]['value']:.1f} (2 workers); cache build {cache_rate:.1f} img/s; one more image: load {one_load * 1e3:.1f} ms, cache {one_cache * 1e3:.1f} ms")
+    return rows
+
+# %% ../nbs/50_bench.ipynb #583077cd
+def _run_predict(args: Sequence[str]) -> float:
+    "Seconds of `cdsam-predict args` in a fresh process (start-up included)."
+    import subprocess
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.cli import predict_main; sys.exit(predict_main())', *args],
+                       capture_output=True, text=True)
+    if r.returncode: raise RuntimeError(f"cdsam-predict {' '.join(args)} failed: {r.stderr.strip().splitlines()[-1:]}")
+    return time.perf_counter() - t
+
+def bench_predict(cfg: dict, workdir, batch_size: int = 4, counts: Sequence[int] = (100, 400), reps: int = 2,
+                  log: Callable = print) -> list[dict]:
+    """`cdsam-predict` on folders of generated 600x450 JPEGs at batch 1 and `batch_size` (CPU): images/s, the cost of
+    one more image between the two `counts`, and the ratio of that rate to the model alone at the same batch."""
+    from cdsam.checkpoint import save_checkpoint
+    wd = Path(workdir)
+    folders = _photo_folder(wd, max(counts), counts)
+    torch.manual_seed(0)
+    model, crop = build_model(cfg).eval(), cfg['data']['crop']
+    save_checkpoint(wd/'m.pt', model, cfg, epoch=0)
+    rows, lo, hi = [], min(counts), max(counts)
+    for b in (1, batch_size):
+        x, text = torch.randn(b, 3, crop, crop), [cfg['data']['text']] * b
+        @torch.no_grad()
+        def forward(): model(x, text)
+        model_rate = b / best_time(forward, reps=max(reps, 3))
+        t = {k: _run_predict(['--checkpoint', str(wd/'m.pt'), '--input', str(folders[k]), '--output_dir', str(wd/f'out_{b}_{k}'), '--batch_size', str(b)]) for k in counts}
+        one, rate = _per_image(t)
+        rows += [dict(section='predict', name=f'folder images/s, batch {b}', value=rate, unit='img/s', note=f'cdsam-predict on {hi} images 600x450, start-up included'),
+                 dict(section='predict', name=f'folder: one more image, batch {b}', value=one * 1e3, unit='ms', note=f'{lo} -> {hi} images; {t[lo] / lo * 1e3:.0f} ms/image at {lo} with start-up'),
+                 dict(section='predict', name=f'model-only images/s, batch {b}', value=model_rate, unit='img/s', note=f'{crop}px tensors, text prompt'),
+                 dict(section='predict', name=f'folder / model-only, batch {b}', value=1 / one / model_rate, unit='x', note='one more image in the folder vs the model alone (target >= 0.8)')]
+        log(f"predict batch {b}: folder {1 / one:.1f} img/s marginal ({rate:.1f} with start-up), model alone {model_rate:.1f} img/s ({1 / one / model_rate:.2f}x)")
+    return rows
+
 # %% ../nbs/50_bench.ipynb #c6cfe8c4
 SECTIONS, ALL_SECTIONS = BENCH_SECTIONS, BENCH_ALL_SECTIONS      # (defined in cdsam.defaults, for `cdsam-bench --help`)
 
@@ -380,9 +463,9 @@ def device_name(device) -> str:
 # %% ../nbs/50_bench.ipynb #daf84e8d
 def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = None, steps: int = 3, reps: int = 2,
               sam_type: str = 'vit_b', sam_img_size: int = 1024, sections: Sequence[str] = SECTIONS, workdir=None,
-              compile_backend: str = 'inductor', log: Callable = print) -> list[dict]:
+              compile_backend: str = 'inductor', scale_images: Sequence[int] = (100, 400), log: Callable = print) -> list[dict]:
     """Run the benchmark `sections` for the config's model sizes on `device`; returns rows (section, name, value, unit,
-    note, device)."""
+    note, device). The `data` and `predict` sections generate their own 600x450 photographs, `scale_images` of them."""
     bad = set(sections) - set(ALL_SECTIONS)
     if bad: raise ValueError(f"unknown benchmark section(s) {sorted(bad)}; choose from {list(ALL_SECTIONS)}")
     from fastai.torch_core import default_device
@@ -403,5 +486,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         if 'lora' in sections: rows += bench_lora(c, device, c['data']['batch_size'], max(reps, 3), log)
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)
         if 'switches' in sections: rows += bench_switches(c, dls, device, (1, 4), max(reps, 3), compile_backend, log)
+        if 'data' in sections: rows += bench_data(c, Path(wd)/'scale_data', scale_images, log)
+        if 'predict' in sections: rows += bench_predict(c, Path(wd)/'scale_predict', c['data']['batch_size'], scale_images, reps, log)
     dn = device_name(device)
     return [{**r, 'device': dn} for r in rows]

@@ -16,6 +16,13 @@ from .command import run_cli
 __all__ = ['bench_parser', 'main']
 
 # %% ../nbs/51_bench_cli.ipynb #9c10e0b2
+def _count(text: str) -> int:
+    "argparse type: a whole number >= 1."
+    try: v = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
+
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, "
@@ -25,27 +32,35 @@ def bench_parser() -> argparse.ArgumentParser:
     ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the "
                                                      "demo's tiny models)")
     ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
-    ap.add_argument('--images', type=int, default=16, help='generated images (the cache / loop epochs run over them)')
-    ap.add_argument('--batch_size', type=int, default=None, help="training batch size (default: the config's)")
-    ap.add_argument('--steps', type=int, default=3, help='timed training steps per stage')
-    ap.add_argument('--reps', type=int, default=2, help='repetitions of each timed comparison (the fastest counts)')
+    ap.add_argument('--images', type=_count, default=16, help='generated images (the cache / loop epochs run over them)')
+    ap.add_argument('--batch_size', type=_count, default=None, help="training batch size (default: the config's)")
+    ap.add_argument('--steps', type=_count, default=3, help='timed training steps per stage')
+    ap.add_argument('--reps', type=_count, default=2, help='repetitions of each timed comparison (the fastest counts)')
     ap.add_argument('--sam_type', default='vit_b', help="segment-anything encoder to compare with: vit_b, vit_l, vit_h")
-    ap.add_argument('--sam_img_size', type=int, default=1024, help="segment-anything's input size (1024 is SAM's)")
+    ap.add_argument('--sam_img_size', type=_count, default=1024, help="segment-anything's input size (1024 is SAM's)")
     ap.add_argument('--sections', default=','.join(BENCH_SECTIONS),
-                    help=f"comma-separated subset of {','.join(BENCH_ALL_SECTIONS)} (switches is not in the default: "
-                         "compiling takes minutes)")
+                    help=f"comma-separated subset of {','.join(BENCH_ALL_SECTIONS)} (switches, data and predict are not in the default: they take minutes)")
+    ap.add_argument('--scale_images', default='100,400', help="data / predict sections: the two folder sizes of generated 600x450 photographs (the cost of one more image is measured between them)")
     ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
     ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
     return ap
 
 # %% ../nbs/51_bench_cli.ipynb #4cf3f4cd
+def _scale_images(text: str) -> tuple[int, int]:
+    "`--scale_images 'a,b'`: two folder sizes, 2 <= a < b."
+    try: counts = tuple(int(v) for v in text.split(','))
+    except ValueError: counts = ()
+    if len(counts) != 2 or not 2 <= counts[0] < counts[1]: raise ValueError(f"--scale_images must be two whole numbers a,b with 2 <= a < b (folder sizes); got {text!r}")
+    return counts
+
 def _bench(a) -> int:
     from cdsam.bench import run_bench, format_rows, BENCH_COLUMNS
     from cdsam.files import write_csv
     cfg = a.config
     if cfg != 'demo' and not Path(cfg).is_file(): raise FileNotFoundError(f"--config not found: {cfg}")
     rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
-                     [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend)
+                     [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend,
+                     scale_images=_scale_images(a.scale_images))
     print(); print(format_rows(rows))
     print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0

@@ -20,7 +20,7 @@ SCORE_MODES = ('original', 'crop')                                  # what cdsam
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')   # train.prompt_mode (eval: all but mixed)
 BENCH_SECTIONS = ('stages', 'cache', 'inference', 'onnx', 'lora', 'loop', 'help')      # cdsam-bench's default run
 # switches: opt-in (compiling takes minutes)
-BENCH_ALL_SECTIONS = BENCH_SECTIONS + ('switches',)
+BENCH_ALL_SECTIONS = BENCH_SECTIONS + ('switches', 'data', 'predict')
 
 DEFAULT_TEMPLATES = ('{}', 'a photo of a {}.', 'a dermoscopy image of a {}.', 'a close-up photo of a {}.',
                      'a medical image of a {}.')

@@ -20,8 +20,9 @@ __all__ = ['is_distributed', 'process_group_device', 'setup_device', 'all_ranks_
 
 # %% ../nbs/33_distributed.ipynb #5f4a8839
 def is_distributed() -> bool:
-    "True when this process was launched (torchrun / accelerate launch) as one of several."
-    return num_distrib() > 1
+    """True when this process was started by a multi-process launcher (torchrun / accelerate launch set `WORLD_SIZE`),
+    one process included: `torchrun --nproc_per_node 1` trains through DDP as a run on several GPUs does."""
+    return num_distrib() >= 1
 
 # %% ../nbs/33_distributed.ipynb #4467b1b0
 def process_group_device() -> torch.device:
@@ -65,7 +66,9 @@ class GroupDistributedTrainer(DistributedTrainer):
         super().__init__(sync_bn, **kwargs)
 
     def _wrap_dl(self, dl):
-        return dl if isinstance(dl, DistributedDL) else GroupDistributedDL(dl, device=getattr(self.learn.model, 'device', None))
+        # an empty loader (no validation split) stays as it is: fastai's DistributedDL divides by its length
+        if isinstance(dl, DistributedDL) or not dl.n: return dl
+        return GroupDistributedDL(dl, device=getattr(self.learn.model, 'device', None))
 
 # %% ../nbs/33_distributed.ipynb #1820fe8b
 def split_by_sizes(items: Sequence, sizes: Sequence[int]) -> list[list]:
