@@ -16,7 +16,7 @@ from .files import save_state, load_state, load_state_dict_checked
 from .config import plain
 
 # %% auto #0
-__all__ = ['CKPT_VERSION', 'save_checkpoint', 'read_checkpoint', 'as_checkpoint', 'check_stage', 'restore_model']
+__all__ = ['CKPT_VERSION', 'save_checkpoint', 'check_finite', 'read_checkpoint', 'as_checkpoint', 'check_stage', 'restore_model']
 
 # %% ../nbs/15_checkpoint.ipynb #ecbce1c3
 CKPT_VERSION = 1
@@ -53,6 +53,18 @@ def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=
     return save_state(flat, path, metadata={'cdsam': json.dumps(meta)})
 
 # %% ../nbs/15_checkpoint.ipynb #c8568e7f
+def check_finite(state: Mapping[str, torch.Tensor], stats=None, source='checkpoint'):
+    """Refuse, in one line naming `source`, weights holding NaN / inf (a diverged or damaged run: every mask would come
+    out empty) and normalisation `stats` `(mean, std)` that are not finite or have a std <= 0."""
+    for name, t in state.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{source} holds non-finite weights ({bad} of {t.numel()} values of {name} are NaN or inf): the run diverged or the file is damaged; use an earlier checkpoint")
+    if stats is not None:
+        mean, std = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
+        if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(std).all()) and bool((std > 0).all())):
+            raise ValueError(f"{source} has unusable normalisation stats (mean {list(map(float, mean))}, std {list(map(float, std))}): each must be finite and each std > 0")
+
 def read_checkpoint(path) -> dict:
     """A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing /
     foreign files."""
@@ -67,6 +79,7 @@ def read_checkpoint(path) -> dict:
     if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")
     parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')}
              for k in ('model', 'teacher', 'optim')}
+    check_finite(parts['model'], meta.get('stats'), path)
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
     return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta, path=Path(path))
 

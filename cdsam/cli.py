@@ -51,7 +51,7 @@ def _load_onnx(a) -> tuple:
         raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
     m = OrtModel(a.checkpoint); i = m.info
     if a.threshold is None: a.threshold = i['threshold']
-    a.tta, a.largest_component, a.fill_holes = bool(a.tta), bool(a.largest_component), bool(a.fill_holes)
+    a.tta, a.largest_component, a.fill_holes = a.tta or False, bool(a.largest_component), bool(a.fill_holes)
     cfg = dict(data=dict(crop=i['size'], text=i['text']), eval=dict(threshold=i['threshold']))
     return m, cfg, dict(stats=[i['mean'], i['std']])
 
@@ -73,8 +73,9 @@ def _positive_int(text: str) -> int:
 
 def _postprocess_options(ap: argparse.ArgumentParser):
     "`--tta`, `--largest_component`, `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
-    ap.add_argument('--tta', action=argparse.BooleanOptionalAction, default=None,
-                    help="average with the horizontally / vertically flipped predictions (default: the run's eval.tta)")
+    ap.add_argument('--tta', nargs='?', const='flips', choices=('flips', 'd8'), default=None,
+                    help="average the predictions of flipped views (--tta or --tta flips: the image and its two flips; --tta d8: all 8 rotations / reflections; default: the run's eval.tta)")
+    ap.add_argument('--no-tta', dest='tta', action='store_const', const=False, help='no test-time augmentation')
     ap.add_argument('--largest_component', action=argparse.BooleanOptionalAction, default=None,
                     help="keep only the largest connected component of each mask (default: the run's eval.largest_component)")
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
@@ -127,7 +128,7 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
     from cdsam.metrics import METRIC_NAMES, size_groups
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
-    post = [n for n, on in (('flip TTA', a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
     texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
     given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
     print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {', '.join(post)}"))

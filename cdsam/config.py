@@ -6,16 +6,16 @@ Docs: https://cdsam.github.io/cdsam/config.html.md"""
 
 # %% ../nbs/02_config.ipynb #26d36bc0
 from __future__ import annotations
-import copy, difflib, re
+import copy, difflib, math, re
 from pathlib import Path
 from typing import Mapping, Sequence, Any
 import yaml
-from .defaults import MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, LEARN_DEFAULTS
+from .defaults import STAGE_PLAN, MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, LEARN_DEFAULTS
 
 # %% auto #0
 __all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
            'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override', 'apply_overrides',
-           'default_config', 'load_config', 'section', 'plain', 'dump_config', 'validate_config']
+           'default_config', 'stage_entries', 'load_config', 'section', 'plain', 'dump_config', 'validate_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
 FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
@@ -159,15 +159,41 @@ def default_config() -> dict:
     return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
                               loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
 
+# %% ../nbs/02_config.ipynb #5b8216ff
+def _deep_merge(a: Mapping, b: Mapping) -> dict:
+    out = copy.deepcopy(dict(a))
+    for k, v in b.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else copy.deepcopy(v)
+    return out
+
+def stage_entries(per_stage) -> dict[int, dict]:
+    """`per_stage` with every key a stage id (an int): `2` and `'2'` are one entry, the later merged over the earlier;
+    any other key, or a value that is not a section, raises `ConfigError` naming it."""
+    if not isinstance(per_stage, Mapping): raise ConfigError(f"config key 'per_stage' must be a section (a mapping), got {per_stage!r}")
+    out: dict[int, dict] = {}
+    for k, v in per_stage.items():
+        sid = k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.strip().isdigit() else None
+        if sid not in STAGE_PLAN: raise ConfigError(f"config key 'per_stage.{k}' must be a stage id ({', '.join(map(str, STAGE_PLAN))}), got {k!r}")
+        if not isinstance(v, Mapping): raise ConfigError(f"config key 'per_stage.{k}' must be a section (a mapping) of stage {sid}'s settings, got {v!r}")
+        out[sid] = _deep_merge(out.get(sid, {}), v)
+    return out
+
 # %% ../nbs/02_config.ipynb #7aaf7e4e
 def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str] = ()) -> dict:
     """The complete config: defaults ← YAML file (with its `base:` chain) or mapping ← dotted `overrides`; unknown keys
     and wrong types raise. This and `section` are the only places defaults are merged."""
+    if cfg is not None and not isinstance(cfg, (str, Path, Mapping)):
+        raise ConfigError(f"a config is a YAML file path or a mapping, got {type(cfg).__name__} {cfg!r}")
     defaults = default_config()
     user = read_yaml(cfg) if isinstance(cfg, (str, Path)) else copy.deepcopy(dict(cfg or {}))
     user.pop('base', None)
     user = apply_overrides(user, overrides, defaults)
-    return validate_config(merge_config(defaults, user), defaults)
+    if 'per_stage' in user: user['per_stage'] = stage_entries(user['per_stage'])
+    merged = validate_config(merge_config(defaults, user), defaults)
+    for sid, entry in merged['per_stage'].items():        # a bad per-stage value is refused now, not after stage 1 trained
+        try: validate_config(merge_config(merged, entry), defaults)
+        except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
+    return merged
 
 # %% ../nbs/02_config.ipynb #ee7f158f
 def section(name: str, cfg: Mapping | None = None) -> dict:
@@ -195,18 +221,20 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
                   'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
                   'data.dx_prompts': dict}
 ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
-          'run.stages': (type(None), int, str)}                       # a recipe's chain: 2, '1-2' or '1,3'
+          'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
+          'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.inference.TTA_VIEWS)
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
-          'optim.epochs': (lambda v: v >= 1, '>= 1'),
+          'optim.epochs': (lambda v: 1 <= v <= 100_000, 'in [1, 100000]'),
           'optim.wd': (lambda v: v >= 0, '>= 0'), 'optim.accum': (lambda v: v >= 1, '>= 1'),
           'optim.eps': (lambda v: v > 0, '> 0'),
           'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
-          'data.batch_size': (lambda v: v >= 1, '>= 1'), 'data.workers': (lambda v: v >= 0, '>= 0'),
-          'data.crop': (lambda v: v >= 1, '>= 1'), 'data.resize': (lambda v: v >= 1, '>= 1'),
+          'data.batch_size': (lambda v: 1 <= v <= 65_536, 'in [1, 65536]'), 'data.workers': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'),
+          'data.crop': (lambda v: 16 <= v <= 8192, 'in [16, 8192] pixels'), 'data.resize': (lambda v: 16 <= v <= 16384, 'in [16, 16384] pixels'),
           'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.absent_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
-          'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
+          'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'),
+          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
 
 def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
                                       list='a list', dict='a mapping', NoneType='null').get(t.__name__, t.__name__)
@@ -220,6 +248,7 @@ def _checked(name: str, v, want: type):
           isinstance(v, (list, tuple)) if want is list else isinstance(v, Mapping) if want is dict
               else isinstance(v, want))
     if not ok: raise ConfigError(f"config key '{name}' must be {_type_name(want)}, got {v!r}")
+    if want in (int, float) and not math.isfinite(v): raise ConfigError(f"config key '{name}' must be a finite number, got {v!r}")
     return int(v) if want is int else float(v) if want is float else v
 
 # %% ../nbs/02_config.ipynb #63d1acb0
@@ -235,12 +264,10 @@ def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = ''
             if name not in FREE_FORM: validate_config(v, d, name + '.')
             continue
         if name in ANY_OF:
-            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be "
-                                                                  f"{' or '.join(map(_type_name, ANY_OF[name]))}, got "
-                                                                  f"{v!r}")
-            continue
-        want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
-        if want is not None: cfg[k] = v = _checked(name, v, want)
+            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be {' or '.join(map(_type_name, ANY_OF[name]))}, got {v!r}")
+        else:
+            want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
+            if want is not None: cfg[k] = v = _checked(name, v, want)
         if v is not None and name in RANGES and not RANGES[name][0](v):
             raise ConfigError(f"config key '{name}' must be {RANGES[name][1]}, got {v!r}")
     return cfg

@@ -22,9 +22,9 @@ from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'export_merged', 'peft_parts',
-           'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch', 'postprocess', 'mask_prompts',
-           'evaluate_records', 'overlay', 'confidence']
+__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'export_merged',
+           'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch', 'postprocess',
+           'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -85,34 +85,46 @@ def load_peft_parts(model: CDSAM, folder) -> list[str]:
     return done
 
 # %% ../nbs/40_inference.ipynb #40066318
+TTA_VIEWS = {False: [(False, ())], True: [(False, ()), (False, (3,)), (False, (2,))]}
+TTA_VIEWS['flips'] = TTA_VIEWS[True]                                              # the image and its two flips
+TTA_VIEWS['d8'] = [(t, f) for t in (False, True) for f in ((), (3,), (2,), (2, 3))]   # every rotation / reflection
+
+def _view_prompts(pts, bx, size: int, transpose: bool, flips: tuple):
+    "Point / box prompts (model frame, `size` square) moved as the image is: transposed, then flipped along `flips`."
+    if pts is not None:
+        c = pts[0][..., [1, 0]] if transpose else pts[0].clone()
+        for d in flips: c[..., 3 - d] = size - c[..., 3 - d]
+        pts = (c, pts[1])
+    if bx is not None:
+        b = bx[:, [1, 0, 3, 2]] if transpose else bx.clone()
+        for d in flips:
+            i = 3 - d
+            b[:, [i, i + 2]] = size - b[:, [i + 2, i]]
+        bx = b
+    return pts, bx
+
 @torch.no_grad()
-def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta: bool, points=None, labels=None,
+def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, points=None, labels=None,
                      box=None) -> list[tuple[torch.Tensor, float]]:
     """Each image of `imgs` letterboxed whole into one batch (point / box prompts: one image), its probabilities mapped
-    back to its own size and its predicted IoU."""
+    back to its own size and its predicted IoU; `tta` (a key of `TTA_VIEWS`) averages over the flipped / rotated views."""
+    if tta not in TTA_VIEWS: raise ValueError(f"tta must be false, true / 'flips' or 'd8', got {tta!r}")
     dev = next(model.parameters()).device
     views = [WholeImage(size, stats=stats).image(im) for im in imgs]              # (3, S, S) and where each image sits
     x = torch.stack([v[0] for v in views]).to(dev)
     lb = views[0][1]
     pts = (lb.points_to_model(points)[None], torch.tensor(labels)[None]) if points is not None else None
     bx = lb.boxes_to_model(box)[None] if box is not None else None
-    flips = [()] + ([(3,), (2,)] if tta else [])
     probs, ious = [], []
-    for f in flips:
-        xi = x.flip(f) if f else x
-        p_, b_ = pts, bx
-        if f and pts is not None:
-            c = pts[0].clone()
-            c[..., 3 - f[0]] = size - c[..., 3 - f[0]]
-            p_ = (c, pts[1])
-        if f and bx is not None:
-            b_ = bx.clone()
-            i = 3 - f[0]
-            b_[:, [i, i + 2]] = size - bx[:, [i + 2, i]]
+    for transpose, flips in TTA_VIEWS[tta]:
+        xi = x.transpose(2, 3) if transpose else x
+        xi = xi.flip(flips) if flips else xi
+        p_, b_ = _view_prompts(pts, bx, size, transpose, flips)
         out = model(xi, [text] * len(imgs) if text else None, points=tuple(t.to(dev) for t in p_) if p_ else None,
                     boxes=b_.to(dev) if b_ is not None else None)
         m = torch.sigmoid(pred_logits(out)[:, None].float())                       # (B, 1, S, S); multimask: best IoU
-        probs.append(m.flip(f) if f else m)
+        m = m.flip(flips) if flips else m
+        probs.append(m.transpose(2, 3) if transpose else m)
         ious.append(out['iou'].float().amax(-1))                                   # (B,)
     p, iou = torch.stack(probs).mean(0).cpu(), torch.stack(ious).mean(0).cpu()
     return [(v[1].mask_to_image(p[k, 0]), float(iou[k])) for k, v in enumerate(views)]      # (H, W) each
@@ -130,7 +142,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
                   stats=IMAGENET_STATS,               # normalisation (mean, std) of the run (`checkpoint_stats`)
                   tile: int | None = None,            # sliding windows of this side (pixels) for very large images
                   overlap: float = 0.25,              # fraction by which neighbouring windows overlap
-                  tta: bool = False,                  # average with the horizontally / vertically flipped predictions
+                  tta: bool | str = False,            # True / 'flips': average with the flipped predictions; 'd8': all 8 rotations / reflections
                   points=None,                        # `[(x, y), ...]` point prompts in image pixels
                   point_labels=None,                  # 1 foreground / 0 background per point (default: all 1)
                   box=None,                           # `(x0, y0, x1, y1)` box prompt in image pixels
@@ -160,7 +172,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
 
 # %% ../nbs/40_inference.ipynb #f819e1be
 def predict_batch(model: CDSAM, images: list, text: str = 'skin lesion', size: int = 224, stats=IMAGENET_STATS,
-                  tta: bool = False) -> list[tuple[np.ndarray, float]]:
+                  tta: bool | str = False) -> list[tuple[np.ndarray, float]]:
     "`predict_probs` of several whole PIL images (any sizes) in one batch: `(probabilities (H, W), predicted IoU)` each."
     if not text: raise ValueError("predict_batch needs a text prompt; point / box prompts belong to one image: use predict_probs")
     if not images: return []
@@ -199,13 +211,13 @@ def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | No
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8,
                      largest_component: bool = False, fill_holes: bool = False,
-                     prompt_mode: str = 'text', tta: bool = False) -> tuple[dict, list]:
+                     prompt_mode: str = 'text', tta: bool | str = False) -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
     `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
     `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`, `text+points`):
     the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`). `tta`: average
-    with the flipped predictions, as `cdsam-predict --tta` does."""
+    over flipped (`'d8'`: also rotated) views, as `cdsam-predict --tta` does."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')

@@ -29,10 +29,22 @@ def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[in
 
 # %% ../nbs/44_runtime.ipynb #99194ceb
 def file_info(session, path) -> dict:
-    "The `cdsam` metadata of an onnxruntime `session` on the file at `path` (what `cdsam.deploy.onnx_info` wrote)."
+    """The `cdsam` metadata of an onnxruntime `session` on the file at `path` (what `cdsam.deploy.onnx_info` wrote),
+    checked before anything is allocated from it: one line naming the file and the field when it is unusable."""
     meta = session.get_modelmeta().custom_metadata_map
     if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
-    return json.loads(meta['cdsam'])
+    try: info = json.loads(meta['cdsam'])
+    except json.JSONDecodeError: raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
+    missing = [k for k in ('size', 'mean', 'std', 'threshold', 'text') if not isinstance(info, dict) or k not in info]
+    if missing: raise ValueError(f"{path}: its 'cdsam' metadata lacks {', '.join(missing)}; export it again with cdsam-export")
+    size, mean, std, thr = info['size'], info['mean'], info['std'], info['threshold']
+    if not (isinstance(size, int) and 16 <= size <= 8192): raise ValueError(f"{path}: metadata size must be a whole number of pixels in [16, 8192], got {size!r}")
+    for name, v in (('mean', mean), ('std', std)):
+        ok = isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and np.isfinite(x) for x in v)
+        if not ok or (name == 'std' and min(v) <= 0): raise ValueError(f"{path}: metadata {name} must be three finite numbers{' > 0' if name == 'std' else ''}, got {v!r}")
+    if not (isinstance(thr, (int, float)) and 0 < thr < 1): raise ValueError(f"{path}: metadata threshold must be in (0, 1), got {thr!r}")
+    if not isinstance(info['text'], str): raise ValueError(f"{path}: metadata text must be a string, got {info['text']!r}")
+    return info
 
 # %% ../nbs/44_runtime.ipynb #a8d5a376
 class OnnxSegmenter:
@@ -40,14 +52,24 @@ class OnnxSegmenter:
     size."""
     def __init__(self, path, providers=('CPUExecutionProvider',)):
         import onnxruntime as ort
-        self.path, self.session = Path(path), ort.InferenceSession(str(path), providers=list(providers))
+        self.path = Path(path)
+        if not self.path.is_file(): raise FileNotFoundError(f"ONNX file not found: {path}")
+        try: self.session = ort.InferenceSession(str(path), providers=list(providers))
+        except Exception as e:                     # garbage, empty, a .pt, missing external data: onnxruntime's own words
+            why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+            raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why}); expected a file written by cdsam-export --format onnx") from None
         self.info = file_info(self.session, path)
         self.size, self.text, self.threshold = self.info['size'], self.info['text'], self.info['threshold']
 
-    def predict(self, image: Image.Image) -> tuple[np.ndarray, float]:
-        "Probabilities `(H, W)` of the prompt's mask (the mask with the highest predicted IoU) and that IoU."
+    def predict(self, image) -> tuple[np.ndarray, float]:
+        """Probabilities `(H, W)` of the prompt's mask (the mask with the highest predicted IoU) and that IoU; `image` a PIL
+        image, an image file's path, or an `(H, W, 3)` / `(H, W)` uint8 array."""
         mean, std = (np.asarray(self.info[k], np.float32) for k in ('mean', 'std'))
+        if isinstance(image, (str, Path)): image = Image.open(image)
+        elif isinstance(image, np.ndarray): image = Image.fromarray(image)
+        elif not isinstance(image, Image.Image): raise TypeError(f"predict takes a PIL image, a path or a uint8 array, got {type(image).__name__}")
         image = ImageOps.exif_transpose(image)                                   # the size a viewer shows
+        if min(image.size) < 1: raise ValueError(f"cannot predict on an empty image ({image.size[0]}x{image.size[1]} pixels)")
         x, (h, w) = letterbox(image, self.size, mean)
         logits, iou = self.session.run(None, {'image': ((x - mean) / std).transpose(2, 0, 1)[None]})
         k = int(iou[0].argmax())
