@@ -23,6 +23,8 @@ __all__ = ['PREDICT_COLUMNS', 'report_failures', 'eval_voc_parser', 'eval_voc_ma
 def _device(name: str | None) -> str:
     import torch
     name = name or 'cpu'
+    try: torch.device(name)
+    except (RuntimeError, ValueError): raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:1, ... or mps") from None
     if name.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use "
                          "--device cpu")
@@ -34,6 +36,7 @@ def _load(a) -> tuple:
     from cdsam.config import load_config
     from cdsam.inference import model_from_checkpoint
     if getattr(a, 'runtime', 'torch') == 'onnx': return _load_onnx(a)
+    if Path(a.checkpoint).suffix.lower() == '.onnx': raise ValueError(f"{a.checkpoint} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
     dev = _device(getattr(a, 'device', None))
     cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
     model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
@@ -140,6 +143,18 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
             print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
 
 # %% ../nbs/42_cli.ipynb #41b86d98
+def _decodable(recs: list, prog: str) -> list:
+    "The records whose image decodes whole (a truncated JPEG opens, and fails only when decoded); one stderr line per other."
+    from cdsam.records import open_image
+    good = []
+    for r in recs:
+        try: open_image(r.image).load()
+        except Exception as e:
+            print(f"{prog}: skipped {r.image}: unreadable ({type(e.__cause__ or e).__name__})", file=sys.stderr)
+            continue
+        good.append(r)
+    return good
+
 def _eval_records(a, d: dict) -> tuple:
     "The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits."
     import dataclasses
@@ -152,7 +167,9 @@ def _eval_records(a, d: dict) -> tuple:
     with warnings.catch_warnings(record=True) as skipped:                 # --skip_bad: one stderr line per skipped file
         warnings.simplefilter('always')
         recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
-    for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
+    prog = Path(sys.argv[0]).name or 'cdsam-eval'
+    for w in skipped: print(f"{prog}: {w.message}", file=sys.stderr)
+    if a.skip_bad: recs = _decodable(recs, prog)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
     return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
 
@@ -164,9 +181,10 @@ def _eval_voc(a) -> int:
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write, write_csv, check_output_folders
-    from cdsam.inference import evaluate_records, checkpoint_stats
+    from cdsam.inference import evaluate_records, checkpoint_stats, prompt_tokens
     from cdsam.metrics import METRIC_NAMES
     model, cfg, meta = _load(a)
+    if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
     d = cfg['data']
     root, recs = _eval_records(a, d)
     if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None], f'--save_preds {a.save_preds}')
@@ -320,6 +338,12 @@ def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
     return out
 
 # %% ../nbs/42_cli.ipynb #16950dfb
+def _tile(text: str) -> int:
+    "argparse type: a sliding-window side of at least 64 pixels (smaller windows see nothing and take minutes)."
+    v = _positive_int(text)
+    if v < 64: raise argparse.ArgumentTypeError(f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
+    return v
+
 def _unit(text: str) -> float:
     "argparse type: a number in [0, 1]."
     try: v = float(text)
@@ -340,7 +364,7 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
     ap.add_argument('--opacity', type=_unit, default=0.4, help='overlay opacity in [0, 1] (default 0.4)')
-    ap.add_argument('--tile', type=_positive_int, default=None, help='sliding-window size in image pixels for large images')
+    ap.add_argument('--tile', type=_tile, default=None, help='sliding-window size in image pixels for large images (>= 64)')
     ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
     _postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
@@ -418,7 +442,7 @@ def _read(item):
 def _predict(a) -> int:
     from concurrent.futures import ThreadPoolExecutor, Future
     from cdsam.files import atomic_write, CsvLog
-    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats, default_prompt
+    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats, default_prompt, prompt_tokens
     from cdsam.command import Progress
     imgs = list_images(a.input, a.recursive)
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
@@ -427,6 +451,7 @@ def _predict(a) -> int:
     box = _box(a.box)
     model, cfg, meta = _load(a)
     text = default_prompt(cfg) if a.text is None else a.text
+    if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
     out, v = _predict_outputs(a, imgs, names)
     kept = _resumed_rows(a, out)
     todo = [(p, n) for p, n in zip(imgs, names) if str(p) not in kept]
@@ -486,7 +511,7 @@ def sam_encode_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-sam-encode` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file "
                                                                       "per image (resumable).")
-    ap.add_argument('--sam_type', default='vit_b', help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
+    ap.add_argument('--sam_type', default='vit_b', choices=list(SAM_ENCODERS), help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
     ap.add_argument('--checkpoint', default=None, help='official SAM checkpoint (.pth); required except for --sam_type '
                                                        'tiny')
     src = ap.add_mutually_exclusive_group(required=True)
@@ -599,8 +624,8 @@ def _export(a) -> int:
     if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} "
                                                        "file: "
                                                         f"give it the {a.format} extension")
-    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps "
-                                                              "every prompt)")
+    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps every prompt)")
+    if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives an ONNX graph no prompt: give the prompt to bake in, or leave --text out for the run's data.text")
     check_output(a.output, [a.checkpoint], a.force)
     if fmt == 'onnx':
         from cdsam.deploy import export_onnx

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .model import CDSAM
-from .inference import model_from_checkpoint, checkpoint_stats, default_prompt
+from .inference import model_from_checkpoint, checkpoint_stats, default_prompt, prompt_tokens
 from .lora import merge_lora
 from .files import atomic_write
-from .runtime import file_info
+from .runtime import file_info, load_session
 
 # %% auto #0
 __all__ = ['TextPromptSegmenter', 'onnx_info', 'export_onnx', 'OrtModel']
@@ -59,7 +59,9 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
     width."""
     import onnx
     model, cfg, meta = model_from_checkpoint(checkpoint)
-    seg = TextPromptSegmenter(merge_lora(model), text or default_prompt(cfg, 'cdsam-export --text')).eval()
+    text = text or default_prompt(cfg, 'cdsam-export --text')
+    prompt_tokens(model, text)                                  # warns when the text model cuts it
+    seg = TextPromptSegmenter(merge_lora(model), text).eval()
     (ph, pw), size = model.backbone.patch_size, int(cfg['data']['crop'])
     if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size "
                                                 f"{ph}x{pw}")
@@ -83,7 +85,7 @@ class OrtModel:
         import onnxruntime as ort
         so = ort.SessionOptions()
         if threads: so.intra_op_num_threads = threads
-        self.path, self.session = Path(path), ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+        self.path, self.session = Path(path), load_session(path, ['CPUExecutionProvider'], so)
         self.info = file_info(self.session, path)
 
     def parameters(self): yield torch.zeros(())                    # `predict_probs` asks where the model lives: the CPU

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/inference.html.md"""
 
 # %% ../nbs/40_inference.ipynb #4cd86b2c
 from __future__ import annotations
-import copy
+import copy, warnings
 from pathlib import Path
 from typing import Mapping
 import numpy as np
@@ -22,9 +22,9 @@ from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'export_merged',
-           'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch', 'postprocess',
-           'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
+__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'prompt_tokens',
+           'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch',
+           'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
@@ -56,6 +56,17 @@ def default_prompt(cfg: Mapping, option: str = '--text') -> str:
     d = cfg['data']
     if d.get('classes'): raise ValueError(f"this model was trained on the classes {', '.join(repr(c) for c in d['classes'][1:])} (data.classes), never on data.text {d['text']!r}: give {option} with one of them")
     return d['text']
+
+# %% ../nbs/40_inference.ipynb #92304d16
+def prompt_tokens(model: CDSAM, text: str) -> tuple[int, int]:
+    """`(tokens the text model reads, tokens of text)` for a prompt, start and end tokens included; warns with both
+    numbers when the model's context cuts the prompt."""
+    enc = model.text_encoder
+    encode = getattr(enc.tokenizer, 'encode', None)
+    n = len(encode(text)) + 2 if encode else enc.context_length
+    if n > enc.context_length:
+        warnings.warn(f"the text prompt has {n} tokens but the text model reads {enc.context_length}: only its first {enc.context_length - 2} are used ({text[:40]!r}...)")
+    return min(n, enc.context_length), n
 
 # %% ../nbs/40_inference.ipynb #88483660
 def export_merged(checkpoint, output, fmt: str | None = None) -> Path:

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 # %% auto #0
-__all__ = ['letterbox', 'file_info', 'OnnxSegmenter']
+__all__ = ['letterbox', 'load_session', 'file_info', 'OnnxSegmenter']
 
 # %% ../nbs/44_runtime.ipynb #b8d4ab17
 def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[int, int]]:
@@ -28,6 +28,16 @@ def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[in
     return x, (h, w)
 
 # %% ../nbs/44_runtime.ipynb #99194ceb
+def load_session(path, providers=('CPUExecutionProvider',), options=None):
+    """An onnxruntime `InferenceSession` on the file at `path`; a missing file, or one onnxruntime cannot load (garbage,
+    empty, a torch checkpoint, missing external data), is one line naming it."""
+    import onnxruntime as ort
+    if not Path(path).is_file(): raise FileNotFoundError(f"ONNX file not found: {path}")
+    try: return ort.InferenceSession(str(path), options, providers=list(providers))
+    except Exception as e:                                         # onnxruntime's own words, first line
+        why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+        raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why}); expected a file written by cdsam-export --format onnx") from None
+
 def file_info(session, path) -> dict:
     """The `cdsam` metadata of an onnxruntime `session` on the file at `path` (what `cdsam.deploy.onnx_info` wrote),
     checked before anything is allocated from it: one line naming the file and the field when it is unusable."""
@@ -51,13 +61,7 @@ class OnnxSegmenter:
     """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
     size."""
     def __init__(self, path, providers=('CPUExecutionProvider',)):
-        import onnxruntime as ort
-        self.path = Path(path)
-        if not self.path.is_file(): raise FileNotFoundError(f"ONNX file not found: {path}")
-        try: self.session = ort.InferenceSession(str(path), providers=list(providers))
-        except Exception as e:                     # garbage, empty, a .pt, missing external data: onnxruntime's own words
-            why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-            raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why}); expected a file written by cdsam-export --format onnx") from None
+        self.path, self.session = Path(path), load_session(path, providers)
         self.info = file_info(self.session, path)
         self.size, self.text, self.threshold = self.info['size'], self.info['text'], self.info['threshold']
 

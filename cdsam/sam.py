@@ -164,7 +164,12 @@ def sam_preprocess(img, size: int) -> torch.Tensor:
     """A PIL image as segment-anything feeds its encoder: longest side → `size`, normalised, zero-padded to `(3, size,
     size)`."""
     import numpy as np
+    from PIL import Image
     from segment_anything.utils.transforms import ResizeLongestSide
-    x = torch.from_numpy(ResizeLongestSide(size).apply_image(np.asarray(img.convert('RGB')))).permute(2, 0, 1).float()
+    rgb = img.convert('RGB')
+    h, w = ResizeLongestSide.get_preprocess_shape(rgb.height, rgb.width, size)
+    if min(h, w) >= 1: arr = ResizeLongestSide(size).apply_image(np.asarray(rgb))
+    else: arr = np.asarray(rgb.resize((max(1, w), max(1, h)), Image.BILINEAR))   # a 1000x7 strip: keep one row, as Pillow would
+    x = torch.from_numpy(np.array(arr)).permute(2, 0, 1).float()
     x = (x - torch.tensor(SAM_PIXEL_MEAN).view(3, 1, 1)) / torch.tensor(SAM_PIXEL_STD).view(3, 1, 1)
     return torch.nn.functional.pad(x, (0, size - x.shape[2], 0, size - x.shape[1]))

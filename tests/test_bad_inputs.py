@@ -34,6 +34,18 @@ def files(trained, data, tmp_path_factory):
     save_state(st, d/'badjson.safetensors', metadata={'cdsam': '{not json'})
     save_state(st, d/'nofields.safetensors', metadata={'cdsam': json.dumps({'version': 1, 'stage': 1})})
     (d/'afile').write_text('x'); (d/'adir').mkdir()
+    (d/'garbage.onnx').write_bytes(os.urandom(300)); (d/'lr_inf.yaml').write_text('optim: {lr: .inf}\n')
+    ck = read_checkpoint(trained['ckpt'])
+    nan = {f'model.{k}': v.clone() for k, v in ck['model'].items()}
+    next(v for k, v in nan.items() if v.is_floating_point()).view(-1)[0] = float('nan')
+    save_state(nan, d/'nan.pt', metadata={'cdsam': json.dumps(ck['meta'])})
+    save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'std0.pt', metadata={'cdsam': json.dumps({**ck['meta'], 'stats': [[0.5] * 3, [0.2, 0.0, 0.2]]})})
+    import onnx
+    from cdsam.deploy import export_onnx
+    m = onnx.load(str(export_onnx(trained['ckpt'], d/'m.onnx')))
+    for prop in m.metadata_props:
+        if prop.key == 'cdsam': prop.value = json.dumps({**json.loads(prop.value), 'size': 100000})
+    onnx.save(m, str(d/'big.onnx'))
     c = dict(config=trained['config'], ckpt=trained['ckpt'], voc=data['voc'], d=d)
     for name, section in (('epochs_ten', dict(optim=dict(epochs='ten'))), ('epochs_neg', dict(optim=dict(epochs=-2))),
                           ('bs0', dict(data=dict(root=str(data['voc']), batch_size=0))), ('bs25', dict(data=dict(root=str(data['voc']), batch_size=2.5))),
@@ -65,6 +77,34 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-eval-voc', '--checkpoint', '{d}/nofields.safetensors'), ['nofields.safetensors', 'lacks epoch, config, lora']),
     (('cdsam-eval-voc', '--checkpoint', '{d}/noise.pt'), ['noise.pt', 'not a valid or safe']),
     (('cdsam-eval-voc', '--checkpoint', '{d}/evil.pt'), ['evil.pt', 'not a valid or safe']),
+    # issue #26, third pass: silent wrong, tracebacks and unclear messages, each now one line
+    (('cdsam-eval-voc', '--checkpoint', '{d}/nan.pt'), ['nan.pt holds non-finite weights', 'use an earlier checkpoint']),
+    (('cdsam-export', '--checkpoint', '{d}/nan.pt', '--output', '{d}/nan.onnx'), ['nan.pt holds non-finite weights']),
+    (('cdsam-train', '--config', '{config}', '--init', '{d}/nan.pt'), ['nan.pt holds non-finite weights']),
+    (('cdsam-predict', '--checkpoint', '{d}/std0.pt', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['std0.pt has unusable normalisation stats', 'std > 0']),
+    (('cdsam-train', '--config', '{config}', 'per_stage.7.optim.epochs=2'), ["'per_stage.7' must be a stage id (1, 2, 3, 4)"]),
+    (('cdsam-train', '--config', '{config}', 'per_stage.2.optim.epochs=-1'), ["'per_stage.2.optim.epochs' must be in [1, 100000]"]),
+    (('cdsam-train', '--config', '{config}', 'optim.epochs=1e308'), ["'optim.epochs' must be in [1, 100000]"]),
+    (('cdsam-train', '--config', '{config}', 'data.batch_size=1e20'), ["'data.batch_size' must be in [1, 65536]"]),
+    (('cdsam-train', '--config', '{config}', 'data.crop=3'), ["'data.crop' must be in [16, 8192] pixels"]),
+    (('cdsam-train', '--config', '{config}', 'data.crop=100000'), ["'data.crop' must be in [16, 8192] pixels"]),
+    (('cdsam-train', '--config', '{d}/lr_inf.yaml'), ["'optim.lr' must be a finite number"]),
+    (('cdsam-train', '--config', '{config}', 'run.name=../x'), ['run.name must be a plain name']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--device', 'banana'), ['--device banana: not a device']),
+    (('cdsam-predict', '--checkpoint', '{d}/garbage.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['garbage.onnx is an ONNX file', '--runtime onnx']),
+    (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{d}/garbage.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['garbage.onnx is not an ONNX model onnxruntime can load']),
+    (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['is not an ONNX model onnxruntime can load']),
+    (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{d}/big.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['big.onnx: metadata size must be a whole number of pixels in [16, 8192], got 100000']),
+    (('cdsam-export', '--checkpoint', '{ckpt}', '--output', '{d}/t.onnx', '--text', ''), ["--text '' gives an ONNX graph no prompt"]),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--points', 'nan,inf'), ['--points takes finite numbers']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--points', '5000,5'), ['--points 5000,5 is outside']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--box', '30,30,2,2'), ['--box must have x0 < x1 and y0 < y1']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--min_confidence', '2'), ['--min_confidence', 'must be in [0, 1]']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--tile', '1'), ['--tile', 'must be >= 64 pixels']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/fresh', '--resume'), ['--resume: no scores.csv']),
+    (('cdsam-sam-encode', '--sam_type', 'vit_z', '--input_dir', '{voc}', '--output_dir', '{d}/e'), ['--sam_type', "invalid choice: 'vit_z'"]),
+    (('cdsam-bench', '--steps', '0'), ['--steps', 'must be >= 1']),
+    (('cdsam-bench', '--images', '-5'), ['--images', 'must be >= 1']),
 ]
 
 @pytest.mark.parametrize('args,needles', CASES, ids=lambda x: ' '.join(x[:1] + x[-2:]) if isinstance(x, tuple) else None)
@@ -108,6 +148,12 @@ def test_eval_voc_skip_bad(files, tmp_path):
     one_line(run_in_process('cdsam-eval-voc', '--checkpoint', files['ckpt'], '--root', voc), 'unreadable image', bad)
     r = run_in_process('cdsam-eval-voc', '--checkpoint', files['ckpt'], '--root', voc, '--skip_bad')
     assert r.returncode == 0 and 'micro' in r.stdout and bad in r.stderr
+    shutil.copy(files['voc']/'JPEGImages'/f'{bad}.jpg', voc/'JPEGImages'/f'{bad}.jpg')
+    good = (voc/'ImageSets'/'Segmentation'/'val.txt').read_text().split()[1]           # a truncated JPEG opens, then fails
+    jpg = voc/'JPEGImages'/f'{good}.jpg'; jpg.write_bytes(jpg.read_bytes()[:len(jpg.read_bytes()) // 2])
+    one_line(run_in_process('cdsam-eval-voc', '--checkpoint', files['ckpt'], '--root', voc), 'unreadable image', good, 'truncated')
+    r = run_in_process('cdsam-eval-voc', '--checkpoint', files['ckpt'], '--root', voc, '--skip_bad')
+    assert r.returncode == 0 and 'micro' in r.stdout and f'{good}.jpg: unreadable (OSError)' in r.stderr, r.stderr
 
 def test_rejected_run_keeps_config_yaml_and_overrides_go_anywhere(files, data, tmp_path):
     c = tiny_config(data['voc'], tmp_path/'exp', optim=dict(epochs=2))

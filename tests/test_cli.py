@@ -92,7 +92,7 @@ def test_eval_dual_circle(trained, data, tmp_path):
 def test_predict_folder_list_tiles_points_pseudo(trained, data, tmp_path):
     imgs = data['voc']/'JPEGImages'
     r = run('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p', '--opacity', '0.6',
-            '--tile', '48', '--overlap', '0.5', '--tta', '--pseudo_labels', tmp_path/'pl', '--min_confidence', '0.5')
+            '--tile', '64', '--overlap', '0.5', '--tta', '--pseudo_labels', tmp_path/'pl', '--min_confidence', '0.5')
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path/'p'/'masks').iterdir())) == 16
     for d in ('masks', 'overlays'): Image.open(next((tmp_path/'p'/d).iterdir())).verify()
