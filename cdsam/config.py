@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/config.html.md"""
 
 # %% ../nbs/02_config.ipynb #26d36bc0
 from __future__ import annotations
-import copy, difflib, math, re
+import copy, difflib, math, re, warnings
 from pathlib import Path
 from typing import Mapping, Sequence, Any
 import yaml
@@ -14,8 +14,9 @@ from .defaults import STAGE_PLAN, MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS,
 
 # %% auto #0
 __all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
-           'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override', 'apply_overrides',
-           'default_config', 'stage_entries', 'load_config', 'section', 'plain', 'dump_config', 'validate_config']
+           'MAX_SIZE', 'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override',
+           'apply_overrides', 'default_config', 'stage_entries', 'load_config', 'section', 'plain', 'dump_config',
+           'validate_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
 FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
@@ -193,7 +194,17 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     for sid, entry in merged['per_stage'].items():        # a bad per-stage value is refused now, not after stage 1 trained
         try: validate_config(merge_config(merged, entry), defaults)
         except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
+    for o in overrides:                                  # a command-line value that a stage's own entry replaces: say so
+        key = o.split('=', 1)[0].strip()
+        shadowed = [sid for sid, entry in merged['per_stage'].items() if not key.startswith('per_stage') and _has_path(entry, key.split('.'))]
+        if shadowed: warnings.warn(f"{key} from the command line is replaced in stage {', '.join(map(str, shadowed))} by that stage's per_stage entry: set per_stage.<stage>.{key} to change it there")
     return merged
+
+def _has_path(d, path: list) -> bool:
+    for k in path:
+        if not isinstance(d, Mapping) or k not in d: return False
+        d = d[k]
+    return True
 
 # %% ../nbs/02_config.ipynb #ee7f158f
 def section(name: str, cfg: Mapping | None = None) -> dict:
@@ -252,12 +263,24 @@ def _checked(name: str, v, want: type):
     return int(v) if want is int else float(v) if want is float else v
 
 # %% ../nbs/02_config.ipynb #63d1acb0
+MAX_SIZE = 65_536      # the largest whole number a free-form model section may hold (CLIP's vocabulary is 49,408)
+
+def _check_sizes(v, name: str):
+    "Whole numbers in a free-form model section (widths, layer counts), bounded before any model is built from them."
+    if isinstance(v, Mapping):
+        for k, x in v.items(): _check_sizes(x, f'{name}.{k}')
+    elif isinstance(v, (list, tuple)):
+        for i, x in enumerate(v): _check_sizes(x, f'{name}.{i}')
+    elif isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_SIZE:
+        raise ConfigError(f"config key '{name}' is {v}: numbers in a model section must be in [0, {MAX_SIZE}] (no model cdsam builds is larger: a damaged file or a typo)")
+
 def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
     """Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming
     the dotted key."""
     defaults = default_config() if defaults is None else defaults
     for k, d in defaults.items():
         name, v = f'{prefix}{k}', cfg.get(k)
+        if name in FREE_FORM and name.startswith('model.'): _check_sizes(v, name)
         if isinstance(d, Mapping):
             if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got "
                                                              f"{v!r}")

@@ -61,7 +61,7 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
         os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes it 0600: honour the umask, as open() would
         with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
-    except (OSError, RuntimeError) as e:
+    except Exception as e:                            # OSError, torch's RuntimeError, safetensors' SafetensorError
         if isinstance(e, OSError) or any(s in str(e).lower() for s in _NO_SPACE): raise _write_error(path, e) from None
         raise
     finally:
@@ -183,5 +183,8 @@ def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor]
     """Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else
     raise `StateDictMismatch`."""
     check_state_keys(module.state_dict(), state, source, ignore_missing)
+    for name, t in state.items():               # NaN source weights would train "fine" and predict empty masks
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{source} holds non-finite weights ({int((~torch.isfinite(t)).sum())} of {t.numel()} values of {name} are NaN or inf): the file is damaged or its run diverged")
     module.load_state_dict(dict(state), strict=False)
     return module

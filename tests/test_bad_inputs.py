@@ -40,6 +40,9 @@ def files(trained, data, tmp_path_factory):
     next(v for k, v in nan.items() if v.is_floating_point()).view(-1)[0] = float('nan')
     save_state(nan, d/'nan.pt', metadata={'cdsam': json.dumps(ck['meta'])})
     save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'std0.pt', metadata={'cdsam': json.dumps({**ck['meta'], 'stats': [[0.5] * 3, [0.2, 0.0, 0.2]]})})
+    huge = json.loads(json.dumps(ck['meta']))
+    huge['config']['model']['clip']['model_cfg'] = {**(huge['config']['model']['clip']['model_cfg'] or {}), 'embed_dim': 200000}
+    save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'huge.pt', metadata={'cdsam': json.dumps(huge)})
     import onnx
     from cdsam.deploy import export_onnx
     m = onnx.load(str(export_onnx(trained['ckpt'], d/'m.onnx')))
@@ -103,6 +106,7 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--tile', '1'), ['--tile', 'must be >= 64 pixels']),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/fresh', '--resume'), ['--resume: no scores.csv']),
     (('cdsam-sam-encode', '--sam_type', 'vit_z', '--input_dir', '{voc}', '--output_dir', '{d}/e'), ['--sam_type', "invalid choice: 'vit_z'"]),
+    (('cdsam-eval-voc', '--checkpoint', '{d}/huge.pt'), ["'model.clip.model_cfg.embed_dim' is 200000", 'must be in [0, 65536]']),
     (('cdsam-bench', '--steps', '0'), ['--steps', 'must be >= 1']),
     (('cdsam-bench', '--images', '-5'), ['--images', 'must be >= 1']),
 ]
@@ -131,15 +135,24 @@ def test_predict_same_stem_and_unreadable_images(files, tmp_path):
     src = tmp_path/'in'; src.mkdir()
     one = next((files['voc']/'JPEGImages').iterdir())
     shutil.copy(one, src/'x.jpg'); Image.open(one).save(src/'x.png'); (src/'y.jpg').write_bytes(b'not an image')
+    Image.open(one).save(src/'x_jpg.png')                                    # its own stem is what x.jpg would get
     r = run_in_process('cdsam-predict', '--checkpoint', files['ckpt'], '--input', src, '--output_dir', tmp_path/'o')
     assert r.returncode == 1 and 'skipped image' in r.stderr and 'y.jpg' in r.stderr, r.stderr
     rows = list(csv.DictReader(open(tmp_path/'o'/'scores.csv')))
-    assert [Path(x['mask']).name for x in rows if x['mask']] == ['x_jpg.png', 'x_png.png'] and len(rows) == 3
+    assert {Path(x['image']).name: Path(x['mask']).name for x in rows if x['mask']} == {
+        'x.jpg': 'x_jpg_2.png', 'x.png': 'x_png.png', 'x_jpg.png': 'x_jpg.png'} and len(rows) == 4
     assert [x['error'] for x in rows if x['image'].endswith('y.jpg')] == ['unreadable (UnidentifiedImageError)']
     one_line(run_in_process('cdsam-predict', '--checkpoint', files['ckpt'], '--input', src, '--output_dir', tmp_path/'s', '--strict'),
              'unreadable image', 'y.jpg')
     r = run_in_process('cdsam-sam-encode', '--sam_type', 'tiny', '--input_dir', src, '--output_dir', tmp_path/'e')
-    assert r.returncode == 1 and 'y.jpg' in r.stderr and len(list((tmp_path/'e').iterdir())) == 2
+    assert r.returncode == 1 and 'y.jpg' in r.stderr and len(list((tmp_path/'e').iterdir())) == 3
+
+def test_dual_circle_non_image_is_one_line(files, trained, tmp_path):
+    from cdsam.synthetic import make_dual_circle_set
+    dc = make_dual_circle_set(tmp_path/'dc', n=2, size=64)
+    bad = sorted((dc/'images').iterdir())[0]; bad.write_text('not an image')
+    one_line(run_in_process('cdsam-eval-dual-circle', '--checkpoint', files['ckpt'], '--image_dir', dc/'images', '--circle_dir', dc/'circles'),
+             'unreadable image', bad.name)
 
 def test_eval_voc_skip_bad(files, tmp_path):
     voc = tmp_path/'voc'; shutil.copytree(files['voc'], voc)
