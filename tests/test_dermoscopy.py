@@ -100,14 +100,14 @@ def test_isic2018_dev_as_it_is(tmp_path):
     assert r.returncode == 0 and "100 images of split 'val'" in r.stdout, r.stderr
 
 def test_isic2018_recipe_trains_end_to_end(tmp_path):
-    "configs/isic2018.yaml: `cdsam-train --config configs/isic2018.yaml data.root=...` trains its stages (run.stages: 1-2)."
+    "configs/isic2018.yaml: `cdsam-train --config configs/isic2018.yaml data.root=...` trains its stages (run.stages: 1-3)."
     root = make_synthetic_isic(tmp_path/'isic', n={'Training': 10, 'Validation': 3}, size=60)
     cfg = Path(__file__).resolve().parents[1]/'configs'/'isic2018.yaml'
     r = run_in_process('cdsam-train', '--config', cfg, f'data.root={root}', f'run.output_dir={tmp_path/"exp"}', 'data.batch_size=4',
-                       'per_stage={1: {optim: {epochs: 1}}, 2: {optim: {epochs: 1}}}')
+                       'per_stage={1: {optim: {epochs: 1}}, 2: {optim: {epochs: 1}}, 3: {optim: {epochs: 1}}}')
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     run = tmp_path/'exp'/'isic2018'
-    assert (run/'checkpoints'/'stage1'/'best.pt').is_file() and (run/'checkpoints'/'stage2'/'best.pt').is_file()
+    assert all((run/'checkpoints'/f'stage{s}'/'best.pt').is_file() for s in (1, 2, 3))
     assert len(read_split_ids(run/'splits'/'holdout.txt')) == 1
-    r = run_in_process('cdsam-eval', '--checkpoint', run/'checkpoints'/'stage2'/'best.pt', '--split', 'val', '--by_size')
-    assert r.returncode == 0 and 'post-processing: flip TTA' in r.stdout.splitlines()[0], r.stdout + r.stderr
+    r = run_in_process('cdsam-eval', '--checkpoint', run/'checkpoints'/'stage3'/'best.pt', '--split', 'val', '--by_size')
+    assert r.returncode == 0 and 'post-processing: TTA d8' in r.stdout.splitlines()[0], r.stdout + r.stderr
