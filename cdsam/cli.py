@@ -386,14 +386,14 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
     from cdsam.inference import overlay, confidence, postprocess
     m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
     png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG', compress_level=1)
-    atomic_write(out/'masks'/f'{name}.png', png)
-    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1))
+    atomic_write(out/'masks'/f'{name}.png', png, durable=False)                  # (thousands of files: no fsync each)
+    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1), durable=False)
     conf = confidence(prob)
     pseudo = v is not None and conf >= a.min_confidence
     if pseudo:
         (v/'JPEGImages'/name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
-        atomic_write(v/'SegmentationClass'/f'{name}.png', png)
+        atomic_write(v/'SegmentationClass'/f'{name}.png', png, durable=False)
     row = dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
                fraction=round(float(m.mean()), 6), area=int(m.sum()), error='')
     return row, pseudo

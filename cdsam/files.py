@@ -45,9 +45,11 @@ def _umask() -> int:
     os.umask(mask)
     return mask
 
-def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None], durable: bool = True) -> Path:
     """Call `write_fn(tmp_path)` then atomically move the temp file to `path`; `path` is untouched if `write_fn` fails.
-    A full disk (or any other OS-level write failure, torch.save's included) raises `WriteError` naming `path`."""
+    A full disk (or any other OS-level write failure, torch.save's included) raises `WriteError` naming `path`.
+    `durable` flushes the file to the disk before the move (checkpoints); `False` skips that wait (a folder of
+    predicted masks: still never half-written, but a power cut may lose the newest)."""
     path = Path(path)
     if path.is_dir(): raise WriteError(errno.EISDIR, f"cannot write {path}: it is a folder; give a file name")
     try:
@@ -59,7 +61,8 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None]) -> P
     try:
         write_fn(tmp)
         os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes it 0600: honour the umask, as open() would
-        with open(tmp, 'rb') as f: os.fsync(f.fileno())
+        if durable:
+            with open(tmp, 'rb') as f: os.fsync(f.fileno())
         os.replace(tmp, path)
     except Exception as e:                            # OSError, torch's RuntimeError, safetensors' SafetensorError
         if isinstance(e, OSError) or any(s in str(e).lower() for s in _NO_SPACE): raise _write_error(path, e) from None
