@@ -10,19 +10,12 @@ import argparse, sys
 from pathlib import Path
 from typing import Sequence
 from .defaults import BENCH_SECTIONS, BENCH_ALL_SECTIONS
-from .command import run_cli
+from .command import run_cli, positive_int as _count
 
 # %% auto #0
 __all__ = ['bench_parser', 'main']
 
 # %% ../nbs/51_bench_cli.ipynb #9c10e0b2
-def _count(text: str) -> int:
-    "argparse type: a whole number >= 1."
-    try: v = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
-    return v
-
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, "

@@ -11,7 +11,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Sequence
 from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS, FORMATS
-from .command import run_cli
+from .command import run_cli, positive_int as _positive_int
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -65,13 +65,6 @@ def _probability(text: str) -> float:
     except ValueError: raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
     if not 0 < v < 1: raise argparse.ArgumentTypeError("must be in (0, 1) (0 and 1 give empty or full masks), got "
                                                        f"{text}")
-    return v
-
-def _positive_int(text: str) -> int:
-    "argparse type: an integer >= 1."
-    try: v = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
     return v
 
 def _postprocess_options(ap: argparse.ArgumentParser):

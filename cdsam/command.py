@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['user_errors', 'run_cli', 'Progress']
+__all__ = ['user_errors', 'run_cli', 'positive_int', 'Progress']
 
 # %% ../nbs/04_command.ipynb #64e85e03
 def user_errors() -> tuple:
@@ -41,6 +41,14 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"{parser.prog}: error: {msg}", file=sys.stderr)
         return 2
+
+# %% ../nbs/04_command.ipynb #8f6a3f76
+def positive_int(text: str) -> int:
+    "argparse type of every count option (`--batch_size`, `--steps`, ...): a whole number >= 1."
+    try: v = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if v < 1: raise argparse.ArgumentTypeError(f"must be >= 1, got {v}")
+    return v
 
 # %% ../nbs/04_command.ipynb #e5c43bc1
 class Progress:
