@@ -189,6 +189,22 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
     return None
 
 # %% ../nbs/34_cache.ipynb #2a89a3d7
+def _prefix_batch(backbone, inputs: list, prefix: int, teacher: bool, dtype, toks: list, teas: list):
+    "Append the tokens entering block `prefix` of each input (and, with `teacher`, the LoRA-off backbone's output tokens)."
+    pre = [backbone.prefix_tokens(x, prefix) for x in inputs]
+    toks.append(torch.stack(pre, 1).to('cpu', dtype))
+    if teacher:                                         # the LoRA-off teacher's tokens: fixed while only adapters train
+        with disable_lora(backbone):
+            g = backbone.grid_size(inputs[0].shape[-2:])
+            teas.append(torch.stack([backbone.forward_from(p, prefix, g)['tokens'] for p in pre], 1).to('cpu', dtype))
+
+def _record_masks(ds, slot_of: dict, masks: dict, views: int, seed: int) -> torch.Tensor:
+    "Every record's mask in each view `(R, K, 1, H, W)`: records sharing an image have their own masks."
+    slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
+    views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[str(ds.records[i].image)], k))[1] for k in range(views)]
+    return torch.stack([masks[i] if i in masks else torch.stack(views_of(i)) for i in range(len(ds))])
+
+# %% ../nbs/34_cache.ipynb #750ab10e
 @torch.no_grad()
 def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtype: torch.dtype, images: bool,
              batch_size: int, device, prefix: int | None = None, teacher: bool = False, seed: int = 0) -> dict:
@@ -211,12 +227,7 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
                 masks.update((i, torch.stack([per_view[j][1] for per_view in got])) for j, i in enumerate(chunk))
             inputs = [flip_variant(xs[v[0]], v[1:]) for v in variants]
             if prefix:                                  # the tokens entering block `prefix` (P+N of them)
-                pre = [backbone.prefix_tokens(x, prefix) for x in inputs]
-                toks.append(torch.stack(pre, 1).to('cpu', dtype))
-                if teacher:                             # the LoRA-off teacher's tokens: fixed while only adapters train
-                    with disable_lora(backbone):
-                        g = backbone.grid_size(xs[0].shape[-2:])
-                        teas.append(torch.stack([backbone.forward_from(p, prefix, g)['tokens'] for p in pre], 1).to('cpu', dtype))
+                _prefix_batch(backbone, inputs, prefix, teacher, dtype, toks, teas)
                 if progress: progress.update(len(chunk))
                 continue
             outs = [backbone(x) for x in inputs]
@@ -228,10 +239,7 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
     finally:
         backbone.train(was)
         if progress: progress.close()
-    if images:                                         # records sharing an image have their own masks: (R, K, 1, H, W)
-        slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
-        views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[str(ds.records[i].image)], k))[1] for k in range(views)]
-        masks = torch.stack([masks[i] if i in masks else torch.stack(views_of(i)) for i in range(len(ds))])
+    if images: masks = _record_masks(ds, slot_of, masks, views, seed)
     return dict(tokens=torch.cat(toks), cls=torch.cat(clss) if clss else None, layers=torch.cat(lays) if lays else None,
                 pixels=torch.cat(pix) if images else None, masks=masks if images else None,
                 teacher=torch.cat(teas) if teas else None)

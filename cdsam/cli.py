@@ -11,7 +11,7 @@ from collections import Counter, deque
 from pathlib import Path
 from typing import Sequence
 from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS, FORMATS
-from .command import run_cli, positive_int as _positive_int
+from .command import run_cli, Progress, positive_int as _positive_int
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -301,6 +301,7 @@ def _box(text):
     if not (box[0] < box[2] and box[1] < box[3]): raise ValueError(f"--box must have x0 < x1 and y0 < y1 (left, top, right, bottom); got {text!r}")
     return box
 
+# %% ../nbs/42_cli.ipynb #5a93323c
 def check_prompts(points, box, size: tuple[int, int], image) -> None:
     "Refuse, in one line naming `image`, point / box prompts outside its `size` `(W, H)` in pixels."
     W, H = size
@@ -432,11 +433,10 @@ def _read(item):
     except Exception as e: return None, e
 
 # %% ../nbs/42_cli.ipynb #b364848f
-def _predict(a) -> int:
-    from concurrent.futures import ThreadPoolExecutor, Future
-    from cdsam.files import atomic_write, CsvLog
-    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats, default_prompt, prompt_tokens
-    from cdsam.command import Progress
+def _predict_setup(a):
+    "Everything cdsam-predict decides before the first image: inputs and their output names, prompts, model, outputs."
+    from types import SimpleNamespace
+    from cdsam.inference import default_prompt, prompt_tokens
     imgs = list_images(a.input, a.recursive)
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
     if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
@@ -447,17 +447,41 @@ def _predict(a) -> int:
     if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
     out, v = _predict_outputs(a, imgs, names)
     kept = _resumed_rows(a, out)
-    todo = [(p, n) for p, n in zip(imgs, names) if str(p) not in kept]
     one_by_one = bool(a.tile) or pts is not None or box is not None or not text
     batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
-    size, stats = cfg['data']['crop'], checkpoint_stats(meta)
+    return SimpleNamespace(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
+                           pts=pts, labels=labels, box=box, model=model, cfg=cfg, meta=meta, text=text, out=out, v=v,
+                           one_by_one=one_by_one, batch_size=batch_size)
+
+def _finished(result):
+    "A future that is already done with `result` (an unreadable image's row, queued in input order)."
+    from concurrent.futures import Future
+    f = Future()
+    f.set_result(result)
+    return f
+
+def _predict_report(a, s, pseudo: list, failed: list) -> int:
+    "The pseudo-label list and cdsam-predict's closing lines; its exit status."
+    from cdsam.files import atomic_write
+    if s.v is not None:
+        atomic_write(s.v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{n}\n' for n in pseudo)))
+        print(f"pseudo-labels: {len(pseudo)}/{len(s.imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
+    print(f"{len(s.imgs) - len(failed)} image(s): masks, overlays and scores.csv in {s.out}")
+    return report_failures(failed, a.strict)
+
+# %% ../nbs/42_cli.ipynb #628fbcdf
+def _predict(a) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+    from cdsam.files import CsvLog
+    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats
+    s = _predict_setup(a)
+    size, stats, out = s.cfg['data']['crop'], checkpoint_stats(s.meta), s.out
     def predict(batch):                                               # [(path, name, image)] -> [(probs, score)]
-        for p, _, im in batch: check_prompts(pts, box, im.size, p)
-        if one_by_one: return [predict_probs(model, im, text or None, size, stats, a.tile, a.overlap, a.tta, pts, labels, box) for _, _, im in batch]
-        return predict_batch(model, [im for _, _, im in batch], text, size, stats, a.tta)
-    pseudo, failed, pending, batch = [], [], deque(), []
-    progress = Progress(len(todo), prefix='cdsam-predict: ')
-    if kept: print(f"--resume: {len(kept)} image(s) already done in {out/'scores.csv'}, {len(todo)} to do")
+        for p, _, im in batch: check_prompts(s.pts, s.box, im.size, p)
+        if s.one_by_one: return [predict_probs(s.model, im, s.text or None, size, stats, a.tile, a.overlap, a.tta, s.pts, s.labels, s.box) for _, _, im in batch]
+        return predict_batch(s.model, [im for _, _, im in batch], s.text, size, stats, a.tta)
+    pseudo, failed, pending, batch, progress = [], [], deque(), [], Progress(len(s.todo), prefix='cdsam-predict: ')
+    if s.kept: print(f"--resume: {len(s.kept)} image(s) already done in {out/'scores.csv'}, {len(s.todo)} to do")
     def drain(wait: bool):                                            # rows in input order, as their writes finish
         while pending and (wait or pending[0][1].done()):
             name, done = pending.popleft()
@@ -467,30 +491,24 @@ def _predict(a) -> int:
             progress.update()
     def run_batch():
         for (p, name, im), (prob, score) in zip(batch, predict(batch)):
-            pending.append((name, pool.submit(_write_prediction, a, p, name, im, prob, score, out, v)))
+            pending.append((name, pool.submit(_write_prediction, a, p, name, im, prob, score, out, s.v)))
         batch.clear()
         drain(False)
-    with CsvLog(out/'scores.csv', PREDICT_COLUMNS, kept.values()) as log, ThreadPoolExecutor(2) as pool:
-        for (p, name), f in _prefetch(pool, _read, todo, 2 * batch_size):
+    with CsvLog(out/'scores.csv', PREDICT_COLUMNS, s.kept.values()) as log, ThreadPoolExecutor(2) as pool:
+        for (p, name), f in _prefetch(pool, _read, s.todo, 2 * s.batch_size):
             im, err = f.result()
             if err is None:
                 batch.append((p, name, im))
-                if len(batch) == batch_size: run_batch()
+                if len(batch) == s.batch_size: run_batch()
                 continue
             if a.strict: raise ValueError(f"unreadable image {p}: {err}")
             run_batch()                                              # the rows stay in input order
             failed.append((p, f'unreadable ({type(err.__cause__ or err).__name__})'))
-            done = Future()
-            done.set_result((dict(image=str(p), error=failed[-1][1]), False))
-            pending.append((name, done))
+            pending.append((name, _finished((dict(image=str(p), error=failed[-1][1]), False))))
         run_batch()
         drain(True)
     progress.close()
-    if v is not None:
-        atomic_write(v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{s}\n' for s in pseudo)))
-        print(f"pseudo-labels: {len(pseudo)}/{len(imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
-    print(f"{len(imgs) - len(failed)} image(s): masks, overlays and scores.csv in {out}")
-    return report_failures(failed, a.strict)
+    return _predict_report(a, s, pseudo, failed)
 
 # %% ../nbs/42_cli.ipynb #43db07ad
 def predict_main(

@@ -34,6 +34,7 @@ def _write_error(path: Path, e: BaseException) -> WriteError:
     return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: "
                                                               f"{getattr(e, 'strerror', None) or e}")
 
+# %% ../nbs/01_files.ipynb #1b44cb98
 def _umask() -> int:
     "The process umask, read without changing it where Linux shows it (a set-and-restore elsewhere)."
     try:

@@ -114,6 +114,7 @@ def _view_prompts(pts, bx, size: int, transpose: bool, flips: tuple):
         bx = b
     return pts, bx
 
+# %% ../nbs/40_inference.ipynb #52b4f93f
 @torch.no_grad()
 def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, points=None, labels=None,
                      box=None) -> list[tuple[torch.Tensor, float]]:
@@ -140,6 +141,7 @@ def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, poin
     p, iou = torch.stack(probs).mean(0).cpu(), torch.stack(ious).mean(0).cpu()
     return [(v[1].mask_to_image(p[k, 0]), float(iou[k])) for k, v in enumerate(views)]      # (H, W) each
 
+# %% ../nbs/40_inference.ipynb #597d6317
 def _starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile: return [0]
     s = list(range(0, n - tile, stride)); s.append(n - tile)
