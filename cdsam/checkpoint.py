@@ -12,7 +12,7 @@ from typing import Mapping
 import torch
 from torch import nn
 from .lora import lora_config, apply_lora_config
-from .files import save_state, load_state, load_state_dict_checked
+from .files import save_state, load_state, load_state_dict_checked, check_finite_weights
 from .config import plain
 
 # %% auto #0
@@ -56,10 +56,7 @@ def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=
 def check_finite(state: Mapping[str, torch.Tensor], stats=None, source='checkpoint'):
     """Refuse, in one line naming `source`, weights holding NaN / inf (a diverged or damaged run: every mask would come
     out empty) and normalisation `stats` `(mean, std)` that are not finite or have a std <= 0."""
-    for name, t in state.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
-            raise ValueError(f"{source} holds non-finite weights ({bad} of {t.numel()} values of {name} are NaN or inf): the run diverged or the file is damaged; use an earlier checkpoint")
+    check_finite_weights(state, source)
     if stats is not None:
         mean, std = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
         if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(std).all()) and bool((std > 0).all())):
@@ -102,6 +99,6 @@ def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> n
     """Re-inject the checkpoint's LoRA layout into `model` and load its weights strictly (missing / unexpected /
     mis-shaped keys raise)."""
     apply_lora_config(model, ckpt['meta']['lora'], source)
-    load_state_dict_checked(model, ckpt['model'], source)
+    load_state_dict_checked(model, ckpt['model'], source, check_values=False)     # read_checkpoint checked them
     model.text_encoder.clear_cache()
     return model

@@ -136,33 +136,24 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
             print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
 
 # %% ../nbs/42_cli.ipynb #41b86d98
-def _decodable(recs: list, prog: str) -> list:
-    "The records whose image decodes whole (a truncated JPEG opens, and fails only when decoded); one stderr line per other."
-    from cdsam.records import open_image
-    good = []
-    for r in recs:
-        try: open_image(r.image).load()
-        except Exception as e:
-            print(f"{prog}: skipped {r.image}: unreadable ({type(e.__cause__ or e).__name__})", file=sys.stderr)
-            continue
-        good.append(r)
-    return good
-
 def _eval_records(a, d: dict) -> tuple:
     "The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits."
     import dataclasses
     from cdsam.data import data_records
+    from cdsam.records import check_records
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': a.split,
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}
-    with warnings.catch_warnings(record=True) as skipped:                 # --skip_bad: one stderr line per skipped file
-        warnings.simplefilter('always')
-        recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
-    prog = Path(sys.argv[0]).name or 'cdsam-eval'
-    for w in skipped: print(f"{prog}: {w.message}", file=sys.stderr)
-    if a.skip_bad: recs = _decodable(recs, prog)
+    try:
+        with warnings.catch_warnings(record=True) as skipped:             # --skip_bad: one stderr line per skipped file
+            warnings.simplefilter('always')
+            recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
+            # a truncated JPEG passes the header check and fails only when decoded: with --skip_bad, decode each first
+            if a.skip_bad and recs: recs = check_records(recs, True, f"split {a.split!r} of {root}", decode=True)
+    finally:
+        for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
     return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
 

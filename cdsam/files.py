@@ -15,7 +15,7 @@ from torch import nn
 
 # %% auto #0
 __all__ = ['WriteError', 'atomic_write', 'write_csv', 'CsvLog', 'check_output_folders', 'save_state', 'load_state',
-           'StateDictMismatch', 'check_state_keys', 'load_state_dict_checked']
+           'StateDictMismatch', 'check_state_keys', 'check_finite_weights', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
@@ -182,13 +182,18 @@ def check_state_keys(own: Mapping[str, torch.Tensor], state: Mapping[str, torch.
     if missing or unexpected or shapes: raise StateDictMismatch(source, missing, unexpected, shapes)
 
 # %% ../nbs/01_files.ipynb #64a40966
-def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
-                            ignore_missing: Iterable[str] = ()) -> nn.Module:
-    """Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent); else
-    raise `StateDictMismatch`."""
-    check_state_keys(module.state_dict(), state, source, ignore_missing)
-    for name, t in state.items():               # NaN source weights would train "fine" and predict empty masks
+def check_finite_weights(state: Mapping[str, torch.Tensor], source: str = 'state dict'):
+    """Refuse, in one line naming `source`, floating-point weights holding NaN / inf: they would train "fine" and
+    predict empty masks."""
+    for name, t in state.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{source} holds non-finite weights ({int((~torch.isfinite(t)).sum())} of {t.numel()} values of {name} are NaN or inf): the file is damaged or its run diverged")
+            raise ValueError(f"{source} holds non-finite weights ({int((~torch.isfinite(t)).sum())} of {t.numel()} values of {name} are NaN or inf): the run diverged or the file is damaged; use an earlier checkpoint or the original weights")
+
+def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
+                            ignore_missing: Iterable[str] = (), check_values: bool = True) -> nn.Module:
+    """Load `state` into `module` only if keys and shapes match exactly (keys in `ignore_missing` may be absent) and,
+    with `check_values`, every weight is finite (`check_finite_weights`); else raise."""
+    check_state_keys(module.state_dict(), state, source, ignore_missing)
+    if check_values: check_finite_weights(state, source)
     module.load_state_dict(dict(state), strict=False)
     return module

@@ -90,14 +90,15 @@ def skip_or_raise(msg: str, skip_bad: bool):
     if not skip_bad: raise ValueError(msg)
     warnings.warn(f"skipped: {msg}")
 
-def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset') -> list[Record]:
+def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset', decode: bool = False) -> list[Record]:
     """Open every image / mask header: unreadable files and image-mask size mismatches raise (or are skipped with
-    `skip_bad`)."""
+    `skip_bad`). `decode` decodes each image whole instead (a truncated JPEG has a good header and fails only then)."""
     good = []
     for r in records:
-        try: size = image_size(r.image)
+        try: size = open_image(r.image).size if decode else image_size(r.image)
         except Exception as e:
-            skip_or_raise(f"unreadable image {r.image} ({type(e).__name__}: {e})", skip_bad)
+            why = e.__cause__ or e                      # open_image's own one line wraps the decoder's error
+            skip_or_raise(f"unreadable image {r.image} ({type(why).__name__}: {why})", skip_bad)
             continue
         if r.mask is not None:
             try: msize = image_size(r.mask)
