@@ -380,7 +380,7 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
     the cost of one more image between the two `counts`."""
     from cdsam.cache import FeatureCache
     folders = _photo_folder(Path(workdir), max(counts), counts)
-    d = {**cfg['data'], 'root': str(folders[0]), 'valid_split': None, 'batch_size': cfg['data']['batch_size']}
+    d = {**cfg['data'], 'root': str(folders[0]), 'valid_split': None}
     load, build, rows = {}, {}, []
     backbone = build_model(cfg).backbone.eval()
     for k in counts:

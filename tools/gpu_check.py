@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from fastai.callback.core import Callback
-from cdsam.bench import bench_config, device_name
+from cdsam.bench import bench_config, device_name, PeakMemory
 from cdsam.config import load_config, dump_config
 from cdsam.data import build_dataloaders
 from cdsam.defaults import TINY_MODEL_CFG
@@ -44,16 +44,6 @@ def _sync(device):
     if device is not None and torch.device(device).type == 'cuda': torch.cuda.synchronize(device)
 
 
-def _peak_reset(device):
-    if torch.device(device).type == 'cuda':
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def _peak_mib(device) -> float:
-    return torch.cuda.max_memory_allocated(device) / 2**20 if torch.device(device).type == 'cuda' else float('nan')
-
-
 def model_config(tiny: bool, dino: str, size: int) -> dict:
     "A config of `dino` at `size` px with the SAM vit_b decoder and a CLIP ViT-B/32 text tower (tiny: the test models)."
     if tiny: return {**copy.deepcopy(TINY_MODEL_CFG), 'lora': dict(dino=dict(last_k_blocks=1))}
@@ -79,11 +69,10 @@ def stage_run(base: dict, root: Path, device, stage: int, dtype: str | None, bat
         warnings.simplefilter('ignore')
         learn = stage_learner(dls, c, verbose=False, cbs=[timer])
         if cached: learn.cache_features(log=lambda *a: None)
-    _peak_reset(device)
-    with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    with PeakMemory(device) as peak, learn.no_bar(), learn.no_logging(): learn.fit(1)    # CUDA allocator peak (CPU: RSS)
     losses = [float(l) for l in learn.recorder.losses]
     times = timer.times[1:] or timer.times
-    out = dict(images_per_s=batch * len(times) / sum(times), peak_mib=_peak_mib(device), losses=losses,
+    out = dict(images_per_s=batch * len(times) / sum(times), peak_mib=peak.peak / 2**20, losses=losses,
                ok=bool(losses) and all(math.isfinite(l) for l in losses))
     del learn, dls
     return out
@@ -170,15 +159,14 @@ def check_inference(a, root: Path, wd: Path, rows: list, log):
     for b in (1, 16):
         x = torch.randn(b, 3, cfg['data']['crop'], cfg['data']['crop'], device=a.device)
         ctx = torch.autocast(torch.device(a.device).type, dtype=torch.bfloat16 if dtype == 'bf16' else torch.float16) if dtype else torch.autocast('cpu', enabled=False)
-        _peak_reset(a.device)
-        with torch.no_grad(), ctx:
+        with PeakMemory(a.device) as peak, torch.no_grad(), ctx:
             model(x, [cfg['data']['text']] * b)
             _sync(a.device)
             t = time.perf_counter()
             for _ in range(a.steps): model(x, [cfg['data']['text']] * b)
             _sync(a.device)
         rows.append(dict(check='inference', model=a.dinos[0], size=a.size, dtype=dtype, stage='', batch=b,
-                         images_per_s=round(b * a.steps / (time.perf_counter() - t), 2), peak_mib=round(_peak_mib(a.device), 1), ok=True, note='model forward, text prompt'))
+                         images_per_s=round(b * a.steps / (time.perf_counter() - t), 2), peak_mib=round(peak.peak / 2**20, 1), ok=True, note='model forward, text prompt'))
         log(rows[-1])
     save_checkpoint(wd/'m.pt', model.cpu(), cfg, epoch=0)
     del model
