@@ -1,4 +1,4 @@
-"""`DinoBackbone` builds a DINO / DINOv2 / DINOv3 vision transformer by its timm name and returns its patch tokens on their grid, the class token, and optionally intermediate layers; it loads official weights from a local file.
+"""The DINO / DINOv2 / DINOv3 backbone: a timm vision transformer that returns its patch tokens on their grid.
 
 Docs: https://cdsam.github.io/cdsam/backbone.html.md"""
 
@@ -42,9 +42,7 @@ def backbone_state_dict(vit: nn.Module, path: str | Path) -> dict:
     if filt is not None:
         try: sd = filt(sd, vit)
         except Exception as e:
-            raise ValueError(f"backbone checkpoint {path} does not fit {type(vit).__name__} "
-                             f"(pos_embed {tuple(vit.pos_embed.shape) if getattr(vit, 'pos_embed', None) is not None else None}): "
-                             f"timm's converter failed with {type(e).__name__}: {e}") from e
+            raise ValueError(f"backbone checkpoint {path} does not fit {type(vit).__name__} (pos_embed {tuple(vit.pos_embed.shape) if getattr(vit, 'pos_embed', None) is not None else None}): timm's converter failed with {type(e).__name__}: {e}") from e
     own = vit.state_dict()
     # a classification head in the file is not part of a feature backbone (timm drops it the same way)
     return {k: v for k, v in sd.items() if k in own or not k.startswith(('head.', 'fc_norm.', 'head_drop.'))}
@@ -61,8 +59,7 @@ class DinoBackbone(nn.Module):
             self.vit = timm.create_model(name, pretrained=pretrained and checkpoint is None, img_size=img_size,
                                          num_classes=0, dynamic_img_size=True, **timm_kwargs)
         except RuntimeError as e:
-            if 'Unknown model' in str(e): raise ValueError(f"unknown timm model '{name}'; DINO-family names: "
-                                                           f"{timm.list_models('*dino*')[:12]} ...") from e
+            if 'Unknown model' in str(e): raise ValueError(f"unknown timm model '{name}'; DINO-family names: {timm.list_models('*dino*')[:12]} ...") from e
             raise
         if not hasattr(self.vit, 'blocks') or not hasattr(self.vit, 'forward_intermediates'):
             raise ValueError(f"timm model '{name}' ({type(self.vit).__name__}) is not a plain ViT with `.blocks`")
@@ -85,57 +82,48 @@ class DinoBackbone(nn.Module):
 
     def set_grad_checkpointing(self, enable: bool = True):
         "Trade compute for memory: recompute block activations in the backward pass (stage 4)."
-        self.vit.set_grad_checkpointing(enable); self.grad_checkpointing = enable
+        self.vit.set_grad_checkpointing(enable)
+        self.grad_checkpointing = enable
 
-# %% ../nbs/10_backbone.ipynb #23d93f22
-@patch
-def grid_size(self: DinoBackbone, hw: tuple[int, int]) -> tuple[int, int]:
-    "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."
-    (H, W), (ph, pw) = hw, self.patch_size
-    if H % ph or W % pw:
-        raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} of {self.name}; "
-                         f"use e.g. {H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}")
-    return H // ph, W // pw
+    def grid_size(self, hw: tuple[int, int]) -> tuple[int, int]:
+        "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."
+        (H, W), (ph, pw) = hw, self.patch_size
+        if H % ph or W % pw:
+            raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} of {self.name}; use e.g. {H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}")
+        return H // ph, W // pw
 
-# %% ../nbs/10_backbone.ipynb #6c697e8b
-@patch
-def forward(self: DinoBackbone, x: torch.Tensor) -> dict:
-    if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
-    h, w = self.grid_size(x.shape[-2:])
-    idx = self.out_indices or [self.depth - 1]
-    # (B, P+N, C), [(B, N, C)]
-    final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')
-    tokens = final[:, self.num_prefix_tokens:]                                                # (B, N, C)
-    return dict(tokens=tokens, cls=final[:, 0], grid=(h, w), layers=inter if self.out_indices else [])
+    def forward(self, x: torch.Tensor) -> dict:
+        if x.ndim != 4 or x.shape[1] != 3: raise ValueError(f"expected images (B, 3, H, W), got {tuple(x.shape)}")
+        h, w = self.grid_size(x.shape[-2:])
+        idx = self.out_indices or [self.depth - 1]
+        # (B, P+N, C), [(B, N, C)]
+        final, inter = self.vit.forward_intermediates(x, indices=idx, norm=True, output_fmt='NLC')
+        tokens = final[:, self.num_prefix_tokens:]                                                # (B, N, C)
+        return dict(tokens=tokens, cls=final[:, 0], grid=(h, w), layers=inter if self.out_indices else [])
 
-# %% ../nbs/10_backbone.ipynb #78a763eb
-@patch
-def prefix_tokens(self: DinoBackbone, x: torch.Tensor, n: int) -> torch.Tensor:
-    """The token sequence `(B, P+N, C)` entering block `n` for images `x`: patch / position embedding, pre-norm,
-    `blocks[:n]`."""
-    from timm.models.vision_transformer import VisionTransformer
-    if not isinstance(self.vit, VisionTransformer):
-        raise ValueError(f"prefix caching needs a timm VisionTransformer (DINO / DINOv2), not {type(self.vit).__name__}")
-    if not 0 < n < self.depth: raise ValueError(f"a prefix of {n} blocks must leave 1..{self.depth - 1} blocks to run")
-    self.grid_size(x.shape[-2:])
-    v = self.vit
-    t = v.norm_pre(v.patch_drop(v._pos_embed(v.patch_embed(x))))
-    for blk in v.blocks[:n]: t = blk(t)
-    return t
+    def prefix_tokens(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """The token sequence `(B, P+N, C)` entering block `n` for images `x`: patch / position embedding, pre-norm,
+        `blocks[:n]`."""
+        from timm.models.vision_transformer import VisionTransformer
+        if not isinstance(self.vit, VisionTransformer):
+            raise ValueError(f"prefix caching needs a timm VisionTransformer (DINO / DINOv2), not {type(self.vit).__name__}")
+        if not 0 < n < self.depth: raise ValueError(f"a prefix of {n} blocks must leave 1..{self.depth - 1} blocks to run")
+        self.grid_size(x.shape[-2:])
+        v = self.vit
+        t = v.norm_pre(v.patch_drop(v._pos_embed(v.patch_embed(x))))
+        for blk in v.blocks[:n]: t = blk(t)
+        return t
 
-# %% ../nbs/10_backbone.ipynb #4fcf3447
-@patch
-def forward_from(self: DinoBackbone, t: torch.Tensor, n: int, grid: tuple[int, int]) -> dict:
-    """What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the final
-    norm."""
-    from torch.utils.checkpoint import checkpoint
-    idx = sorted(i % self.depth for i in (self.out_indices or [self.depth - 1]))
-    if idx[0] < n: raise ValueError(f"out_indices {self.out_indices} reach into the first {n} blocks, which were run "
-                                    "before")
-    v, inter = self.vit, []
-    for i in range(n, self.depth):
-        t = checkpoint(v.blocks[i], t, use_reentrant=False) if self.grad_checkpointing and self.training else v.blocks[i](t)
-        if i in idx: inter.append(v.norm(t)[:, self.num_prefix_tokens:])
-    final = v.norm(t)
-    return dict(tokens=final[:, self.num_prefix_tokens:], cls=final[:, 0], grid=tuple(grid),
-                layers=inter if self.out_indices else [])
+    def forward_from(self, t: torch.Tensor, n: int, grid: tuple[int, int]) -> dict:
+        """What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the final
+        norm."""
+        from torch.utils.checkpoint import checkpoint
+        idx = sorted(i % self.depth for i in (self.out_indices or [self.depth - 1]))
+        if idx[0] < n: raise ValueError(f"out_indices {self.out_indices} reach into the first {n} blocks, which were run before")
+        v, inter = self.vit, []
+        for i in range(n, self.depth):
+            t = checkpoint(v.blocks[i], t, use_reentrant=False) if self.grad_checkpointing and self.training else v.blocks[i](t)
+            if i in idx: inter.append(v.norm(t)[:, self.num_prefix_tokens:])
+        final = v.norm(t)
+        return dict(tokens=final[:, self.num_prefix_tokens:], cls=final[:, 0], grid=tuple(grid),
+                    layers=inter if self.out_indices else [])

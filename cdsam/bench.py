@@ -1,4 +1,4 @@
-"""One command measures, on the current device and in one run, what each training stage costs (parameters, step time, peak memory), how much the stage-1 feature cache saves, how fast cdsam's inference is next to segment-anything's full pipeline, what LoRA costs unmerged and merged, and what fastai's training loop adds over a bare PyTorch loop.
+"""One command that measures what each training stage, the cache, inference and LoRA cost on this device.
 
 Docs: https://cdsam.github.io/cdsam/bench.html.md"""
 
@@ -37,7 +37,8 @@ def _rss() -> int:
     try:
         with open('/proc/self/statm') as f: return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
     except OSError:                                                              # not Linux: the process peak so far
-        import resource; return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 class PeakMemory:
     """Context manager: `.peak` bytes used by the block: the CUDA allocator's peak on a GPU, else the process RSS
@@ -47,19 +48,26 @@ class PeakMemory:
 
     def __enter__(self):
         if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device); torch.cuda.reset_peak_memory_stats(self.device)
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
             return self
         self.peak, self._stop = _rss(), threading.Event()
         def watch():
-            while not self._stop.is_set(): self.peak = max(self.peak, _rss()); self._stop.wait(self.interval)
-        self._t = threading.Thread(target=watch, daemon=True); self._t.start()
+            while not self._stop.is_set():
+                self.peak = max(self.peak, _rss())
+                self._stop.wait(self.interval)
+        self._t = threading.Thread(target=watch, daemon=True)
+        self._t.start()
         return self
 
     def __exit__(self, *exc):
         if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device); self.peak = torch.cuda.max_memory_allocated(self.device)
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device)
         else:
-            self._stop.set(); self._t.join(); self.peak = max(self.peak, _rss())
+            self._stop.set()
+            self._t.join()
+            self.peak = max(self.peak, _rss())
         return False
 
 # %% ../nbs/50_bench.ipynb #5842ecfe
@@ -78,7 +86,11 @@ def interleaved_times(fns: Mapping[str, Callable], reps: int = 3, warmup: int = 
     out = {k: float('inf') for k in fns}
     for _ in range(reps):
         for k, f in fns.items():
-            _sync(device); t = time.perf_counter(); f(); _sync(device); out[k] = min(out[k], time.perf_counter() - t)
+            _sync(device)
+            t = time.perf_counter()
+            f()
+            _sync(device)
+            out[k] = min(out[k], time.perf_counter() - t)
     return out
 
 # %% ../nbs/50_bench.ipynb #82e7b3f9
@@ -90,7 +102,9 @@ def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | 
     "A training config made benchmark-ready: random-initialised models, generated data at its size, no checkpoints."
     c = load_config(_resolve(cfg))
     m = c['model']
-    m['dino'].update(pretrained=False, checkpoint=None); m['clip'].update(pretrained=None, checkpoint=None); m['sam'].update(checkpoint=None)
+    m['dino'].update(pretrained=False, checkpoint=None)
+    m['clip'].update(pretrained=None, checkpoint=None)
+    m['sam'].update(checkpoint=None)
     c['data'].update(root=str(data_root), format='voc', train_split=None, valid_split=None, normalize='imagenet',
                      workers=0, image_dir=None, mask_dir=None, classes=None, unlabelled_dir=None)
     if batch_size: c['data']['batch_size'] = batch_size
@@ -103,7 +117,8 @@ def bench_config(cfg: Mapping | str | Path | None, data_root, batch_size: int | 
 
 # %% ../nbs/50_bench.ipynb #23158eb9
 def _stage_cfg(cfg: dict, stage: int, **sections) -> dict:
-    c = copy.deepcopy(cfg); c['stage']['id'] = stage
+    c = copy.deepcopy(cfg)
+    c['stage']['id'] = stage
     for k, v in sections.items(): c[k].update(v)
     return load_config(c)
 
@@ -114,14 +129,28 @@ def _autocast(learn):
 class _EpochTimes(Callback):
     order = -30
 
+    def before_fit(self): self.times = []
+
+    def before_epoch(self):
+        _sync(self.dls.device or 'cpu')
+        self.t = time.perf_counter()
+
+    def after_epoch(self):
+        _sync(self.dls.device or 'cpu')
+        self.times.append(time.perf_counter() - self.t)
+
+# %% ../nbs/50_bench.ipynb #e8fb2556
 def _train_step(learn, device) -> tuple[Callable, int]:
     """One training step of `learn` on a fixed batch (autocast forward, loss, backward, optimizer step, zero_grad), and
     its batch size."""
-    model = learn.model.to(device).train(); learn.create_opt()
+    model = learn.model.to(device).train()
+    learn.create_opt()
     xb, yb = learn.dls.train.one_batch()
     def step():
         with _autocast(learn): loss = learn.loss_func(model(xb), yb)
-        loss.backward(); learn.opt.step(); learn.opt.zero_grad()
+        loss.backward()
+        learn.opt.step()
+        learn.opt.zero_grad()
     return step, len(yb)
 
 def _quiet_learner(dls, cfg):
@@ -143,7 +172,11 @@ def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) 
         with PeakMemory(device) as pm:
             ts = []
             for _ in range(steps):
-                _sync(device); t = time.perf_counter(); step(); _sync(device); ts.append(time.perf_counter() - t)
+                _sync(device)
+                t = time.perf_counter()
+                step()
+                _sync(device)
+                ts.append(time.perf_counter() - t)
         ps = list(unwrap(learn.model).model.parameters())
         name = f'{stage}+gc' if gc else str(stage)
         rows += [dict(section='stage', name=f'{name} trainable params',
@@ -156,18 +189,6 @@ def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) 
         log(f"stage {name}: {rows[-2]['value']:.1f} ms/image, {rows[-1]['value']:.0f} MiB")
         del learn, step
     return rows
-
-# %% ../nbs/50_bench.ipynb #c729e09c
-@patch
-def before_fit(self: _EpochTimes): self.times = []
-
-# %% ../nbs/50_bench.ipynb #e752390c
-@patch
-def before_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.t = time.perf_counter()
-
-# %% ../nbs/50_bench.ipynb #27152e38
-@patch
-def after_epoch(self: _EpochTimes): _sync(self.dls.device or 'cpu'); self.times.append(time.perf_counter() - self.t)
 
 # %% ../nbs/50_bench.ipynb #62e349ad
 def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int = 1) -> list[dict]:
@@ -264,7 +285,8 @@ def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dic
             with _autocast(learn): loss = learn.loss_func(m(xb), yb)
             loss.backward()
             if clip: nn.utils.clip_grad_norm_(m.parameters(), clip)
-            learn.opt.step(); learn.opt.zero_grad()
+            learn.opt.step()
+            learn.opt.zero_grad()
     def fastai():
         with learn.no_bar(), learn.no_logging(): learn.fit(1)
     t = interleaved_times(dict(fastai=fastai, bare=bare), reps=reps, warmup=1, device=dls.device or 'cpu')
@@ -288,7 +310,10 @@ def bench_switches(cfg: dict, dls, device, stages: Sequence[int] = (1, 4), reps:
         steps, compile_s, bs = {}, 0., 0
         for name, sections in variants.items():
             steps[name], bs = _train_step(_quiet_learner(dls, _stage_cfg(cfg, stage, **sections)), device)
-            _sync(device); t = time.perf_counter(); steps[name](); _sync(device)       # the first step compiles
+            _sync(device)
+            t = time.perf_counter()
+            steps[name]()
+            _sync(device)       # the first step compiles
             if name == 'compile': compile_s = time.perf_counter() - t
         t = interleaved_times(steps, reps=reps, warmup=1, device=device)
         note = f'batch {bs}'
@@ -315,13 +340,15 @@ def bench_onnx(cfg: dict, reps: int = 3, log: Callable = print) -> list[dict]:
     model, crop = build_model(cfg).eval(), cfg['data']['crop']
     with tempfile.TemporaryDirectory() as d:
         save_checkpoint(Path(d)/'m.pt', model, cfg, epoch=0)
-        t0 = time.perf_counter(); ort_model = OrtModel(export_onnx(Path(d)/'m.pt', Path(d)/'m.onnx')); export_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ort_model = OrtModel(export_onnx(Path(d)/'m.pt', Path(d)/'m.onnx'))
+        export_s = time.perf_counter() - t0
         seg = TextPromptSegmenter(model, cfg['data']['text']).eval()
         x = torch.randn(1, 3, crop, crop)
         @torch.no_grad()
         def eager(): seg(x)
         xn = x.numpy()
-        t = interleaved_times(dict(eager=eager, ort=lambda: ort_model.session.run(None, {'image': xn})),
+        t = interleaved_times(dict(eager=eager, ort=lambda: ort_model.runner.run(xn)),
                               reps=max(reps, 3))
     ratio = t['eager'] / t['ort']
     log(f"onnx: onnxruntime {1 / t['ort']:.2f} img/s, eager {1 / t['eager']:.2f} img/s ({ratio:.2f}x), export "
@@ -347,7 +374,9 @@ def bench_help(reps: int = 3, log: Callable = print) -> list[dict]:
         if exe is None: continue                                          # (not installed as a script here)
         ts = []
         for _ in range(reps):
-            t = time.perf_counter(); subprocess.run([exe, '--help'], capture_output=True, check=True); ts.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            subprocess.run([exe, '--help'], capture_output=True, check=True)
+            ts.append(time.perf_counter() - t)
         rows.append(dict(section='help', name=f'{c} --help', value=min(ts), unit='s', note='fresh process'))
     if rows:
         worst = max(rows, key=lambda r: r['value'])
@@ -408,7 +437,7 @@ def _run_predict(args: Sequence[str]) -> float:
     "Seconds of `cdsam-predict args` in a fresh process (start-up included)."
     import subprocess
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.cli import predict_main; sys.exit(predict_main())', *args],
+    r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.predict_cli import predict_main; sys.exit(predict_main())', *args],
                        capture_output=True, text=True)
     if r.returncode: raise RuntimeError(f"cdsam-predict {' '.join(args)} failed: {r.stderr.strip().splitlines()[-1:]}")
     return time.perf_counter() - t

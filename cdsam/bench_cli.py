@@ -18,12 +18,8 @@ __all__ = ['bench_parser', 'main']
 # %% ../nbs/51_bench_cli.ipynb #9c10e0b2
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, "
-                                                                 "feature cache, "
-                                 "inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table "
-                                 "and writes a CSV.")
-    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the "
-                                                     "demo's tiny models)")
+    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
+    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the demo's tiny models)")
     ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
     ap.add_argument('--images', type=_count, default=16, help='generated images (the cache / loop epochs run over them)')
     ap.add_argument('--batch_size', type=_count, default=None, help="training batch size (default: the config's)")
@@ -54,7 +50,8 @@ def _bench(a) -> int:
     rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
                      [s.strip() for s in a.sections.split(',') if s.strip()], compile_backend=a.compile_backend,
                      scale_images=_scale_images(a.scale_images))
-    print(); print(format_rows(rows))
+    print()
+    print(format_rows(rows))
     print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
 

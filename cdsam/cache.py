@@ -1,4 +1,4 @@
-"""While the backbone is frozen (stage 1), its tokens depend only on the image; while only its last blocks train (stages 2-3), so do the tokens entering them. `FeatureCache` computes them once per training image (and per flip variant), in memory or in an fp16 file that is checked against the backbone weights, image size and files before reuse; `cached_dataloaders` swaps them into a stage's `DataLoaders`.
+"""A feature cache of the frozen part of DINO, computed once per training image.
 
 Docs: https://cdsam.github.io/cdsam/cache.html.md"""
 
@@ -18,7 +18,7 @@ from .records import open_image
 from .files import atomic_write
 from .command import Progress
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
-from .config import section
+from .plan import CachePlan, cache_plan
 from .lora import lora_layers, disable_lora
 from fastcore.basics import patch
 
@@ -70,7 +70,8 @@ def backbone_fingerprint(backbone: nn.Module, prefix: int | None = None) -> str:
     for k, t in sorted(backbone.state_dict().items()):
         if prefix and 'lora_' in k: continue
         t = t.detach().cpu().contiguous().reshape(-1)
-        h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+        h.update(f'{k}:{tuple(t.shape)}:{t.dtype};'.encode())
+        h.update(t.view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/34_cache.ipynb #b296e392
@@ -78,7 +79,8 @@ def files_fingerprint(paths) -> str:
     "SHA-1 of each file's path, size and modification time (the images a cache was built from)."
     h = hashlib.sha1()
     for p in paths:
-        st = os.stat(p); h.update(f'{Path(p).resolve()}:{st.st_size}:{st.st_mtime_ns};'.encode())
+        st = os.stat(p)
+        h.update(f'{Path(p).resolve()}:{st.st_size}:{st.st_mtime_ns};'.encode())
     return h.hexdigest()
 
 # %% ../nbs/34_cache.ipynb #a3add32f
@@ -142,46 +144,80 @@ class FeatureCache:
         # (S, V, N, C): a prefix cache's LoRA-off teacher tokens, if asked for
         self.teacher = teacher
 
-# %% ../nbs/34_cache.ipynb #b4704a92
-@patch(cls_method=True)
-def build(cls: FeatureCache, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16',
-          path=None, batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
-          prefix: int | None = None, teacher: bool = False, views: int = 1, seed: int = 0) -> 'FeatureCache':
-    """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
-    variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
-    (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random zooms /
-    placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per epoch."""
-    if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
-    ds = dataset.deterministic()
-    first: dict[str, int] = {}
-    for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
-    slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
-    rslots = [slots[str(r.image)] for r in ds.records] if images else None
-    if not isinstance(views, int) or views < 1: raise ValueError(f"cache.views must be an integer >= 1, got {views!r}")
-    if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
-    variants = cache_variants(views, flips)
-    key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher, seed)
-    path = Path(path) if path is not None else None
-    saved = _load_valid(path, key, log)
-    if saved is not None:
-        log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants); {augmentation_note(variants)}")
-        return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
-                   saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
-    t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher, seed)
-    c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
-            t['teacher'])
-    what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
-    log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
-        f"MiB {dtype}); {augmentation_note(variants)}")
-    if path is not None and rank_distrib() == 0: c.save(log)
-    return c
+    @classmethod
+    def build(cls, backbone: nn.Module, dataset: SegDataset, flips: bool = True, dtype: str = 'fp16',
+              path=None, batch_size: int = 16, device=None, images: bool = True, log: Callable = print,
+              prefix: int | None = None, teacher: bool = False, views: int = 1, seed: int = 0) -> 'FeatureCache':
+        """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
+        variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
+        (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random zooms /
+        placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per epoch."""
+        if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
+        ds = dataset.deterministic()
+        first: dict[str, int] = {}
+        for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
+        slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
+        rslots = [slots[str(r.image)] for r in ds.records] if images else None
+        if not isinstance(views, int) or views < 1: raise ValueError(f"cache.views must be an integer >= 1, got {views!r}")
+        if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
+        variants = cache_variants(views, flips)
+        key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher, seed)
+        path = Path(path) if path is not None else None
+        saved = _load_valid(path, key, log)
+        if saved is not None:
+            log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants); {augmentation_note(variants)}")
+            return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
+                       saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
+        t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher, seed)
+        c = cls(t['tokens'], t['cls'], t['layers'], slots, variants, key, False, path, t['pixels'], t['masks'], rslots,
+                t['teacher'])
+        what = f"the tokens entering block {prefix}" if prefix else "backbone outputs"
+        log(f"feature cache: computed {what} of {len(slots)} images x {len(variants)} variants ({c.nbytes / 2**20:.1f} "
+            f"MiB {dtype}); {augmentation_note(variants)}")
+        if path is not None and rank_distrib() == 0: c.save(log)
+        return c
+
+    def save(self, log: Callable = print):
+        "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        blob = dict(tokens=self.tokens, key=json.dumps(self.key),
+                    **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks', 'teacher')
+                       if getattr(self, k) is not None})
+        atomic_write(self.path, lambda t: torch.save(blob, t))
+        log(f"feature cache: wrote {self.path}")
+
+    def __len__(self): return len(self.slots)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks,
+                                                          self.teacher)
+                   if t is not None)
+
+    def load(self, i: int, view: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)` in cached `view`, as
+        `cache_view` made them."""
+        if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
+        return from_pixels(self.pixels[self.record_slots[i], view], self.key['stats']), self.masks[i, view]
+
+    def get(self, image, variant: int = 0) -> dict:
+        """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
+        C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
+        s = self.slots[str(image)]
+        if self.key.get('prefix'):
+            return dict(prefix=self.tokens[s, variant],
+                        **({'teacher': self.teacher[s, variant]} if self.teacher is not None else {}))
+        return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
+                    layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
 
 # %% ../nbs/34_cache.ipynb #2f485fa1
 def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
     "The cache file at `path` if it exists, reads and was built with `key`; else None (saying why)."
     if path is None or not path.is_file(): return None
     try: saved = torch.load(path, map_location='cpu', weights_only=True, mmap=True)
-    except Exception as e: log(f"feature cache {path} is unreadable ({type(e).__name__}): rebuilding"); return None
+    except Exception as e:
+        log(f"feature cache {path} is unreadable ({type(e).__name__}): rebuilding")
+        return None
     old = json.loads(saved['key'])
     if old == key: return saved
     why = sorted({_WHAT.get(k, k) for k in key if old.get(k) != key[k]})
@@ -244,55 +280,13 @@ def _compute(backbone: nn.Module, ds: SegDataset, idx: list[int], variants, dtyp
                 pixels=torch.cat(pix) if images else None, masks=masks if images else None,
                 teacher=torch.cat(teas) if teas else None)
 
-# %% ../nbs/34_cache.ipynb #960d7412
-@patch
-def save(self: FeatureCache, log: Callable = print):
-    "Write the cache to its `path`, atomically (the key, tokens, cls and, when held, layers, pixels and masks)."
-    self.path.parent.mkdir(parents=True, exist_ok=True)
-    blob = dict(tokens=self.tokens, key=json.dumps(self.key),
-                **{k: getattr(self, k) for k in ('cls', 'layers', 'pixels', 'masks', 'teacher')
-                   if getattr(self, k) is not None})
-    atomic_write(self.path, lambda t: torch.save(blob, t))
-    log(f"feature cache: wrote {self.path}")
-
-# %% ../nbs/34_cache.ipynb #d0761aef
-@patch
-def __len__(self: FeatureCache): return len(self.slots)
-
-@patch(as_prop=True)
-def nbytes(self: FeatureCache) -> int:
-    return sum(t.numel() * t.element_size() for t in (self.tokens, self.cls, self.layers, self.pixels, self.masks,
-                                                      self.teacher)
-               if t is not None)
-
-# %% ../nbs/34_cache.ipynb #afd336f4
-@patch
-def load(self: FeatureCache, i: int, view: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Record `i`'s image `(3, H, W)` (normalised float32) and `uint8` mask `(1, H, W)` in cached `view`, as
-    `cache_view` made them."""
-    if self.pixels is None: raise ValueError("this FeatureCache holds no images (built with images=False)")
-    return from_pixels(self.pixels[self.record_slots[i], view], self.key['stats']), self.masks[i, view]
-
-# %% ../nbs/34_cache.ipynb #e0cb0010
-@patch
-def get(self: FeatureCache, image, variant: int = 0) -> dict:
-    """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
-    C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
-    s = self.slots[str(image)]
-    if self.key.get('prefix'):
-        return dict(prefix=self.tokens[s, variant],
-                    **({'teacher': self.teacher[s, variant]} if self.teacher is not None else {}))
-    return dict(tokens=self.tokens[s, variant], cls=self.cls[s, variant],
-                layers=list(self.layers[s, variant].unbind(0)) if self.layers is not None else [])
-
 # %% ../nbs/34_cache.ipynb #0438a887
 class CachedFeatureDataset(torch.utils.data.Dataset):
     """A `SegDataset`'s samples plus `inputs['features']` from a `FeatureCache`: the evaluation view; when training, a
     random variant of the cache (a flip, and a zoomed view when it holds several)."""
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
         if cache.masks is not None and len(cache.masks) != len(dataset):
-            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: "
-                             "build it from this dataset")
+            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: build it from this dataset")
         self.ds, self.cache = dataset.deterministic(), cache
         self.train = dataset.train if train is None else train
         self.records = self.ds.records
@@ -324,21 +318,19 @@ def frozen_prefix(backbone: nn.Module) -> int:
     return len(vit.blocks)
 
 # %% ../nbs/34_cache.ipynb #b482b546
-def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: Mapping, cache_dir=None,
+def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: CachePlan | Mapping,
                        log: Callable = print, prefix: int | None = None, teacher: bool = False) -> SegDataLoaders:
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
-    (`cache` config section); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
-    c = section('cache', cfg)
-    if c['features'] not in ('memory', 'disk'): raise ValueError("cache.features must be 'memory', 'disk' or null, "
-                                                                 f"got {c['features']!r}")
-    if c['features'] == 'disk' and cache_dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run "
-                                                                       "directory)")
+    (`plan.cache`, or a `cache` config section); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
+    c = cache_plan(cfg)
+    if c.features is None: raise ValueError("cache.features is null (or this stage cannot cache): nothing to cache; set cache.features to 'memory' or 'disk'")
+    if c.features == 'disk' and c.dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run directory)")
     device = getattr(dls, 'device', None)
     def make(dl, name, train):
-        path = Path(cache_dir)/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c['features'] == 'disk' else None
-        cache = FeatureCache.build(backbone, dl.dataset, flips=c['flips'] and train, dtype=c['dtype'], path=path,
-                                   batch_size=c['batch_size'], device=device, images=c['images'], log=log,
-                                   prefix=prefix, teacher=teacher, views=c['views'] if train else 1, seed=c['seed'])
+        path = c.dir/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c.features == 'disk' else None
+        cache = FeatureCache.build(backbone, dl.dataset, flips=c.flips and train, dtype=c.dtype, path=path,
+                                   batch_size=c.batch_size, device=device, images=c.images, log=log,
+                                   prefix=prefix, teacher=teacher, views=c.views if train else 1, seed=c.seed)
         return DataLoader(CachedFeatureDataset(dl.dataset, cache, train), bs=dl.bs, shuffle=train,
                           drop_last=dl.drop_last,
                           num_workers=dl.fake_l.num_workers, device=device)   # (fastai keeps the count on fake_l)

@@ -1,4 +1,4 @@
-"""The fastai callbacks of a training stage — NaN guard, per-epoch seeding, atomic checkpoints, early stopping, the history CSV, the EMA teacher, bf16 / fp16 autocast on any device, per-epoch dual-circle evaluation — and `stage_callbacks(plan)`, which picks them from a `RunPlan`.
+"""The fastai callbacks of a training stage, and `stage_callbacks`, which picks them from the plan.
 
 Docs: https://cdsam.github.io/cdsam/callbacks.html.md"""
 
@@ -20,7 +20,7 @@ from fastai.callback.fp16 import MixedPrecision, AMPMode
 from fastai.callback.training import GradientAccumulation, GradientClip
 from fastai.torch_core import set_seed, rank_distrib
 from .checkpoint import save_checkpoint, read_checkpoint
-from .data import IMAGENET_STATS
+from .info import info_from_config, IMAGENET_STATS
 from .distributed import all_ranks_true
 from .files import atomic_write
 from .inference import predict_probs
@@ -28,12 +28,12 @@ from .plan import RunPlan, CheckpointPlan
 from fastai.learner import Metric, Recorder
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
-from .metrics import confusion_counts, scores_from_counts, pred_logits, METRIC_NAMES
+from .fastai_metrics import SegMetric, Dice, IoU   # (re-exported: defined in cdsam.fastai_metrics)
 
 # %% auto #0
 __all__ = ['unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'EpochSeed', 'SkipsCancelledEpochs', 'StageCheckpoint',
            'StageEarlyStopping', 'HistoryCSV', 'plot_history', 'TeacherEMA', 'AutocastMixedPrecision', 'DualCircleEval',
-           'EpochLines', 'ResumeSmoothLoss', 'stage_callbacks', 'SegMetric', 'Dice', 'IoU']
+           'EpochLines', 'ResumeSmoothLoss', 'stage_callbacks']
 
 # %% ../nbs/32_callbacks.ipynb #0f748979
 def unwrap(model: nn.Module) -> nn.Module:
@@ -52,10 +52,7 @@ class NonFiniteLossGuard(Callback):
         loss = self.learn.loss_grad if self.training else self.learn.loss
         if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
-        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's "
-                            f"table), batch {self.iter} ({'training' if self.training else 'validation'}): training "
-                            f"stopped; last good checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the "
-                            "inputs, or use optim.amp_dtype=bf16.")
+        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's table), batch {self.iter} ({'training' if self.training else 'validation'}): training stopped; last good checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
 
 # %% ../nbs/32_callbacks.ipynb #cf95c916
 class EpochSeed(Callback):
@@ -107,34 +104,31 @@ class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
         teacher = m.teacher if m.teacher is not None and m.teacher.model is not None else None
         return save_checkpoint(self.ck.path(name), m.model, self.cfg, epoch, optimizer=self.learn.opt, teacher=teacher,
                                best=float(self.best), monitor=self.monitor,
-                               stats=getattr(self.dls, 'stats', IMAGENET_STATS),
+                               info=info_from_config(self.cfg, self.dls.stats, m.model.backbone.patch_size).to_dict(),
                                early_stopping=getattr(self.learn, 'early_stopping_state', None),
                                smooth_loss=dict(val=float(self.recorder.smooth_loss.val), count=int(self.recorder.smooth_loss.count)),
                                metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
 
-# %% ../nbs/32_callbacks.ipynb #c54e25c6
-@patch
-def _best_on_disk(self: StageCheckpoint):
-    "A resumed run keeps the better of `latest`'s best score and `best`'s own (`best` is written first)."
-    p = self.ck.path('best')
-    if self.reset_on_fit or not p.is_file(): return                             # a fresh run starts its own best
-    try: meta = read_checkpoint(p)['meta']
-    except Exception: return
-    if meta.get('monitor') == self.monitor and meta.get('best') is not None and self.comp(meta['best'], self.best):
-        self.best = meta['best']
+    def _best_on_disk(self):
+        "A resumed run keeps the better of `latest`'s best score and `best`'s own (`best` is written first)."
+        p = self.ck.path('best')
+        if self.reset_on_fit or not p.is_file(): return                             # a fresh run starts its own best
+        try: meta = read_checkpoint(p)['meta']
+        except Exception: return
+        if meta.get('monitor') == self.monitor and meta.get('best') is not None and self.comp(meta['best'], self.best):
+            self.best = meta['best']
 
-@patch
-def after_epoch(self: StageCheckpoint):
-    "Write `best` (when the monitor improved), then `latest` and the per-epoch file; rank 0 only."
-    if not self.epoch_ran(): return
-    TrackerCallback.after_epoch(self)
-    if rank_distrib() != 0: return
-    e = self.epoch + 1                                                           # epochs completed
-    if self.ck.save_best and self.new_best:                                      # best first: latest never records
-        self._save('best', e)                                                    # a best score that is not on disk
-        if self.between_writes: self.between_writes()
-    if self.ck.save_latest: self.learn.last_checkpoint = self._save('latest', e)
-    if self.ck.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
+    def after_epoch(self):
+        "Write `best` (when the monitor improved), then `latest` and the per-epoch file; rank 0 only."
+        if not self.epoch_ran(): return
+        TrackerCallback.after_epoch(self)
+        if rank_distrib() != 0: return
+        e = self.epoch + 1                                                           # epochs completed
+        if self.ck.save_best and self.new_best:                                      # best first: latest never records
+            self._save('best', e)                                                    # a best score that is not on disk
+            if self.between_writes: self.between_writes()
+        if self.ck.save_latest: self.learn.last_checkpoint = self._save('latest', e)
+        if self.ck.keep_per_epoch: self._save(f'epoch_{e:03d}', e)
 
 # %% ../nbs/32_callbacks.ipynb #d5d106bf
 class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
@@ -208,12 +202,17 @@ def plot_history(csv_path, png_path) -> Path:
     fig, axs = plt.subplots(1, 2, figsize=(8, 3))
     for col in ('train_loss', 'valid_loss'):
         if col in h: axs[0].plot(h['epoch'] + 1, pd.to_numeric(h[col], errors='coerce'), marker='o', label=col)
-    axs[0].set_xlabel('epoch'); axs[0].set_title('loss'); axs[0].legend()
+    axs[0].set_xlabel('epoch')
+    axs[0].set_title('loss')
+    axs[0].legend()
     for col in ('dice', 'iou'):
         if col in h: axs[1].plot(h['epoch'] + 1, pd.to_numeric(h[col], errors='coerce'), marker='o', label=col)
-    axs[1].set_xlabel('epoch'); axs[1].set_title('validation'); axs[1].legend() if len(axs[1].lines) else None
+    axs[1].set_xlabel('epoch')
+    axs[1].set_title('validation')
+    axs[1].legend() if len(axs[1].lines) else None
     fig.tight_layout()
-    atomic_write(png_path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
+    atomic_write(png_path, lambda t: fig.savefig(t, dpi=80, format='png'))
+    plt.close(fig)
     return Path(png_path)
 
 # %% ../nbs/32_callbacks.ipynb #f5ea96d6
@@ -263,11 +262,13 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
         if (self.epoch + 1) % self.every: return
         m = unwrap(self.learn.model).model
         csv = Path(self.output_dir)/f'epoch_{self.epoch + 1:03d}.csv' if self.output_dir else None
-        was = m.training; m.eval()
+        was = m.training
+        m.eval()
         try: res = evaluate_dual_circle(self.pairs,
                                         lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
         finally: m.train(was)
-        o = res['overall']; self.history.append(dict(epoch=self.epoch + 1, **o))
+        o = res['overall']
+        self.history.append(dict(epoch=self.epoch + 1, **o))
         print(f"dual-circle after epoch {self.epoch} (0-based): precision {o['precision']:.4f}  recall "
               f"{o['recall']:.4f}  "
               f"F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  ({o['images']} images)")
@@ -301,54 +302,21 @@ def stage_callbacks(plan: RunPlan,              # the stage's resolved plan
     """The callbacks of one stage: NaN guard, seeding, checkpoints, early stopping, history, EMA teacher, dual-circle,
     accumulation, clipping, AMP."""
     meta = resumed['meta'] if resumed else {}
-    cbs = [NonFiniteLossGuard(), EpochSeed(plan.seed)]
+    cbs = [NonFiniteLossGuard(), EpochSeed(plan.run.seed)]
     if plan.checkpoint.writes: cbs.append(StageCheckpoint(plan.checkpoint, plan.cfg, best=meta.get('best')))
     if plan.early_stopping:
         es, st = plan.early_stopping, meta.get('early_stopping') or {}
         cbs.append(StageEarlyStopping(plan.checkpoint.monitor, es['patience'], es['min_delta'], st.get('best'),
                                       st.get('wait', 0)))
     if meta.get('smooth_loss'): cbs.append(ResumeSmoothLoss(meta['smooth_loss']))
-    if rank_distrib() == 0: cbs.append(HistoryCSV(plan.history, meta.get('epoch', 0)))
+    if rank_distrib() == 0: cbs.append(HistoryCSV(plan.run.history, meta.get('epoch', 0)))
     if plan.stage.teacher == 'ema': cbs.append(TeacherEMA())
-    if plan.dual_circle:
-        d = plan.dual_circle
-        cbs.append(DualCircleEval(d['image_dir'], d['circle_dir'], d['text'], plan.cfg['data']['crop'],
-                                  d['ignore_rect_dir'],
-                                  d['output_dir'], d['every'], getattr(dls, 'stats', IMAGENET_STATS), plan.threshold))
+    if plan.eval.dual_circle:
+        d = plan.eval.dual_circle
+        cbs.append(DualCircleEval(d['image_dir'], d['circle_dir'], d['text'], plan.data.crop, d['ignore_rect_dir'],
+                                  d['output_dir'], d['every'], dls.stats, plan.eval.threshold))
     o = plan.optim
     if o.accum > 1: cbs.append(GradientAccumulation(o.accum * dls.train.bs))
     if o.clip_grad: cbs.append(GradientClip(o.clip_grad))
     if o.amp: cbs.append(AutocastMixedPrecision(AMPMode.BF16 if o.amp == 'bf16' else AMPMode.FP16))
     return cbs
-
-# %% ../nbs/32_callbacks.ipynb #5a6eadfe
-class SegMetric(Metric):
-    """A fastai metric: `name` in IoU/Dice/accuracy/precision/recall/F1 over the epoch, micro or mean-per-image,
-    ignoring `ignore_index`."""
-    def __init__(self, name: str = 'dice', agg: str = 'micro', threshold: float = 0., ignore_index: int = 255):
-        if name not in METRIC_NAMES: raise ValueError(f"metric must be one of {METRIC_NAMES}, got {name!r}")
-        if agg not in ('micro', 'mean'): raise ValueError(f"agg must be 'micro' or 'mean', got {agg!r}")
-        self.metric, self.agg, self.threshold, self.ignore_index = name, agg, threshold, ignore_index
-        self.reset()
-    def reset(self): self.counts = []
-    def accumulate(self, learn):
-        logits, target = pred_logits(learn.pred).detach(), learn.yb[0]
-        target = target[:, 0] if target.ndim == 4 else target
-        counts = confusion_counts(logits > self.threshold, target, self.ignore_index)      # (B, 4) on the data's device
-        self.counts.append(learn.to_detach(counts))            # gathered from every rank when distributed (fastai)
-    @property
-    def value(self):
-        if not self.counts: return None
-        c = torch.cat(self.counts)
-        if not c.sum(): return float('nan')                   # no labelled pixel: no score (not the empty-mask 1.0)
-        if self.agg == 'micro': return float(scores_from_counts(c.sum(0))[self.metric])
-        labelled = c[:, :3].sum(1) + c[:, 3] > 0            # images with at least one valid pixel
-        return float(scores_from_counts(c[labelled])[self.metric].mean()) if labelled.any() else None
-    @property
-    def name(self): return self.metric if self.agg == 'micro' else f'{self.metric}_mean'
-
-# %% ../nbs/32_callbacks.ipynb #0dce1e3d
-def Dice(agg='micro', **kw): "Dice as a fastai metric."; return SegMetric('dice', agg, **kw)
-
-# %% ../nbs/32_callbacks.ipynb #73b33a9e
-def IoU(agg='micro', **kw): "IoU as a fastai metric."; return SegMetric('iou', agg, **kw)

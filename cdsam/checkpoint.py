@@ -1,4 +1,4 @@
-"""One file per checkpoint — model, teacher and optimizer state as flat tensors, the config, stage, epoch and LoRA layout as JSON metadata — written atomically as torch or safetensors, read back with clear errors.
+"""One atomic file per checkpoint: weights, teacher and optimizer state, with the config and model info as metadata.
 
 Docs: https://cdsam.github.io/cdsam/checkpoint.html.md"""
 
@@ -14,6 +14,7 @@ from torch import nn
 from .lora import lora_config, apply_lora_config
 from .files import save_state, load_state, load_state_dict_checked, check_finite_weights
 from .config import plain
+from .info import model_info
 
 # %% auto #0
 __all__ = ['CKPT_VERSION', 'save_checkpoint', 'check_finite', 'read_checkpoint', 'as_checkpoint', 'check_stage', 'restore_model']
@@ -35,7 +36,8 @@ def _unflat_optim(state: dict, info: dict) -> dict:
         _, i, name = k.split('.', 2)                          # 'state.<index>.<name>'
         st.setdefault(int(i), {})[name] = v
     for k, v in info['scalars'].items():
-        i, name = k.split('.', 1); st.setdefault(int(i), {})[name] = v
+        i, name = k.split('.', 1)
+        st.setdefault(int(i), {})[name] = v
     return dict(state=st, param_groups=info['groups'])
 
 # %% ../nbs/15_checkpoint.ipynb #f96a01ca
@@ -48,7 +50,9 @@ def save_checkpoint(path, model: nn.Module, cfg: Mapping, epoch: int, optimizer=
     meta = dict(version=CKPT_VERSION, stage=int(cfg.get('stage', {}).get('id', 0)), epoch=int(epoch), config=plain(cfg),
                 lora=lora_config(model), **plain(info))
     if optimizer is not None:
-        t, o = _flat_optim(optimizer.state_dict()); flat.update(t); meta['optim'] = o
+        t, o = _flat_optim(optimizer.state_dict())
+        flat.update(t)
+        meta['optim'] = o
     flat = {k: v.detach().cpu().contiguous() for k, v in flat.items()}
     return save_state(flat, path, metadata={'cdsam': json.dumps(meta)})
 
@@ -66,17 +70,16 @@ def read_checkpoint(path) -> dict:
     """A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing /
     foreign files."""
     flat, m = load_state(path, 'checkpoint')
-    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file "
-                                          "written by cdsam-train")
+    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
     try: meta = json.loads(m['cdsam'])
-    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' "
-                                                               "metadata is not valid JSON") from None
+    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
     missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict)
                or k not in meta]
     if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")
     parts = {k: {n[len(k) + 1:]: v for n, v in flat.items() if n.startswith(k + '.')}
              for k in ('model', 'teacher', 'optim')}
-    check_finite(parts['model'], meta.get('stats'), path)
+    check_finite(parts['model'], meta.get('stats'), path)             # (`stats`: checkpoints older than `info`)
+    if 'info' in meta: model_info(meta, path)                        # its model info is usable: checked field by field
     optim = _unflat_optim(parts['optim'], meta['optim']) if 'optim' in meta else None
     return dict(model=parts['model'], teacher=parts['teacher'] or None, optim=optim, meta=meta, path=Path(path))
 
@@ -91,8 +94,7 @@ def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):
     """Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with
     init=)."""
     got = ckpt['meta']['stage']
-    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use "
-                                      f"init= to start stage {stage} from it")
+    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start stage {stage} from it")
 
 # %% ../nbs/15_checkpoint.ipynb #922ac6a3
 def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> nn.Module:

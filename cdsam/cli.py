@@ -1,4 +1,4 @@
-"""`cdsam-eval-voc`, `cdsam-eval-dual-circle`, `cdsam-predict`, `cdsam-sam-encode` and `cdsam-export`: thin argument parsers over the library, each rebuilding the model from a checkpoint alone and failing with one line that names the bad input.
+"""Loading a checkpoint or an ONNX file for a command, the options every command takes, input listing and output naming.
 
 Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
@@ -6,68 +6,63 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
-import argparse, csv, io, itertools, math, os, shutil, sys, warnings
-from collections import Counter, deque
+import argparse, importlib, sys
+from collections import Counter
 from pathlib import Path
-from typing import Sequence
-from .defaults import IMAGE_EXTS, SCORE_MODES, SAM_ENCODERS, FORMATS
-from .command import run_cli, Progress, positive_int as _positive_int
+from .defaults import IMAGE_EXTS
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['PREDICT_COLUMNS', 'report_failures', 'eval_voc_parser', 'eval_voc_main', 'eval_main', 'eval_dual_circle_parser',
-           'eval_dual_circle_main', 'list_images', 'check_prompts', 'output_names', 'predict_parser', 'predict_main',
-           'sam_encode_parser', 'sam_encode_main', 'export_parser', 'check_output', 'export_main']
+__all__ = ['MOVED', 'check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_checkpoint_options',
+           'report_failures', 'list_images', 'check_prompts', 'output_names']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
-def _device(name: str | None) -> str:
+def check_device(name: str | None) -> str:
+    "`--device` checked: a torch device name (default `cpu`), and a CUDA one only where a GPU is available."
     import torch
     name = name or 'cpu'
     try: torch.device(name)
     except (RuntimeError, ValueError): raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:1, ... or mps") from None
     if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use "
-                         "--device cpu")
+        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
     return name
 
 # %% ../nbs/42_cli.ipynb #b0afda8c
-def _load(a) -> tuple:
+def load_model(a) -> tuple:
+    """`(model, info, config)` for a command's `--checkpoint`: a cdsam checkpoint rebuilt by `model_from_checkpoint`
+    (with `--config` and overrides: that config's architecture and settings), or with `--runtime onnx` an exported ONNX
+    file run by onnxruntime (`OrtModel`; config None). `info` is the model's `ModelInfo`; options left unset
+    (`--threshold`, `--tta`, `--largest_component`, `--fill_holes`) take its values, the run's own."""
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
-    from cdsam.config import load_config
-    from cdsam.inference import model_from_checkpoint
-    if getattr(a, 'runtime', 'torch') == 'onnx': return _load_onnx(a)
-    if Path(a.checkpoint).suffix.lower() == '.onnx': raise ValueError(f"{a.checkpoint} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
-    dev = _device(getattr(a, 'device', None))
-    cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
-    model, mcfg, meta = model_from_checkpoint(a.checkpoint, cfg, dev)
-    if getattr(a, 'threshold', 0) is None: a.threshold = mcfg['eval']['threshold']      # the run's own eval.threshold
-    for k in ('tta', 'largest_component', 'fill_holes'):                                 # and its post-processing
-        if getattr(a, k, False) is None: setattr(a, k, mcfg['eval'][k])
-    return model, mcfg, meta
-
-# %% ../nbs/42_cli.ipynb #bebb8e27
-def _load_onnx(a) -> tuple:
-    """An exported ONNX file as `(model, config, metadata)` for `cdsam-predict --runtime onnx`: what it needs from its
-    metadata."""
-    from cdsam.deploy import OrtModel
-    if getattr(a, 'config', None) or (a.device or 'cpu') != 'cpu':
-        raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
-    m = OrtModel(a.checkpoint); i = m.info
-    if a.threshold is None: a.threshold = i['threshold']
-    a.tta, a.largest_component, a.fill_holes = a.tta or False, bool(a.largest_component), bool(a.fill_holes)
-    cfg = dict(data=dict(crop=i['size'], text=i['text']), eval=dict(threshold=i['threshold']))
-    return m, cfg, dict(stats=[i['mean'], i['std']])
+    if getattr(a, 'runtime', 'torch') == 'onnx':
+        from cdsam.deploy import OrtModel
+        if getattr(a, 'config', None) or (a.device or 'cpu') != 'cpu':
+            raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
+        model, cfg = OrtModel(a.checkpoint), None
+        info = model.info
+    else:
+        if Path(a.checkpoint).suffix.lower() == '.onnx': raise ValueError(f"{a.checkpoint} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
+        from cdsam.config import load_config
+        from cdsam.inference import model_from_checkpoint
+        from cdsam.info import model_info, info_from_config
+        device = check_device(getattr(a, 'device', None))
+        user_cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
+        model, cfg, meta = model_from_checkpoint(a.checkpoint, user_cfg, device)
+        info = model_info(meta, a.checkpoint)
+        if user_cfg is not None: info = info_from_config(cfg, info.stats, info.patch_size, info.stage)
+    for k in ('threshold', 'tta', 'largest_component', 'fill_holes'):                # the run's own eval.* settings
+        if getattr(a, k, 0) is None: setattr(a, k, getattr(info, k))
+    return model, info, cfg
 
 # %% ../nbs/42_cli.ipynb #cac40cd2
-def _probability(text: str) -> float:
-    "argparse type: a probability strictly between 0 and 1."
+def probability(text: str) -> float:
+    "argparse type: a probability strictly between 0 and 1 (`--threshold`)."
     try: v = float(text)
     except ValueError: raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
-    if not 0 < v < 1: raise argparse.ArgumentTypeError("must be in (0, 1) (0 and 1 give empty or full masks), got "
-                                                       f"{text}")
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"must be in (0, 1) (0 and 1 give empty or full masks), got {text}")
     return v
 
-def _postprocess_options(ap: argparse.ArgumentParser):
+def add_postprocess_options(ap: argparse.ArgumentParser):
     "`--tta`, `--largest_component`, `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
     ap.add_argument('--tta', nargs='?', const='flips', choices=('flips', 'd8'), default=None,
                     help="average the predictions of flipped views (--tta or --tta flips: the image and its two flips; --tta d8: all 8 rotations / reflections; default: the run's eval.tta)")
@@ -77,13 +72,13 @@ def _postprocess_options(ap: argparse.ArgumentParser):
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
                     help="fill the holes of each mask (default: the run's eval.fill_holes)")
 
-def _common(ap: argparse.ArgumentParser, config: bool = True):
+def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
+    "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: what `load_model` reads."
     ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
-    ap.add_argument('--threshold', type=_probability, default=None,
-                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 "
-                         "unless set)")
+    ap.add_argument('--threshold', type=probability, default=None,
+                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 unless set)")
 
 # %% ../nbs/42_cli.ipynb #10d109e4
 def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> int:
@@ -92,155 +87,6 @@ def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> i
     if failed: print(f"{len(failed)} {what}(s) failed and were skipped" + ('' if strict else ' (--strict stops at the '
                                                                                              'first)'), file=sys.stderr)
     return 1 if failed else 0
-
-# %% ../nbs/42_cli.ipynb #7d4c5217
-def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-eval` / `cdsam-eval-voc` (its `--help`)."
-    ap = argparse.ArgumentParser(prog=prog, description="Evaluate a checkpoint on a split of a VOC, ISIC, HAM10000, PH2, folder or COCO dataset (IoU, Dice, accuracy, precision, recall, F1).")
-    _common(ap)
-    ap.add_argument('--root', default=None, help="dataset root (default: the config's data.root)")
-    ap.add_argument('--format', default=None, choices=('auto',) + FORMATS,
-                    help="the dataset's layout (default: auto with --root, else the config's data.format)")
-    ap.add_argument('--split', default='val', help="split name (VOC: under ImageSets/Segmentation; ISIC: val / test; HAM10000 / PH2: the run's seeded val / test) or a path to a list of ids, e.g. RUN/splits/test.txt (default: val)")
-    ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text, or each class's name)")
-    ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
-    ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
-    ap.add_argument('--output_csv', default=None, help='per-image scores CSV')
-    ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
-    ap.add_argument('--score', choices=SCORE_MODES, default='original',
-                    help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
-    ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
-    ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
-                    help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
-    _postprocess_options(ap)
-    ap.add_argument('--batch_size', type=_positive_int, default=8, help='images per forward pass with --score crop')
-    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
-    ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
-    return ap
-
-# %% ../nbs/42_cli.ipynb #6c0b9201
-def _print_scores(a, d: dict, root, recs: list, sc: dict):
-    "cdsam-eval's report: what was scored and how, the metrics table and, with `--by_size`, the lesion-size terciles."
-    from cdsam.metrics import METRIC_NAMES, size_groups
-    how = ("whole images scored at their original resolution" if a.score == 'original' else
-           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
-    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
-    texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
-    given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {', '.join(post)}"))
-    print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
-    for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
-    if a.by_size:
-        print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
-        for g in size_groups(sc['counts'], min(3, len(recs))):                # terciles (fewer groups for tiny splits)
-            print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
-
-# %% ../nbs/42_cli.ipynb #41b86d98
-def _eval_records(a, d: dict) -> tuple:
-    "The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits."
-    import dataclasses
-    from cdsam.data import data_records
-    from cdsam.records import check_records
-    root = a.root or d['root']
-    if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': a.split,
-         'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
-         'sources': [], 'unlabelled_dir': None}
-    try:
-        with warnings.catch_warnings(record=True) as skipped:             # --skip_bad: one stderr line per skipped file
-            warnings.simplefilter('always')
-            recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
-            # a truncated JPEG passes the header check and fails only when decoded: with --skip_bad, decode each first
-            if a.skip_bad and recs: recs = check_records(recs, True, f"split {a.split!r} of {root}", decode=True)
-    finally:
-        for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
-    if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
-    return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
-
-# %% ../nbs/42_cli.ipynb #9690b61d
-def _eval_voc(a) -> int:
-    if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
-        raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
-    import numpy as np
-    from PIL import Image
-    from cdsam.files import atomic_write, write_csv, check_output_folders
-    from cdsam.inference import evaluate_records, checkpoint_stats, prompt_tokens
-    from cdsam.metrics import METRIC_NAMES
-    model, cfg, meta = _load(a)
-    if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
-    d = cfg['data']
-    root, recs = _eval_records(a, d)
-    if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None], f'--save_preds {a.save_preds}')
-    from cdsam.plan import valid_prompt_mode
-    a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
-    sc, pred = evaluate_records(model, recs, d['crop'], checkpoint_stats(meta), a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
-    if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
-    _print_scores(a, d, root, recs, sc)
-    if a.output_csv:
-        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
-        write_csv(rows, a.output_csv)
-        print(f"per-image scores: {a.output_csv}")
-    if a.save_preds:
-        for r, m in zip(recs, pred):
-            out = Path(a.save_preds)/f"{r.id.replace(':', '_')}.png"
-            atomic_write(out, lambda t, m=m: Image.fromarray(m.numpy().astype(np.uint8) * 255).save(t, format='PNG'))
-        print(f"predicted masks: {a.save_preds}")
-    return 0
-
-# %% ../nbs/42_cli.ipynb #e1002700
-def eval_voc_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-eval-voc`."
-    return run_cli(_eval_voc, eval_voc_parser(), argv)
-
-def eval_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-eval`: `cdsam-eval-voc` under a format-neutral name (every layout `data.format` reads)."
-    return run_cli(_eval_voc, eval_voc_parser('cdsam-eval'), argv)
-
-# %% ../nbs/42_cli.ipynb #bda0ef1e
-def eval_dual_circle_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-eval-dual-circle` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle', description="Dual-circle evaluation: lesion inside the "
-                                                                            "inner circle, background outside the "
-                                                                            "outer one.")
-    _common(ap)
-    ap.add_argument('--image_dir', required=True, help='images (X-noCircles.jpg or X.jpg)')
-    ap.add_argument('--circle_dir', required=True, help='circle masks (X-mask.png)')
-    ap.add_argument('--ignore_rect_dir', default=None, help='optional ignore masks (X-ignore.png)')
-    ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text)")
-    ap.add_argument('--output_csv', default=None, help='per-image counts and scores CSV')
-    ap.add_argument('--visualize', action='store_true', help='write one PNG per image with prediction and circles')
-    ap.add_argument('--vis_output_dir', default='dual_circle_vis', help='folder for --visualize PNGs')
-    return ap
-
-# %% ../nbs/42_cli.ipynb #129a906c
-def _eval_dc(a) -> int:
-    from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
-    from cdsam.inference import predict_probs, checkpoint_stats
-    model, cfg, meta = _load(a)
-    pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
-    if a.visualize:
-        from cdsam.files import check_output_folders
-        check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f], f'--vis_output_dir {a.vis_output_dir}')
-    text, size, stats = a.text or cfg['data']['text'], cfg['data']['crop'], checkpoint_stats(meta)
-    res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
-                               a.output_csv, a.vis_output_dir if a.visualize else None)
-    o = res['overall']
-    print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy "
-          f"{o['accuracy']:.4f}  "
-          f"lesions hit {o['lesions_hit']}/{o['images']}  images with false positives {o['images_with_fp']}")
-    return 0
-
-def eval_dual_circle_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-eval-dual-circle`."
-    return run_cli(_eval_dc, eval_dual_circle_parser(), argv)
 
 # %% ../nbs/42_cli.ipynb #356b45d0
 def list_images(src, recursive: bool = False) -> list[Path]:
@@ -263,34 +109,6 @@ def list_images(src, recursive: bool = False) -> list[Path]:
         return out
     if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
     return [p]
-
-# %% ../nbs/42_cli.ipynb #926a2a4e
-def _numbers(text: str, option: str, item: str) -> list[float]:
-    "The comma-separated finite numbers of `item`, or a one-line error naming `option`."
-    try: v = [float(x) for x in item.split(',')]
-    except ValueError: raise ValueError(f"{option} takes numbers separated by commas; got {item!r} in {text!r}") from None
-    if not all(math.isfinite(x) for x in v): raise ValueError(f"{option} takes finite numbers (no nan / inf); got {item!r}")
-    return v
-
-def _points(text):
-    "`--points 'x,y[,label];...'` as `(points, labels)`."
-    if not text: return None, None
-    pts, labels = [], []
-    for item in text.split(';'):
-        v = _numbers(text, '--points', item)
-        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label (';' between points); got {item!r}")
-        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(f"--points label must be 1 (object) or 0 (background); got {item!r}")
-        pts.append(v[:2])
-        labels.append(int(v[2]) if len(v) == 3 else 1)
-    return pts, labels
-
-def _box(text):
-    "`--box 'x0,y0,x1,y1'` with x0 < x1 and y0 < y1."
-    if not text: return None
-    box = _numbers(text, '--box', text)
-    if len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (four numbers); got {text!r}")
-    if not (box[0] < box[2] and box[1] < box[3]): raise ValueError(f"--box must have x0 < x1 and y0 < y1 (left, top, right, bottom); got {text!r}")
-    return box
 
 # %% ../nbs/42_cli.ipynb #5a93323c
 def check_prompts(points, box, size: tuple[int, int], image) -> None:
@@ -322,322 +140,14 @@ def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
         out.append(name)
     return out
 
-# %% ../nbs/42_cli.ipynb #16950dfb
-def _tile(text: str) -> int:
-    "argparse type: a sliding-window side of at least 64 pixels (smaller windows see nothing and take minutes)."
-    v = _positive_int(text)
-    if v < 64: raise argparse.ArgumentTypeError(f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
-    return v
+# %% ../nbs/42_cli.ipynb #bdfa3d63
+MOVED = {**dict.fromkeys(('eval_voc_parser', 'eval_voc_main', 'eval_main'), 'eval_cli'),
+         **dict.fromkeys(('eval_dual_circle_parser', 'eval_dual_circle_main'), 'dual_circle_cli'),
+         **dict.fromkeys(('predict_parser', 'predict_main', 'PREDICT_COLUMNS'), 'predict_cli'),
+         **dict.fromkeys(('sam_encode_parser', 'sam_encode_main'), 'sam_encode_cli'),
+         **dict.fromkeys(('export_parser', 'export_main', 'check_output'), 'export_cli')}   # name -> its module now
 
-def _unit(text: str) -> float:
-    "argparse type: a number in [0, 1]."
-    try: v = float(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"must be a number in [0, 1], got {text!r}") from None
-    if not 0 <= v <= 1: raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return v
-
-def predict_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-predict` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
-    _common(ap)
-    ap.add_argument('--input', required=True, help='image file, folder of images, or .txt list of image paths')
-    ap.add_argument('--recursive', action='store_true', help="also predict the images in the input folder's subfolders (output names keep their relative folders)")
-    ap.add_argument('--output_dir', required=True, help='where masks/, overlays/ and scores.csv go')
-    ap.add_argument('--resume', action='store_true', help="continue an interrupted run into the same --output_dir: images its scores.csv lists as done are skipped")
-    ap.add_argument('--batch_size', type=_positive_int, default=None, help="images per forward pass with a text prompt (default: 16 on a GPU, 4 on the CPU)")
-    ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text); '' for none")
-    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
-    ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
-    ap.add_argument('--opacity', type=_unit, default=0.4, help='overlay opacity in [0, 1] (default 0.4)')
-    ap.add_argument('--tile', type=_tile, default=None, help='sliding-window size in image pixels for large images (>= 64)')
-    ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
-    _postprocess_options(ap)
-    ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
-    ap.add_argument('--min_confidence', type=_unit, default=0.9, help='mean pixel confidence in [0, 1] needed for a pseudo-label (default 0.9)')
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
-    ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
-                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by onnxruntime (its own text prompt; no points / box)")
-    return ap
-
-# %% ../nbs/42_cli.ipynb #8bfb1baf
-PREDICT_COLUMNS = ('image', 'mask', 'score', 'confidence', 'fraction', 'area', 'error')   # of cdsam-predict's scores.csv
-
-def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, v: Path | None) -> tuple[dict, bool]:
-    """Write one image's mask and overlay (and, confident enough, its pseudo-label): its row of scores.csv and whether
-    it became a pseudo-label. Runs in a writer thread."""
-    import numpy as np
-    from PIL import Image
-    from cdsam.files import atomic_write
-    from cdsam.inference import overlay, confidence, postprocess
-    m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
-    png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG', compress_level=1)
-    atomic_write(out/'masks'/f'{name}.png', png, durable=False)                  # (thousands of files: no fsync each)
-    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1), durable=False)
-    conf = confidence(prob)
-    pseudo = v is not None and conf >= a.min_confidence
-    if pseudo:
-        (v/'JPEGImages'/name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(p, v/'JPEGImages'/f'{name}{p.suffix}')
-        atomic_write(v/'SegmentationClass'/f'{name}.png', png, durable=False)
-    row = dict(image=str(p), mask=str(out/'masks'/f'{name}.png'), score=round(score, 6), confidence=round(conf, 6),
-               fraction=round(float(m.mean()), 6), area=int(m.sum()), error='')
-    return row, pseudo
-
-# %% ../nbs/42_cli.ipynb #f44dcd16
-def _predict_outputs(a, imgs: list[Path], names: list[str]) -> tuple[Path, Path | None]:
-    "cdsam-predict's output folder and pseudo-label root, refused when they would overwrite inputs or ground truth."
-    from cdsam.files import check_output_folders
-    out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
-    subs = sorted({str(Path(n).parent) for n in names} - {'.'})                  # --recursive: the inputs' own folders
-    check_output_folders([out] + [out/k/s for k in ('masks', 'overlays') for s in ['.', *subs]], imgs, f'--output_dir {out}')
-    src = Path(a.input)
-    if a.recursive and src.is_dir() and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(src)):
-        raise ValueError(f"--output_dir {out} is inside the --recursive input folder {src}: its masks would be read as inputs by the next run; choose a folder outside it")
-    if v is not None:
-        if a.resume: raise ValueError("--resume does not continue --pseudo_labels (their train.txt is written at the end): rerun without --resume into a new --pseudo_labels folder")
-        check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
-        if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
-            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
-    return out, v
-
-def _resumed_rows(a, out: Path) -> dict[str, dict]:
-    "With `--resume`, the scores.csv rows of the images an earlier run finished (mask written, no error), by image."
-    if not a.resume: return {}
-    f = out/'scores.csv'
-    if not f.is_file(): raise FileNotFoundError(f"--resume: no scores.csv in {out} to continue from; run without --resume")
-    with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
-    return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
-
-def _prefetch(pool, fn, items: list, ahead: int):
-    "`(item, future of fn(item))` in order, with at most `ahead` items submitted to `pool` beyond the one consumed."
-    it, queue = iter(items), deque()
-    for x in itertools.islice(it, ahead): queue.append((x, pool.submit(fn, x)))
-    while queue:
-        x, f = queue.popleft()
-        for nxt in itertools.islice(it, 1): queue.append((nxt, pool.submit(fn, nxt)))
-        yield x, f
-
-def _read(item):
-    "`(image, None)` or `(None, the exception)` for `item = (path, name)`: a reader thread's work."
-    from cdsam.records import open_image
-    try: return open_image(item[0]), None                                # as a viewer shows it (EXIF)
-    except Exception as e: return None, e
-
-# %% ../nbs/42_cli.ipynb #b364848f
-def _predict_setup(a):
-    "Everything cdsam-predict decides before the first image: inputs and their output names, prompts, model, outputs."
-    from types import SimpleNamespace
-    from cdsam.inference import default_prompt, prompt_tokens
-    imgs = list_images(a.input, a.recursive)
-    names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
-    if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
-    pts, labels = _points(a.points)
-    box = _box(a.box)
-    model, cfg, meta = _load(a)
-    text = default_prompt(cfg) if a.text is None else a.text
-    if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
-    out, v = _predict_outputs(a, imgs, names)
-    kept = _resumed_rows(a, out)
-    one_by_one = bool(a.tile) or pts is not None or box is not None or not text
-    batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
-    return SimpleNamespace(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
-                           pts=pts, labels=labels, box=box, model=model, cfg=cfg, meta=meta, text=text, out=out, v=v,
-                           one_by_one=one_by_one, batch_size=batch_size)
-
-def _finished(result):
-    "A future that is already done with `result` (an unreadable image's row, queued in input order)."
-    from concurrent.futures import Future
-    f = Future()
-    f.set_result(result)
-    return f
-
-def _predict_report(a, s, pseudo: list, failed: list) -> int:
-    "The pseudo-label list and cdsam-predict's closing lines; its exit status."
-    from cdsam.files import atomic_write
-    if s.v is not None:
-        atomic_write(s.v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{n}\n' for n in pseudo)))
-        print(f"pseudo-labels: {len(pseudo)}/{len(s.imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
-    print(f"{len(s.imgs) - len(failed)} image(s): masks, overlays and scores.csv in {s.out}")
-    return report_failures(failed, a.strict)
-
-# %% ../nbs/42_cli.ipynb #628fbcdf
-def _predict(a) -> int:
-    from concurrent.futures import ThreadPoolExecutor
-    from cdsam.files import CsvLog
-    from cdsam.inference import predict_probs, predict_batch, checkpoint_stats
-    s = _predict_setup(a)
-    size, stats, out = s.cfg['data']['crop'], checkpoint_stats(s.meta), s.out
-    def predict(batch):                                               # [(path, name, image)] -> [(probs, score)]
-        for p, _, im in batch: check_prompts(s.pts, s.box, im.size, p)
-        if s.one_by_one: return [predict_probs(s.model, im, s.text or None, size, stats, a.tile, a.overlap, a.tta, s.pts, s.labels, s.box) for _, _, im in batch]
-        return predict_batch(s.model, [im for _, _, im in batch], s.text, size, stats, a.tta)
-    pseudo, failed, pending, batch, progress = [], [], deque(), [], Progress(len(s.todo), prefix='cdsam-predict: ')
-    if s.kept: print(f"--resume: {len(s.kept)} image(s) already done in {out/'scores.csv'}, {len(s.todo)} to do")
-    def drain(wait: bool):                                            # rows in input order, as their writes finish
-        while pending and (wait or pending[0][1].done()):
-            name, done = pending.popleft()
-            row, is_pseudo = done.result()
-            log.add(row)
-            if is_pseudo: pseudo.append(name)
-            progress.update()
-    def run_batch():
-        for (p, name, im), (prob, score) in zip(batch, predict(batch)):
-            pending.append((name, pool.submit(_write_prediction, a, p, name, im, prob, score, out, s.v)))
-        batch.clear()
-        drain(False)
-    with CsvLog(out/'scores.csv', PREDICT_COLUMNS, s.kept.values()) as log, ThreadPoolExecutor(2) as pool:
-        for (p, name), f in _prefetch(pool, _read, s.todo, 2 * s.batch_size):
-            im, err = f.result()
-            if err is None:
-                batch.append((p, name, im))
-                if len(batch) == s.batch_size: run_batch()
-                continue
-            if a.strict: raise ValueError(f"unreadable image {p}: {err}")
-            run_batch()                                              # the rows stay in input order
-            failed.append((p, f'unreadable ({type(err.__cause__ or err).__name__})'))
-            pending.append((name, _finished((dict(image=str(p), error=failed[-1][1]), False))))
-        run_batch()
-        drain(True)
-    progress.close()
-    return _predict_report(a, s, pseudo, failed)
-
-# %% ../nbs/42_cli.ipynb #43db07ad
-def predict_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-predict`."
-    return run_cli(_predict, predict_parser(), argv)
-
-# %% ../nbs/42_cli.ipynb #993f5181
-def sam_encode_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-sam-encode` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file "
-                                                                      "per image (resumable).")
-    ap.add_argument('--sam_type', default='vit_b', choices=list(SAM_ENCODERS), help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
-    ap.add_argument('--checkpoint', default=None, help='official SAM checkpoint (.pth); required except for --sam_type '
-                                                       'tiny')
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument('--input_dir', help='folder of images (searched recursively)')
-    src.add_argument('--list_file', help='.txt list of image paths')
-    ap.add_argument('--output_dir', required=True, help='folder for the embeddings (one file per image, named as the '
-                                                        'image)')
-    ap.add_argument('--format', choices=('pt', 'npy'), default='pt', help='a torch tensor file or a NumPy array '
-                                                                          '(default pt)')
-    ap.add_argument('--batch_size', type=_positive_int, default=4, help='images per forward pass (default 4)')
-    ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, '
-                                                          'report it, exit 1 at the end)')
-    return ap
-
-# %% ../nbs/42_cli.ipynb #d1d8bcdc
-def _sam_encode(a) -> int:
-    import torch
-    from cdsam.files import atomic_write
-    from cdsam.records import open_image
-    from cdsam.sam import sam_image_encoder, sam_preprocess
-    if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError("--checkpoint is required for --sam_type "
-                                                                       f"{a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
-    if a.input_dir:
-        root = Path(a.input_dir)
-        if not root.is_dir(): raise FileNotFoundError(f"input folder not found: {root}")
-        imgs = sorted(p for p in root.rglob('*') if p.suffix.lower() in IMAGE_EXTS)
-        if not imgs: raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) under {root}")
-        rel = [p.relative_to(root) for p in imgs]
-    else: imgs = list_images(a.list_file); rel = [Path(p.name) for p in imgs]
-    out = Path(a.output_dir)
-    # x.jpg, x.png in one folder: x_jpg, x_png
-    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]
-    todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
-    print(f"{len(imgs)} images, {len(imgs) - len(todo)} already encoded, {len(todo)} to do")
-    if not todo: return 0
-    dev = _device(a.device)
-    enc = sam_image_encoder(a.sam_type, a.checkpoint).to(dev)
-    size, failed = SAM_ENCODERS[a.sam_type]['img_size'], []
-    for i in range(0, len(todo), a.batch_size):
-        chunk, xs = [], []
-        for p, d in todo[i:i + a.batch_size]:
-            try: xs.append(sam_preprocess(open_image(p), size)); chunk.append((p, d))
-            except Exception as e:
-                if a.strict: raise ValueError(f"unreadable image {p}: {e}") from None
-                failed.append((p, f'unreadable ({type(e.__cause__ or e).__name__})'))
-        if not chunk: continue
-        with torch.no_grad(): emb = enc(torch.stack(xs).to(dev)).cpu()         # (B, 256, size/16, size/16)
-        for (p, d), e in zip(chunk, emb):
-            if a.format == 'pt': atomic_write(d, lambda t, e=e: torch.save(e.clone(), t))
-            else: atomic_write(d, lambda t, e=e: open(t, 'wb').write(_npy_bytes(e.numpy())))
-    print(f"embeddings in {out}")
-    return report_failures(failed, a.strict)
-
-# %% ../nbs/42_cli.ipynb #89a29381
-def _npy_bytes(arr) -> bytes:
-    import numpy as np
-    buf = io.BytesIO(); np.save(buf, arr); return buf.getvalue()
-
-# %% ../nbs/42_cli.ipynb #eacb7f1d
-def sam_encode_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-sam-encode`."
-    return run_cli(_sam_encode, sam_encode_parser(), argv)
-
-# %% ../nbs/42_cli.ipynb #bdd0ac4b
-def export_parser() -> argparse.ArgumentParser:
-    "The argument parser of `cdsam-export` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its "
-                                 "weights for deployment: a PyTorch / safetensors checkpoint, or an ONNX graph.")
-    ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
-    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft')
-    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft'), default='auto',
-                    help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip)")
-    ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's "
-                                                 "data.text)")
-    ap.add_argument('--force', action='store_true',
-                    help='replace an existing output file (never a training checkpoint)')
-    return ap
-
-# %% ../nbs/42_cli.ipynb #dd703462
-def check_output(output, inputs=(), force: bool = False):
-    """Refuse to write `output` when it is a folder, one of the `inputs`, a training checkpoint (it holds optimizer
-    state a run needs to resume), or an existing file without `force`."""
-    from cdsam.checkpoint import read_checkpoint
-    out = Path(output)
-    if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as "
-                                      f"{out/'model_merged.safetensors'}")
-    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input "
-                                                                                 "checkpoint: refusing to overwrite it")
-    if not out.exists(): return
-    try: training = read_checkpoint(out)['optim'] is not None
-    except Exception: training = False
-    if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to "
-                                  "overwrite it, even with --force")
-    if not force: raise ValueError(f"--output {out} exists: give --force to replace it")
-
-# %% ../nbs/42_cli.ipynb #d97b4f71
-def _export(a) -> int:
-    if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
-    if a.format == 'peft':
-        from cdsam.inference import export_peft
-        out = Path(a.output)
-        if out.exists() and not (out.is_dir() and (a.force or not any(out.iterdir()))):
-            raise ValueError(f"--output {out} exists: give a new folder for --format peft (or --force to write into that folder)")
-        for name, p in export_peft(a.checkpoint, out).items(): print(f"peft adapters ({name}): {p}")
-        return 0
-    fmt = {'.onnx': 'onnx', '.safetensors': 'safetensors'}.get(Path(a.output).suffix, 'pt')      # the file name decides
-    if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} "
-                                                       "file: "
-                                                        f"give it the {a.format} extension")
-    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps every prompt)")
-    if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives an ONNX graph no prompt: give the prompt to bake in, or leave --text out for the run's data.text")
-    check_output(a.output, [a.checkpoint], a.force)
-    if fmt == 'onnx':
-        from cdsam.deploy import export_onnx
-        print(f"ONNX graph: {export_onnx(a.checkpoint, a.output, a.text)}"); return 0
-    from cdsam.inference import export_merged
-    print(f"merged model: {export_merged(a.checkpoint, a.output)}")
-    return 0
-
-def export_main(
-        argv: Sequence[str] | None = None,  # options and overrides (default: the command line), as --help lists them
-) -> int:                                   # exit status: 0 done, 1 some inputs failed, 2 a user error
-    "Console entry point `cdsam-export`."
-    return run_cli(_export, export_parser(), argv)
+def __getattr__(name: str):
+    "A command's name from its own module (`cdsam.cli.predict_main` is `cdsam.predict_cli.predict_main`), imported when asked."
+    if name in MOVED: return getattr(importlib.import_module(f'cdsam.{MOVED[name]}'), name)
+    raise AttributeError(f"module 'cdsam.cli' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""`run_cli` parses a command's arguments and turns a user error into one line, for every console script; a small module that imports neither torch nor fastai, so `--help` answers at once.
+"""What every console script shares: argument parsing that turns a user error into one line.
 
 Docs: https://cdsam.github.io/cdsam/command.html.md"""
 

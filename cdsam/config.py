@@ -1,4 +1,4 @@
-"""One schema for every run: each module owns the defaults of its section, this module merges a user's YAML (and its `base:` chain) and command-line overrides onto them, and rejects unknown keys with the nearest valid one.
+"""One schema for every run: a YAML file and command-line overrides merged onto the defaults and validated.
 
 Docs: https://cdsam.github.io/cdsam/config.html.md"""
 
@@ -74,9 +74,7 @@ def check_size(cfg, source: str = 'config'):
         x, depth = todo.pop()
         n += 1
         if n > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
-            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} "
-                              "levels "
-                              f"(repeated YAML aliases?): refused")
+            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} levels (repeated YAML aliases?): refused")
         if isinstance(x, Mapping): todo += [(v, depth + 1) for v in x.values()]
         elif isinstance(x, (list, tuple)): todo += [(v, depth + 1) for v in x]
 
@@ -85,21 +83,17 @@ def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: "
-                                                  f"{[str(p) for p in _seen]}")
-    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a "
-                                                                 f"config is at most {MAX_CONFIG_BYTES:,}")
+    if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: {[str(p) for p in _seen]}")
+    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
     try: text = path.read_text()
     except UnicodeDecodeError: raise ConfigError(f"config {path} is not a text (UTF-8 YAML) file") from None
     try: cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML: {e}") from None
     check_size(cfg, str(path))
-    if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got "
-                                                    f"{type(cfg).__name__}")
+    if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got {type(cfg).__name__}")
     base = cfg.pop('base', None)
     if base is None: return cfg
-    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got "
-                                                    f"{base!r}")
+    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got {base!r}")
     parent = read_yaml((path.parent/base) if not Path(base).is_absolute() else Path(base), _seen + (path.resolve(),))
     return _deep_update(parent, cfg)
 
@@ -128,7 +122,8 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
             raise ConfigError(f"override '{text}': {'.'.join(path)} is a value, not a section")
         if k not in d:
             raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + _suggest(k, d))
-        d = d[k]; path.append(k)
+        d = d[k]
+        path.append(k)
     try: value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError: value = raw
     default = d if path == keys else None
@@ -192,6 +187,8 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     if 'per_stage' in user: user['per_stage'] = stage_entries(user['per_stage'])
     merged = validate_config(merge_config(defaults, user), defaults)
     for sid, entry in merged['per_stage'].items():        # a bad per-stage value is refused now, not after stage 1 trained
+        moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
+        if moved: raise ConfigError(f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages (config.yaml, checkpoints, splits); set run.{moved[0]} at the top level")
         try: validate_config(merge_config(merged, entry), defaults)
         except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
     for o in overrides:                                  # a command-line value that a stage's own entry replaces: say so
@@ -282,8 +279,7 @@ def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = ''
         name, v = f'{prefix}{k}', cfg.get(k)
         if name in FREE_FORM and name.startswith('model.'): _check_sizes(v, name)
         if isinstance(d, Mapping):
-            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got "
-                                                             f"{v!r}")
+            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got {v!r}")
             if name not in FREE_FORM: validate_config(v, d, name + '.')
             continue
         if name in ANY_OF:

@@ -1,4 +1,4 @@
-"""Datasets that point cdsam at your images — VOC layout (HAM10000, or PASCAL palette masks with class names), plain folders (with unlabelled images), COCO JSON (polygons / RLE) — plus the seed design's transforms, aligned augmentations, point / box prompt sampling and fastai `DataLoaders` with `show_batch`.
+"""Datasets and fastai `DataLoaders` that point cdsam at your images.
 
 Docs: https://cdsam.github.io/cdsam/data.html.md"""
 
@@ -20,7 +20,7 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
 from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
-from .config import section
+from .plan import DataPlan, data_plan
 from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
                            select_ids)   # (re-exported: defined in cdsam.records)
@@ -50,10 +50,7 @@ def split_file(root, split) -> Path | None:
 def _read_ids(root: Path, split) -> list[str] | None:
     lst = split_file(root, split)
     if lst is None: return None
-    if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list "
-                                                  "file under "
-                                                  f"{root/'ImageSets'/'Segmentation'}, a path to a .txt list, or "
-                                                  "split=None for all images)")
+    if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under {root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
     ids = [l.strip() for l in lst.read_text().splitlines() if l.strip()]      # whole lines: ids may hold spaces
     if not ids: raise ValueError(f"split list file {lst} is empty")
     return ids
@@ -74,9 +71,11 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
         img = _find_image(idir, id_)
         # 'id label' lines: the id is the first word
         if img is None and ' ' in id_ and _find_image(idir, id_.split()[0]):
-            id_ = id_.split()[0]; img = _find_image(idir, id_)
+            id_ = id_.split()[0]
+            img = _find_image(idir, id_)
         if img is None:
-            skip_or_raise(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad); continue
+            skip_or_raise(f"image for '{id_}' not found in {idir} (tried {', '.join(IMAGE_EXTS)})", skip_bad)
+            continue
         imgs.append(img)
     recs = pair_masks(imgs, lambda p: mdir/f'{p.stem}.png', f"VOC split {split!r} of {root}", text, count_masks(mdir),
                       skip_bad)
@@ -87,8 +86,7 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
         vals = np.unique(open_mask(r.mask))
         for c in vals:
             if c == 0 or c == 255: continue
-            if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class "
-                                                   "names were given")
+            if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class names were given")
             out.append(Record(r.image, classes[c], 'palette', r.mask, int(c), id=f'{r.id}:{classes[c]}'))
     if not out: raise ValueError(f"split {split!r} of {root} has no object pixels of any class in {list(classes)}")
     return out
@@ -139,9 +137,9 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
                  skip_bad: bool = False) -> list[Record]:
     """Per-instance (`mode='instance'`) or per-category (`'category'`) records of a COCO JSON (polygons or RLE),
     prompted by category name."""
-    root = Path(root); ann = root/annotations
-    if mode not in ('instance', 'category'): raise ValueError("coco mode must be 'instance' or 'category', got "
-                                                              f"{mode!r}")
+    root = Path(root)
+    ann = root/annotations
+    if mode not in ('instance', 'category'): raise ValueError(f"coco mode must be 'instance' or 'category', got {mode!r}")
     if not ann.is_file(): raise FileNotFoundError(f"COCO annotations not found: {ann}")
     try: coco = json.loads(ann.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"COCO annotations {ann} are not valid JSON: {e}") from None
@@ -152,13 +150,17 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     groups: dict = {}
     for a in coco['annotations']:
         if a['image_id'] not in imgs:
-            skip_or_raise(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad); continue
+            skip_or_raise(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad)
+            continue
         key = (a['image_id'], a['id']) if mode == 'instance' else (a['image_id'], a['category_id'])
         groups.setdefault(key, (a['category_id'], []))[1].append(a['segmentation'])
     recs = []
     for (iid, k), (cid, segs) in groups.items():
-        im = imgs[iid]; p = root/image_dir/im['file_name']
-        if not p.is_file(): skip_or_raise(f"image {p} (COCO image_id {iid}) not found", skip_bad); continue
+        im = imgs[iid]
+        p = root/image_dir/im['file_name']
+        if not p.is_file():
+            skip_or_raise(f"image {p} (COCO image_id {iid}) not found", skip_bad)
+            continue
         recs.append(Record(p, cats[cid], 'coco', None, (segs, im['height'], im['width']), id=f'{iid}:{k}'))
     return check_records(recs, skip_bad, f"COCO set {ann}")
 
@@ -166,7 +168,8 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
 def split_records(records: list[Record], valid_frac: float = 0.2, seed: int = 0) -> tuple[list[Record], list[Record]]:
     "Seeded train / valid split by image (all records of one image go to the same side)."
     images = sorted({str(r.image) for r in records})
-    rng = random.Random(seed); rng.shuffle(images)
+    rng = random.Random(seed)
+    rng.shuffle(images)
     val = set(images[:max(1, int(round(valid_frac * len(images))))])
     return [r for r in records if str(r.image) not in val], [r for r in records if str(r.image) in val]
 
@@ -177,7 +180,11 @@ def _rle_counts(counts) -> list[int]:
     while p < len(s):
         x, k, more = 0, 0, True
         while more:
-            c = s[p] - 48; x |= (c & 0x1f) << (5 * k); more = bool(c & 0x20); p += 1; k += 1
+            c = s[p] - 48
+            x |= (c & 0x1f) << (5 * k)
+            more = bool(c & 0x20)
+            p += 1
+            k += 1
             if not more and (c & 0x10): x |= -1 << (5 * k)
         if len(cnts) > 2: x += cnts[-2]
         cnts.append(x)
@@ -194,7 +201,9 @@ def rle_decode(rle: dict) -> np.ndarray:
 # %% ../nbs/21_data.ipynb #cd3ea4e9
 def coco_mask(segs: list, h: int, w: int) -> np.ndarray:
     "Union of COCO segmentations (polygon lists or RLE dicts) as a `(h, w)` 0/1 mask."
-    m = Image.new('L', (w, h), 0); d = ImageDraw.Draw(m); out = np.zeros((h, w), np.uint8)
+    m = Image.new('L', (w, h), 0)
+    d = ImageDraw.Draw(m)
+    out = np.zeros((h, w), np.uint8)
     for seg in segs:
         if isinstance(seg, dict): out |= rle_decode(seg)
         else:
@@ -225,7 +234,8 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
         idx = torch.nonzero(mask == val)
         if n == 0 or len(idx) == 0: continue
         pick = idx[torch.randint(len(idx), (n,), generator=generator)]
-        pts[off:off + n] = pick.flip(1).float(); labels[off:off + n] = 1 - i     # SAM's prompt encoder adds the 0.5
+        pts[off:off + n] = pick.flip(1).float()
+        labels[off:off + n] = 1 - i     # SAM's prompt encoder adds the 0.5
     fg = torch.nonzero(mask == 1)
     if len(fg) == 0: box = torch.tensor([0., 0., W, H])
     else:
@@ -248,9 +258,7 @@ def check_binary_mask(m: np.ndarray, path) -> bool:
     if str(path) in _WARNED_MASKS: return False
     odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)]
     _WARNED_MASKS.add(str(path))
-    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} "
-                  f"({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 "
-                  "(or 0 / 1) PNGs.")
+    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} ({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
     return False
 
 # %% ../nbs/21_data.ipynb #d9656e74
@@ -290,30 +298,25 @@ class SegDataset(torch.utils.data.Dataset):
             x, m = torch.rot90(x, k, (1, 2)), torch.rot90(m, k, (1, 2))
         return x.as_subclass(torch.Tensor).contiguous(), m.as_subclass(torch.Tensor).to(torch.uint8).contiguous()
 
-# %% ../nbs/21_data.ipynb #e881363c
-@patch
-def with_prompts(self: SegDataset, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict,
-                 torch.Tensor]:
-    """The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else
-    seeded by `i`)."""
-    train = self.train if train is None else train
-    g = None if train else torch.Generator().manual_seed(self.seed + i)
-    pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
-    r = self.records[i]
-    return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box,
-                labelled=torch.tensor(r.kind != 'none'),
-                weight=torch.tensor(float(r.weight))), m
+    def with_prompts(self, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict,
+                     torch.Tensor]:
+        """The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else
+        seeded by `i`)."""
+        train = self.train if train is None else train
+        g = None if train else torch.Generator().manual_seed(self.seed + i)
+        pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
+        r = self.records[i]
+        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box,
+                    labelled=torch.tensor(r.kind != 'none'),
+                    weight=torch.tensor(float(r.weight))), m
 
-# %% ../nbs/21_data.ipynb #bc4af25d
-@patch
-def __getitem__(self: SegDataset, i: int): return self.with_prompts(i, *self.load(i))
+    def __getitem__(self, i: int): return self.with_prompts(i, *self.load(i))
 
-@patch
-def deterministic(self: SegDataset) -> 'SegDataset':
-    "A copy of this dataset with the evaluation transform of its view (no augmentation)."
-    ds = copy.copy(self)
-    ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats, self.view, self.zoom)
-    return ds
+    def deterministic(self) -> 'SegDataset':
+        "A copy of this dataset with the evaluation transform of its view (no augmentation)."
+        ds = copy.copy(self)
+        ds.train, ds.tfm = False, make_transforms(self.resize, self.crop, False, self.stats, self.view, self.zoom)
+        return ds
 
 # %% ../nbs/21_data.ipynb #667f92e2
 def dataset_stats(records: list[Record], resize: int, crop: int, max_images: int = 200,
@@ -338,22 +341,17 @@ POINT_OR_BOX_MODES = ('points', 'box', 'text+points', 'text+box')     # every sa
 def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
     """`data.coco_mode` resolved for `train.prompt_mode`: `auto` is one record per instance when every sample has a
     point or box prompt, else the union per category (text alone cannot tell two lesions of one image apart)."""
-    if mode not in ('auto', 'instance', 'category'): raise ValueError("data.coco_mode must be 'auto', 'instance' or "
-                                                                      f"'category', got {mode!r}")
+    if mode not in ('auto', 'instance', 'category'): raise ValueError(f"data.coco_mode must be 'auto', 'instance' or 'category', got {mode!r}")
     if mode == 'auto': return 'instance' if prompt_mode in POINT_OR_BOX_MODES else 'category'
     if mode == 'instance' and prompt_mode not in POINT_OR_BOX_MODES:
-        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text "
-                      "alone get one "
-                      "instance's mask each, so the same (image, prompt) is trained toward different masks. Use "
-                      "coco_mode=auto "
-                      f"(the union per category) or a point / box prompt mode.", stacklevel=2)
+        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text alone get one instance's mask each, so the same (image, prompt) is trained toward different masks. Use coco_mode=auto (the union per category) or a point / box prompt mode.", stacklevel=2)
     return mode
 
 # %% ../nbs/21_data.ipynb #836482d8
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
                'coco_mode', 'skip_bad', 'dx_prompts')
 
-def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]:
+def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
     "Every sample of extra training source `data.sources[i]`, at its loss weight."
     if not isinstance(src, dict) or 'root' not in src:
         raise ValueError(f"data.sources[{i}] must be a mapping with a root (and a weight), got {src!r}")
@@ -362,88 +360,89 @@ def _source_records(c: dict, i: int, src, prompt_mode: str, log) -> list[Record]
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
-    sub = {**c, 'format': 'auto', 'valid_split': None, 'unlabelled_dir': None, 'sources': [],   # a source's own layout
-           **{k: v for k, v in src.items() if k != 'weight'}}
+    sub = dataclasses.replace(c, format='auto', valid_split=None, unlabelled_dir=None, sources=[],   # a source's own layout
+                              **{k: v for k, v in src.items() if k != 'weight'})
     tr, va = data_records(sub, prompt_mode, log)
     log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
     return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
 
 # %% ../nbs/21_data.ipynb #d524ff4c
-def dermoscopy_splits(c: dict, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
-    """Every split of an ISIC / HAM10000 / PH2 download (`fmt`) for a complete `data` section `c`, and those of them
+def dermoscopy_splits(c: DataPlan | Mapping, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
+    """Every split of an ISIC / HAM10000 / PH2 download (`fmt`) for a `DataPlan` (or a `data` section) `c`, and those of them
     cdsam made: the download's own split folders (ISIC) when they hold the requested splits, else a seeded split
     (`valid_frac`, `test_frac`) grouped by lesion (HAM10000's `lesion_id`) and stratified by diagnosis. With
     `valid_split: holdout` a seeded `valid_frac` of the training split is held out as `holdout`."""
-    root, kw = Path(c['root']), dict(text=c['text'], skip_bad=c['skip_bad'])
+    c = data_plan(c)
+    root, kw = Path(c.root), dict(text=c.text, skip_bad=c.skip_bad)
     if fmt == 'isic':
         own = {s: isic_records(root, s, **kw) for s, v in isic_layout(root).items() if v.masks is not None}
         if 'train' not in own: raise ValueError(f"ISIC download {root} has no Training images with ground truth (found: {', '.join(own) or 'none'})")
         pool, group, strata = own['train'], (lambda r: r.id), (lambda r: '')
     elif fmt == 'ham10000':
-        pool, meta = ham10000_records(root, dx_prompts=c['dx_prompts'], **kw)
+        pool, meta = ham10000_records(root, dx_prompts=c.dx_prompts, **kw)
         own, group, strata = {}, (lambda r: meta[r.id]['lesion_id']), (lambda r: meta[r.id]['dx'])
     else:
-        pool, dx = ph2_records(root, dx_prompts=c['dx_prompts'], **kw)
+        pool, dx = ph2_records(root, dx_prompts=c.dx_prompts, **kw)
         own, group, strata = {}, (lambda r: r.id), (lambda r: dx.get(r.id, ''))
-    if c['valid_split'] == 'holdout':
-        made = grouped_split(pool, c['valid_frac'], 0.0, c['seed'], group, strata)
+    if c.valid_split == 'holdout':
+        made = grouped_split(pool, c.valid_frac, 0.0, c.seed, group, strata)
         made['holdout'] = made.pop('val', [])
-    elif all(s in own or str(s).endswith('.txt') for s in (c['train_split'], c['valid_split']) if s):
+    elif all(s in own or str(s).endswith('.txt') for s in (c.train_split, c.valid_split) if s):
         made = {}
-    else: made = grouped_split(pool, c['valid_frac'], 0.0 if 'test' in own else c['test_frac'], c['seed'], group, strata)
+    else: made = grouped_split(pool, c.valid_frac, 0.0 if 'test' in own else c.test_frac, c.seed, group, strata)
     return {**own, **made}, made
 
-def dermoscopy_records(c: dict, fmt: str, log=print, made: dict | None = None) -> tuple[list[Record], list[Record]]:
+def dermoscopy_records(c: DataPlan, fmt: str, log=print, made: dict | None = None) -> tuple[list[Record], list[Record]]:
     """Train and valid records of an ISIC / HAM10000 / PH2 download (`dermoscopy_splits`): `train_split` /
     `valid_split` name a split or a `.txt` list of ids; a split cdsam made is logged and put in `made`."""
     splits, made_here = dermoscopy_splits(c, fmt)
     everything = [r for recs in splits.values() for r in recs]
     def pick(s):
         if str(s).endswith('.txt'): return select_ids(everything, s)
-        if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c['root']} (its splits: {', '.join(splits)}; or a path to a .txt list)")
+        if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c.root} (its splits: {', '.join(splits)}; or a path to a .txt list)")
         return splits[s]
     if made_here:
-        log(f"data: {fmt} download {c['root']}: seeded split (data.seed={c['seed']}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
+        log(f"data: {fmt} download {c.root}: seeded split (data.seed={c.seed}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
         if made is not None: made.update(made_here)
-    return pick(c['train_split']), (pick(c['valid_split']) if c['valid_split'] else [])
+    return pick(c.train_split), (pick(c.valid_split) if c.valid_split else [])
 
 # %% ../nbs/21_data.ipynb #afa0977e
-def data_records(cfg: dict, prompt_mode: str = 'text', log=print,
+def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
-    """Train and valid records for a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
+    """Train and valid records for a `DataPlan` (`plan.data`) or a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
     root without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each
     of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to
     training. ISIC / HAM10000 / PH2 splits that cdsam had to make are put in `made` (name → records) to be saved."""
-    c = section('data', cfg)                                   # complete and validated (unknown keys raise)
-    fmt = c['format']
+    c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
+    fmt = c.format
     if fmt not in ('auto',) + FORMATS: raise ValueError(f"data.format must be one of {('auto',) + FORMATS}, got {fmt!r}")
-    if c['root'] is None and not (fmt in ('auto', 'folder') and c['image_dir']): raise ValueError("data.root is not set")
-    if fmt == 'auto': fmt = detect_format(c['root'], c['annotations']) if c['root'] is not None else 'folder'
+    if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")
+    if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
     if fmt == 'voc':
-        kw = dict(image_dir=c['image_dir'], mask_dir=c['mask_dir'], classes=c['classes'], text=c['text'], skip_bad=c['skip_bad'])
-        named = [sp for sp in (c['train_split'], c['valid_split']) if sp not in (None, 'all')]
-        if named and all(Path(sp).suffix != '.txt' and not split_file(c['root'], sp).is_file() for sp in named):   # no lists
-            train, valid = split_records(voc_records(c['root'], None, **kw), c['valid_frac'], c['seed'])
-            log(f"data: no split lists in {Path(c['root'])/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c['valid_frac']}, data.seed={c['seed']})")
+        kw = dict(image_dir=c.image_dir, mask_dir=c.mask_dir, classes=c.classes, text=c.text, skip_bad=c.skip_bad)
+        named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all')]
+        if named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
+            train, valid = split_records(voc_records(c.root, None, **kw), c.valid_frac, c.seed)
+            log(f"data: no split lists in {Path(c.root)/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
         else:
-            train = voc_records(c['root'], c['train_split'], **kw)
-            valid = voc_records(c['root'], c['valid_split'], **kw) if c['valid_split'] else []
+            train = voc_records(c.root, c.train_split, **kw)
+            valid = voc_records(c.root, c.valid_split, **kw) if c.valid_split else []
     elif fmt == 'folder':
-        train, valid = split_records(folder_records(c['image_dir'] or Path(c['root'])/'images',
-                                                    c['mask_dir'] or (Path(c['root'])/'masks' if c['root'] else None),
-                                                    c['text'], c['skip_bad'], log),
-                                     c['valid_frac'], c['seed'])
+        train, valid = split_records(folder_records(c.image_dir or Path(c.root)/'images',
+                                                    c.mask_dir or (Path(c.root)/'masks' if c.root else None),
+                                                    c.text, c.skip_bad, log),
+                                     c.valid_frac, c.seed)
     elif fmt == 'coco':
-        root, kw = Path(c['root']), dict(annotations=c['annotations'], image_dir=c['image_dir'] or 'images',
-                                         mode=coco_mode(c['coco_mode'], prompt_mode), skip_bad=c['skip_bad'])
-        if (root/'train'/c['annotations']).is_file():
+        root, kw = Path(c.root), dict(annotations=c.annotations, image_dir=c.image_dir or 'images',
+                                         mode=coco_mode(c.coco_mode, prompt_mode), skip_bad=c.skip_bad)
+        if (root/'train'/c.annotations).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
-        else: train, valid = split_records(coco_records(root, **kw), c['valid_frac'], c['seed'])
+        else: train, valid = split_records(coco_records(root, **kw), c.valid_frac, c.seed)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
-    if fmt == 'voc' and c['classes'] and c['absent_rate']: train = absent_class_records(train, c['classes'], c['absent_rate'], c['seed'])
-    if c['unlabelled_dir']: train = train + folder_records(c['unlabelled_dir'], None, c['text'], c['skip_bad'], log)
-    if not isinstance(c['sources'], (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c['sources']!r}")
-    for i, src in enumerate(c['sources']): train = train + _source_records(c, i, src, prompt_mode, log)
+    if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate, c.seed)
+    if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
+    if not isinstance(c.sources, (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c.sources!r}")
+    for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
     return train, valid
 
 # %% ../nbs/21_data.ipynb #98769da1
@@ -461,7 +460,8 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     """Draw images with ground-truth mask (green, ignored pixels grey), optional prediction (red outline), prompt,
     points and box."""
     import matplotlib.pyplot as plt
-    n = min(max_n, len(masks)); nrows = (n + ncols - 1) // ncols
+    n = min(max_n, len(masks))
+    nrows = (n + ncols - 1) // ncols
     fig, axs = plt.subplots(nrows, ncols, figsize=figsize or (3 * ncols, 3 * nrows), squeeze=False)
     mean, std = torch.tensor(stats[0]).view(3, 1, 1), torch.tensor(stats[1]).view(3, 1, 1)
     for i, ax in enumerate(axs.flat):
@@ -469,8 +469,11 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
         if i >= n: continue
         img = (inputs['image'][i].detach().cpu() * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
         m = masks[i, 0].cpu().numpy()
-        ov = np.zeros((*m.shape, 4)); ov[m == 1] = (0, 1, 0, .35); ov[m == 255] = (.5, .5, .5, .5)
-        ax.imshow(img); ax.imshow(ov)
+        ov = np.zeros((*m.shape, 4))
+        ov[m == 1] = (0, 1, 0, .35)
+        ov[m == 255] = (.5, .5, .5, .5)
+        ax.imshow(img)
+        ax.imshow(ov)
         if preds is not None: ax.contour(preds[i].detach().cpu().float().numpy(), levels=[0.5], colors='red',
                                          linewidths=1)
         pts, lab = inputs['points'][i].cpu(), inputs['point_labels'][i].cpu()
@@ -483,28 +486,27 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     return fig
 
 # %% ../nbs/21_data.ipynb #033ae52e
-def build_dataloaders(cfg: Mapping,              # a `data` section (e.g. `plan.cfg['data']`; missing keys: defaults)
+def build_dataloaders(cfg: DataPlan | Mapping,   # `plan.data`, or a `data` section (missing keys: defaults)
                       device=None,               # where batches go (default: fastai's `default_device()`)
                       prompt_mode: str = 'text'  # `train.prompt_mode`: how a COCO set is read (`data.coco_mode: auto`)
                      ) -> SegDataLoaders:        # `train` shuffled and augmented, `valid` deterministic; `.stats`
     "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
-    c = section('data', cfg)
+    c = data_plan(cfg)
     made: dict = {}
     train, valid = data_records(c, prompt_mode, made=made)
     if valid and all(r.kind == 'none' for r in valid):
-        raise ValueError(f"validation split {c['valid_split']!r} of {c['root']} has no labelled sample ({len(valid)} images, no mask paired): no Dice can be reported; check data.mask_dir / data.format")
-    if c['normalize'] not in ('imagenet', 'dataset'): raise ValueError("data.normalize must be 'imagenet' or "
-                                                                       f"'dataset', got {c['normalize']!r}")
-    if c['view'] not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c['view']!r}")
-    z = c['zoom']
+        raise ValueError(f"validation split {c.valid_split!r} of {c.root} has no labelled sample ({len(valid)} images, no mask paired): no Dice can be reported; check data.mask_dir / data.format")
+    if c.normalize not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c.normalize!r}")
+    if c.view not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c.view!r}")
+    z = c.zoom
     if not (isinstance(z, (list, tuple)) and len(z) == 2 and 0 < z[0] <= z[1]):
         raise ValueError(f"data.zoom must be [low, high] with 0 < low <= high, got {z!r}")
-    stats = dataset_stats(train, c['resize'], c['crop'], view=c['view']) if c['normalize'] == 'dataset' else IMAGENET_STATS
-    kw = dict(resize=c['resize'], crop=c['crop'], stats=stats, n_pos_points=c['n_pos_points'],
-              n_neg_points=c['n_neg_points'],
-              box_jitter=c['box_jitter'], seed=c['seed'], view=c['view'], zoom=z)
+    stats = dataset_stats(train, c.resize, c.crop, view=c.view) if c.normalize == 'dataset' else IMAGENET_STATS
+    kw = dict(resize=c.resize, crop=c.crop, stats=stats, n_pos_points=c.n_pos_points,
+              n_neg_points=c.n_neg_points,
+              box_jitter=c.box_jitter, seed=c.seed, view=c.view, zoom=z)
     tds, vds = SegDataset(train, train=True, **kw), (SegDataset(valid, train=False, **kw) if valid else None)
-    bs, nw = c['batch_size'], c['workers']
+    bs, nw = c.batch_size, c.workers
     dls = [DataLoader(tds, bs=bs, shuffle=True, drop_last=len(tds) > bs, num_workers=nw, device=device)]
     dls.append(DataLoader(vds, bs=bs, shuffle=False, num_workers=nw, device=device) if vds is not None else
                DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))

@@ -1,4 +1,4 @@
-"""The command a newcomer runs right after installing: it generates a synthetic VOC-style lesion set and a dual-circle set, trains stages 1 → 4 with tiny random-initialised models, evaluates each stage, and writes a short report — no downloads, no arguments.
+"""The command a newcomer runs right after installing: tiny models trained on generated data, no downloads.
 
 Docs: https://cdsam.github.io/cdsam/demo.html.md"""
 
@@ -36,26 +36,28 @@ def overlay_title(name: str, pred, truth, head_iou: float) -> str:
     return f"{name}  IoU {(pred & truth).sum() / union if union else 1.0:.2f} (head predicts {head_iou:.2f})"
 
 # %% ../nbs/90_demo.ipynb #c699280c
-def overlays_figure(model, meta, cfg, records, path, n: int = 4) -> Path:
+def overlays_figure(model, info, records, path, n: int = 4) -> Path:
     """A PNG row of validation images with the ground truth (green outline), the prediction (red fill) and, in each title,
-    the measured IoU of the two (and the IoU head's own prediction, labelled as such)."""
+    the measured IoU of the two (and the IoU head's own prediction, labelled as such); `info`: the model's `ModelInfo`."""
     import numpy as np
     from cdsam.files import atomic_write
-    from cdsam.inference import checkpoint_stats, predict_probs, overlay
+    from cdsam.inference import predict_probs, overlay
     from cdsam.records import open_image, open_mask
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+    matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, n, figsize=(2.6 * n, 2.8))
     for ax, r in zip(np.atleast_1d(axs), records[:n]):
         im = open_image(r.image)
-        p, s = predict_probs(model, im, r.prompt, cfg['data']['crop'], checkpoint_stats(meta))
-        pred, truth = p > cfg['eval']['threshold'], open_mask(r.mask) > 0
+        p, s = predict_probs(model, im, r.prompt, info.size, info.stats)
+        pred, truth = p > info.threshold, open_mask(r.mask) > 0
         ax.imshow(overlay(im, pred, 0.45))
         ax.contour(truth, levels=[.5], colors='lime', linewidths=1)
         ax.set_title(overlay_title(r.id, pred, truth, s), fontsize=8)
         ax.axis('off')
     fig.tight_layout()
-    atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png')); plt.close(fig)
+    atomic_write(path, lambda t: fig.savefig(t, dpi=80, format='png'))
+    plt.close(fig)
     return Path(path)
 
 # %% ../nbs/90_demo.ipynb #8d7eb653
@@ -79,28 +81,30 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
     from cdsam.data import voc_records
     from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
     from cdsam.files import atomic_write
-    from cdsam.inference import model_from_checkpoint, checkpoint_stats, predict_probs, evaluate_records
+    from cdsam.inference import model_from_checkpoint, predict_probs, evaluate_records
+    from cdsam.info import model_info
     from cdsam.synthetic import make_synthetic_voc, make_dual_circle_set
     from cdsam.learner import train_stages
-    out = Path(out); t0 = time.time()
+    out = Path(out)
+    t0 = time.time()
     make_synthetic_voc(out/'data'/'voc', n=n_images, size=64, seed=seed)
     make_dual_circle_set(out/'data'/'dual_circle', n=6, size=64, seed=seed)
-    cfg = demo_config(out); cfg['run']['seed'] = seed
+    cfg = demo_config(out)
+    cfg['run']['seed'] = seed
     results = train_stages(cfg, [1, 2, 3, 4], log=log)
     val = voc_records(cfg['data']['root'], 'val')
     pairs, _ = pair_dual_circle(cfg['eval']['dual_circle']['image_dir'], cfg['eval']['dual_circle']['circle_dir'])
     rows = []
     for r in results:
-        model, mcfg, meta = model_from_checkpoint(r['best'] or r['latest'])
-        crop, stats, thr = mcfg['data']['crop'], checkpoint_stats(meta), mcfg['eval']['threshold']
-        sc, _ = evaluate_records(model, val, crop, stats, thr)                  # whole images, at their own size
-        dc = evaluate_dual_circle(pairs,
-                                  lambda im: predict_probs(model, im, mcfg['data']['text'], crop, stats)[0] > thr)
+        model, _, meta = model_from_checkpoint(r['best'] or r['latest'])
+        info = model_info(meta)
+        sc, _ = evaluate_records(model, val, info.size, info.stats, info.threshold)   # whole images, at their own size
+        dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, info.text, info.size, info.stats)[0] > info.threshold)
         rows.append(dict(stage=r['stage'], epochs=meta['epoch'], dice=sc['micro']['dice'], iou=sc['micro']['iou'],
                          dice_mean=sc['mean']['dice'], dc_precision=dc['overall']['precision'],
                          dc_recall=dc['overall']['recall'], dc_f1=dc['overall']['f1'],
                          checkpoint=str(r['best'] or r['latest'])))
-    overlays_figure(model, meta, mcfg, val, out/'overlays.png')
+    overlays_figure(model, info, val, out/'overlays.png')
     seconds = time.time() - t0
     atomic_write(out/'report.md', lambda t: Path(t).write_text(report_text(rows, len(val), seconds)))
     return dict(rows=rows, seconds=seconds, report=out/'report.md')
@@ -108,11 +112,8 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
 # %% ../nbs/90_demo.ipynb #8be820ca
 def demo_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-demo` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny "
-                                                                "models (no downloads): "
-                                 "stages 1-4, evaluation, report.")
-    ap.add_argument('--output_dir', default='cdsam_demo', help='where data, checkpoints and report.md go (default: '
-                                                               'cdsam_demo)')
+    ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny models (no downloads): stages 1-4, evaluation, report.")
+    ap.add_argument('--output_dir', default='cdsam_demo', help="where data, checkpoints and report.md go (default: cdsam_demo)")
     ap.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     ap.add_argument('--images', type=int, default=48, help='number of generated lesion images (default: 48)')
     return ap

@@ -1,4 +1,4 @@
-"""`export_onnx` writes a trained checkpoint (adapters merged) as an ONNX graph from images of any size to mask logits and predicted IoU, its text prompt baked in; `OrtModel` runs such a file with onnxruntime wherever cdsam predicts with a PyTorch model.
+"""A trained checkpoint exported as an ONNX graph, and run wherever cdsam predicts with a PyTorch model.
 
 Docs: https://cdsam.github.io/cdsam/deploy.html.md"""
 
@@ -12,10 +12,12 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 from .model import CDSAM
-from .inference import model_from_checkpoint, checkpoint_stats, default_prompt, prompt_tokens
+from dataclasses import replace
+from .inference import model_from_checkpoint, default_prompt, prompt_tokens
+from .info import ModelInfo, model_info
 from .lora import merge_lora
 from .files import atomic_write
-from .runtime import file_info, load_session
+from .runtime import OnnxSegmenter
 
 # %% auto #0
 __all__ = ['TextPromptSegmenter', 'onnx_info', 'export_onnx', 'OrtModel']
@@ -40,14 +42,10 @@ class TextPromptSegmenter(nn.Module):
         return F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False), iou
 
 # %% ../nbs/43_deploy.ipynb #3e364227
-def onnx_info(model: CDSAM, cfg: dict, meta: dict, text: str) -> dict:
-    """What an exported file's user needs besides the graph (stored as its `cdsam` metadata): size, normalisation,
-    prompt, threshold."""
-    mean, std = checkpoint_stats(meta)
-    return dict(format=1, text=text, size=int(cfg['data']['crop']), mean=list(map(float, mean)),
-                std=list(map(float, std)),
-                threshold=float(cfg['eval']['threshold']), patch_size=list(model.backbone.patch_size),
-                multimask=bool(model.multimask), stage=meta.get('stage'))
+def onnx_info(model: CDSAM, info: ModelInfo, text: str) -> dict:
+    """The `ModelInfo` record an exported file carries as its `cdsam` metadata: the checkpoint's, with the prompt baked
+    in and the exported model's patch size and mask count."""
+    return replace(info, text=text, patch_size=tuple(model.backbone.patch_size), multimask=bool(model.multimask)).to_dict()
 
 # %% ../nbs/43_deploy.ipynb #bb3ad83b
 def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
@@ -58,13 +56,13 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
     """`checkpoint`'s model, adapters merged, as an ONNX graph: image → mask logits and IoU, dynamic batch / height /
     width."""
     import onnx
-    model, cfg, meta = model_from_checkpoint(checkpoint)
-    text = text or default_prompt(cfg, 'cdsam-export --text')
+    model, _, meta = model_from_checkpoint(checkpoint)
+    info = model_info(meta, checkpoint)
+    text = text or default_prompt(info, 'cdsam-export --text')
     prompt_tokens(model, text)                                  # warns when the text model cuts it
     seg = TextPromptSegmenter(merge_lora(model), text).eval()
-    (ph, pw), size = model.backbone.patch_size, int(cfg['data']['crop'])
-    if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size "
-                                                f"{ph}x{pw}")
+    (ph, pw), size = model.backbone.patch_size, info.size
+    if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size {ph}x{pw}")
     D = torch.export.Dim
     shapes = {'image': {0: D('batch', min=1, max=1024), 2: ph * D('rows', min=2, max=max_side // ph),
                         3: pw * D('cols', min=2, max=max_side // pw)}}
@@ -74,28 +72,28 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
                                  optimize=True,
                                  input_names=['image'], output_names=['mask_logits', 'iou'], verbose=False)
     proto = prog.model_proto
-    onnx.helper.set_model_props(proto, {'cdsam': json.dumps(onnx_info(model, cfg, meta, seg.text))})
+    onnx.helper.set_model_props(proto, {'cdsam': json.dumps(onnx_info(model, info, seg.text))})
     return atomic_write(output, lambda t: onnx.save(proto, str(t)))
 
 # %% ../nbs/43_deploy.ipynb #6b452434
 class OrtModel:
-    """An exported ONNX file run by onnxruntime, called as `predict_probs` calls a `CDSAM` (its own prompt only): the
-    PyTorch pre- and post-processing with onnxruntime in place of the model."""
+    """An exported ONNX file called as `predict_probs` calls a `CDSAM` (its own prompt only): the PyTorch pre- and
+    post-processing around the NumPy / onnxruntime runner, `cdsam.runtime.OnnxSegmenter`."""
+    device = torch.device('cpu')                                   # where `predict_probs` puts its inputs
+
     def __init__(self, path, threads: int | None = None):
         import onnxruntime as ort
         so = ort.SessionOptions()
         if threads: so.intra_op_num_threads = threads
-        self.path, self.session = Path(path), load_session(path, ['CPUExecutionProvider'], so)
-        self.info = file_info(self.session, path)
+        self.runner = OnnxSegmenter(path, ['CPUExecutionProvider'], so)
+        self.path, self.info = self.runner.path, self.runner.info
 
-    def parameters(self): yield torch.zeros(())                    # `predict_probs` asks where the model lives: the CPU
     def eval(self): return self
 
     def __call__(self, images: torch.Tensor, prompts=None, points=None, boxes=None) -> dict:
         if points is not None or boxes is not None:
-            raise ValueError(f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch "
-                             "checkpoint")
-        if prompts and any(p != self.info['text'] for p in prompts):
-            raise ValueError(f"{self.path.name} was exported for the prompt {self.info['text']!r}, not {prompts[0]!r}")
-        m, iou = self.session.run(None, {'image': images.detach().cpu().float().numpy()})
+            raise ValueError(f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch checkpoint")
+        if prompts and any(p != self.info.text for p in prompts):
+            raise ValueError(f"{self.path.name} was exported for the prompt {self.info.text!r}, not {prompts[0]!r}")
+        m, iou = self.runner.run(images.detach().cpu().float().numpy())
         return dict(masks=torch.from_numpy(m), iou=torch.from_numpy(iou))

@@ -1,4 +1,4 @@
-"""The pieces that let `stage_learner` train on many GPUs (or CPU processes) with fastai's own `distrib_ctx` and accelerate's DDP: loaders that split each epoch across ranks on any backend, a NaN check every rank agrees on, and `DataParallel` for a single process with several GPUs.
+"""Training on many GPUs (or CPU processes) with fastai's `distrib_ctx` and accelerate.
 
 Docs: https://cdsam.github.io/cdsam/distributed.html.md"""
 
@@ -75,7 +75,9 @@ def split_by_sizes(items: Sequence, sizes: Sequence[int]) -> list[list]:
     "`items` cut into consecutive pieces of `sizes` (which must add up to `len(items)`)."
     if sum(sizes) != len(items): raise ValueError(f"cannot split {len(items)} items into pieces of {list(sizes)}")
     out, i = [], 0
-    for s in sizes: out.append(list(items[i:i + s])); i += s
+    for s in sizes:
+        out.append(list(items[i:i + s]))
+        i += s
     return out
 
 # %% ../nbs/33_distributed.ipynb #4b923c32

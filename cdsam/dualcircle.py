@@ -1,4 +1,4 @@
-"""Scoring masks against dual-circle annotations: inside the inner circle is lesion, between the circles is ignored, outside the outer circle is background — with optional ignore rectangles, file pairing that reports what it could not pair, per-image and overall pixel and image-level metrics, CSV and PNG visualisations.
+"""Scoring masks against dual-circle annotations (lesion inside, background outside, ignored between).
 
 Docs: https://cdsam.github.io/cdsam/dualcircle.html.md"""
 
@@ -35,8 +35,7 @@ def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
         return m.astype(np.uint8)
     ring = m > 0
     rings, n_rings = ndimage.label(ring, structure=np.ones((3, 3)))
-    if n_rings != 2: raise ValueError(f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 "
-                                      "label map)")
+    if n_rings != 2: raise ValueError(f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 label map)")
     filled = [ndimage.binary_fill_holes(rings == i) for i in (1, 2)]
     closed = [k for k in (0, 1) if filled[k].sum() > (rings == k + 1).sum()]
     if not closed: raise ValueError(f"{name}: neither circle outline is closed (nothing inside them)")
@@ -48,7 +47,8 @@ def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
     if (ndimage.binary_dilation(filled[inner], structure=np.ones((3, 3))) & outside).any() or not (~outside & ~filled[inner]).any():
         raise ValueError(f"{name}: the two circles are not nested")
     out = np.full(m.shape, BACKGROUND, np.uint8)
-    out[~outside] = ANNULUS; out[filled[inner]] = LESION
+    out[~outside] = ANNULUS
+    out[filled[inner]] = LESION
     return out
 
 # %% ../nbs/23_dualcircle.ipynb #354da956
@@ -84,12 +84,12 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
         m = masks.get(f'{base}-mask') if p.stem.endswith('-noCircles') else None
         m = m or masks.get(p.stem) or masks.get(f'{base}-mask')
         if m is None or (cdir == idir and m == p): continue
-        used.add(m.stem); pairs.append(DualCirclePair(base, p, m, ign.get(base)))
+        used.add(m.stem)
+        pairs.append(DualCirclePair(base, p, m, ign.get(base)))
     unpaired = dict(images_without_mask=[str(p) for p in imgs if _base(p.stem) not in {q.id for q in pairs}],
                     masks_without_image=[str(p) for s, p in masks.items() if s not in used])
     if unpaired['images_without_mask'] or unpaired['masks_without_image']:
-        warnings.warn(f"dual-circle pairing: {len(unpaired['images_without_mask'])} image(s) without a circle mask, "
-                      f"{len(unpaired['masks_without_image'])} mask(s) without an image: {unpaired}")
+        warnings.warn(f"dual-circle pairing: {len(unpaired['images_without_mask'])} image(s) without a circle mask, {len(unpaired['masks_without_image'])} mask(s) without an image: {unpaired}")
     if not pairs: raise ValueError(f"no image in {idir} pairs with a circle mask in {cdir}")
     return pairs, unpaired
 
@@ -97,8 +97,7 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
 def dual_circle_counts(pred: np.ndarray, regions: np.ndarray, ignore: np.ndarray | None = None) -> dict:
     "TP / FN / FP / TN pixel counts of binary `pred` against a region map (annulus and `ignore` pixels excluded)."
     pred = np.asarray(pred) > 0
-    if pred.shape != regions.shape: raise ValueError(f"prediction {pred.shape} and circle mask {regions.shape} differ "
-                                                     "in size")
+    if pred.shape != regions.shape: raise ValueError(f"prediction {pred.shape} and circle mask {regions.shape} differ in size")
     keep = np.ones_like(pred) if ignore is None else ~(np.asarray(ignore) > 0)
     les, bg = (regions == LESION) & keep, (regions == BACKGROUND) & keep
     return dict(tp=int((pred & les).sum()), fn=int((~pred & les).sum()), fp=int((pred & bg).sum()),
@@ -117,9 +116,7 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
     for p in pairs:
         img = open_image(p.image)
         regions = circle_regions(open_mask(p.circles), str(p.circles))
-        if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is "
-                                                                         f"{regions.shape[::-1]} but image {p.image} "
-                                                                         f"is {img.size}")
+        if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is {regions.shape[::-1]} but image {p.image} is {img.size}")
         ign = np.asarray(Image.open(p.ignore).convert('L').resize(img.size, Image.NEAREST)) if p.ignore else None
         pred = np.asarray(predict(img)) > 0
         c = dual_circle_counts(pred, regions, ign)
@@ -136,11 +133,16 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
 def save_dual_circle_vis(img: Image.Image, pred: np.ndarray, regions: np.ndarray, path, ignore=None) -> Path:
     "PNG of the image with the prediction (red) and the lesion / annulus / background boundaries outlined."
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(4, 4)); ax.imshow(img); ax.axis('off')
-    ov = np.zeros((*pred.shape, 4)); ov[pred] = (1, 0, 0, .35)
+    fig, ax = plt.subplots(figsize=(4, 4))
+    ax.imshow(img)
+    ax.axis('off')
+    ov = np.zeros((*pred.shape, 4))
+    ov[pred] = (1, 0, 0, .35)
     if ignore is not None: ov[np.asarray(ignore) > 0] = (.3, .3, .3, .6)
     ax.imshow(ov)
     ax.contour(regions == LESION, levels=[.5], colors='lime', linewidths=1)
     ax.contour(regions >= ANNULUS, levels=[.5], colors='yellow', linewidths=1)
-    Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=80, bbox_inches='tight'); plt.close(fig)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80, bbox_inches='tight')
+    plt.close(fig)
     return Path(path)

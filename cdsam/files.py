@@ -1,4 +1,4 @@
-"""Every weight file cdsam writes or reads goes through this module: atomic saves (temp file + rename), `weights_only` / safetensors loading, and key checks that name what is missing or unexpected.
+"""Every weight file cdsam writes or reads goes through this module.
 
 Docs: https://cdsam.github.io/cdsam/files.html.md"""
 
@@ -29,10 +29,8 @@ _NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_conta
 def _write_error(path: Path, e: BaseException) -> WriteError:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(s in str(e).lower()
                                                                                  for s in _NO_SPACE):
-        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is "
-                                        "intact")
-    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: "
-                                                              f"{getattr(e, 'strerror', None) or e}")
+        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is intact")
+    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: {getattr(e, 'strerror', None) or e}")
 
 # %% ../nbs/01_files.ipynb #1b44cb98
 def _umask() -> int:
@@ -83,7 +81,8 @@ def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = 
     def w(t):
         with open(t, 'w', newline='') as f:
             wr = csv.DictWriter(f, fieldnames=names, restval='')
-            wr.writeheader(); wr.writerows(rows)
+            wr.writeheader()
+            wr.writerows(rows)
     return atomic_write(path, w)
 
 # %% ../nbs/01_files.ipynb #a22ded16
@@ -148,11 +147,8 @@ def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, di
         obj = torch.load(path, map_location='cpu', weights_only=True)
     # (torch's own message suggests weights_only=False: never for an untrusted file)
     except Exception as e:
-        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights "
-                         "file, "
-                         f"or one that holds objects other than tensors ({type(e).__name__})") from None
-    if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict "
-                                                   "of tensors")
+        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights file, or one that holds objects other than tensors ({type(e).__name__})") from None
+    if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
     meta = obj.pop('__metadata__', {}) if '__metadata__' in obj else {}
     return obj, meta
 

@@ -1,4 +1,4 @@
-"""Rebuild a trained model from nothing but its stage checkpoint, predict masks for images of any size (sliding windows with blended overlaps, optional flip test-time augmentation, text and/or point / box prompts), draw overlays, and export a merged model for deployment.
+"""A trained model rebuilt from its checkpoint alone, predicting masks for images of any size.
 
 Docs: https://cdsam.github.io/cdsam/inference.html.md"""
 
@@ -17,20 +17,25 @@ from .model import build_model, CDSAM
 from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora, lora_layers, save_peft, load_peft
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
+from .info import ModelInfo, model_info
+from dataclasses import replace
 from .metrics import confusion_counts, count_scores, pred_logits
 from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'default_prompt', 'prompt_tokens',
-           'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs', 'predict_batch',
-           'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
+__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device', 'default_prompt',
+           'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs',
+           'predict_batch', 'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def _offline(cfg: dict) -> dict:
     "The config with every pretrained-weight source switched off (the checkpoint provides the weights)."
-    cfg = copy.deepcopy(cfg); m = cfg['model']
-    m['dino'].update(pretrained=False, checkpoint=None); m['clip'].update(pretrained=None, checkpoint=None); m['sam']['checkpoint'] = None
+    cfg = copy.deepcopy(cfg)
+    m = cfg['model']
+    m['dino'].update(pretrained=False, checkpoint=None)
+    m['clip'].update(pretrained=None, checkpoint=None)
+    m['sam']['checkpoint'] = None
     return cfg
 
 def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
@@ -45,17 +50,20 @@ def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tupl
 
 # %% ../nbs/40_inference.ipynb #4a424e95
 def checkpoint_stats(meta: Mapping) -> tuple:
-    "The normalisation `(mean, std)` a checkpoint was trained with (ImageNet's when it does not say)."
-    st = meta.get('stats')
-    return (tuple(st[0]), tuple(st[1])) if st else IMAGENET_STATS
+    "The normalisation `(mean, std)` a checkpoint was trained with: its `ModelInfo`'s (`cdsam.info.model_info`)."
+    return model_info(meta).stats
+
+def model_device(model) -> torch.device:
+    "Where `model` runs: its `device` (an ONNX runner: the CPU), else its first parameter's."
+    return getattr(model, 'device', None) or next(model.parameters()).device
 
 # %% ../nbs/40_inference.ipynb #f3458767
-def default_prompt(cfg: Mapping, option: str = '--text') -> str:
-    """The text prompt a run's model answers when none is given: its `data.text`; a multi-class run (`data.classes`)
-    never trained on that, so it has none and the error names the classes to choose from (`option` says where)."""
-    d = cfg['data']
-    if d.get('classes'): raise ValueError(f"this model was trained on the classes {', '.join(repr(c) for c in d['classes'][1:])} (data.classes), never on data.text {d['text']!r}: give {option} with one of them")
-    return d['text']
+def default_prompt(info: ModelInfo, option: str = '--text') -> str:
+    """The text prompt a model answers when none is given (`info`: its `ModelInfo`): its run's `data.text`; a
+    multi-class run (`data.classes`) never trained on that, so it has none and the error names the classes to choose
+    from (`option` says where)."""
+    if info.classes: raise ValueError(f"this model was trained on the classes {', '.join(repr(c) for c in info.classes[1:])} (data.classes), never on data.text {info.text!r}: give {option} with one of them")
+    return info.text
 
 # %% ../nbs/40_inference.ipynb #92304d16
 def prompt_tokens(model: CDSAM, text: str) -> tuple[int, int]:
@@ -74,7 +82,8 @@ def export_merged(checkpoint, output, fmt: str | None = None) -> Path:
     `output`."""
     model, cfg, meta = model_from_checkpoint(checkpoint)
     merge_lora(model)
-    return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), stats=checkpoint_stats(meta))
+    info = replace(model_info(meta, checkpoint), patch_size=tuple(model.backbone.patch_size))
+    return save_checkpoint(output, model, cfg, meta['epoch'], merged_from=str(checkpoint), info=info.to_dict())
 
 # %% ../nbs/40_inference.ipynb #e9efa255
 def peft_parts(model: CDSAM) -> dict[str, torch.nn.Module]:
@@ -121,7 +130,7 @@ def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, poin
     """Each image of `imgs` letterboxed whole into one batch (point / box prompts: one image), its probabilities mapped
     back to its own size and its predicted IoU; `tta` (a key of `TTA_VIEWS`) averages over the flipped / rotated views."""
     if tta not in TTA_VIEWS: raise ValueError(f"tta must be false, true / 'flips' or 'd8', got {tta!r}")
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     views = [WholeImage(size, stats=stats).image(im) for im in imgs]              # (3, S, S) and where each image sits
     x = torch.stack([v[0] for v in views]).to(dev)
     lb = views[0][1]
@@ -144,7 +153,8 @@ def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, poin
 # %% ../nbs/40_inference.ipynb #597d6317
 def _starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile: return [0]
-    s = list(range(0, n - tile, stride)); s.append(n - tile)
+    s = list(range(0, n - tile, stride))
+    s.append(n - tile)
     return s
 
 # %% ../nbs/40_inference.ipynb #9bc1241f
@@ -167,8 +177,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     if not tile or (W <= tile and H <= tile):
         p, s = _predict_windows(model, [image], text, size, stats, tta, points, point_labels, box)[0]
         return p.numpy(), s
-    if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop "
-                                                               "tile= or the points / box")
+    if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop tile= or the points / box")
     if not 0 <= overlap < 1: raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     stride = max(1, int(tile * (1 - overlap)))
     acc, wsum, scores = torch.zeros(H, W), torch.zeros(H, W), []
@@ -180,7 +189,9 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
             wy = 1 - (torch.arange(h) + .5 - h / 2).abs() / (h / 2) * .9     # tent weight, > 0 at the border
             wx = 1 - (torch.arange(w) + .5 - w / 2).abs() / (w / 2) * .9
             wgt = wy[:, None] * wx[None]
-            acc[y:y + h, x:x + w] += p * wgt; wsum[y:y + h, x:x + w] += wgt; scores.append(s)
+            acc[y:y + h, x:x + w] += p * wgt
+            wsum[y:y + h, x:x + w] += wgt
+            scores.append(s)
     return (acc / wsum).numpy(), float(np.mean(scores))
 
 # %% ../nbs/40_inference.ipynb #f819e1be
@@ -234,7 +245,7 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
-    dev = next(model.parameters()).device
+    dev = model_device(model)
     counts, preds = [], []
     if score == 'original':
         for r in records:
@@ -243,7 +254,8 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
             pts, box = mask_prompts(truth, prompt_mode)
             prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tta=tta, points=pts, box=box)[0]
             pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
-            counts.append(confusion_counts(pred, torch.from_numpy(truth))); preds.append(pred)
+            counts.append(confusion_counts(pred, torch.from_numpy(truth)))
+            preds.append(pred)
         return count_scores(torch.cat(counts)), preds
     if prompt_mode != 'text': raise ValueError(f"score='crop' scores text prompts only, not {prompt_mode!r}: use score='original'")
     with torch.no_grad():
@@ -251,7 +263,8 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
             items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]
             x = torch.stack([it[0]['image'] for it in items]).to(dev)
             p = torch.sigmoid(pred_logits(model(x, [it[0]['prompt'] for it in items])).float()).cpu() > threshold
-            counts.append(confusion_counts(p, torch.stack([it[1][0] for it in items]))); preds += list(p)
+            counts.append(confusion_counts(p, torch.stack([it[1][0] for it in items])))
+            preds += list(p)
     return count_scores(torch.cat(counts)), preds
 
 # %% ../nbs/40_inference.ipynb #e895499c

@@ -1,4 +1,4 @@
-"""`stage_learner(dls, plan)` returns a fastai `Learner` for one stage, shaped like fastai's `vision_learner`: the model put into that stage, its loss, its AdamW parameter groups and its callbacks (`stage_callbacks`); `train_stages` chains stages as `cdsam-train` does.
+"""The fastai `Learner` of one stage, shaped like `vision_learner`, and the chain of stages `cdsam-train` runs.
 
 Docs: https://cdsam.github.io/cdsam/learner.html.md"""
 
@@ -18,17 +18,18 @@ from fastai.optimizer import OptimWrapper
 from fastai.callback.schedule import *
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
-from .plan import RunPlan, OptimPlan, resolve_plan, valid_prompt_mode
+from .plan import RunPlan, OptimPlan, resolve_plan
 from .model import build_model, CDSAM, random_weight_keys, pretrained_backbone
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
 from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
 from .metrics import pred_logits
-from .data import IMAGENET_STATS, show_samples, build_dataloaders
+from .data import show_samples, build_dataloaders
 from .records import save_splits
 from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
-from .callbacks import stage_callbacks, unwrap, plot_history, Dice, IoU, EpochLines
+from .callbacks import stage_callbacks, unwrap, plot_history, EpochLines
+from .fastai_metrics import Dice, IoU
 
 # %% auto #0
 __all__ = ['COMPILE_PARTS', 'StageModel', 'stage_model', 'compile_model', 'adamw_func', 'CDSAMLearner', 'stage_learner',
@@ -39,11 +40,13 @@ class StageModel(nn.Module):
     """fastai-facing wrapper: a batch's `inputs` dict → `CDSAM` outputs (+ teacher / masked-student tokens for
     distillation)."""
     def __init__(self, model: CDSAM, teacher: BackboneTeacher | None = None, distill_mask_ratio: float = 0.,
-                 prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False, valid_mode: str = 'auto'):
+                 prompt_mode: str = 'text', seed: int = 0, channels_last: bool = False, valid_mode: str = 'text',
+                 align: bool = False):
+        """`prompt_mode` the prompts training samples, `valid_mode` those of validation (`plan.eval.prompt_mode`),
+        `align` whether the model returns the tokens of the CLIP alignment loss (`plan.loss.align > 0`)."""
         super().__init__()
         self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
-        self.valid_mode = valid_prompt_mode(prompt_mode, valid_mode)
-        self.align = any(p.requires_grad for p in model.backbone.parameters())   # alignment loss only while DINO adapts
+        self.valid_mode, self.align = valid_mode, align
         # convolution weights and input images channels-last
         self.channels_last = channels_last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
@@ -63,48 +66,46 @@ class StageModel(nn.Module):
             if not any(p.requires_grad for p in part.parameters()): part.eval()     # frozen: no dropout / drop-path
         return self
 
-# %% ../nbs/35_learner.ipynb #e7e30844
-@patch
-def forward(self: StageModel, inputs: dict) -> dict:
-    "A batch's `inputs` dict (images, prompts, cached features, weights) → CDSAM outputs (+ distillation tokens)."
-    images, mode = inputs['image'], self._mode()
-    if self.channels_last: images = images.contiguous(memory_format=torch.channels_last)
-    prompts = inputs['prompt'] if 'text' in mode else None
-    points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
-    boxes = inputs['box'] if 'box' in mode else None
-    bb, feats, prefix, tea = self.model.backbone, inputs.get('features'), None, None   # cached features (cdsam.cache)
-    if feats is not None and 'prefix' in feats:                    # the frozen first blocks' tokens: run the rest
-        prefix, tea = (feats['prefix'].float(), self.prefix_blocks), feats.get('teacher')
-        feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
-    elif feats is not None:                                         # the frozen backbone's outputs
-        feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(),
-                     layers=[l.float() for l in feats['layers']],
-                     grid=bb.grid_size(images.shape[-2:]))
-    out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
-    if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
-    if self.teacher is not None:
-        lora_off = tea is not None and self.teacher.mode == 'lora_off'       # cached: fixed while only adapters train
-        out['teacher_tokens'] = tea.float() if lora_off else self.teacher(bb, images, prefix=prefix)
-        if self.distill_mask_ratio > 0 and self.training:
-            pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio, self.rng).to(images.device)
-            out['student_tokens'] = self.model.backbone(mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
-            out['distill_mask'] = pm
-    return out
+    def forward(self, inputs: dict) -> dict:
+        "A batch's `inputs` dict (images, prompts, cached features, weights) → CDSAM outputs (+ distillation tokens)."
+        images, mode = inputs['image'], self._mode()
+        if self.channels_last: images = images.contiguous(memory_format=torch.channels_last)
+        prompts = inputs['prompt'] if 'text' in mode else None
+        points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
+        boxes = inputs['box'] if 'box' in mode else None
+        bb, feats, prefix, tea = self.model.backbone, inputs.get('features'), None, None   # cached features (cdsam.cache)
+        if feats is not None and 'prefix' in feats:                    # the frozen first blocks' tokens: run the rest
+            prefix, tea = (feats['prefix'].float(), self.prefix_blocks), feats.get('teacher')
+            feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
+        elif feats is not None:                                         # the frozen backbone's outputs
+            feats = dict(tokens=feats['tokens'].float(), cls=feats['cls'].float(),
+                         layers=[l.float() for l in feats['layers']],
+                         grid=bb.grid_size(images.shape[-2:]))
+        out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
+        if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
+        if self.teacher is not None:
+            lora_off = tea is not None and self.teacher.mode == 'lora_off'       # cached: fixed while only adapters train
+            out['teacher_tokens'] = tea.float() if lora_off else self.teacher(bb, images, prefix=prefix)
+            if self.distill_mask_ratio > 0 and self.training:
+                pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio, self.rng).to(images.device)
+                out['student_tokens'] = self.model.backbone(mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
+                out['distill_mask'] = pm
+        return out
 
 # %% ../nbs/35_learner.ipynb #06906ec8
 def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = None,
                 resumed: bool = False) -> tuple[CDSAM, BackboneTeacher | None, StageReport]:
     """The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore
     (`resumed`: this stage's)."""
-    model = build_model(plan.cfg) if model is None else model
-    if start is None: random_weight_keys(plan.cfg)                 # warns once when DINO / SAM would train from random
+    model = build_model(plan.model) if model is None else model
+    if start is None: random_weight_keys(plan.model)               # warns once when DINO / SAM would train from random
     if start is not None: restore_model(model, start, str(start['path']))
     mode = plan.stage.teacher
     # 'copy': the pretrained backbone the config names, whatever layout the start checkpoint has (merged or not)
-    source = (pretrained_backbone(plan.cfg) if mode == 'copy' else None) or model.backbone
+    source = (pretrained_backbone(plan.model) if mode == 'copy' else None) or model.backbone
     if mode == 'copy' and source is model.backbone:
         warnings.warn("the 'copy' teacher: the config names no pretrained DINO weights (model.dino.pretrained / checkpoint), so it is the start checkpoint's backbone with its adapters off", stacklevel=2)
-    teacher = BackboneTeacher(source, mode, plan.loss['ema_momentum']) if mode in ('copy', 'ema') else None
+    teacher = BackboneTeacher(source, mode, plan.loss.ema_momentum) if mode in ('copy', 'ema') else None
     report = apply_stage(model, plan.stage)
     if mode == 'lora_off': teacher = BackboneTeacher(model.backbone, mode)
     if resumed and teacher is not None and teacher.model is not None and start['teacher'] is not None:
@@ -119,14 +120,14 @@ def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = N
     runs every step; returns their names."""
     backend = 'inductor' if backend is True else str(backend)
     known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known: raise ValueError("train.compile must be true, false or a torch.compile backend "
-                                              f"({', '.join(known[:6])}, ...), got {backend!r}")
-    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor "
-                                                                    f"backend, not {backend!r}")
+    if backend not in known: raise ValueError(f"train.compile must be true, false or a torch.compile backend ({', '.join(known[:6])}, ...), got {backend!r}")
+    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
     done = []
     for n in COMPILE_PARTS:
         part = getattr(model, n, None)
-        if part is not None: part.compile(backend=backend, **({'mode': mode} if mode else {})); done.append(n)
+        if part is not None:
+            part.compile(backend=backend, **({'mode': mode} if mode else {}))
+            done.append(n)
     return done
 
 # %% ../nbs/35_learner.ipynb #37d4b4d5
@@ -152,8 +153,9 @@ class CDSAMLearner(Learner):
         o = self.plan.optim
         n_epoch, pct_start, moms = n_epoch or o.epochs, o.pct_start if pct_start is None else pct_start, moms or o.moms
         start_epoch = self.resume_epoch if start_epoch is None else start_epoch
-        if start_epoch >= n_epoch: warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} "
-                                                 "epochs"); return
+        if start_epoch >= n_epoch:
+            warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs")
+            return
         super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
                               moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
@@ -170,71 +172,64 @@ class CDSAMLearner(Learner):
             with self.parallel_ctx(): self.fit_one_cycle(**kwargs)
         else: self.fit_one_cycle(**kwargs)
 
-# %% ../nbs/35_learner.ipynb #6b2c35dd
-@patch
-def start_stage(self: CDSAMLearner, plan: RunPlan, report: StageReport, groups: list[dict],
-                resumed: dict | None = None) -> CDSAMLearner:
-    """Record the stage (`plan`, `stage_report`, `group_names`) and, when resuming, load the optimizer state and the
-    epoch reached."""
-    self.plan, self.stage_report, self.group_names = plan, report, [g['name'] for g in groups]
-    self.resume_epoch, self.last_checkpoint = 0, None
-    if resumed is not None:
-        self.create_opt()
-        if resumed['optim'] is not None: self.opt.load_state_dict(resumed['optim'])
-        self.resume_epoch, self.last_checkpoint = resumed['meta']['epoch'], resumed['path']
-    return self
+    def start_stage(self, plan: RunPlan, report: StageReport, groups: list[dict],
+                    resumed: dict | None = None) -> CDSAMLearner:
+        """Record the stage (`plan`, `stage_report`, `group_names`) and, when resuming, load the optimizer state and the
+        epoch reached."""
+        self.plan, self.stage_report, self.group_names = plan, report, [g['name'] for g in groups]
+        self.resume_epoch, self.last_checkpoint = 0, None
+        if resumed is not None:
+            self.create_opt()
+            if resumed['optim'] is not None: self.opt.load_state_dict(resumed['optim'])
+            self.resume_epoch, self.last_checkpoint = resumed['meta']['epoch'], resumed['path']
+        return self
 
-# %% ../nbs/35_learner.ipynb #0539409b
-@patch
-def cache_features(self: CDSAMLearner, log=None) -> CDSAMLearner:
-    """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or
-    disk, `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO
-    LoRA, stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen.
-    """
-    if self.plan.cache is None: return self
-    log = log or (print if rank_distrib() == 0 else (lambda *a: None))
-    m = unwrap(self.model); bb = m.model.backbone
-    n = frozen_prefix(bb) if self.plan.stage.dino != 'frozen' else None
-    if n is not None:                                   # intermediate layers (`out_indices`) must come after the prefix
-        n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
-        if n <= 0: warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training "
-                                 "uncached")
-        if n <= 0: return self
-    self.dls = cached_dataloaders(self.dls, bb, self.plan.cfg['cache'], self.plan.cache_dir, log=log, prefix=n,
-                                  teacher=bool(n) and self.plan.stage.teacher == 'lora_off')
-    m.prefix_blocks = n
-    return self
+    def cache_features(self, log=None) -> CDSAMLearner:
+        """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or
+        disk, `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO
+        LoRA, stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen.
+        """
+        if self.plan.cache.features is None: return self
+        log = log or (print if rank_distrib() == 0 else (lambda *a: None))
+        m = unwrap(self.model)
+        bb = m.model.backbone
+        n = frozen_prefix(bb) if self.plan.stage.dino != 'frozen' else None
+        if n is not None:                                   # intermediate layers (`out_indices`) must come after the prefix
+            n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
+            if n <= 0:
+                warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
+                return self
+        self.dls = cached_dataloaders(self.dls, bb, self.plan.cache, log=log, prefix=n,
+                                      teacher=bool(n) and self.plan.stage.teacher == 'lora_off')
+        m.prefix_blocks = n
+        return self
 
-# %% ../nbs/35_learner.ipynb #bebbd133
-@patch
-def to_distributed(self: CDSAMLearner, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
-    """fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU
-    too)."""
-    self.add_cb(GroupDistributedTrainer(sync_bn, find_unused_parameters, **kwargs))
-    if rank_distrib(): self.remove_cb(ProgressCallback)
-    return self
+    def to_distributed(self, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
+        """fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU
+        too)."""
+        self.add_cb(GroupDistributedTrainer(sync_bn, find_unused_parameters, **kwargs))
+        if rank_distrib(): self.remove_cb(ProgressCallback)
+        return self
 
-# %% ../nbs/35_learner.ipynb #f755e722
-@patch
-def to_parallel(self: CDSAMLearner, device_ids=None):
-    "fastai's `to_parallel` (what `parallel_ctx` calls) with `PromptDataParallel`."
-    self.add_cb(PromptParallelTrainer(device_ids))
-    return self
+    def to_parallel(self, device_ids=None):
+        "fastai's `to_parallel` (what `parallel_ctx` calls) with `PromptDataParallel`."
+        self.add_cb(PromptParallelTrainer(device_ids))
+        return self
 
-# %% ../nbs/35_learner.ipynb #5a753102
-@patch
-def show_results(self: CDSAMLearner, ds_idx: int = 1, max_n: int = 6, ncols: int = 3, **kwargs):
-    "Images of a batch with ground truth (green), prediction (red outline) and prompt."
-    dl = self.dls[ds_idx] if len(self.dls[ds_idx]) else self.dls.train
-    inputs, masks = dl.one_batch()
-    m = unwrap(self.model); was = m.training; m.eval()
-    with torch.no_grad(): probs = torch.sigmoid(pred_logits(m(inputs)).float())
-    m.train(was)
-    return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols,
-                        stats=getattr(self.dls, 'stats', IMAGENET_STATS), **kwargs)
+    def show_results(self, ds_idx: int = 1, max_n: int = 6, ncols: int = 3, **kwargs):
+        "Images of a batch with ground truth (green), prediction (red outline) and prompt."
+        dl = self.dls[ds_idx] if len(self.dls[ds_idx]) else self.dls.train
+        inputs, masks = dl.one_batch()
+        m = unwrap(self.model)
+        was = m.training
+        m.eval()
+        with torch.no_grad(): probs = torch.sigmoid(pred_logits(m(inputs)).float())
+        m.train(was)
+        return show_samples(inputs, masks, probs, max_n=max_n, ncols=ncols,
+                            stats=self.dls.stats, **kwargs)
 
 # %% ../nbs/35_learner.ipynb #240977ca
-def stage_learner(dls,                              # `build_dataloaders(plan.cfg['data'], ...)` (see `cache_features`)
+def stage_learner(dls,                              # `build_dataloaders(plan.data, ...)` (see `cache_features`)
                   plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
                   model: CDSAM | None = None,       # a built model (default: built from the plan's config)
                   init=None,                        # a previous stage's checkpoint (path, or `read_checkpoint`'s dict)
@@ -246,22 +241,23 @@ def stage_learner(dls,                              # `build_dataloaders(plan.cf
     """A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW parameter groups, metrics and
     callbacks."""
     plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
-    set_seed(plan.seed)
+    if getattr(dls, 'stats', None) is None: raise ValueError("dls has no .stats, the (mean, std) its images are normalised with (checkpoints record it): build it with build_dataloaders, or set dls.stats")
+    set_seed(plan.run.seed)
     ck = as_checkpoint(resume)                                    # read once, here (or by the caller)
     if ck is not None: check_stage(ck, plan.stage.id, str(ck['path']))
     model, teacher, report = stage_model(plan, model, ck or as_checkpoint(init), resumed=ck is not None)
     groups = param_groups(model, plan.optim.lr, plan.optim.lora_lr, plan.optim.wd)
     if plan.compile: compile_model(model, plan.compile, plan.compile_mode)
-    smodel = StageModel(model, teacher, plan.loss['distill_mask_ratio'], plan.prompt_mode, plan.seed,
-                        plan.channels_last, plan.valid_prompt_mode)
-    t = torch.logit(torch.tensor(plan.threshold)).item()          # the metrics threshold logits
-    learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss), opt_func=adamw_func(groups, plan.optim),
+    smodel = StageModel(model, teacher, plan.loss.distill_mask_ratio, plan.prompt_mode, plan.run.seed,
+                        plan.channels_last, plan.eval.prompt_mode, align=plan.loss.align > 0)
+    t = torch.logit(torch.tensor(plan.eval.threshold)).item()     # the metrics threshold logits
+    learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss, threshold=plan.eval.threshold), opt_func=adamw_func(groups, plan.optim),
                          lr=[g['lr'] for g in groups], splitter=lambda m: [g['params'] for g in groups],
                          metrics=[Dice(threshold=t), IoU(threshold=t)] if len(dls.valid) else [],
                          cbs=stage_callbacks(plan, dls, ck) + list(cbs or []), train_bn=False, wd=None,
-                         path=plan.run_dir)
+                         path=plan.run.dir)
     if not len(dls.valid): learn.recorder.valid_metrics = False
-    if verbose: print(stage_table(model, report) + f"\nvalidation prompts: {plan.valid_prompt_mode}")
+    if verbose: print(stage_table(model, report) + f"\nvalidation prompts: {plan.eval.prompt_mode}")
     return learn.start_stage(plan, report, groups, ck)
 
 # %% ../nbs/35_learner.ipynb #6cdf5ed3
@@ -275,10 +271,13 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
     latest, best, n = plan.checkpoint.path('latest'), plan.checkpoint.path('best'), plan.optim.epochs
     res = latest if resume and latest.is_file() else None
     done = 0
-    if res is not None: res = read_checkpoint(res); check_stage(res, stage, str(latest)); done = res['meta']['epoch']
+    if res is not None:
+        res = read_checkpoint(res)
+        check_stage(res, stage, str(latest))
+        done = res['meta']['epoch']
     if done < n:
-        dls = build_dataloaders(plan.cfg['data'], device=dev, prompt_mode=plan.prompt_mode)
-        if main and dls.splits: save_splits(dls.splits, plan.run_dir/'splits')   # splits cdsam made: evaluation reuses them
+        dls = build_dataloaders(plan.data, device=dev, prompt_mode=plan.prompt_mode)
+        if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')   # splits cdsam made: evaluation reuses them
         learn = stage_learner(dls, plan, init=init if res is None else None, resume=res, verbose=False).cache_features(log)
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")
@@ -288,30 +287,32 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
         if not sys.stdout.isatty():                     # a log file: one line per epoch, not hundreds of bar redraws
             learn.remove_cb(ProgressCallback)
             learn.add_cb(EpochLines())
-        t0 = time.time(); learn.fit_stage(); log(f"stage {stage}: {time.time() - t0:.1f}s")
-    if main and plan.history.is_file(): plot_history(plan.history, plan.run_dir/f'stage{stage}_curves.png')
+        t0 = time.time()
+        learn.fit_stage()
+        log(f"stage {stage}: {time.time() - t0:.1f}s")
+    if main and plan.run.history.is_file(): plot_history(plan.run.history, plan.run.dir/f'stage{stage}_curves.png')
     meta = read_checkpoint(best if best.is_file() else latest)['meta']
-    return dict(stage=stage, best=best if best.is_file() else None, latest=latest, history=plan.history,
+    return dict(stage=stage, best=best if best.is_file() else None, latest=latest, history=plan.run.history,
                 metrics=meta.get('metrics', {}), monitor=meta.get('monitor'), best_value=meta.get('best'))
 
 # %% ../nbs/35_learner.ipynb #ad0cd485
 def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print, overwrite: bool = True) -> list[dict]:
     """Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from
     `init`."""
-    from cdsam.config import dump_config, load_config
-    from cdsam.plan import run_dir
+    from cdsam.config import dump_config
     from cdsam.files import atomic_write
-    c0 = load_config(cfg)
-    out = run_dir(c0)
+    first = resolve_plan(cfg, stages[0])            # the run folder is one for every stage (per_stage cannot move it)
+    out = first.run.dir
     # once the first stage is validated: a rejected run leaves it as it was; without resume or overwrite, a run folder
     # that already holds checkpoints is refused (cdsam-train: nothing the user has is replaced by accident)
     def write_config():
-        done = [p for d in {out/'checkpoints', Path(c0['checkpoint']['dir'] or out/'checkpoints')} for p in sorted(d.rglob('*.pt')) + sorted(d.rglob('*.safetensors'))]
+        done = [p for d in {out/'checkpoints', first.checkpoint.dir.parent} for p in sorted(d.rglob('*.pt')) + sorted(d.rglob('*.safetensors'))]
         if done and not (resume or overwrite):
             raise ValueError(f"run folder {out} already holds checkpoints ({done[0]}): give --resume to continue that run, --overwrite to train it again from the start, or another run.name")
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for i, s in enumerate(stages):
         r = train_stage(cfg, s, init=init, resume=resume, log=log, on_ready=write_config if i == 0 else None)
-        results.append(r); init = r['best'] or r['latest']
+        results.append(r)
+        init = r['best'] or r['latest']
     return results

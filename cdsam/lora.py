@@ -1,4 +1,4 @@
-"""`LoRALinear`, `inject_lora` and the helpers that freeze, count, save, load, merge and disable adapters — the mechanism behind all four cdsam training stages.
+"""LoRA adapters for `nn.Linear` layers: the mechanism behind all four cdsam training stages.
 
 Docs: https://cdsam.github.io/cdsam/lora.html.md"""
 
@@ -57,61 +57,49 @@ class LoRALinear(nn.Module):
             self.base.weight -= self.delta_weight().to(self.base.weight.dtype)
             self.merged = False
 
-# %% ../nbs/00_lora.ipynb #04a4ef74
-@patch
-def reset_lora_parameters(self: LoRALinear):
-    "A: Kaiming-uniform (as `nn.Linear`, `a=sqrt(5)`); B: zeros, so the adapter starts as a no-op."
-    nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
-    nn.init.zeros_(self.lora_B.weight)
+    def reset_lora_parameters(self):
+        "A: Kaiming-uniform (as `nn.Linear`, `a=sqrt(5)`); B: zeros, so the adapter starts as a no-op."
+        nn.init.kaiming_uniform_(self.lora_A.weight, a=math.sqrt(5))
+        nn.init.zeros_(self.lora_B.weight)
 
-# %% ../nbs/00_lora.ipynb #6ea799af
-@patch
-def delta_weight(self: LoRALinear) -> torch.Tensor:
-    "The low-rank update `scaling * B @ A`, shaped like the base weight."
-    return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
+    def delta_weight(self) -> torch.Tensor:
+        "The low-rank update `scaling * B @ A`, shaped like the base weight."
+        return (self.lora_B.weight @ self.lora_A.weight) * self.scaling
 
-# %% ../nbs/00_lora.ipynb #346c293d
-@patch(as_prop=True)
-def weight(self: LoRALinear) -> torch.Tensor:
-    "Effective weight (base + update unless merged or disabled), for code that calls `F.linear(x, m.weight)`."
-    w = self.base.weight
-    if self.merged and self.disabled: return w - self.delta_weight().to(w.dtype)
-    if self.merged or self.disabled: return w
-    return w + self.delta_weight().to(w.dtype)
+    @property
+    def weight(self) -> torch.Tensor:
+        "Effective weight (base + update unless merged or disabled), for code that calls `F.linear(x, m.weight)`."
+        w = self.base.weight
+        if self.merged and self.disabled: return w - self.delta_weight().to(w.dtype)
+        if self.merged or self.disabled: return w
+        return w + self.delta_weight().to(w.dtype)
 
-# %% ../nbs/00_lora.ipynb #32670582
-@patch(as_prop=True)
-def bias(self: LoRALinear) -> torch.Tensor | None: return self.base.bias
+    @property
+    def bias(self) -> torch.Tensor | None: return self.base.bias
 
-# %% ../nbs/00_lora.ipynb #c55783de
-@patch
-def forward(self: LoRALinear, x: torch.Tensor) -> torch.Tensor:
-    y = self.base(x)
-    if self.disabled:
-        if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
-        return y
-    if self.merged: return y
-    h = self.rank_dropout(self.lora_A(self.lora_dropout(x).to(self.lora_A.weight.dtype)))   # (..., r); no call at p = 0
-    if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
-    # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
-    return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.base(x)
+        if self.disabled:
+            if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
+            return y
+        if self.merged: return y
+        h = self.rank_dropout(self.lora_A(self.lora_dropout(x).to(self.lora_A.weight.dtype)))   # (..., r); no call at p = 0
+        if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
+        # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
+        return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
 
-# %% ../nbs/00_lora.ipynb #61c39a8a
-@patch
-def to_linear(self: LoRALinear) -> nn.Linear:
-    "A plain `nn.Linear` with the update folded in (for export); this layer is left as it was."
-    lin = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
-                    device=self.base.weight.device, dtype=self.base.weight.dtype)
-    with torch.no_grad():
-        lin.weight.copy_(self.base.weight if self.merged
-                         else self.base.weight + self.delta_weight().to(lin.weight.dtype))
-        if self.base.bias is not None: lin.bias.copy_(self.base.bias)
-    return lin
+    def to_linear(self) -> nn.Linear:
+        "A plain `nn.Linear` with the update folded in (for export); this layer is left as it was."
+        lin = nn.Linear(self.in_features, self.out_features, bias=self.base.bias is not None,
+                        device=self.base.weight.device, dtype=self.base.weight.dtype)
+        with torch.no_grad():
+            lin.weight.copy_(self.base.weight if self.merged
+                             else self.base.weight + self.delta_weight().to(lin.weight.dtype))
+            if self.base.bias is not None: lin.bias.copy_(self.base.bias)
+        return lin
 
-# %% ../nbs/00_lora.ipynb #5bbf9763
-@patch
-def extra_repr(self: LoRALinear) -> str:
-    return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, rank_dropout={self.rank_dropout_p}, merged={self.merged}"
+    def extra_repr(self) -> str:
+        return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, rank_dropout={self.rank_dropout_p}, merged={self.merged}"
 
 # %% ../nbs/00_lora.ipynb #172b9ef4
 def target_matcher(t):
@@ -119,7 +107,8 @@ def target_matcher(t):
     regex."""
     if isinstance(t, re.Pattern): return lambda n: t.search(n) is not None
     if isinstance(t, str) and t.startswith('re:'):
-        rx = re.compile(t[3:]); return lambda n: rx.search(n) is not None
+        rx = re.compile(t[3:])
+        return lambda n: rx.search(n) is not None
     if isinstance(t, str): return lambda n: n == t or n.endswith('.' + t)        # as peft: a full name or a `.suffix`
     raise TypeError(f"LoRA target must be a str or compiled regex, got {t!r}")
 
@@ -150,8 +139,7 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
     hits = {str(t): [n for n in linears if f(n) and not any(e(n) for e in excl)] for t, f in matchers}
     empty = [t for t, ns in hits.items() if not ns]
     if empty:
-        raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; "
-                         f"available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
+        raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
     names = sorted({n for ns in hits.values() for n in ns}, key=linears.index)
     for n in names: set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout, rank_dropout=rank_dropout))
     return names
@@ -163,8 +151,7 @@ def _parent(model, name):
 # %% ../nbs/00_lora.ipynb #d0900f97
 def _find_blocks(vit: nn.Module, prefix: str = '') -> int:
     blocks = getattr(vit, 'blocks', None)
-    if blocks is None: raise ValueError(f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not "
-                                        "a timm ViT")
+    if blocks is None: raise ValueError(f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not a timm ViT")
     return len(blocks)
 
 def vit_last_blocks_targets(vit: nn.Module, k: int, layers: Sequence[str] | None = None, prefix: str = '') -> list[str]:
@@ -263,8 +250,7 @@ def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config
     for n, c in layers.items():
         if n in have:
             if (have[n].r, have[n].alpha) != (c['r'], c['alpha']):
-                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, "
-                                 f"alpha={have[n].alpha} in the model")
+                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, alpha={have[n].alpha} in the model")
             continue
         try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.),
                          rank_dropout=c.get('rank_dropout', 0.))

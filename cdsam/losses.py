@@ -13,14 +13,14 @@ import torch.nn.functional as F
 from typing import Mapping
 from .lora import disable_lora, lora_layers, set_submodule
 from .metrics import pred_logits
-from .config import section
+from .plan import LossPlan, loss_plan
 from .defaults import LOSS_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['TEACHER_MODES', 'LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou',
-           'iou_head_loss', 'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask',
-           'mask_patches', 'BackboneTeacher', 'CDSAMLoss']
+__all__ = ['LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
+           'patch_fractions', 'clip_alignment_loss', 'token_distill_loss', 'random_patch_mask', 'mask_patches',
+           'BackboneTeacher', 'CDSAMLoss']
 
 # %% ../nbs/30_losses.ipynb #830a434c
 def _valid(target: torch.Tensor, ignore_index: int | None, weight: torch.Tensor | None = None) -> tuple[torch.Tensor,
@@ -77,7 +77,8 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, gamma: float = 2., al
     t, valid = _valid(target, ignore_index, weight)
     if valid.sum() == 0: return logits.sum() * 0.
     ce = F.binary_cross_entropy_with_logits(logits, t, reduction='none')
-    p = torch.sigmoid(logits); p_t = p * t + (1 - p) * (1 - t)
+    p = torch.sigmoid(logits)
+    p_t = p * t + (1 - p) * (1 - t)
     a_t = alpha * t + (1 - alpha) * (1 - t) if alpha >= 0 else 1.
     return (a_t * (1 - p_t) ** gamma * ce * valid).sum() / valid.sum()
 
@@ -146,7 +147,8 @@ def token_distill_loss(student: torch.Tensor, teacher: torch.Tensor,
 def random_patch_mask(batch: int, grid: tuple[int, int], ratio: float, generator: torch.Generator | None = None,
                       device=None) -> torch.Tensor:
     "Boolean `(B, h*w)` with exactly `round(ratio * h*w)` (at least 1) patches set per image, chosen at random."
-    n = grid[0] * grid[1]; k = min(n, max(1, round(ratio * n)))
+    n = grid[0] * grid[1]
+    k = min(n, max(1, round(ratio * n)))
     order = torch.rand(batch, n, generator=generator).argsort(1)
     return (order < k).to(device) if device is not None else order < k
 
@@ -155,16 +157,16 @@ def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int
                  value: float = 0.) -> torch.Tensor:
     "Images `(B, 3, H, W)` with the patches in `patch_mask` `(B, h*w)` set to `value`."
     ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
-    B, _, H, W = images.shape; h, w = H // ph, W // pw
-    if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} "
-                                                        f"patches of {B} images")
+    B, _, H, W = images.shape
+    h, w = H // ph, W // pw
+    if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} patches of {B} images")
     m = patch_mask.view(B, 1, h, w).float()
     m = F.interpolate(m, size=(h * ph, w * pw), mode='nearest')                 # (B, 1, h, w) -> (B, 1, h*p, w*p)
     m = F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]))
     return images * (1 - m) + value * m
 
 # %% ../nbs/30_losses.ipynb #cf84397b
-TEACHER_MODES = ('lora_off', 'copy', 'ema')
+from .defaults import TEACHER_MODES         # (re-exported: defined in cdsam.defaults)
 
 # %% ../nbs/30_losses.ipynb #46faec79
 class BackboneTeacher(nn.Module):
@@ -174,8 +176,7 @@ class BackboneTeacher(nn.Module):
         super().__init__()
         if mode not in TEACHER_MODES: raise ValueError(f"teacher mode must be one of {TEACHER_MODES}, got {mode!r}")
         if mode == 'lora_off' and not lora_layers(backbone):
-            raise ValueError("teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for "
-                             "full fine-tuning")
+            raise ValueError("teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for full fine-tuning")
         self.mode, self.momentum = mode, momentum
         self.model = None
         if mode != 'lora_off':
@@ -194,27 +195,26 @@ class BackboneTeacher(nn.Module):
         """Teacher patch tokens `(B, N, C)` for `images` (the student `backbone` is only used in `lora_off` mode, from
         its cached `prefix = (tokens, n)` when given: `DinoBackbone.forward_from`)."""
         if self.model is not None: return self.model(images)['tokens']
-        was = backbone.training; backbone.eval()
+        was = backbone.training
+        backbone.eval()
         try:
             with disable_lora(backbone):
                 if prefix is None: return backbone(images)['tokens']
                 return backbone.forward_from(*prefix, backbone.grid_size(images.shape[-2:]))['tokens']
         finally: backbone.train(was)
 
-# %% ../nbs/30_losses.ipynb #e0b7f406
-@patch
-@torch.no_grad()
-def update(self: BackboneTeacher, backbone: nn.Module):
-    "EMA step toward the student's weights (`ema` mode only)."
-    if self.mode != 'ema': return
-    src = backbone.state_dict()
-    # adapted layers count with their effective weight
-    for n, m in lora_layers(backbone).items():
-        src[f'{n}.weight'] = m.weight
-        if m.bias is not None: src[f'{n}.bias'] = m.bias
-    for k, t in self.model.state_dict().items():
-        if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
-        else: t.copy_(src[k])
+    @torch.no_grad()
+    def update(self, backbone: nn.Module):
+        "EMA step toward the student's weights (`ema` mode only)."
+        if self.mode != 'ema': return
+        src = backbone.state_dict()
+        # adapted layers count with their effective weight
+        for n, m in lora_layers(backbone).items():
+            src[f'{n}.weight'] = m.weight
+            if m.bias is not None: src[f'{n}.bias'] = m.bias
+        for k, t in self.model.state_dict().items():
+            if t.dtype.is_floating_point: t.lerp_(src[k].to(t.dtype), 1 - self.momentum)
+            else: t.copy_(src[k])
 
 # %% ../nbs/30_losses.ipynb #8f596a28
 LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the weighted terms (weights: the loss section)
@@ -223,15 +223,15 @@ LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the wei
 class CDSAMLoss:
     """Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term
     of the last call."""
-    def __init__(self, cfg: Mapping | None = None, **overrides):
-        """`cfg`: a `loss` config section (e.g. `plan.loss`; missing keys take `LOSS_DEFAULTS`), `overrides` single keys
-        (`align=0`)."""
-        c = section('loss', {**(cfg or {}), **overrides})                 # unknown keys raise, naming the nearest one
-        self.w = {k: c[k] for k in LOSS_TERMS}
-        self.focal_gamma, self.focal_alpha, self.temperature = c['focal_gamma'], c['focal_alpha'], c['align_temperature']
-        self.ignore_index = c['ignore_index']
-        if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / "
-                                                      "focal / iou / align / distill")
+    def __init__(self, cfg: LossPlan | Mapping | None = None, threshold: float = 0.5, **overrides):
+        """`cfg`: `plan.loss`, or a `loss` config section (missing keys take `LOSS_DEFAULTS`; unknown keys raise), with
+        `overrides` of single keys (`align=0`); `threshold`: the probability above which `decodes` marks a pixel
+        (`plan.eval.threshold`)."""
+        c = loss_plan(cfg, **overrides)
+        self.w = {k: getattr(c, k) for k in LOSS_TERMS}
+        self.focal_gamma, self.focal_alpha, self.temperature = c.focal_gamma, c.focal_alpha, c.align_temperature
+        self.ignore_index, self.threshold = c.ignore_index, threshold
+        if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / focal / iou / align / distill")
         self.last: dict[str, float | None] = {}
 
     def terms(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor | None]:
@@ -259,47 +259,38 @@ class CDSAMLoss:
                                                 pred.get('distill_mask'))
         return out
 
-# %% ../nbs/30_losses.ipynb #f0b4959a
-@patch
-def _mask_logits(self: CDSAMLoss, pred: dict, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    "The trained mask logits `(B, H, W)` and every mask's `(B, M, H, W)` at the target's size."
-    m = pred['masks'] if isinstance(pred, dict) else pred
-    m = m if m.ndim == 4 else m[:, None]
-    if tuple(m.shape[-2:]) != tuple(target.shape[-2:]):
-        m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
-    m = m.float()
-    if m.shape[1] == 1: return m[:, 0], m
-    with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
-        per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
-                           for k in range(m.shape[1])], 1)             # (B, M)
-    best = per.argmin(1)
-    return m[torch.arange(len(m)), best], m
+    def _mask_logits(self, pred: dict, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        "The trained mask logits `(B, H, W)` and every mask's `(B, M, H, W)` at the target's size."
+        m = pred['masks'] if isinstance(pred, dict) else pred
+        m = m if m.ndim == 4 else m[:, None]
+        if tuple(m.shape[-2:]) != tuple(target.shape[-2:]):
+            m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
+        m = m.float()
+        if m.shape[1] == 1: return m[:, 0], m
+        with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
+            per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
+                               for k in range(m.shape[1])], 1)             # (B, M)
+        best = per.argmin(1)
+        return m[torch.arange(len(m)), best], m
 
-@patch
-def _bce_per_image(self: CDSAMLoss, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    t, valid = _valid(target, self.ignore_index)
-    return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
+    def _bce_per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        t, valid = _valid(target, self.ignore_index)
+        return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
 
-@patch
-def __call__(self: CDSAMLoss, pred: dict, target: torch.Tensor) -> torch.Tensor:
-    terms = self.terms(pred, target)
-    used = [self.w[k] * v for k, v in terms.items() if v is not None]
-    self.last = {k: (None if v is None else float(v.detach())) for k, v in terms.items()}
-    # nothing to learn from this batch
-    if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.
-    return torch.stack(used).sum()
+    def __call__(self, pred: dict, target: torch.Tensor) -> torch.Tensor:
+        terms = self.terms(pred, target)
+        used = [self.w[k] * v for k, v in terms.items() if v is not None]
+        self.last = {k: (None if v is None else float(v.detach())) for k, v in terms.items()}
+        # nothing to learn from this batch
+        if not used: return seg_logits(pred, tuple(pred['masks'].shape[-2:])).sum() * 0.
+        return torch.stack(used).sum()
 
-@patch
-def activation(self: CDSAMLoss, pred) -> torch.Tensor:
-    "Mask probabilities `(B, H, W)` from a model output (for `get_preds`)."
-    return torch.sigmoid(seg_logits(pred, tuple((pred['masks'] if isinstance(pred, dict) else pred).shape[-2:])))
+    def activation(self, pred) -> torch.Tensor:
+        "Mask probabilities `(B, H, W)` from a model output (for `get_preds`)."
+        return torch.sigmoid(seg_logits(pred, tuple((pred['masks'] if isinstance(pred, dict) else pred).shape[-2:])))
 
-# %% ../nbs/30_losses.ipynb #b4a6e523
-@patch
-def decodes(self: CDSAMLoss, probs: torch.Tensor) -> torch.Tensor:
-    "Binary masks from probabilities."
-    return (probs > 0.5).long()
+    def decodes(self, probs: torch.Tensor) -> torch.Tensor:
+        "Binary masks from probabilities."
+        return (probs > self.threshold).long()
 
-# %% ../nbs/30_losses.ipynb #3a010b31
-@patch
-def __repr__(self: CDSAMLoss): return f"CDSAMLoss({', '.join(f'{k}={v}' for k, v in self.w.items())})"
+    def __repr__(self): return f"CDSAMLoss({', '.join(f'{k}={v}' for k, v in self.w.items())})"

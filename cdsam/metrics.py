@@ -1,4 +1,4 @@
-"""Binary segmentation metrics from confusion counts — per image, micro (summed pixels) and mean of per-image — as plain functions on tensors / numpy arrays and as fastai metrics, with an ignore index.
+"""Binary segmentation metrics from confusion counts, as functions and as fastai metrics.
 
 Docs: https://cdsam.github.io/cdsam/metrics.html.md"""
 
@@ -22,13 +22,15 @@ def confusion_counts(pred, target, ignore_index: int | None = 255) -> torch.Tens
     """Per-image `(tp, fp, fn, tn)` counts `(B, 4)` for binary `pred` and `target` shaped `(B, ...)` or one `(H, W)`
     image; `target == ignore_index` is skipped."""
     pred, target = _t(pred), _t(target)
-    if pred.shape != target.shape: raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape "
-                                                    f"{tuple(target.shape)}")
+    if pred.shape != target.shape: raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
     if pred.ndim == 2: pred, target = pred[None], target[None]
     valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     p, t = (pred > 0) & valid, (target > 0) & valid
     dims = tuple(range(1, p.ndim))
-    tp = (p & t).sum(dims); fp = (p & ~t).sum(dims); fn = (~p & t).sum(dims); tn = (~p & ~t & valid).sum(dims)
+    tp = (p & t).sum(dims)
+    fp = (p & ~t).sum(dims)
+    fn = (~p & t).sum(dims)
+    tn = (~p & ~t & valid).sum(dims)
     return torch.stack([tp, fp, fn, tn], dim=1).long()
 
 # %% ../nbs/22_metrics.ipynb #400f542e

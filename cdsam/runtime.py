@@ -1,4 +1,4 @@
-"""`OnnxSegmenter` predicts masks from a file written by `cdsam-export --format onnx` with onnxruntime, NumPy and Pillow only: the image letterboxed whole as in training, the mask mapped back to the image's own size.
+"""Masks from an exported ONNX file with onnxruntime, NumPy and Pillow only.
 
 Docs: https://cdsam.github.io/cdsam/runtime.html.md"""
 
@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
+from .info import ModelInfo, model_info
 
 # %% auto #0
 __all__ = ['letterbox', 'load_session', 'file_info', 'OnnxSegmenter']
@@ -23,7 +24,8 @@ def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[in
     s = size / max(H, W)
     h, w = max(1, round(H * s)), max(1, round(W * s))
     fill = np.round(np.asarray(mean, np.float32) * 255) / 255                # the uint8 mean colour, as in training
-    x = np.empty((size, size, 3), np.float32); x[:] = fill
+    x = np.empty((size, size, 3), np.float32)
+    x[:] = fill
     x[:h, :w] = np.asarray(img.resize((w, h), Image.BILINEAR), np.float32) / 255
     return x, (h, w)
 
@@ -38,44 +40,44 @@ def load_session(path, providers=('CPUExecutionProvider',), options=None):
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
         raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why}); expected a file written by cdsam-export --format onnx") from None
 
-def file_info(session, path) -> dict:
-    """The `cdsam` metadata of an onnxruntime `session` on the file at `path` (what `cdsam.deploy.onnx_info` wrote),
-    checked before anything is allocated from it: one line naming the file and the field when it is unusable."""
+def file_info(session, path) -> ModelInfo:
+    """The `ModelInfo` of an onnxruntime `session` on the file at `path` (its `cdsam` metadata, written by
+    `cdsam.deploy.export_onnx`), read by `cdsam.info.model_info`: checked before anything is allocated from it, one line
+    naming the file and the field when it is unusable."""
     meta = session.get_modelmeta().custom_metadata_map
     if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
-    try: info = json.loads(meta['cdsam'])
+    try: record = json.loads(meta['cdsam'])
     except json.JSONDecodeError: raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
-    missing = [k for k in ('size', 'mean', 'std', 'threshold', 'text') if not isinstance(info, dict) or k not in info]
-    if missing: raise ValueError(f"{path}: its 'cdsam' metadata lacks {', '.join(missing)}; export it again with cdsam-export")
-    size, mean, std, thr = info['size'], info['mean'], info['std'], info['threshold']
-    if not (isinstance(size, int) and 16 <= size <= 8192): raise ValueError(f"{path}: metadata size must be a whole number of pixels in [16, 8192], got {size!r}")
-    for name, v in (('mean', mean), ('std', std)):
-        ok = isinstance(v, list) and len(v) == 3 and all(isinstance(x, (int, float)) and np.isfinite(x) for x in v)
-        if not ok or (name == 'std' and min(v) <= 0): raise ValueError(f"{path}: metadata {name} must be three finite numbers{' > 0' if name == 'std' else ''}, got {v!r}")
-    if not (isinstance(thr, (int, float)) and 0 < thr < 1): raise ValueError(f"{path}: metadata threshold must be in (0, 1), got {thr!r}")
-    if not isinstance(info['text'], str): raise ValueError(f"{path}: metadata text must be a string, got {info['text']!r}")
+    info = model_info(record, path)
+    if not info.text: raise ValueError(f"{path}: its model info has no text prompt (the prompt an ONNX file answers); export it again with cdsam-export")
     return info
 
 # %% ../nbs/44_runtime.ipynb #a8d5a376
 class OnnxSegmenter:
     """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
     size."""
-    def __init__(self, path, providers=('CPUExecutionProvider',)):
-        self.path, self.session = Path(path), load_session(path, providers)
+    def __init__(self, path, providers=('CPUExecutionProvider',), options=None):
+        """`providers` / `options`: onnxruntime's execution providers and `SessionOptions` (threads)."""
+        self.path, self.session = Path(path), load_session(path, providers, options)
         self.info = file_info(self.session, path)
-        self.size, self.text, self.threshold = self.info['size'], self.info['text'], self.info['threshold']
+        self.size, self.text, self.threshold = self.info.size, self.info.text, self.info.threshold
+
+    def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        "The graph on normalised images `(B, 3, H, W)` (float32): mask logits `(B, M, H, W)` and predicted IoU `(B, M)`."
+        logits, iou = self.session.run(None, {'image': np.ascontiguousarray(images, np.float32)})
+        return logits, iou
 
     def predict(self, image) -> tuple[np.ndarray, float]:
         """Probabilities `(H, W)` of the prompt's mask (the mask with the highest predicted IoU) and that IoU; `image` a PIL
         image, an image file's path, or an `(H, W, 3)` / `(H, W)` uint8 array."""
-        mean, std = (np.asarray(self.info[k], np.float32) for k in ('mean', 'std'))
+        mean, std = (np.asarray(v, np.float32) for v in self.info.stats)
         if isinstance(image, (str, Path)): image = Image.open(image)
         elif isinstance(image, np.ndarray): image = Image.fromarray(image)
         elif not isinstance(image, Image.Image): raise TypeError(f"predict takes a PIL image, a path or a uint8 array, got {type(image).__name__}")
         image = ImageOps.exif_transpose(image)                                   # the size a viewer shows
         if min(image.size) < 1: raise ValueError(f"cannot predict on an empty image ({image.size[0]}x{image.size[1]} pixels)")
         x, (h, w) = letterbox(image, self.size, mean)
-        logits, iou = self.session.run(None, {'image': ((x - mean) / std).transpose(2, 0, 1)[None]})
+        logits, iou = self.run(((x - mean) / std).transpose(2, 0, 1)[None])
         k = int(iou[0].argmax())
         p = 1 / (1 + np.exp(-logits[0, k, :h, :w].astype(np.float64)))
         return np.asarray(Image.fromarray(p.astype(np.float32)).resize(image.size, Image.BILINEAR)), float(iou[0, k])

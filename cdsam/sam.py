@@ -1,4 +1,4 @@
-"""`SamDecoder` holds segment-anything's `PromptEncoder` and `MaskDecoder` with the official dimensions, loads them from an official SAM / MobileSAM `.pth` (image-encoder keys ignored, nothing else dropped), runs on any token grid, and decodes a batch of images with their own prompts in one call.
+"""SAM's prompt encoder and mask decoder, loaded from official checkpoints and run on any token grid.
 
 Docs: https://cdsam.github.io/cdsam/sam.html.md"""
 
@@ -34,8 +34,7 @@ def sam_decoder_state_dict(path: str | Path) -> dict:
     elif 'model' in sd and isinstance(sd['model'], dict): sd = sd['model']
     keep = {k: v for k, v in sd.items() if k.startswith(('prompt_encoder.', 'mask_decoder.'))}
     other = [k for k in sd if not k.startswith(('prompt_encoder.', 'mask_decoder.', 'image_encoder.'))]
-    if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: "
-                               f"{other[:8]}")
+    if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: {other[:8]}")
     if not keep: raise ValueError(f"SAM checkpoint {path} has no prompt_encoder.* / mask_decoder.* weights")
     return keep
 
@@ -47,8 +46,7 @@ class SamDecoder(nn.Module):
         super().__init__()
         if sam_type not in SAM_TYPES: raise ValueError(f"model.sam.type must be one of {SAM_TYPES}, got '{sam_type}'")
         unknown = set(dims) - set(SAM_DECODER_DIMS)
-        if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of "
-                                     f"{list(SAM_DECODER_DIMS)}")
+        if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of {list(SAM_DECODER_DIMS)}")
         d = {**SAM_DECODER_DIMS, **dims}
         self.sam_type, self.embed_dim, self.dims = sam_type, d['embed_dim'], d
         self.prompt_encoder = PromptEncoder(embed_dim=d['embed_dim'], image_embedding_size=(64, 64),
@@ -71,60 +69,52 @@ class SamDecoder(nn.Module):
         "Dense positional encoding `(1, C, h, w)` for the token grid."
         return self.prompt_encoder.pe_layer(tuple(grid)).unsqueeze(0)
 
-# %% ../nbs/12_sam.ipynb #0bd2251e
-@patch
-def embed_prompts(self: SamDecoder, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
-                  extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels
-    (B,P), -1 = padding), `boxes` (B,4) xyxy."""
-    if points is None and boxes is None and extra_tokens is None:
-        raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
-    pe = self.prompt_encoder
-    pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
-    for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
-        if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, "
-                                                                                 f"got shape {tuple(t.shape)}")
-    if points is not None or boxes is not None:
-        sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
-    else:
-        sparse = torch.empty(B, 0, self.embed_dim, device=extra_tokens.device, dtype=extra_tokens.dtype)
-        dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(B, -1, *grid)
-    if extra_tokens is not None: sparse = torch.cat([sparse.to(extra_tokens.dtype), extra_tokens], dim=1)
-    return sparse, dense
+    def embed_prompts(self, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
+                      extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels
+        (B,P), -1 = padding), `boxes` (B,4) xyxy."""
+        if points is None and boxes is None and extra_tokens is None:
+            raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
+        pe = self.prompt_encoder
+        pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
+        for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
+            if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
+        if points is not None or boxes is not None:
+            sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
+        else:
+            sparse = torch.empty(B, 0, self.embed_dim, device=extra_tokens.device, dtype=extra_tokens.dtype)
+            dense = pe.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(B, -1, *grid)
+        if extra_tokens is not None: sparse = torch.cat([sparse.to(extra_tokens.dtype), extra_tokens], dim=1)
+        return sparse, dense
 
-# %% ../nbs/12_sam.ipynb #d5b75189
-@patch
-def decode(self: SamDecoder, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
-           multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU
-    predictions `(B, M)`."""
-    d = self.mask_decoder
-    B, C, h, w = image_embeddings.shape
-    out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
-    tokens = torch.cat([out_tokens.unsqueeze(0).expand(B, -1, -1).to(sparse.dtype), sparse], dim=1)  # (B, 1+M+S, C)
-    src = image_embeddings + dense                                                      # (B, C, h, w)
-    pos = self.dense_pe((h, w)).expand(B, -1, -1, -1).to(src.dtype)
-    hs, src = d.transformer(src, pos, tokens)                                           # (B, T, C), (B, hw, C)
-    iou_tok, mask_toks = hs[:, 0], hs[:, 1:1 + d.num_mask_tokens]
-    up = d.output_upscaling(src.transpose(1, 2).reshape(B, C, h, w))                   # (B, C/8, 4h, 4w)
-    # (B, M, C/8)
-    hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)
-    masks = (hyper @ up.flatten(2)).view(B, -1, *up.shape[-2:])                        # (B, M, 4h, 4w)
-    iou = d.iou_prediction_head(iou_tok)                                                # (B, M)
-    sl = slice(1, None) if multimask_output else slice(0, 1)
-    return masks[:, sl], iou[:, sl]
+    def decode(self, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
+               multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU
+        predictions `(B, M)`."""
+        d = self.mask_decoder
+        B, C, h, w = image_embeddings.shape
+        out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
+        tokens = torch.cat([out_tokens.unsqueeze(0).expand(B, -1, -1).to(sparse.dtype), sparse], dim=1)  # (B, 1+M+S, C)
+        src = image_embeddings + dense                                                      # (B, C, h, w)
+        pos = self.dense_pe((h, w)).expand(B, -1, -1, -1).to(src.dtype)
+        hs, src = d.transformer(src, pos, tokens)                                           # (B, T, C), (B, hw, C)
+        iou_tok, mask_toks = hs[:, 0], hs[:, 1:1 + d.num_mask_tokens]
+        up = d.output_upscaling(src.transpose(1, 2).reshape(B, C, h, w))                   # (B, C/8, 4h, 4w)
+        # (B, M, C/8)
+        hyper = torch.stack([mlp(mask_toks[:, i]) for i, mlp in enumerate(d.output_hypernetworks_mlps)], dim=1)
+        masks = (hyper @ up.flatten(2)).view(B, -1, *up.shape[-2:])                        # (B, M, 4h, 4w)
+        iou = d.iou_prediction_head(iou_tok)                                                # (B, M)
+        sl = slice(1, None) if multimask_output else slice(0, 1)
+        return masks[:, sl], iou[:, sl]
 
-# %% ../nbs/12_sam.ipynb #77cc4b63
-@patch
-def forward(self: SamDecoder, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
-            extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
-    """Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their
-    prompts."""
-    B, C, h, w = image_embeddings.shape
-    if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects "
-                                             f"{self.embed_dim}")
-    sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
-    return self.decode(image_embeddings, sparse, dense, multimask_output)
+    def forward(self, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
+                extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
+        """Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their
+        prompts."""
+        B, C, h, w = image_embeddings.shape
+        if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
+        sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
+        return self.decode(image_embeddings, sparse, dense, multimask_output)
 
 # %% ../nbs/12_sam.ipynb #2a1de149
 SAM_PIXEL_MEAN, SAM_PIXEL_STD = (123.675, 116.28, 103.53), (58.395, 57.12, 57.375)
@@ -137,7 +127,8 @@ def sam_full_model(sam_type: str = 'vit_b', img_size: int | None = None) -> nn.M
     from segment_anything import sam_model_registry
     from segment_anything.modeling import Sam, ImageEncoderViT
     if sam_type not in SAM_ENCODERS: raise ValueError(f"sam_type must be one of {list(SAM_ENCODERS)}, got {sam_type!r}")
-    e = SAM_ENCODERS[sam_type]; size = img_size or e['img_size']
+    e = SAM_ENCODERS[sam_type]
+    size = img_size or e['img_size']
     if sam_type in sam_model_registry and size == 1024: return sam_model_registry[sam_type]().eval()
     enc = ImageEncoderViT(depth=e['depth'], embed_dim=e['embed_dim'], img_size=size, mlp_ratio=4,
                           norm_layer=partial(nn.LayerNorm, eps=1e-6), num_heads=e['num_heads'], patch_size=16,

@@ -1,4 +1,4 @@
-"""The four-stage adaptation plan as data, one function (`apply_stage`) that puts a built `CDSAM` into a stage — injecting, keeping or merging LoRA adapters and setting what trains —, the AdamW parameter groups and a printed table of it all. (The stage itself is resolved by `cdsam.plan`; its checkpoints are `cdsam.checkpoint`'s.)
+"""The four-stage adaptation plan applied to a model: LoRA injected, kept or merged, and what trains.
 
 Docs: https://cdsam.github.io/cdsam/stages.html.md"""
 
@@ -12,7 +12,7 @@ from typing import Mapping
 from torch import nn
 from .lora import (inject_lora, lora_layers, vit_last_blocks_targets, sam_decoder_targets, is_lora_param,
                         target_matcher, set_submodule)
-from .plan import StageSpec, stage_spec   # (re-exported: defined in cdsam.plan)
+from .plan import StageSpec, stage_spec, alignment_loss_on   # (re-exported: defined in cdsam.plan)
 
 # %% auto #0
 __all__ = ['NO_DECAY_NAMES', 'lora_targets', 'StageReport', 'apply_stage', 'param_groups', 'stage_table']
@@ -23,20 +23,23 @@ def _parts(model: nn.Module) -> dict[str, nn.Module]:
 
 def lora_targets(model: nn.Module, spec: StageSpec) -> dict[str, tuple[list, float, float] | None]:
     "Per adaptable part: `(targets, r, alpha)` of the adapters the stage wants there, or `None` for no adapters."
-    L = spec.lora; r, a = L['r'], L['alpha']
-    d, s, c = L['dino'], L['sam'], L['clip']
+    lora_cfg = spec.lora
+    rank, alpha = lora_cfg['r'], lora_cfg['alpha']                   # each part's own r / alpha, where set, wins
+    dino_cfg, sam_cfg, clip_cfg = lora_cfg['dino'], lora_cfg['sam'], lora_cfg['clip']
     out = dict.fromkeys(_parts(model))
     if spec.dino == 'lora':
-        out['backbone'] = (vit_last_blocks_targets(model.backbone.vit, d['last_k_blocks'], d['layers'], prefix='vit'),
-                           d['r'] or r, d['alpha'] or a)
-    if spec.sam == 'lora': out['sam.mask_decoder'] = (sam_decoder_targets(s['groups']), s['r'] or r, s['alpha'] or a)
+        out['backbone'] = (vit_last_blocks_targets(model.backbone.vit, dino_cfg['last_k_blocks'], dino_cfg['layers'], prefix='vit'),
+                           dino_cfg['r'] or rank, dino_cfg['alpha'] or alpha)
+    if spec.sam == 'lora':
+        out['sam.mask_decoder'] = (sam_decoder_targets(sam_cfg['groups']), sam_cfg['r'] or rank, sam_cfg['alpha'] or alpha)
     if spec.clip == 'lora':
-        n = len(model.text_encoder.text.transformer.resblocks); k = c['last_k_blocks']
-        if not 1 <= k <= n: raise ValueError(f"lora.clip.last_k_blocks={k} but the CLIP text transformer has {n} "
-                                             f"blocks (expected 1..{n})")
-        layers = '|'.join(re.escape(l) for l in c['layers'])
-        out['text_encoder'] = ([rf"re:^text\.transformer\.resblocks\.(?:{'|'.join(str(i) for i in range(n - k, n))})\.(?:{layers})$"],
-                               c['r'] or r, c['alpha'] or a)
+        n_blocks = len(model.text_encoder.text.transformer.resblocks)
+        last_k = clip_cfg['last_k_blocks']
+        if not 1 <= last_k <= n_blocks: raise ValueError(f"lora.clip.last_k_blocks={last_k} but the CLIP text transformer has {n_blocks} blocks (expected 1..{n_blocks})")
+        layers = '|'.join(re.escape(l) for l in clip_cfg['layers'])
+        blocks = '|'.join(str(i) for i in range(n_blocks - last_k, n_blocks))
+        out['text_encoder'] = ([rf"re:^text\.transformer\.resblocks\.(?:{blocks})\.(?:{layers})$"],
+                               clip_cfg['r'] or rank, clip_cfg['alpha'] or alpha)
     return out
 
 # %% ../nbs/31_stages.ipynb #b858da03
@@ -59,9 +62,9 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
     elif spec.dino == 'full':
         if spec.dino_train_blocks is None: ps += list(bb.parameters())
         else:
-            n = len(bb.vit.blocks); k = spec.dino_train_blocks
-            if not 1 <= k <= n: raise ValueError(f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected "
-                                                 f"1..{n})")
+            n = len(bb.vit.blocks)
+            k = spec.dino_train_blocks
+            if not 1 <= k <= n: raise ValueError(f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected 1..{n})")
             ps += [p for b in bb.vit.blocks[n - k:] for p in b.parameters()] + list(bb.vit.norm.parameters())
     if spec.sam == 'lora': ps += [p for n, p in model.sam.mask_decoder.named_parameters() if is_lora_param(n)]
     elif spec.sam == 'full': ps += list(model.sam.parameters())
@@ -86,11 +89,7 @@ def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport
                if (have[n].r, have[n].alpha) != (want[1], want[2])}
         if odd:
             n, (r, a) = next(iter(odd.items()))
-            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have "
-                             f"r={r}, "
-                             f"alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set "
-                             "lora.r / lora.alpha "
-                             f"(or the part's own r / alpha) to the previous stage's values")
+            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have r={r}, alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set lora.r / lora.alpha (or the part's own r / alpha) to the previous stage's values")
         rep.injected[part] = []
         if want:
             todo = [n for n, m in module.named_modules() if isinstance(m, nn.Linear) and any(f(n) for f in match)
@@ -98,8 +97,7 @@ def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport
             if todo: rep.injected[part] = inject_lora(module, ['re:^' + re.escape(n) + '$' for n in todo], r=want[1],
                                                       alpha=want[2], dropout=spec.lora['dropout'],
                                                       rank_dropout=spec.lora['rank_dropout'])
-            if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of "
-                                                              f"{part}")
+            if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of {part}")
     for p in model.parameters(): p.requires_grad_(False)
     for p in _trainable_rules(model, spec): p.requires_grad_(True)
     model.text_encoder.clear_cache()
@@ -142,8 +140,9 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
         if part in report.kept:
             lora += f" (↑{len(report.injected.get(part, []))} ={len(report.kept[part])} ⊕{len(report.merged[part])})"
         rows.append((part, m, sum(p.numel() for p in ps), sum(p.numel() for p in ps if p.requires_grad), lora))
-    w = max(len(r[0]) for r in rows); w2 = max(len(r[1]) for r in rows)
-    align = 'on' if s.dino != 'frozen' else 'off: DINO frozen, it could only train token_proj'
+    w = max(len(r[0]) for r in rows)
+    w2 = max(len(r[1]) for r in rows)
+    align = 'on' if alignment_loss_on(s) else 'off: DINO frozen, it could only train token_proj'
     lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'}; CLIP alignment loss {align})",
              f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
     lines += [f"{a:<{w}}  {b:<{w2}}  {c:>11,}  {d:>11,}  {e}" for a, b, c, d, e in rows]

@@ -1,4 +1,4 @@
-"""Seeded generators of skin-lesion-like images written as a VOC-style folder (binary or palette multi-class), a COCO `annotations.json` (polygons or RLE), and a dual-circle evaluation set — for tests, docs and the demo, since no dataset can be downloaded here.
+"""Seeded generators of lesion-like images in real on-disk layouts, for tests, docs and the demo.
 
 Docs: https://cdsam.github.io/cdsam/synthetic.html.md"""
 
@@ -36,7 +36,8 @@ def blob_polygon(rng: np.random.Generator, cx: float, cy: float, r: float, n: in
 
 # %% ../nbs/20_synthetic.ipynb #552948d9
 def _draw_lesion(img: Image.Image, rng, poly, dark: float):
-    m = Image.new('L', img.size, 0); ImageDraw.Draw(m).polygon(poly, fill=255)
+    m = Image.new('L', img.size, 0)
+    ImageDraw.Draw(m).polygon(poly, fill=255)
     col = np.array([90, 55, 35], np.float32) * rng.uniform(0.6, 1.2) * dark
     arr, a = np.asarray(img, np.float32), np.asarray(m.filter(ImageFilter.GaussianBlur(1)), np.float32)[..., None] / 255
     spots = np.asarray(Image.fromarray((rng.random(img.size[::-1]) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3)), np.float32)[..., None]
@@ -44,9 +45,11 @@ def _draw_lesion(img: Image.Image, rng, poly, dark: float):
     return Image.fromarray((arr * (1 - a) + lesion * a).astype(np.uint8)), m
 
 def _hairs(img: Image.Image, rng, n: int):
-    d = ImageDraw.Draw(img); s = img.size[0]
+    d = ImageDraw.Draw(img)
+    s = img.size[0]
     for _ in range(n):
-        x, y = rng.uniform(0, s, 2); ang = rng.uniform(0, math.pi)
+        x, y = rng.uniform(0, s, 2)
+        ang = rng.uniform(0, math.pi)
         pts = [(x + t * math.cos(ang) + 3 * math.sin(t / 7), y + t * math.sin(ang))
                for t in np.linspace(-s / 2, s / 2, 20)]
         d.line(pts, fill=tuple(int(v) for v in rng.integers(20, 60, 3)), width=1)
@@ -75,7 +78,8 @@ def lesion_image(rng: np.random.Generator, size: int = 96, n_blobs: int = 1, hai
             r = rng.uniform(0.12, 0.25) * H
             cx, cy = rng.uniform(r * 1.3, W - r * 1.3), rng.uniform(r * 1.3, H - r * 1.3)
         poly = blob_polygon(rng, cx, cy, r)
-        img, _ = _draw_lesion(img, rng, poly, rng.uniform(0.7, 1.1)); polys.append(poly)
+        img, _ = _draw_lesion(img, rng, poly, rng.uniform(0.7, 1.1))
+        polys.append(poly)
     return _hairs(img, rng, hairs), polys
 
 # %% ../nbs/20_synthetic.ipynb #bd3c2b53
@@ -96,16 +100,23 @@ def _palette() -> list[int]:
     "PASCAL VOC colour map (256 entries, flat RGB)."
     pal = []
     for i in range(256):
-        r = g = b = 0; c = i
+        r = g = b = 0
+        c = i
         for j in range(8):
-            r |= ((c >> 0) & 1) << (7 - j); g |= ((c >> 1) & 1) << (7 - j); b |= ((c >> 2) & 1) << (7 - j); c >>= 3
+            r |= ((c >> 0) & 1) << (7 - j)
+            g |= ((c >> 1) & 1) << (7 - j)
+            b |= ((c >> 2) & 1) << (7 - j)
+            c >>= 3
         pal += [r, g, b]
     return pal
 
 def _write_splits(root: Path, ids: list[str], fracs: Sequence[float], rng):
-    d = root/'ImageSets'/'Segmentation'; d.mkdir(parents=True, exist_ok=True)
-    ids = list(ids); order = rng.permutation(len(ids))
-    n_tr = int(round(fracs[0] * len(ids))); n_va = int(round(fracs[1] * len(ids)))
+    d = root/'ImageSets'/'Segmentation'
+    d.mkdir(parents=True, exist_ok=True)
+    ids = list(ids)
+    order = rng.permutation(len(ids))
+    n_tr = int(round(fracs[0] * len(ids)))
+    n_va = int(round(fracs[1] * len(ids)))
     parts = {'train': order[:n_tr], 'val': order[n_tr:n_tr + n_va], 'test': order[n_tr + n_va:]}
     for k, idx in parts.items(): (d/f'{k}.txt').write_text(''.join(ids[i] + '\n' for i in sorted(idx)))
 
@@ -119,7 +130,8 @@ def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: S
     default; with `classes` (index 0 = background), palette masks with class indices, one or two blobs of different
     classes per image and a 255 'void' outline around each object, as in PASCAL VOC."""
     root, rng = Path(root), np.random.default_rng(seed)
-    (root/'JPEGImages').mkdir(parents=True, exist_ok=True); (root/'SegmentationClass').mkdir(parents=True, exist_ok=True)
+    (root/'JPEGImages').mkdir(parents=True, exist_ok=True)
+    (root/'SegmentationClass').mkdir(parents=True, exist_ok=True)
     ids, W = [f'syn_{i:04d}' for i in range(n)], int(round(size * aspect))
     for id_ in ids:
         nb = 1 if classes is None else int(rng.integers(1, 3))
@@ -128,12 +140,16 @@ def make_synthetic_voc(root: str | Path, n: int = 24, size: int = 96, classes: S
         if vignette_frac and rng.random() < vignette_frac: img, fov = vignette(img, rng)
         img.save(root/'JPEGImages'/f'{id_}{ext}', quality=95)
         if classes is None:
-            m = Image.new('L', (W, size), 0); ImageDraw.Draw(m).polygon(polys[0], fill=255)
+            m = Image.new('L', (W, size), 0)
+            ImageDraw.Draw(m).polygon(polys[0], fill=255)
         else:
-            m = Image.new('P', (W, size), 0); m.putpalette(_palette()); d = ImageDraw.Draw(m)
+            m = Image.new('P', (W, size), 0)
+            m.putpalette(_palette())
+            d = ImageDraw.Draw(m)
             for poly, c in zip(polys, rng.choice(np.arange(1, len(classes)), nb, replace=False)):
                 d.polygon(poly, fill=int(c), outline=255, width=2)
-        a = np.asarray(m).copy(); a[~fov] = 0                                   # the dark lens corners are background
+        a = np.asarray(m).copy()
+        a[~fov] = 0                                   # the dark lens corners are background
         out = Image.fromarray(a, m.mode)
         if classes is not None: out.putpalette(_palette())
         out.save(root/'SegmentationClass'/f'{id_}.png')
@@ -248,12 +264,14 @@ def _counts_to_string(cnts: list[int]) -> str:
         x = int(x) - (int(cnts[i - 2]) if i > 2 else 0)
         more = True
         while more:
-            c = x & 0x1f; x >>= 5
+            c = x & 0x1f
+            x >>= 5
             more = (x != -1) if (c & 0x10) else (x != 0)
             if more: c |= 0x20
             s.append(chr(c + 48))
     return ''.join(s)
 
+# %% ../nbs/20_synthetic.ipynb #38a6219e
 def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categories: Sequence[str] = ('lesion', 'bruise'),
                         rle: bool = False, seed: int = 0, json_name: str = 'annotations.json', aspect: float = 4 / 3,
                         border: float = 0.35) -> Path:
@@ -266,11 +284,14 @@ def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categorie
     for i in range(n):
         nb = int(rng.integers(1, 3))
         img, polys = lesion_image(rng, size, nb, width=W, border=border)
-        fn = f'img_{i:04d}.jpg'; img.save(root/'images'/fn, quality=95)
+        fn = f'img_{i:04d}.jpg'
+        img.save(root/'images'/fn, quality=95)
         coco['images'].append(dict(id=i + 1, file_name=fn, width=W, height=size))
         for poly in polys:
             poly = [(min(max(x, 0.), W), min(max(y, 0.), size)) for x, y in poly]
-            m = Image.new('L', (W, size), 0); ImageDraw.Draw(m).polygon(poly, fill=1); m = np.asarray(m)
+            m = Image.new('L', (W, size), 0)
+            ImageDraw.Draw(m).polygon(poly, fill=1)
+            m = np.asarray(m)
             ys, xs = np.nonzero(m)
             seg = rle_encode(m) if rle else [[round(v, 2) for p in poly for v in p]]
             coco['annotations'].append(dict(id=len(coco['annotations']) + 1, image_id=i + 1,
@@ -292,19 +313,26 @@ def make_dual_circle_set(root: str | Path, n: int = 6, size: int = 96, encoding:
         (root/sub).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         img, polys = lesion_image(rng, size, 1)
-        xy = np.array(polys[0]); cx, cy = xy.mean(0); r_in = np.linalg.norm(xy - [cx, cy], axis=1).max() + 2
+        xy = np.array(polys[0])
+        cx, cy = xy.mean(0)
+        r_in = np.linalg.norm(xy - [cx, cy], axis=1).max() + 2
         # both circles inside the image
         r_out = min(r_in + max(6., 0.5 * r_in), cx - 2, cy - 2, size - 3 - cx, size - 3 - cy)
         r_in = min(r_in, r_out - 5)
         img.save(root/'images'/f'case{i:03d}-noCircles.jpg', quality=95)
-        m = Image.new('L', (size, size), 0); d = ImageDraw.Draw(m)
+        m = Image.new('L', (size, size), 0)
+        d = ImageDraw.Draw(m)
         box = lambda r: [cx - r, cy - r, cx + r, cy + r]
         if encoding == 'rings':
-            d.ellipse(box(r_out), outline=255, width=2); d.ellipse(box(r_in), outline=255, width=2)
+            d.ellipse(box(r_out), outline=255, width=2)
+            d.ellipse(box(r_in), outline=255, width=2)
         else:
-            d.ellipse(box(r_out), fill=1); d.ellipse(box(r_in), fill=2)
+            d.ellipse(box(r_out), fill=1)
+            d.ellipse(box(r_in), fill=2)
         m.save(root/'circles'/f'case{i:03d}-mask.png')
         if ignore_rects:
-            g = Image.new('L', (size, size), 0); x0 = int(rng.integers(0, size // 2))
-            ImageDraw.Draw(g).rectangle([x0, 0, x0 + size // 4, size // 8], fill=255); g.save(root/'ignore'/f'case{i:03d}-ignore.png')
+            g = Image.new('L', (size, size), 0)
+            x0 = int(rng.integers(0, size // 2))
+            ImageDraw.Draw(g).rectangle([x0, 0, x0 + size // 4, size // 8], fill=255)
+            g.save(root/'ignore'/f'case{i:03d}-ignore.png')
     return root

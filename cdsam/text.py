@@ -1,4 +1,4 @@
-"""`ClipTextEncoder` keeps only CLIP's text transformer (no vision tower in memory), tokenises prompts with open_clip's tokenizer, ensembles prompt templates and caches one normalised feature per prompt while frozen.
+"""The frozen CLIP text tower that turns a prompt into one feature vector.
 
 Docs: https://cdsam.github.io/cdsam/text.html.md"""
 
@@ -29,8 +29,7 @@ def clip_text_state_dict(path: str | Path) -> dict:
     try: sd, _ = load_state(path, 'CLIP checkpoint')
     except ValueError:
         try: sd = torch.jit.load(str(path), map_location='cpu').state_dict()  # OpenAI's TorchScript files
-        except Exception: raise ValueError(f"could not read CLIP checkpoint {path}: neither a state dict nor a "
-                                           "TorchScript archive") from None
+        except Exception: raise ValueError(f"could not read CLIP checkpoint {path}: neither a state dict nor a TorchScript archive") from None
     for k in ('state_dict', 'model'):
         if k in sd and isinstance(sd[k], dict): sd = sd[k]
     sd = {(k[7:] if k.startswith('module.') else k): v for k, v in sd.items()}
@@ -48,8 +47,7 @@ class ClipTextEncoder(nn.Module):
         cfg = model_cfg or open_clip.get_model_config(name)
         if cfg is None: raise ValueError(f"unknown open_clip model '{name}'; e.g. {open_clip.list_models()[:8]} ...")
         pcfg = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
-        if pretrained and not pcfg: raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: "
-                                                     f"{open_clip.list_pretrained_tags_by_model(name)}")
+        if pretrained and not pcfg: raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: {open_clip.list_pretrained_tags_by_model(name)}")
         quick_gelu = bool(cfg.get('quick_gelu', False) or pcfg.get('quick_gelu', False))
         self.text = _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=quick_gelu)
         self.name, self.embed_dim = name, int(cfg['embed_dim'])
@@ -75,35 +73,29 @@ class ClipTextEncoder(nn.Module):
 
     def clear_cache(self): self._cache = {}
 
-# %% ../nbs/11_text.ipynb #ef12e3ac
-@patch(as_prop=True)
-def cacheable(self: ClipTextEncoder) -> bool: return not any(p.requires_grad for p in self.parameters())
+    @property
+    def cacheable(self) -> bool: return not any(p.requires_grad for p in self.parameters())
 
-# %% ../nbs/11_text.ipynb #91d02f0f
-@patch
-def tokenize(self: ClipTextEncoder, texts: Sequence[str]) -> torch.Tensor:
-    "Token ids `(len(texts), context_length)` from open_clip's tokenizer for this model."
-    return self.tokenizer(list(texts))
+    def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
+        "Token ids `(len(texts), context_length)` from open_clip's tokenizer for this model."
+        return self.tokenizer(list(texts))
 
-# %% ../nbs/11_text.ipynb #572f6713
-@patch
-def _encode(self: ClipTextEncoder, prompts: Sequence[str]) -> torch.Tensor:
-    dev = next(self.parameters()).device
-    texts = [t.format(p) for p in prompts for t in self.templates]
-    feats = F.normalize(self.text(self.tokenize(texts).to(dev)), dim=-1)  # (P*T, D)
-    feats = feats.view(len(prompts), len(self.templates), -1).mean(1)     # (P, D)
-    return F.normalize(feats, dim=-1)
+    def _encode(self, prompts: Sequence[str]) -> torch.Tensor:
+        dev = next(self.parameters()).device
+        texts = [t.format(p) for p in prompts for t in self.templates]
+        feats = F.normalize(self.text(self.tokenize(texts).to(dev)), dim=-1)  # (P*T, D)
+        feats = feats.view(len(prompts), len(self.templates), -1).mean(1)     # (P, D)
+        return F.normalize(feats, dim=-1)
 
-@patch
-def forward(self: ClipTextEncoder, prompts: str | Sequence[str]) -> torch.Tensor:
-    "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
-    prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-    bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
-    if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
-    if not self.cacheable: return self._encode(prompts)
-    dev = next(self.parameters()).device
-    new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
-    if new:
-        with torch.no_grad(): feats = self._encode(new)
-        self._cache.update({p: f for p, f in zip(new, feats)})
-    return torch.stack([self._cache[p] for p in prompts]).to(dev)
+    def forward(self, prompts: str | Sequence[str]) -> torch.Tensor:
+        "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
+        if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
+        if not self.cacheable: return self._encode(prompts)
+        dev = next(self.parameters()).device
+        new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        if new:
+            with torch.no_grad(): feats = self._encode(new)
+            self._cache.update({p: f for p, f in zip(new, feats)})
+        return torch.stack([self._cache[p] for p in prompts]).to(dev)

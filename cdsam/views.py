@@ -1,4 +1,4 @@
-"""`Letterbox` says where an image sits in the model's square input and maps points, boxes and masks both ways; `WholeImage` turns a PIL image (and its mask) into that input. Training, the feature cache, prediction and evaluation all go through them. A small module (torch, torchvision, Pillow): prediction needs it without the training stack.
+"""Where an image sits in the model's square input, and the mapping of points, boxes and masks both ways.
 
 Docs: https://cdsam.github.io/cdsam/views.html.md"""
 
@@ -11,14 +11,13 @@ from typing import Sequence
 import torch
 from PIL import Image
 from torchvision.transforms import v2
-from fastcore.basics import patch
 from .records import to_rgb
+from .info import IMAGENET_STATS   # (re-exported: defined in cdsam.info)
 
 # %% auto #0
-__all__ = ['IMAGENET_STATS', 'VIEWS', 'Letterbox', 'WholeImage']
+__all__ = ['VIEWS', 'Letterbox', 'WholeImage']
 
 # %% ../nbs/19_views.ipynb #79c60308
-IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 VIEWS = ('whole', 'center_crop')
 
 @dataclass(frozen=True)
@@ -51,44 +50,36 @@ class Letterbox:
         "Model-input points `(..., 2)` → image pixels."
         return (torch.as_tensor(xy, dtype=torch.float) - torch.tensor([self.left, self.top], dtype=torch.float)) / self.scale
 
-# %% ../nbs/19_views.ipynb #76a81465
-@patch
-def boxes_to_model(self: Letterbox, b) -> torch.Tensor:
-    "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
-    b = torch.as_tensor(b, dtype=torch.float)
-    return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+    def boxes_to_model(self, b) -> torch.Tensor:
+        "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."
+        b = torch.as_tensor(b, dtype=torch.float)
+        return self.points_to_model(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
-# %% ../nbs/19_views.ipynb #c79c2690
-@patch
-def boxes_to_image(self: Letterbox, b) -> torch.Tensor:
-    "Model-input boxes `(..., 4)` → image pixels."
-    b = torch.as_tensor(b, dtype=torch.float)
-    return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
+    def boxes_to_image(self, b) -> torch.Tensor:
+        "Model-input boxes `(..., 4)` → image pixels."
+        b = torch.as_tensor(b, dtype=torch.float)
+        return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
-# %% ../nbs/19_views.ipynb #46b31ec8
-@patch
-def paste(self: Letterbox, x: torch.Tensor, fill) -> torch.Tensor:
-    """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts
-    beyond the canvas cut off)."""
-    C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
-    if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
-    out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
-    y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
-    out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
-    return out
+    def paste(self, x: torch.Tensor, fill) -> torch.Tensor:
+        """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts
+        beyond the canvas cut off)."""
+        C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
+        if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
+        out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
+        y0, x0, y1, x1 = max(t, 0), max(l, 0), min(t + h, S), min(l + w, S)
+        out[:, y0:y1, x0:x1] = x[:, y0 - t:y1 - t, x0 - l:x1 - l]
+        return out
 
-# %% ../nbs/19_views.ipynb #a60b8274
-@patch
-def mask_to_image(self: Letterbox, p: torch.Tensor) -> torch.Tensor:
-    """Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`: bilinear,
-    antialiased when shrinking (Pillow's `BILINEAR`, which `cdsam.runtime` uses: both runtimes map masks back alike)."""
-    t, l, (h, w) = self.top, self.left, self.hw
-    if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
-        raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
-    lead = p.shape[:-2]
-    q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
-    q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False, antialias=True)
-    return q.reshape(*lead, *self.src)
+    def mask_to_image(self, p: torch.Tensor) -> torch.Tensor:
+        """Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`: bilinear,
+        antialiased when shrinking (Pillow's `BILINEAR`, which `cdsam.runtime` uses: both runtimes map masks back alike)."""
+        t, l, (h, w) = self.top, self.left, self.hw
+        if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
+            raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")
+        lead = p.shape[:-2]
+        q = p[..., t:t + h, l:l + w].reshape(-1, 1, h, w).float()
+        q = torch.nn.functional.interpolate(q, size=self.src, mode='bilinear', align_corners=False, antialias=True)
+        return q.reshape(*lead, *self.src)
 
 # %% ../nbs/19_views.ipynb #3b93488c
 class WholeImage:

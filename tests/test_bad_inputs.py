@@ -39,7 +39,9 @@ def files(trained, data, tmp_path_factory):
     nan = {f'model.{k}': v.clone() for k, v in ck['model'].items()}
     next(v for k, v in nan.items() if v.is_floating_point()).view(-1)[0] = float('nan')
     save_state(nan, d/'nan.pt', metadata={'cdsam': json.dumps(ck['meta'])})
-    save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'std0.pt', metadata={'cdsam': json.dumps({**ck['meta'], 'stats': [[0.5] * 3, [0.2, 0.0, 0.2]]})})
+    old = {k: v for k, v in ck['meta'].items() if k != 'info'}                # a checkpoint from before ModelInfo
+    save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'std0.pt', metadata={'cdsam': json.dumps({**old, 'stats': [[0.5] * 3, [0.2, 0.0, 0.2]]})})
+    save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'std0info.pt', metadata={'cdsam': json.dumps({**ck['meta'], 'info': {**ck['meta']['info'], 'std': [0.2, 0.0, 0.2]}})})
     huge = json.loads(json.dumps(ck['meta']))
     huge['config']['model']['clip']['model_cfg'] = {**(huge['config']['model']['clip']['model_cfg'] or {}), 'embed_dim': 200000}
     save_state({f'model.{k}': v for k, v in ck['model'].items()}, d/'huge.pt', metadata={'cdsam': json.dumps(huge)})
@@ -85,6 +87,7 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-export', '--checkpoint', '{d}/nan.pt', '--output', '{d}/nan.onnx'), ['nan.pt holds non-finite weights']),
     (('cdsam-train', '--config', '{config}', '--init', '{d}/nan.pt'), ['nan.pt holds non-finite weights']),
     (('cdsam-predict', '--checkpoint', '{d}/std0.pt', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['std0.pt has unusable normalisation stats', 'std > 0']),
+    (('cdsam-predict', '--checkpoint', '{d}/std0info.pt', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['std0info.pt: model info std must be three finite numbers > 0']),
     (('cdsam-train', '--config', '{config}', 'per_stage.7.optim.epochs=2'), ["'per_stage.7' must be a stage id (1, 2, 3, 4)"]),
     (('cdsam-train', '--config', '{config}', 'per_stage.2.optim.epochs=-1'), ["'per_stage.2.optim.epochs' must be in [1, 100000]"]),
     (('cdsam-train', '--config', '{config}', 'optim.epochs=1e308'), ["'optim.epochs' must be in [1, 100000]"]),
@@ -97,7 +100,7 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-predict', '--checkpoint', '{d}/garbage.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['garbage.onnx is an ONNX file', '--runtime onnx']),
     (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{d}/garbage.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['garbage.onnx is not an ONNX model onnxruntime can load']),
     (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['is not an ONNX model onnxruntime can load']),
-    (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{d}/big.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['big.onnx: metadata size must be a whole number of pixels in [16, 8192], got 100000']),
+    (('cdsam-predict', '--runtime', 'onnx', '--checkpoint', '{d}/big.onnx', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o'), ['big.onnx: model info size must be a whole number of pixels in [16, 8192], got 100000']),
     (('cdsam-export', '--checkpoint', '{ckpt}', '--output', '{d}/t.onnx', '--text', ''), ["--text '' gives an ONNX graph no prompt"]),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--points', 'nan,inf'), ['--points takes finite numbers']),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--points', '5000,5'), ['--points 5000,5 is outside']),

@@ -174,7 +174,7 @@ def check_inference(a, root: Path, wd: Path, rows: list, log):
     batch = 16 if a.device != 'cpu' else 4
     def predict(folder_out):
         t = time.perf_counter()
-        r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.cli import predict_main; sys.exit(predict_main())',
+        r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.predict_cli import predict_main; sys.exit(predict_main())',
                             '--checkpoint', str(wd/'m.pt'), '--input', str(imgs), '--output_dir', str(folder_out),
                             '--device', a.device, '--batch_size', str(batch)], capture_output=True, text=True, timeout=300)
         return r, time.perf_counter() - t
