@@ -337,5 +337,5 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: CachePlan 
     train = make(dls.train, 'train', True)
     valid = make(dls.valid, 'valid', False) if len(dls.valid) and dls.valid.dataset is not None else dls.valid
     out = SegDataLoaders(train, valid, device=device)
-    out.stats, out.n_inp = getattr(dls, 'stats', None), 1
+    out.stats, out.n_inp = dls.stats, 1
     return out
