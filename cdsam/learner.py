@@ -261,13 +261,15 @@ def stage_learner(dls,                              # `build_dataloaders(plan.da
     return learn.start_stage(plan, report, groups, ck)
 
 # %% ../nbs/35_learner.ipynb #6cdf5ed3
-def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=print, on_ready=None) -> dict:
+def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=print, on_ready=None,
+                plan: RunPlan | None = None) -> dict:
     """Train one stage (from `init`, or resuming its own `latest`); return its summary (checkpoints, history, metrics).
-    `on_ready()` is called once the stage's config, checkpoint and data are validated, before training starts."""
+    `on_ready()` is called once the stage's config, checkpoint and data are validated, before training starts; `plan`:
+    the stage's plan when the caller has resolved it already (`train_stages` does for its first stage)."""
     main = rank_distrib() == 0                               # under torchrun / accelerate only rank 0 logs and writes
     if not main: log = lambda *a, **k: None
     dev = setup_device()
-    plan = resolve_plan(cfg, stage, device=dev)
+    plan = plan or resolve_plan(cfg, stage, device=dev)
     latest, best, n = plan.checkpoint.path('latest'), plan.checkpoint.path('best'), plan.optim.epochs
     res = latest if resume and latest.is_file() else None
     done = 0
@@ -301,7 +303,7 @@ def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=prin
     `init`."""
     from cdsam.config import dump_config
     from cdsam.files import atomic_write
-    first = resolve_plan(cfg, stages[0])            # the run folder is one for every stage (per_stage cannot move it)
+    first = resolve_plan(cfg, stages[0], device=setup_device())   # its run folder is every stage's (per_stage cannot move it)
     out = first.run.dir
     # once the first stage is validated: a rejected run leaves it as it was; without resume or overwrite, a run folder
     # that already holds checkpoints is refused (cdsam-train: nothing the user has is replaced by accident)
@@ -312,7 +314,8 @@ def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=prin
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for i, s in enumerate(stages):
-        r = train_stage(cfg, s, init=init, resume=resume, log=log, on_ready=write_config if i == 0 else None)
+        r = train_stage(cfg, s, init=init, resume=resume, log=log, on_ready=write_config if i == 0 else None,
+                        plan=first if i == 0 else None)
         results.append(r)
         init = r['best'] or r['latest']
     return results

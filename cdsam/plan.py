@@ -217,6 +217,11 @@ class LossPlan:
     ema_momentum: float
     ignore_index: int
 
+    @classmethod
+    def from_section(cls, loss: Mapping) -> LossPlan:
+        "From a complete `loss` section (its `distill_teacher` is decided in `RunPlan.stage.teacher`, not here)."
+        return cls(**{f.name: loss[f.name] for f in fields(cls)})
+
 # %% ../nbs/05_plan.ipynb #5fa16896
 @dataclass(frozen=True)
 class EvalPlan:
@@ -260,8 +265,7 @@ def data_plan(cfg: DataPlan | Mapping | None = None) -> DataPlan:
 def loss_plan(cfg: LossPlan | Mapping | None = None, **overrides) -> LossPlan:
     "A `LossPlan` from a `loss` section and single-key `overrides` (`align=0`); a `LossPlan` (with `overrides`) as it is."
     if isinstance(cfg, LossPlan): return replace(cfg, **overrides)
-    c = section('loss', {**(cfg or {}), **overrides})
-    return LossPlan(**{f.name: c[f.name] for f in fields(LossPlan)})
+    return LossPlan.from_section(section('loss', {**(cfg or {}), **overrides}))
 
 def cache_plan(cfg: CachePlan | Mapping | None = None) -> CachePlan:
     "A `CachePlan` from a `cache` section (missing keys: defaults); a `CachePlan` as it is."
@@ -374,8 +378,8 @@ def _eval_plan(c: Mapping, run: Path) -> EvalPlan:
                     e['largest_component'], e['fill_holes'], dual if dc['image_dir'] else None)
 
 def _loss_plan(c: Mapping, spec: StageSpec) -> LossPlan:
-    weights = {f.name: c['loss'][f.name] for f in fields(LossPlan)}
-    return LossPlan(**{**weights, 'align': weights['align'] if alignment_loss_on(spec) else 0.0})
+    loss = LossPlan.from_section(c['loss'])
+    return loss if alignment_loss_on(spec) else replace(loss, align=0.0)
 
 def _warn_normalize(c: Mapping):
     d = c['model']['dino']

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse, io
 from pathlib import Path
 from typing import Sequence
-from .defaults import IMAGE_EXTS, SAM_ENCODERS
+from .defaults import SAM_ENCODERS
 from .command import run_cli, positive_int
 from .cli import check_device, list_images, output_names, report_failures
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
