@@ -6,14 +6,15 @@ Docs: https://cdsam.github.io/cdsam/inference.html.md"""
 
 # %% ../nbs/40_inference.ipynb #4cd86b2c
 from __future__ import annotations
-import copy, warnings
+import copy, csv, json, warnings
 from pathlib import Path
 from typing import Mapping
 import numpy as np
 import torch
 from PIL import Image
-from .config import load_config
-from .model import build_model, CDSAM
+from .config import load_config, plain
+from .model import build_model, CDSAM, offline_config, hub_config, hub_weights, save_hub_folder
+from .files import atomic_write
 from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora, lora_layers, save_peft, load_peft
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
@@ -24,28 +25,22 @@ from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device', 'default_prompt',
-           'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'predict_probs',
-           'predict_batch', 'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
+__all__ = ['EVAL_RESULTS', 'TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device',
+           'default_prompt', 'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts',
+           'run_folder', 'eval_results', 'record_eval', 'run_card', 'export_hub', 'predict_probs', 'predict_batch',
+           'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
-def _offline(cfg: dict) -> dict:
-    "The config with every pretrained-weight source switched off (the checkpoint provides the weights)."
-    cfg = copy.deepcopy(cfg)
-    m = cfg['model']
-    m['dino'].update(pretrained=False, checkpoint=None)
-    m['clip'].update(pretrained=None, checkpoint=None)
-    m['sam']['checkpoint'] = None
-    return cfg
-
 def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
-    """`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint (architecture from
-    `cfg` if given, else the checkpoint's)."""
+    """`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint, or a Hub folder
+    (`cdsam-export --format hub`; architecture from `cfg` if given, else the checkpoint's)."""
+    if Path(path).is_dir(): path = hub_weights(path)
     ck = read_checkpoint(path)
     cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
-    model = restore_model(build_model(_offline(cfg)), ck, str(path))
+    model = restore_model(build_model(offline_config(cfg)), ck, str(path))
     for p in model.parameters(): p.requires_grad_(False)
     model.text_encoder.set_frozen(True)
+    model._hub_mixin_config = hub_config(cfg, model_info(ck['meta'], path))   # `model.info`, `save_pretrained`
     return model.to(device or 'cpu').eval(), cfg, ck['meta']
 
 # %% ../nbs/40_inference.ipynb #4a424e95
@@ -103,6 +98,73 @@ def load_peft_parts(model: CDSAM, folder) -> list[str]:
     if not done: raise FileNotFoundError(f"no peft adapter folders ({', '.join(peft_parts(model))}) with an adapter_config.json in {folder}")
     for name in done: load_peft(peft_parts(model)[name], Path(folder)/name)
     return done
+
+# %% ../nbs/40_inference.ipynb #0d724cf8
+EVAL_RESULTS = 'eval_results.json'      # a run's cdsam-eval results, beside its config.yaml
+
+def run_folder(checkpoint) -> Path | None:
+    "The run folder a stage checkpoint sits in (`RUN/checkpoints/stage<N>/<file>` beside `RUN/config.yaml`), else None."
+    p = Path(checkpoint).resolve()
+    if len(p.parents) < 3 or p.parents[1].name != 'checkpoints': return None
+    run = p.parents[2]
+    return run if (run/'config.yaml').is_file() else None
+
+def eval_results(run) -> list[dict]:
+    "The `cdsam-eval` results recorded in run folder `run` (oldest first; none when it has no record)."
+    f = Path(run)/EVAL_RESULTS
+    if not f.is_file(): return []
+    try: rows = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: move it away (cdsam-eval writes a new one)") from None
+    if not isinstance(rows, list): raise ValueError(f"{f} must hold a list of evaluation results, got {type(rows).__name__}")
+    return rows
+
+def record_eval(checkpoint, result: Mapping) -> Path | None:
+    "Add one `cdsam-eval` `result` to the run folder of `checkpoint` (atomically); None when it is in no run folder."
+    run = run_folder(checkpoint)
+    if run is None: return None
+    row = dict(checkpoint=str(Path(checkpoint).resolve().relative_to(run)), **result)
+    rows = eval_results(run) + [plain(row)]
+    return atomic_write(run/EVAL_RESULTS, lambda t: Path(t).write_text(json.dumps(rows, indent=1)))
+
+# %% ../nbs/40_inference.ipynb #c8f35af3
+def _split_sizes(run: Path) -> str:
+    lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
+    return ', '.join(f"{p.stem} {sum(1 for l in p.read_text().splitlines() if l.strip())}" for p in lists)
+
+def run_card(checkpoint, cfg: Mapping) -> dict:
+    """The model card fields `training` and `evaluation` of `checkpoint` from its run folder: data and split sizes,
+    each stage's epochs and best validation score, and the `cdsam-eval` results recorded for that checkpoint."""
+    run, d = run_folder(checkpoint), cfg['data']
+    if run is None: return {}
+    sizes = _split_sizes(run)
+    lines = [f"Data: `{d['root']}` ({d['format']}), prompt {d['text']!r}; images per split: {sizes or 'not saved'}; "
+             f"checkpoints chosen on split `{d['valid_split']}`.", '', '| stage | epochs | best validation Dice |', '|---|---|---|']
+    monitor = cfg['checkpoint']['monitor']
+    for h in sorted(run.glob('stage*_history.csv')):
+        if not h.stem[5:].split('_')[0].isdigit() or int(h.stem[5:].split('_')[0]) > cfg['stage']['id']: continue
+        rows = list(csv.DictReader(h.open()))
+        vals = [float(r[monitor]) for r in rows if r.get(monitor) not in (None, '')]
+        lines.append(f"| {h.stem[5:].split('_')[0]} | {len(rows)} | {f'{max(vals):.4f}' if vals else '-'} |")
+    me = Path(checkpoint).resolve().relative_to(run)
+    evals = [r for r in eval_results(run) if r.get('checkpoint') == str(me)]
+    if not evals: ev = f"No `cdsam-eval` result was recorded for `{me}`: score it on images it never saw."
+    else:
+        ev = '\n'.join([f"Measured by `cdsam-eval` on `{me}`:", '', '| split | images | scored | prompt | post-processing | mean Dice | pooled Dice | mean IoU | thresholded Jaccard |',
+                        '|---|---|---|---|---|---|---|---|---|'] +
+                       [f"| {r['split']} ({r['root']}) | {r['images']} | {r['score']} | {r['prompt_mode']} | {r['post'] or 'none'} | "
+                        f"{r['mean']['dice']:.4f} | {r['micro']['dice']:.4f} | {r['mean']['iou']:.4f} | {r['thresholded_jaccard']:.4f} |" for r in evals])
+    return dict(training='\n'.join(lines), evaluation=ev)
+
+def export_hub(checkpoint,               # a stage checkpoint (or merged export) written by cdsam
+               folder,                   # the Hub folder to write
+               adapters: bool = False,   # keep the LoRA adapters unmerged (default: merged into the weights)
+              ) -> Path:
+    "Write `checkpoint`'s model as a Hub folder whose model card holds its run's data, stages and measured figures."
+    model, cfg, meta = model_from_checkpoint(checkpoint)
+    info = replace(model_info(meta, checkpoint), patch_size=tuple(model.backbone.patch_size))
+    record = hub_config(cfg, info, source=str(checkpoint), stage=meta['stage'])
+    card = dict(repo_id=str(folder), **run_card(checkpoint, cfg))
+    return save_hub_folder(model, folder, record, merge=not adapters, card=card)
 
 # %% ../nbs/40_inference.ipynb #40066318
 TTA_VIEWS = {False: [(False, ())], True: [(False, ()), (False, (3,)), (False, (2,))]}

