@@ -31,8 +31,14 @@ def check_device(name: str | None) -> str:
 def load_model(a) -> tuple:
     """`(model, info, config)` for a command's `--checkpoint`: a cdsam checkpoint rebuilt by `model_from_checkpoint`
     (with `--config` and overrides: that config's architecture and settings), or with `--runtime onnx` an exported ONNX
-    file run by onnxruntime (`OrtModel`; config None). `info` is the model's `ModelInfo`; options left unset
+    file run by onnxruntime (`OrtModel`; config None). A Hub folder (`cdsam-export --format hub`) stands for its
+    `model.safetensors` (its `model.onnx` with `--runtime onnx`). `info` is the model's `ModelInfo`; options left unset
     (`--threshold`, `--tta`, `--largest_component`, `--fill_holes`) take its values, the run's own."""
+    if Path(a.checkpoint).is_dir():
+        from cdsam.model import hub_weights
+        weights = hub_weights(a.checkpoint)                                 # one line when it is not cdsam's
+        a.checkpoint = str(weights.with_name('model.onnx') if getattr(a, 'runtime', 'torch') == 'onnx' else weights)
+        if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"{weights.parent} holds no model.onnx: export it with cdsam-export --format hub --onnx, or use --runtime torch")
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
     if getattr(a, 'runtime', 'torch') == 'onnx':
         from cdsam.deploy import OrtModel
@@ -74,7 +80,7 @@ def add_postprocess_options(ap: argparse.ArgumentParser):
 
 def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
     "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: what `load_model` reads."
-    ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export')
+    ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export, or a model folder from cdsam-export --format hub')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
     ap.add_argument('--threshold', type=probability, default=None,

@@ -43,17 +43,23 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     return ap
 
 # %% ../nbs/45_eval_cli.ipynb #6c0b9201
+def _post(a) -> str:
+    "The post-processing a score was measured with, in words ('' for none)."
+    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    return ', '.join(post)
+
 def _print_scores(a, d: dict, root, recs: list, sc: dict):
     "cdsam-eval's report: what was scored and how, the metrics table and, with `--by_size`, the lesion-size terciles."
-    from cdsam.metrics import METRIC_NAMES, size_groups
+    from cdsam.metrics import METRIC_NAMES, size_groups, thresholded_jaccard
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
-    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    post = _post(a)
     texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
     given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {', '.join(post)}"))
+    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {post}"))
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
+    print(f"thresholded Jaccard (ISIC 2018: per-image IoU, 0 below 0.65): {thresholded_jaccard(sc['per_image']['iou']):.4f}")
     if a.by_size:
         print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
         for g in size_groups(sc['counts'], min(3, len(recs))):                # terciles (fewer groups for tiny splits)
@@ -102,6 +108,13 @@ def _eval_voc(a) -> int:
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     _print_scores(a, d, root, recs, sc)
+    from cdsam.inference import record_eval
+    from cdsam.metrics import thresholded_jaccard
+    result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
+                  threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'],
+                  thresholded_jaccard=thresholded_jaccard(sc['per_image']['iou']))
+    kept = record_eval(a.checkpoint, result)
+    if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")
     if a.output_csv:
         rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
         write_csv(rows, a.output_csv)

@@ -18,12 +18,14 @@ __all__ = ['export_parser', 'check_output', 'export_main']
 # %% ../nbs/49_export_cli.ipynb #bdd0ac4b
 def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment: a PyTorch / safetensors checkpoint, or an ONNX graph.")
+    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment: a PyTorch / safetensors checkpoint, an ONNX graph, or a Hugging Face Hub model folder with a model card.")
     ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
-    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft')
-    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft'), default='auto',
-                    help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip)")
-    ap.add_argument('--text', default=None, help="onnx: the text prompt baked into the graph (default: the run's data.text)")
+    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft / hub')
+    ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft', 'hub'), default='auto',
+                    help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip); hub: a Hugging Face Hub model folder (config.json, model.safetensors, README.md model card with the run's figures) that CDSAM.from_pretrained and every --checkpoint option load")
+    ap.add_argument('--adapters', action='store_true', help='hub: keep the LoRA adapters unmerged (default: merged into the weights)')
+    ap.add_argument('--onnx', action='store_true', help='hub: also write the ONNX graph (model.onnx, for cdsam.runtime) into the folder')
+    ap.add_argument('--text', default=None, help="onnx (and hub --onnx): the text prompt baked into the graph (default: the run's data.text)")
     ap.add_argument('--force', action='store_true',
                     help='replace an existing output file (never a training checkpoint)')
     return ap
@@ -45,6 +47,8 @@ def check_output(output, inputs=(), force: bool = False):
 # %% ../nbs/49_export_cli.ipynb #d97b4f71
 def _export(a) -> int:
     if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
+    if a.format != 'hub' and (a.adapters or a.onnx): raise ValueError("--adapters and --onnx are for --format hub")
+    if a.format == 'hub': return _export_hub(a)
     if a.format == 'peft':
         from cdsam.inference import export_peft
         out = Path(a.output)
@@ -63,6 +67,23 @@ def _export(a) -> int:
         return 0
     from cdsam.inference import export_merged
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
+    return 0
+
+def _export_hub(a) -> int:
+    "cdsam-export --format hub: a new (or empty) folder, or with --force one that cdsam wrote before."
+    from cdsam.model import check_hub_folder
+    from cdsam.inference import export_hub
+    out = Path(a.output)
+    if out.exists() and not out.is_dir(): raise ValueError(f"--output {out} is a file; --format hub writes a folder: give a new folder name")
+    if out.is_dir() and any(out.iterdir()):
+        try: check_hub_folder(out)
+        except (ValueError, FileNotFoundError): raise ValueError(f"--output {out} holds files cdsam did not write: give a new or empty folder") from None
+        if not a.force: raise ValueError(f"--output {out} is a cdsam model folder already: give --force to replace it")
+    if a.text is not None and not a.onnx: raise ValueError("--text is for the ONNX graph: give --onnx with it")
+    print(f"model folder: {export_hub(a.checkpoint, out, adapters=a.adapters)}")
+    if a.onnx:
+        from cdsam.deploy import export_onnx
+        print(f"ONNX graph: {export_onnx(a.checkpoint, out/'model.onnx', a.text)}")
     return 0
 
 def export_main(

@@ -127,16 +127,22 @@ def record_eval(checkpoint, result: Mapping) -> Path | None:
     return atomic_write(run/EVAL_RESULTS, lambda t: Path(t).write_text(json.dumps(rows, indent=1)))
 
 # %% ../nbs/40_inference.ipynb #c8f35af3
-def _split_sizes(run: Path) -> str:
-    lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
-    return ', '.join(f"{p.stem} {sum(1 for l in p.read_text().splitlines() if l.strip())}" for p in lists)
+def _split_sizes(run: Path, data: Mapping) -> str:
+    "Images per split of a run: read as training read them when its data is here, else from its saved split lists."
+    from cdsam.data import data_records                       # (imports fastai: only when a card is written)
+    try:
+        train, valid = data_records(data, log=lambda *_: None)
+        return f"train {len(train)}, {data['valid_split']} {len(valid)}"
+    except (OSError, ValueError):
+        lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
+        return ', '.join(f"{p.stem} {sum(1 for l in p.read_text().splitlines() if l.strip())}" for p in lists)
 
 def run_card(checkpoint, cfg: Mapping) -> dict:
     """The model card fields `training` and `evaluation` of `checkpoint` from its run folder: data and split sizes,
     each stage's epochs and best validation score, and the `cdsam-eval` results recorded for that checkpoint."""
     run, d = run_folder(checkpoint), cfg['data']
     if run is None: return {}
-    sizes = _split_sizes(run)
+    sizes = _split_sizes(run, d)
     lines = [f"Data: `{d['root']}` ({d['format']}), prompt {d['text']!r}; images per split: {sizes or 'not saved'}; "
              f"checkpoints chosen on split `{d['valid_split']}`.", '', '| stage | epochs | best validation Dice |', '|---|---|---|']
     monitor = cfg['checkpoint']['monitor']

@@ -57,7 +57,11 @@ class OnnxSegmenter:
     """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
     size."""
     def __init__(self, path, providers=('CPUExecutionProvider',), options=None):
-        """`providers` / `options`: onnxruntime's execution providers and `SessionOptions` (threads)."""
+        """`path`: the `.onnx` file, or a Hub model folder holding it (`cdsam-export --format hub --onnx`);
+        `providers` / `options`: onnxruntime's execution providers and `SessionOptions` (threads)."""
+        if Path(path).is_dir():
+            if not (Path(path)/'model.onnx').is_file(): raise FileNotFoundError(f"{path} holds no model.onnx: export it with cdsam-export --format hub --onnx (or give the .onnx file)")
+            path = Path(path)/'model.onnx'
         self.path, self.session = Path(path), load_session(path, providers, options)
         self.info = file_info(self.session, path)
         self.size, self.text, self.threshold = self.info.size, self.info.text, self.info.threshold
