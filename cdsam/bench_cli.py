@@ -31,7 +31,8 @@ def bench_parser() -> argparse.ArgumentParser:
                     help=f"comma-separated subset of {','.join(BENCH_ALL_SECTIONS)} (switches, data and predict are not in the default: they take minutes)")
     ap.add_argument('--scale_images', default='100,400', help="data / predict sections: the two folder sizes of generated 600x450 photographs (the cost of one more image is measured between them)")
     ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
-    ap.add_argument('--csv', default='bench.csv', help='where to write the rows')
+    ap.add_argument('--csv', default='bench.csv', help='where to write the rows (a new file, or one cdsam-bench wrote; see --force)')
+    ap.add_argument('--force', action='store_true', help='replace --csv whatever it holds')
     return ap
 
 # %% ../nbs/51_bench_cli.ipynb #4cf3f4cd
@@ -44,7 +45,11 @@ def _scale_images(text: str) -> tuple[int, int]:
 
 def _bench(a) -> int:
     from cdsam.bench import run_bench, format_rows, BENCH_COLUMNS
-    from cdsam.files import write_csv
+    from cdsam.files import write_csv, check_csv_output
+    check_csv_output(a.csv, BENCH_COLUMNS, a.force)                    # before minutes of measuring
+    if a.device is not None:
+        from cdsam.cli import check_device
+        check_device(a.device)
     cfg = a.config
     if cfg != 'demo' and not Path(cfg).is_file(): raise FileNotFoundError(f"--config not found: {cfg}")
     rows = run_bench(cfg, a.device, a.images, a.batch_size, a.steps, a.reps, a.sam_type, a.sam_img_size,
@@ -52,7 +57,7 @@ def _bench(a) -> int:
                      scale_images=_scale_images(a.scale_images))
     print()
     print(format_rows(rows))
-    print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS)} ({rows[0]['device'] if rows else 'no rows'})")
+    print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS, force=a.force)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
 
 def main(

@@ -29,8 +29,9 @@ from fastcore.basics import patch
 # %% auto #0
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
            'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
-           'sample_prompts', 'check_binary_mask', 'SegDataset', 'dataset_stats', 'coco_mode', 'dermoscopy_splits',
-           'dermoscopy_records', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+           'sample_prompts', 'check_binary_mask', 'mask_foreground', 'SegDataset', 'dataset_stats', 'coco_mode',
+           'dermoscopy_splits', 'dermoscopy_records', 'data_records', 'SegDataLoaders', 'show_samples',
+           'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -251,15 +252,27 @@ def sample_prompts(mask: torch.Tensor, n_pos: int = 1, n_neg: int = 1, box_jitte
 _WARNED_MASKS: set = set()
 
 def check_binary_mask(m: np.ndarray, path) -> bool:
-    """Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise: they count as
-    foreground."""
+    """Warn once per file when a binary mask holds values other than 0 / 255 (or 0 / 1), e.g. JPEG noise or
+    antialiased edges: `mask_foreground` reads them by its one rule (above half the range is foreground)."""
     vals, counts = np.unique(m, return_counts=True)
     if set(vals.tolist()) <= {0, 255} or set(vals.tolist()) <= {0, 1}: return True
     if str(path) in _WARNED_MASKS: return False
     odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)]
     _WARNED_MASKS.add(str(path))
-    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} ({', '.join(f'{v}: {c}' for v, c in odd[:6])}); they count as foreground. Save masks as 0 / 255 (or 0 / 1) PNGs.")
+    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} ({', '.join(f'{v}: {c}' for v, c in odd[:6])}); values above 127 count as foreground, the rest as background. Save masks as 0 / 255 (or 0 / 1) PNGs.")
     return False
+
+def mask_foreground(m: np.ndarray, path) -> np.ndarray:
+    """A binary mask file's array as `uint8` 0 / 1, by cdsam's one rule (training targets and every score): a mask of
+    only 0 / 1 as it is; otherwise a pixel is foreground when its value is above half the 0–255 range (> 127, as common
+    scorers threshold masks; > 32767 for 16-bit masks). Grey + alpha masks are read by their grey, RGB(A) ones by their
+    brightest colour; the alpha channel never counts. Warns once, naming the file, when a mask is not binary."""
+    if m.ndim == 3: m = m[..., 0] if m.shape[-1] == 2 else m[..., :3].max(-1)    # (H, W, C) -> (H, W)
+    check_binary_mask(m, path)
+    if m.dtype == bool: return m.astype(np.uint8)
+    top = m.max(initial=0)
+    if top <= 1: return (m > 0).astype(np.uint8)
+    return (m > (127 if top <= 255 else 32767)).astype(np.uint8)
 
 # %% ../nbs/21_data.ipynb #d9656e74
 class SegDataset(torch.utils.data.Dataset):
@@ -281,10 +294,10 @@ class SegDataset(torch.utils.data.Dataset):
         if r.kind == 'none': return np.full(size[::-1], 255, np.uint8)
         if r.kind == 'coco': return coco_mask(*r.value)
         m = open_mask(r.mask)
-        if m.ndim == 3: m = m[..., :3].max(-1)
-        if r.kind == 'palette': return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
-        check_binary_mask(m, r.mask)
-        return (m > 0).astype(np.uint8)
+        if r.kind == 'palette':                                                    # palette indices, 255 ignored
+            if m.ndim == 3: m = m[..., :3].max(-1)
+            return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
+        return mask_foreground(m, r.mask)
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when
@@ -412,7 +425,7 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     """Train and valid records for a `DataPlan` (`plan.data`) or a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
     root without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each
     of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to
-    training. ISIC / HAM10000 / PH2 splits that cdsam had to make are put in `made` (name → records) to be saved."""
+    training. Every split the run reads (and those cdsam had to make) is put in `made` (name → records) to be saved."""
     c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
     fmt = c.format
     if fmt not in ('auto',) + FORMATS: raise ValueError(f"data.format must be one of {('auto',) + FORMATS}, got {fmt!r}")
@@ -439,6 +452,9 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c.valid_frac, c.seed)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
+    if made is not None:                         # every split the run reads, saved with it: cdsam-eval scores exactly these
+        for name, recs in ((c.train_split, train), (c.valid_split, valid)):
+            if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
     if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate, c.seed)
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
     if not isinstance(c.sources, (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c.sources!r}")
@@ -512,5 +528,5 @@ def build_dataloaders(cfg: DataPlan | Mapping,   # `plan.data`, or a `data` sect
                DataLoader(tds, bs=bs, shuffle=False, num_workers=nw, device=device, n=0))
     # fastai's default: the GPU if there is one
     out = SegDataLoaders(*dls, device=default_device() if device is None else device)
-    out.stats, out.n_inp, out.splits = stats, 1, made        # `splits`: those cdsam made, saved with the run
+    out.stats, out.n_inp, out.splits = stats, 1, made        # `splits`: every split read, saved with the run
     return out

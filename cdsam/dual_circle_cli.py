@@ -24,7 +24,8 @@ def eval_dual_circle_parser() -> argparse.ArgumentParser:
     ap.add_argument('--circle_dir', required=True, help='circle masks (X-mask.png)')
     ap.add_argument('--ignore_rect_dir', default=None, help='optional ignore masks (X-ignore.png)')
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text)")
-    ap.add_argument('--output_csv', default=None, help='per-image counts and scores CSV')
+    ap.add_argument('--output_csv', default=None, help='per-image counts and scores CSV (a new file, or one cdsam wrote; see --force)')
+    ap.add_argument('--force', action='store_true', help='replace --output_csv whatever it holds')
     ap.add_argument('--visualize', action='store_true', help='write one PNG per image with prediction and circles')
     ap.add_argument('--vis_output_dir', default='dual_circle_vis', help='folder for --visualize PNGs')
     return ap
@@ -38,9 +39,10 @@ def _eval_dc(a) -> int:
     if a.visualize:
         from cdsam.files import check_output_folders
         check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f], f'--vis_output_dir {a.vis_output_dir}')
-    text, size, stats = a.text or info.text, info.size, info.stats
+    if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives no prompt: dual-circle evaluation is text-prompted; give the prompt, or leave --text out for the run's data.text")
+    text, size, stats = info.text if a.text is None else a.text, info.size, info.stats
     res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
-                               a.output_csv, a.vis_output_dir if a.visualize else None)
+                               a.output_csv, a.vis_output_dir if a.visualize else None, force=a.force)
     o = res['overall']
     print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  lesions hit {o['lesions_hit']}/{o['images']}  images with false positives {o['images_with_fp']}")
     return 0

@@ -109,9 +109,9 @@ def _scores(c: dict) -> dict:
     return {k: float(s[k]) for k in ('precision', 'recall', 'f1', 'accuracy')}
 
 def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.Image], np.ndarray], output_csv=None,
-                         vis_dir=None) -> dict:
+                         vis_dir=None, force: bool = False) -> dict:
     """Score `predict(image) -> (H, W) bool mask` on every pair: per-image rows, overall pixel scores, image-level
-    counts; optional CSV / PNGs."""
+    counts; optional CSV (never over a file cdsam did not write, unless `force`) / PNGs."""
     rows = []
     for p in pairs:
         img = open_image(p.image)
@@ -126,7 +126,7 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
     tot = {k: sum(r[k] for r in rows) for k in ('tp', 'fn', 'fp', 'tn')}
     overall = dict(**tot, **_scores(tot), images=len(rows), lesions_hit=sum(r['lesion_hit'] for r in rows),
                    images_with_fp=sum(r['any_fp'] for r in rows))
-    if output_csv is not None: write_csv(rows, output_csv)
+    if output_csv is not None: write_csv(rows, output_csv, force=force)
     return dict(per_image=rows, overall=overall)
 
 # %% ../nbs/23_dualcircle.ipynb #e5fedb45

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/eval_cli.html.md"""
 
 # %% ../nbs/45_eval_cli.ipynb #4a52fcd9
 from __future__ import annotations
-import argparse, sys, warnings
+import argparse, re, sys, warnings
 from pathlib import Path
 from typing import Sequence
 from .defaults import SCORE_MODES, FORMATS
@@ -29,7 +29,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text, or each class's name)")
     ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
-    ap.add_argument('--output_csv', default=None, help='per-image scores CSV')
+    ap.add_argument('--output_csv', default=None, help='per-image scores CSV (a new file, or one cdsam-eval wrote; see --force)')
+    ap.add_argument('--force', action='store_true', help='replace --output_csv whatever it holds')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
@@ -66,14 +67,29 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
             print(f"{g['lo']:>11.1%} - {g['hi']:<10.1%}{g['n']:>8}{g['dice']:>11.4f}{g['area_ratio']:>16.3f}")
 
 # %% ../nbs/45_eval_cli.ipynb #41b86d98
+def _run_split(a, d: dict) -> tuple:
+    """`(split to read, the run's saved training list or None)`: a split the run saved (`RUN/splits/<split>.txt`) is read
+    from that list, so exactly the images it set aside are scored; another `--root` is another dataset."""
+    from cdsam.inference import run_folder
+    if not (re.fullmatch(r'[\w.-]+', a.split) or (a.split.endswith('.txt') and Path(a.split).is_file())):
+        raise ValueError(f"--split must be a split name (val, test, ...) or an existing .txt list of image ids, got {a.split!r}")
+    run = run_folder(a.checkpoint)
+    same = a.root is None or (d['root'] is not None and Path(a.root).resolve() == Path(d['root']).resolve())
+    if run is None or not same: return a.split, None
+    saved, train = run/'splits'/f'{a.split}.txt', run/'splits'/f"{d['train_split']}.txt"
+    split = str(saved) if '/' not in a.split and saved.is_file() else a.split
+    return split, (train if train.is_file() else None)
+
 def _eval_records(a, d: dict) -> tuple:
-    "The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits."
+    """The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits
+    (the run's own saved lists); a split holding images the run trained on is refused."""
     import dataclasses
     from cdsam.data import data_records
-    from cdsam.records import check_records
+    from cdsam.records import check_records, read_split_ids
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
-    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': a.split,
+    split, train_list = _run_split(a, d)
+    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': split,
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}
     try:
@@ -85,6 +101,9 @@ def _eval_records(a, d: dict) -> tuple:
     finally:
         for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
+    trained = set(read_split_ids(train_list)) if train_list else set()
+    seen = [r.id for r in recs if r.id.split(':')[0] in trained]
+    if seen: raise ValueError(f"{len(seen)} of the {len(recs)} images of split {a.split!r} are in the run's training split ({train_list}, e.g. {seen[0]}): refusing to score images the model trained on; score a split the run set aside (its splits/*.txt)")
     return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
 
 # %% ../nbs/45_eval_cli.ipynb #9690b61d
@@ -92,6 +111,9 @@ def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
     if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+    from cdsam.files import check_csv_output
+    from cdsam.metrics import METRIC_NAMES
+    if a.output_csv: check_csv_output(a.output_csv, ['id', 'image', *METRIC_NAMES], a.force)     # before any work
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write, write_csv, check_output_folders
@@ -117,7 +139,7 @@ def _eval_voc(a) -> int:
     if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")
     if a.output_csv:
         rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
-        write_csv(rows, a.output_csv)
+        write_csv(rows, a.output_csv, force=a.force)
         print(f"per-image scores: {a.output_csv}")
     if a.save_preds:
         for r, m in zip(recs, pred):

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['WriteError', 'atomic_write', 'write_csv', 'CsvLog', 'check_output_folders', 'save_state', 'load_state',
-           'StateDictMismatch', 'check_state_keys', 'check_finite_weights', 'load_state_dict_checked']
+__all__ = ['WriteError', 'atomic_write', 'check_csv_output', 'write_csv', 'CsvLog', 'check_output_folders', 'save_state',
+           'load_state', 'StateDictMismatch', 'check_state_keys', 'check_finite_weights', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
@@ -71,13 +71,30 @@ def atomic_write(path: str | os.PathLike, write_fn: Callable[[Path], None], dura
     return path
 
 # %% ../nbs/01_files.ipynb #dcb60f77
-def write_csv(rows: Sequence[Mapping], path, fieldnames: Sequence[str] | None = None) -> Path:
-    """Write dict `rows` as a CSV, atomically; columns `fieldnames` (default: the first row's keys; missing values
-    empty)."""
-    p = Path(path)
-    if p.is_file() and p.suffix.lower() != '.csv':
-        raise ValueError(f"{p} exists and is not a .csv file: refusing to replace it with a CSV; give a new .csv path")
+def _csv_header(p: Path) -> list[str] | None:
+    "The first row of the file at `p` read as CSV, or None when it is not text."
+    try:
+        with open(p, newline='') as f: return next(csv.reader(f), [])
+    except (UnicodeDecodeError, csv.Error, OSError): return None
+
+def check_csv_output(path, fieldnames: Sequence[str], force: bool = False) -> Path:
+    "Refuse, in one line, to write a CSV over a folder or over a file that is not a CSV of `fieldnames` (without `force`)."
+    p, names = Path(path), list(fieldnames)
+    if p.is_dir(): raise ValueError(f"{p} is a folder: give a .csv file name")
+    if p.exists() and not force and _csv_header(p) != names:
+        raise ValueError(f"{p} exists and is not a CSV that cdsam wrote with these columns ({','.join(names)}): refusing to replace it; give a new file name, or --force to replace it")
+    return p
+
+def write_csv(rows: Sequence[Mapping],                 # one dict per row
+              path,                                    # the CSV file to write (atomically)
+              fieldnames: Sequence[str] | None = None, # columns (default: the first row's keys; missing values empty)
+              force: bool = False,                     # replace an existing file whatever it holds
+             ) -> Path:
+    """Write dict `rows` as a CSV, atomically. An existing file is replaced only when it is a CSV of the very same
+    columns (an earlier output of the same command) or with `force`: a file cdsam did not write is never replaced
+    silently, whatever its name (`HAM10000_metadata.csv`, a run's `stage1_history.csv`, a checkpoint)."""
     names = list(fieldnames or (rows[0] if rows else []))
+    check_csv_output(path, names, force)
     def w(t):
         with open(t, 'w', newline='') as f:
             wr = csv.DictWriter(f, fieldnames=names, restval='')

@@ -279,7 +279,7 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
         done = res['meta']['epoch']
     if done < n:
         dls = build_dataloaders(plan.data, device=dev, prompt_mode=plan.prompt_mode)
-        if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')   # splits cdsam made: evaluation reuses them
+        if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')   # every split it reads: cdsam-eval scores these
         learn = stage_learner(dls, plan, init=init if res is None else None, resume=res, verbose=False).cache_features(log)
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")

@@ -31,8 +31,9 @@ def test_download_layouts_train_and_evaluate(tmp_path, fmt):
     run_dir, r = train(tmp_path, root)                                     # data.format: auto
     ck = run_dir/'checkpoints'/'stage1'/'best.pt'
     assert ck.is_file()
-    if fmt == 'isic':                                                      # the download's own Validation folder: no split made
-        assert not (run_dir/'splits').exists()
+    if fmt == 'isic':                                                      # the download's own folders, saved as the run read them
+        assert sorted(p.name for p in (run_dir/'splits').iterdir()) == ['train.txt', 'val.txt']
+        assert len(read_split_ids(run_dir/'splits'/'train.txt')) == 12
         split = 'val'
     else:                                                                  # a seeded split, saved with the run
         assert sorted(p.name for p in (run_dir/'splits').iterdir()) == ['test.txt', 'train.txt', 'val.txt']
@@ -49,6 +50,23 @@ def test_download_layouts_train_and_evaluate(tmp_path, fmt):
     expected = 4 if fmt == 'isic' else len(read_split_ids(split))
     assert len(rows) == expected and 'pred/true area' in r.stdout
     assert f"split {split!r}" in r.stdout and 'whole images scored at their original resolution' in r.stdout
+
+def test_eval_never_scores_images_the_run_trained_on(tmp_path):
+    "Issue #34: eval scores the lists the run saved, and refuses a split whose images the run trained on."
+    ham = make_synthetic_ham10000(tmp_path/'ham', n_lesions=16, size=48)
+    (tmp_path/'h').mkdir(); (tmp_path/'i').mkdir()
+    run_dir, _ = train(tmp_path/'h', ham, valid_split='holdout')           # trains on everything but a holdout
+    ck = run_dir/'checkpoints'/'stage1'/'best.pt'
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'test')
+    assert r.returncode == 2 and "are in the run's training split" in r.stderr and 'train.txt' in r.stderr, r.stderr
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'holdout')  # the split it set aside: exactly its list
+    assert r.returncode == 0 and f"{len(read_split_ids(run_dir/'splits'/'holdout.txt'))} images" in r.stdout, r.stderr
+    isic = make_synthetic_isic(tmp_path/'isic', n={'Training': 10, 'Validation': 3}, size=48, year=2018)
+    run_dir, _ = train(tmp_path/'i', isic)                                  # Training + Validation, no Test folder
+    r = run_in_process('cdsam-eval', '--checkpoint', run_dir/'checkpoints'/'stage1'/'best.pt', '--split', 'test')
+    assert r.returncode == 2 and "are in the run's training split" in r.stderr, r.stderr
+    r = run_in_process('cdsam-eval', '--checkpoint', run_dir/'checkpoints'/'stage1'/'best.pt', '--split', '/etc/passwd')
+    assert r.returncode == 2 and '--split must be a split name' in r.stderr and 'root:' not in r.stderr, r.stderr
 
 def test_unpaired_masks_are_one_line(tmp_path):
     root = make_synthetic_isic(tmp_path/'isic', n=5, size=32, splits=('Training',))

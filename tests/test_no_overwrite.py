@@ -37,9 +37,9 @@ def test_pseudo_labels_never_replace_ground_truth(trained, voc, tmp_path):
 def test_eval_outputs_never_replace_inputs(trained, voc, tmp_path):
     before, ck = hashes(voc, trained['ckpt'].parent), trained['ckpt']
     one_line(run_in_process('cdsam-eval-voc', '--checkpoint', ck, '--root', voc, '--save_preds', voc/'SegmentationClass'), 'holds the input')
-    one_line(run_in_process('cdsam-eval-voc', '--checkpoint', ck, '--root', voc, '--output_csv', ck), 'is not a .csv file')
+    one_line(run_in_process('cdsam-eval-voc', '--checkpoint', ck, '--root', voc, '--output_csv', ck), 'is not a CSV that cdsam wrote')
     img = sorted((voc/'JPEGImages').iterdir())[0]
-    one_line(run_in_process('cdsam-eval-voc', '--checkpoint', ck, '--root', voc, '--output_csv', img), 'is not a .csv file')
+    one_line(run_in_process('cdsam-eval-voc', '--checkpoint', ck, '--root', voc, '--output_csv', img), 'is not a CSV that cdsam wrote')
     assert hashes(voc, trained['ckpt'].parent) == before
 
 def test_dual_circle_outputs_never_replace_inputs(trained, data, tmp_path):
@@ -50,7 +50,7 @@ def test_dual_circle_outputs_never_replace_inputs(trained, data, tmp_path):
                             '--visualize', '--vis_output_dir', dc/'images'), 'holds the input')
     img = sorted((dc/'images').iterdir())[0]
     one_line(run_in_process('cdsam-eval-dual-circle', '--checkpoint', trained['ckpt'], '--image_dir', dc/'images', '--circle_dir', dc/'circles',
-                            '--output_csv', img), 'is not a .csv file')
+                            '--output_csv', img), 'is not a CSV that cdsam wrote')
     assert hashes(dc) == before
 
 def test_bench_csv_never_replaces_a_checkpoint(trained, tmp_path):
@@ -58,8 +58,35 @@ def test_bench_csv_never_replaces_a_checkpoint(trained, tmp_path):
     shutil.copy(trained['ckpt'], ck)
     before = hashes(tmp_path)
     r = run_in_process('cdsam-bench', '--images', '4', '--steps', '1', '--reps', '1', '--sections', 'help', '--csv', ck)
-    assert r.returncode != 0 and 'is not a .csv file' in r.stderr, r.stderr[-800:]
+    assert r.returncode != 0 and 'is not a CSV that cdsam wrote' in r.stderr, r.stderr[-800:]
+    (tmp_path/'HAM10000_metadata.csv').write_text('lesion_id,image_id,dx\nHAM_1,ISIC_1,mel\n')
+    before = hashes(tmp_path)
+    r = run_in_process('cdsam-bench', '--images', '4', '--steps', '1', '--reps', '1', '--sections', 'help', '--csv', tmp_path/'HAM10000_metadata.csv')
+    assert r.returncode == 2 and 'refusing to replace it' in r.stderr and '--force' in r.stderr, r.stderr[-800:]
     assert hashes(tmp_path) == before
+
+
+def test_no_csv_output_replaces_a_users_csv(trained, voc, tmp_path):
+    "Issue #34: a CSV cdsam did not write is never replaced without --force, whatever its name; its own output is."
+    ck = trained['ckpt']
+    run = tmp_path/'run'; shutil.copytree(ck.parents[2], run)
+    mine = tmp_path/'HAM10000_metadata.csv'; mine.write_text('lesion_id,image_id,dx\nHAM_1,ISIC_1,mel\n')
+    before = hashes(tmp_path)
+    for target in (mine, run/'stage1_history.csv'):
+        one_line(run_in_process('cdsam-eval', '--checkpoint', ck, '--root', voc, '--output_csv', target), 'refusing to replace it', target.name)
+    assert hashes(tmp_path) == before
+    out = tmp_path/'scores.csv'
+    for _ in range(2): assert run_in_process('cdsam-eval', '--checkpoint', ck, '--root', voc, '--output_csv', out).returncode == 0
+    assert run_in_process('cdsam-eval', '--checkpoint', ck, '--root', voc, '--output_csv', mine, '--force').returncode == 0
+    assert mine.read_text().startswith('id,image,iou,dice')
+
+
+def test_dual_circle_csv_and_empty_text(trained, data, tmp_path):
+    mine = tmp_path/'mine.csv'; mine.write_text('a,b\n1,2\n')
+    args = ('cdsam-eval-dual-circle', '--checkpoint', trained['ckpt'], '--image_dir', data['dc']/'images', '--circle_dir', data['dc']/'circles')
+    one_line(run_in_process(*args, '--output_csv', mine), 'refusing to replace it', 'mine.csv')
+    assert mine.read_text() == 'a,b\n1,2\n'
+    one_line(run_in_process(*args, '--text', ''), "--text '' gives no prompt")
 
 def test_second_train_into_a_run_refuses_without_resume(data, tmp_path):
     cfg = tmp_path/'c.yaml'
