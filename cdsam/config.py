@@ -230,7 +230,7 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
                   'data.dx_prompts': dict}
 ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
           'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
-          'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.inference.TTA_VIEWS)
+          'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.info.TTA_VIEWS)
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
           'optim.epochs': (lambda v: 1 <= v <= 100_000, 'in [1, 100000]'),

@@ -18,17 +18,18 @@ from .files import atomic_write
 from .checkpoint import read_checkpoint, restore_model, save_checkpoint
 from .lora import merge_lora, lora_layers, save_peft, load_peft
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
-from .info import ModelInfo, model_info
+from .info import ModelInfo, model_info, TTA_VIEWS
+from .runtime import postprocess
 from dataclasses import replace
 from .metrics import confusion_counts, count_scores, pred_logits
 from .records import open_image
 from .defaults import SCORE_MODES
 
 # %% auto #0
-__all__ = ['EVAL_RESULTS', 'TTA_VIEWS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device',
-           'default_prompt', 'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts',
-           'run_folder', 'eval_results', 'record_eval', 'run_card', 'export_hub', 'predict_probs', 'predict_batch',
-           'postprocess', 'mask_prompts', 'evaluate_records', 'overlay', 'confidence']
+__all__ = ['EVAL_RESULTS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device', 'default_prompt',
+           'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'run_folder',
+           'eval_results', 'record_eval', 'run_card', 'export_hub', 'predict_probs', 'predict_batch', 'mask_prompts',
+           'evaluate_records', 'overlay', 'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
@@ -173,10 +174,6 @@ def export_hub(checkpoint,               # a stage checkpoint (or merged export)
     return save_hub_folder(model, folder, record, merge=not adapters, card=card)
 
 # %% ../nbs/40_inference.ipynb #40066318
-TTA_VIEWS = {False: [(False, ())], True: [(False, ()), (False, (3,)), (False, (2,))]}
-TTA_VIEWS['flips'] = TTA_VIEWS[True]                                              # the image and its two flips
-TTA_VIEWS['d8'] = [(t, f) for t in (False, True) for f in ((), (3,), (2,), (2, 3))]   # every rotation / reflection
-
 def _view_prompts(pts, bx, size: int, transpose: bool, flips: tuple):
     "Point / box prompts (model frame, `size` square) moved as the image is: transposed, then flipped along `flips`."
     if pts is not None:
@@ -269,17 +266,6 @@ def predict_batch(model: CDSAM, images: list, text: str = 'skin lesion', size: i
     if not text: raise ValueError("predict_batch needs a text prompt; point / box prompts belong to one image: use predict_probs")
     if not images: return []
     return [(p.numpy(), s) for p, s in _predict_windows(model, list(images), text, size, stats, tta)]
-
-# %% ../nbs/40_inference.ipynb #909dfdac
-def postprocess(mask: np.ndarray, largest_component: bool = False, fill_holes: bool = False) -> np.ndarray:
-    "A bool `(H, W)` mask with only its largest 8-connected component kept and / or its holes filled."
-    from scipy import ndimage
-    m = np.asarray(mask, bool)
-    if largest_component and m.any():
-        labels, n = ndimage.label(m, structure=np.ones((3, 3), bool))
-        if n > 1: m = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
-    if fill_holes: m = ndimage.binary_fill_holes(m)
-    return m
 
 # %% ../nbs/40_inference.ipynb #adf60f07
 EVAL_PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box')

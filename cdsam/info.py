@@ -11,7 +11,7 @@ from dataclasses import dataclass, asdict, fields
 from typing import Mapping
 
 # %% auto #0
-__all__ = ['IMAGENET_STATS', 'INFO_FORMAT', 'ModelInfo', 'info_from_config', 'model_info']
+__all__ = ['IMAGENET_STATS', 'INFO_FORMAT', 'TTA_VIEWS', 'ModelInfo', 'info_from_config', 'model_info']
 
 # %% ../nbs/06_info.ipynb #df08453d
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))   # timm's / DINO's normalisation (mean, std)
@@ -44,6 +44,11 @@ class ModelInfo:
         "Plain JSON data (with `format`), as stored in a checkpoint's or an ONNX file's metadata."
         d = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
         return dict(format=INFO_FORMAT, **d)
+
+# %% ../nbs/06_info.ipynb #d36cfed1
+TTA_VIEWS = {False: [(False, ())], True: [(False, ()), (False, (3,)), (False, (2,))]}
+TTA_VIEWS['flips'] = TTA_VIEWS[True]                                              # the image and its two flips
+TTA_VIEWS['d8'] = [(t, f) for t in (False, True) for f in ((), (3,), (2,), (2, 3))]   # every rotation / reflection
 
 # %% ../nbs/06_info.ipynb #3b043ca9
 def info_from_config(cfg: Mapping,                 # a complete config (the run's, or a checkpoint's)

@@ -92,7 +92,8 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write
-    from cdsam.inference import overlay, confidence, postprocess
+    from cdsam.inference import overlay, confidence
+    from cdsam.runtime import postprocess
     m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
     png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG', compress_level=1)
     atomic_write(out/'masks'/f'{name}.png', png, durable=False)                  # (thousands of files: no fsync each)

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
-from .info import ModelInfo, model_info
+from .info import ModelInfo, model_info, TTA_VIEWS
 
 # %% auto #0
-__all__ = ['letterbox', 'load_session', 'file_info', 'OnnxSegmenter']
+__all__ = ['letterbox', 'load_session', 'file_info', 'postprocess', 'OnnxSegmenter']
 
 # %% ../nbs/44_runtime.ipynb #b8d4ab17
 def letterbox(image: Image.Image, size: int, mean) -> tuple[np.ndarray, tuple[int, int]]:
@@ -52,6 +52,17 @@ def file_info(session, path) -> ModelInfo:
     if not info.text: raise ValueError(f"{path}: its model info has no text prompt (the prompt an ONNX file answers); export it again with cdsam-export")
     return info
 
+# %% ../nbs/44_runtime.ipynb #4f98e384
+def postprocess(mask: np.ndarray, largest_component: bool = False, fill_holes: bool = False) -> np.ndarray:
+    "A bool `(H, W)` mask with only its largest 8-connected component kept and / or its holes filled (SciPy)."
+    from scipy import ndimage
+    m = np.asarray(mask, bool)
+    if largest_component and m.any():
+        labels, n = ndimage.label(m, structure=np.ones((3, 3), bool))
+        if n > 1: m = labels == (np.argmax(np.bincount(labels.ravel())[1:]) + 1)
+    if fill_holes: m = ndimage.binary_fill_holes(m)
+    return m
+
 # %% ../nbs/44_runtime.ipynb #a8d5a376
 class OnnxSegmenter:
     """Masks from a `cdsam-export --format onnx` file with onnxruntime: `predict(image)` → probabilities at the image's
@@ -71,9 +82,12 @@ class OnnxSegmenter:
         logits, iou = self.session.run(None, {'image': np.ascontiguousarray(images, np.float32)})
         return logits, iou
 
-    def predict(self, image) -> tuple[np.ndarray, float]:
-        """Probabilities `(H, W)` of the prompt's mask (the mask with the highest predicted IoU) and that IoU; `image` a PIL
-        image, an image file's path, or an `(H, W, 3)` / `(H, W)` uint8 array."""
+    def predict(self, image, tta: bool | str | None = None) -> tuple[np.ndarray, float]:
+        """Probabilities `(H, W)` of the prompt's mask (per view, the mask with the highest predicted IoU) and that IoU;
+        `image` a PIL image, an image file's path, or an `(H, W, 3)` / `(H, W)` uint8 array. `tta` (default: the run's,
+        `info.tta`) averages the views of `TTA_VIEWS` as `cdsam-predict` does."""
+        tta = self.info.tta if tta is None else tta
+        if tta not in TTA_VIEWS: raise ValueError(f"tta must be false, true / 'flips' or 'd8', got {tta!r}")
         mean, std = (np.asarray(v, np.float32) for v in self.info.stats)
         if isinstance(image, (str, Path)): image = Image.open(image)
         elif isinstance(image, np.ndarray): image = Image.fromarray(image)
@@ -81,7 +95,22 @@ class OnnxSegmenter:
         image = ImageOps.exif_transpose(image)                                   # the size a viewer shows
         if min(image.size) < 1: raise ValueError(f"cannot predict on an empty image ({image.size[0]}x{image.size[1]} pixels)")
         x, (h, w) = letterbox(image, self.size, mean)
-        logits, iou = self.run(((x - mean) / std).transpose(2, 0, 1)[None])
-        k = int(iou[0].argmax())
-        p = 1 / (1 + np.exp(-logits[0, k, :h, :w].astype(np.float64)))
-        return np.asarray(Image.fromarray(p.astype(np.float32)).resize(image.size, Image.BILINEAR)), float(iou[0, k])
+        x = ((x - mean) / std).transpose(2, 0, 1)[None]                          # (1, 3, S, S)
+        probs, ious = [], []
+        for transpose, flips in TTA_VIEWS[tta]:                                  # as cdsam.inference does, in NumPy
+            xi = x.transpose(0, 1, 3, 2) if transpose else x
+            logits, iou = self.run(np.flip(xi, flips) if flips else xi)
+            k = int(iou[0].argmax())
+            p = 1 / (1 + np.exp(-logits[0, k].astype(np.float32)))              # (S, S)
+            p = np.flip(p, [d - 2 for d in flips]) if flips else p
+            probs.append(p.T if transpose else p)
+            ious.append(float(iou[0].max()))
+        p = np.mean(probs, 0, dtype=np.float32)[:h, :w]
+        return np.asarray(Image.fromarray(p).resize(image.size, Image.BILINEAR)), float(np.mean(ious))
+
+    def mask(self, image) -> np.ndarray:
+        """The bool `(H, W)` mask of `image` as the run measured it: its TTA, `info.threshold` and post-processing
+        (`info.largest_component`, `info.fill_holes`)."""
+        p, _ = self.predict(image)
+        return postprocess(p > self.info.threshold, self.info.largest_component, self.info.fill_holes)
+

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 from conftest import run, run_in_process
 from cdsam.model import CDSAM, HUB_FORMAT
-from cdsam.inference import predict_probs, postprocess
+from cdsam.inference import predict_probs
+from cdsam.runtime import postprocess
 
 
 @pytest.fixture
