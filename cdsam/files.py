@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/files.html.md"""
 
 # %% ../nbs/01_files.ipynb #e9b44b52
 from __future__ import annotations
-import errno, os, tempfile
+import errno, json, os, tempfile
 from pathlib import Path
 from typing import Callable, Mapping, Iterable, Sequence
 import csv
@@ -14,8 +14,9 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['WriteError', 'atomic_write', 'check_csv_output', 'write_csv', 'CsvLog', 'check_output_folders', 'save_state',
-           'load_state', 'StateDictMismatch', 'check_state_keys', 'check_finite_weights', 'load_state_dict_checked']
+__all__ = ['SETTINGS_FILE', 'WriteError', 'atomic_write', 'check_csv_output', 'write_csv', 'CsvLog', 'file_identity',
+           'record_settings', 'check_output_folders', 'save_state', 'load_state', 'StateDictMismatch',
+           'check_state_keys', 'check_finite_weights', 'load_state_dict_checked']
 
 # %% ../nbs/01_files.ipynb #7db1344b
 class WriteError(OSError):
@@ -122,6 +123,33 @@ class CsvLog:
     def close(self): self.file.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
+
+# %% ../nbs/01_files.ipynb #b2299baf
+SETTINGS_FILE = 'cdsam_settings.json'      # beside a command's outputs: the settings that made them
+
+def file_identity(path) -> dict | None:
+    "What identifies a weights file in a settings record: its resolved path, size and modification time (None: no file)."
+    if path is None: return None
+    p = Path(path).resolve()
+    st = p.stat()
+    return dict(path=str(p), bytes=st.st_size, modified_ns=st.st_mtime_ns)
+
+def record_settings(folder, settings: Mapping, continuing: bool) -> Path:
+    """Write `settings` (what makes a command's outputs: weights, prompts, thresholds, TTA, ...) as `folder/SETTINGS_FILE`.
+    When `continuing` outputs already there, first refuse, in one line naming each setting that changed, outputs made
+    with other settings (or with none recorded): a resumed folder never mixes outputs of two settings."""
+    folder, new = Path(folder), json.loads(json.dumps(dict(settings)))   # as stored: tuples become lists
+    f = folder/SETTINGS_FILE
+    if continuing:
+        if not f.is_file(): raise ValueError(f"{folder} holds outputs but no {SETTINGS_FILE} saying which settings made them: write into a new folder")
+        try: old = json.loads(f.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: write into a new folder") from None
+        changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        if changed:
+            said = '; '.join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in changed[:4])
+            raise ValueError(f"{folder} holds outputs made with other settings ({said}): continue with the same settings, or write into a new folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    return atomic_write(f, lambda t: Path(t).write_text(json.dumps(new, indent=1)))
 
 # %% ../nbs/01_files.ipynb #ebcac74b
 def check_output_folders(folders, inputs, option: str):

@@ -163,6 +163,11 @@ def _predict_setup(a):
     if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
     out, v = _predict_outputs(a, imgs, names)
     kept = _resumed_rows(a, out)
+    from cdsam.files import record_settings, file_identity
+    settings = dict(checkpoint=file_identity(a.checkpoint), runtime=a.runtime, text=text, points=a.points, box=a.box,
+                    tile=a.tile, overlap=a.overlap, tta=a.tta, threshold=a.threshold, opacity=a.opacity,
+                    largest_component=a.largest_component, fill_holes=a.fill_holes, recursive=a.recursive)
+    record_settings(out, settings, continuing=a.resume)             # --resume never mixes masks of two settings
     one_by_one = bool(a.tile) or pts is not None or box is not None or not text
     batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
     return SimpleNamespace(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,

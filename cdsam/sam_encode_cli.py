@@ -40,6 +40,7 @@ def _sam_encode(a) -> int:
     from cdsam.records import open_image
     from cdsam.sam import sam_image_encoder, sam_preprocess
     if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
+    if a.checkpoint is not None and not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"--checkpoint not found: {a.checkpoint}")
     if a.input_dir and not Path(a.input_dir).is_dir(): raise FileNotFoundError(f"input folder not found: {a.input_dir}")
     imgs = list_images(a.input_dir or a.list_file, recursive=True)             # a folder: its subfolders too
     rel = [p.relative_to(a.input_dir) for p in imgs] if a.input_dir else [Path(p.name) for p in imgs]
@@ -47,6 +48,9 @@ def _sam_encode(a) -> int:
     # x.jpg, x.png in one folder: x_jpg, x_png
     dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]
     todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
+    from cdsam.files import record_settings, file_identity, SETTINGS_FILE   # embeddings of one encoder per folder
+    settings = dict(sam_type=a.sam_type, checkpoint=file_identity(a.checkpoint), format=a.format)
+    record_settings(out, settings, continuing=len(todo) < len(imgs) or (out/SETTINGS_FILE).is_file())
     print(f"{len(imgs)} images, {len(imgs) - len(todo)} already encoded, {len(todo)} to do")
     if not todo: return 0
     dev = check_device(a.device)

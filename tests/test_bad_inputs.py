@@ -148,7 +148,7 @@ def test_predict_same_stem_and_unreadable_images(files, tmp_path):
     one_line(run_in_process('cdsam-predict', '--checkpoint', files['ckpt'], '--input', src, '--output_dir', tmp_path/'s', '--strict'),
              'unreadable image', 'y.jpg')
     r = run_in_process('cdsam-sam-encode', '--sam_type', 'tiny', '--input_dir', src, '--output_dir', tmp_path/'e')
-    assert r.returncode == 1 and 'y.jpg' in r.stderr and len(list((tmp_path/'e').iterdir())) == 3
+    assert r.returncode == 1 and 'y.jpg' in r.stderr and len(list((tmp_path/'e').glob('*.pt'))) == 3
 
 def test_dual_circle_non_image_is_one_line(files, trained, tmp_path):
     from cdsam.synthetic import make_dual_circle_set

@@ -115,10 +115,15 @@ def test_sam_encode_resumable(data, tmp_path):
     args = ['--sam_type', 'tiny', '--checkpoint', tmp_path/'sam_tiny.pth', '--input_dir', data['voc']/'JPEGImages', '--output_dir', tmp_path/'e', '--batch_size', '3']
     r = run('cdsam-sam-encode', *args)
     assert r.returncode == 0, r.stderr
-    e = torch.load(next((tmp_path/'e').iterdir()), weights_only=True)
+    e = torch.load(next((tmp_path/'e').glob('*.pt')), weights_only=True)
     assert e.shape == (256, 4, 4)
     r = run('cdsam-sam-encode', *args)
     assert '16 already encoded, 0 to do' in r.stdout
+    # issue #34: a rerun with another encoder (or a checkpoint that is not there) never passes the old embeddings off as its own
+    r = run('cdsam-sam-encode', *[x if x != 'tiny' else 'vit_b' for x in args])
+    assert r.returncode == 2 and "sam_type: 'tiny' then, 'vit_b' now" in r.stderr, r.stderr
+    r = run('cdsam-sam-encode', *[x if x != tmp_path/'sam_tiny.pth' else tmp_path/'missing.pth' for x in args])
+    assert r.returncode == 2 and '--checkpoint not found' in r.stderr, r.stderr
 
 def test_export_merged(trained, tmp_path):
     r = run('cdsam-export', '--checkpoint', trained['ckpt'], '--output', tmp_path/'m.safetensors')
