@@ -21,7 +21,7 @@ from fastai.torch_core import default_device
 from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
 from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
 from .plan import DataPlan, data_plan
-from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, pair_masks, count_masks, unpaired_message,
+from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
                            select_ids)   # (re-exported: defined in cdsam.records)
 from fastcore.basics import patch
@@ -54,6 +54,8 @@ def _read_ids(root: Path, split) -> list[str] | None:
     if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under {root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
     ids = [l.strip() for l in lst.read_text().splitlines() if l.strip()]      # whole lines: ids may hold spaces
     if not ids: raise ValueError(f"split list file {lst} is empty")
+    bad = next((i for i in ids if '/' in i or '\\' in i or i in ('.', '..')), None)
+    if bad is not None: raise ValueError(f"split list file {lst}: id {bad!r} is a path; ids name images inside the dataset's image folder (no '/', '..')")
     return ids
 
 # %% ../nbs/21_data.ipynb #7b80c35d
@@ -118,11 +120,15 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
     if not idir.is_dir(): raise FileNotFoundError(f"image folder not found: {idir}")
     imgs = sorted(p for p in idir.iterdir() if p.suffix.lower() in IMAGE_EXTS)
     if not imgs: raise ValueError(f"image folder {idir} has no images ({', '.join(IMAGE_EXTS)})")
-    masks = {}
+    masks, suffixes = {}, MASK_SUFFIXES
     if mask_dir is not None:
         if not Path(mask_dir).is_dir(): raise FileNotFoundError(f"mask folder not found: {mask_dir}")
         masks = {p.stem: p for p in Path(mask_dir).iterdir() if p.suffix.lower() in IMAGE_EXTS}
-    paired = {p: next((masks[p.stem + s] for s in MASK_SUFFIXES if p.stem + s in masks), None) for p in imgs}
+        if Path(mask_dir).resolve() == idir.resolve():                 # masks beside their images: x.jpg, x_mask.png
+            suffixes = tuple(s for s in MASK_SUFFIXES if s)
+            stems = {p.stem for p in imgs}
+            imgs = [p for p in imgs if not any(s and p.stem.endswith(s) and p.stem[:-len(s)] in stems for s in suffixes)]
+    paired = {p: next((masks[p.stem + s] for s in suffixes if p.stem + s in masks), None) for p in imgs}
     unpaired = [p for p, m in paired.items() if m is None]
     if masks and unpaired:
         msg = unpaired_message(f"folder {idir}", len(unpaired), len(imgs), f"{len(masks)} masks in {mask_dir}", unpaired[0],
@@ -144,12 +150,21 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     if not ann.is_file(): raise FileNotFoundError(f"COCO annotations not found: {ann}")
     try: coco = json.loads(ann.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"COCO annotations {ann} are not valid JSON: {e}") from None
-    for k in ('images', 'annotations', 'categories'):
-        if k not in coco: raise ValueError(f"COCO annotations {ann} have no '{k}' list")
+    if not isinstance(coco, dict): raise ValueError(f"COCO annotations {ann} must be a JSON object with images, annotations and categories")
+    need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'), categories=('id', 'name'))
+    for k, keys in need.items():
+        if not isinstance(coco.get(k), list): raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {type(coco.get(k)).__name__ if k in coco else 'nothing'}")
+        bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
+        if bad is not None: raise ValueError(f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
     cats = {c['id']: c['name'] for c in coco['categories']}
     imgs = {i['id']: i for i in coco['images']}
+    base = (root/image_dir).resolve()
+    for i in coco['images']:
+        if not (root/image_dir/i['file_name']).resolve().is_relative_to(base): raise ValueError(f"COCO annotations {ann}: image {i['id']} file_name {i['file_name']!r} points outside {root/image_dir}")
     groups: dict = {}
-    for a in coco['annotations']:
+    for n, a in enumerate(coco['annotations']):
+        a.setdefault('id', n)
+        if a['category_id'] not in cats: raise ValueError(f"COCO annotations {ann}: annotation {a['id']} has category_id {a['category_id']!r}, which is not in 'categories' (ids {sorted(cats)[:10]})")
         if a['image_id'] not in imgs:
             skip_or_raise(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad)
             continue
@@ -161,6 +176,10 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
         p = root/image_dir/im['file_name']
         if not p.is_file():
             skip_or_raise(f"image {p} (COCO image_id {iid}) not found", skip_bad)
+            continue
+        W, H = image_size(p)
+        if (W, H) != (im['width'], im['height']):
+            skip_or_raise(f"{ann}: image {p} is {W}x{H} but its COCO entry says {im['width']}x{im['height']} (width x height): fix the annotations", skip_bad)
             continue
         recs.append(Record(p, cats[cid], 'coco', None, (segs, im['height'], im['width']), id=f'{iid}:{k}'))
     return check_records(recs, skip_bad, f"COCO set {ann}")
@@ -393,7 +412,7 @@ def dermoscopy_splits(c: DataPlan | Mapping, fmt: str) -> tuple[dict[str, list[R
         pool, group, strata = own['train'], (lambda r: r.id), (lambda r: '')
     elif fmt == 'ham10000':
         pool, meta = ham10000_records(root, dx_prompts=c.dx_prompts, **kw)
-        own, group, strata = {}, (lambda r: meta[r.id]['lesion_id']), (lambda r: meta[r.id]['dx'])
+        own, group, strata = {}, (lambda r: meta[r.id]['lesion_id'] or f'image {r.id}'), (lambda r: meta[r.id]['dx'])   # no lesion_id: its own lesion
     else:
         pool, dx = ph2_records(root, dx_prompts=c.dx_prompts, **kw)
         own, group, strata = {}, (lambda r: r.id), (lambda r: dx.get(r.id, ''))
@@ -433,8 +452,11 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
     if fmt == 'voc':
         kw = dict(image_dir=c.image_dir, mask_dir=c.mask_dir, classes=c.classes, text=c.text, skip_bad=c.skip_bad)
-        named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all')]
-        if named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
+        named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all', 'holdout')]
+        if c.valid_split == 'holdout':                 # a seeded valid_frac of the training split, in every format
+            train, valid = split_records(voc_records(c.root, c.train_split, **kw), c.valid_frac, c.seed)
+            log(f"data: holdout: {len(valid)} of the {len(train) + len(valid)} training images held out (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/holdout.txt")
+        elif named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
             train, valid = split_records(voc_records(c.root, None, **kw), c.valid_frac, c.seed)
             log(f"data: no split lists in {Path(c.root)/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
         else:
@@ -448,10 +470,16 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     elif fmt == 'coco':
         root, kw = Path(c.root), dict(annotations=c.annotations, image_dir=c.image_dir or 'images',
                                          mode=coco_mode(c.coco_mode, prompt_mode), skip_bad=c.skip_bad)
-        if (root/'train'/c.annotations).is_file():
+        if (root/'train'/c.annotations).is_file() and c.valid_split == 'holdout':
+            train, valid = split_records(coco_records(root/'train', **kw), c.valid_frac, c.seed)
+        elif (root/'train'/c.annotations).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c.valid_frac, c.seed)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
+    both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
+    if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")
+    if c.valid_split and not valid: raise ValueError(f"the validation split {c.valid_split!r} of {c.root} is empty ({len(train)} training images): add images, or set data.valid_split: null to train without validation")
+    if not train: raise ValueError(f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
     if made is not None:                         # every split the run reads, saved with it: cdsam-eval scores exactly these
         for name, recs in ((c.train_split, train), (c.valid_split, valid)):
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)

@@ -7,7 +7,7 @@ Docs: https://cdsam.github.io/cdsam/records.html.md"""
 # %% ../nbs/18_records.ipynb #43cdc78e
 from __future__ import annotations
 import csv, random, re, warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -282,6 +282,9 @@ def ham10000_records(root: str | Path, text: str = 'skin lesion', dx_prompts: di
     rows = read_table(metas[0])
     if rows and not {'lesion_id', 'image_id', 'dx'} <= set(rows[0]):
         raise ValueError(f"{metas[0]} must have columns lesion_id, image_id, dx; found {', '.join(rows[0])}")
+    seen = Counter(r['image_id'] for r in rows)
+    dup = next((i for i, n in seen.items() if n > 1), None)
+    if dup is not None: raise ValueError(f"{metas[0]}: image_id {dup} is on {seen[dup]} rows ({sum(n > 1 for n in seen.values())} ids repeated); expected one row per image_id")
     meta = {r['image_id']: r for r in rows}
     imgs = [p for d in img_dirs for p in list_images(d)]
     recs = pair_masks(imgs, lambda p: seg/f'{p.stem}_segmentation.png', f"HAM10000 images in {root}", text,
@@ -295,16 +298,21 @@ def ham10000_records(root: str | Path, text: str = 'skin lesion', dx_prompts: di
 PH2_DIAGNOSES = {'0': 'common nevus', '1': 'atypical nevus', '2': 'melanoma'}
 
 def ph2_diagnoses(path: Path) -> dict[str, str]:
-    """Image id → diagnosis name from PH2's `PH2_dataset.txt`: its `||`-separated table, read by the column headed
-    'Clinical Diagnosis' (0 common nevus, 1 atypical nevus, 2 melanoma)."""
+    """Image id → diagnosis name from PH2's `PH2_dataset.txt` (its `||`-separated table) or a copy of it separated by
+    tabs, semicolons or commas (`PH2_dataset.csv`), read by the column headed 'Clinical Diagnosis' (0 common nevus,
+    1 atypical nevus, 2 melanoma). A table it cannot read is one line naming the file."""
     out, col = {}, None
-    for line in path.read_text(errors='replace').splitlines():
-        cells = [c.strip() for c in line.split('||')]
+    lines = path.read_text(errors='replace').splitlines()
+    sep = next((s for s in ('||', '\t', ';', ',') if any(s in l for l in lines[:3])), '||')
+    for line in lines:
+        cells = [c.strip().strip('"') for c in line.split(sep)]
         if col is None:
             col = next((i for i, c in enumerate(cells) if c.lower() == 'clinical diagnosis'), None)
             continue
         ids = [c for c in cells if re.fullmatch(r'IMD\d+', c)]
         if ids and col < len(cells) and cells[col] in PH2_DIAGNOSES: out[ids[0]] = PH2_DIAGNOSES[cells[col]]
+    if col is None: raise ValueError(f"{path}: no 'Clinical Diagnosis' column (expected PH2's table, its cells separated by ||, tabs, ';' or ',')")
+    if not out: raise ValueError(f"{path}: no image's diagnosis could be read (expected IMD<k> ids and 0 / 1 / 2 in the 'Clinical Diagnosis' column)")
     return out
 
 def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | None = None,
@@ -320,7 +328,8 @@ def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | 
     lesion = lambda p: p.parent.parent/f'{p.stem}_lesion'/f'{p.stem}_lesion.bmp'
     n_masks = sum(1 for c in cases if (c/f'{c.name}_lesion'/f'{c.name}_lesion.bmp').is_file())
     recs = pair_masks(imgs, lesion, f"PH2 images in {base}", text, f"{n_masks} lesion masks in its IMD<k>_lesion/ folders", skip_bad)
-    table = next((p for p in [root/'PH2_dataset.txt', base.parent/'PH2_dataset.txt'] if p.is_file()), None)
+    table = next((p for p in [root/'PH2_dataset.txt', base.parent/'PH2_dataset.txt', root/'PH2_dataset.csv',
+                              base.parent/'PH2_dataset.csv'] if p.is_file()), None)
     dx = ph2_diagnoses(table) if table else {}
     for r in recs: r.prompt = dx_prompt(dx.get(r.id, ''), text, dx_prompts)
     return check_records(recs, skip_bad, f"PH2 download {root}"), dx
