@@ -61,6 +61,8 @@ class DinoBackbone(nn.Module):
         except RuntimeError as e:
             if 'Unknown model' in str(e): raise ValueError(f"unknown timm model '{name}'; DINO-family names: {timm.list_models('*dino*')[:12]} ...") from e
             raise
+        except TypeError as e:                       # a timm model that is no ViT takes no img_size / dynamic_img_size
+            raise ValueError(f"timm model '{name}' is not a ViT cdsam can read ({e}); model.dino.name takes DINO-family ViTs: {timm.list_models('*dino*')[:6]} ...") from None
         if not hasattr(self.vit, 'blocks') or not hasattr(self.vit, 'forward_intermediates'):
             raise ValueError(f"timm model '{name}' ({type(self.vit).__name__}) is not a plain ViT with `.blocks`")
         self.name, self.timm_kwargs = name, dict(timm_kwargs)           # (the feature cache's key names both)

@@ -34,6 +34,8 @@ def load_model(a) -> tuple:
     file run by onnxruntime (`OrtModel`; config None). A Hub folder (`cdsam-export --format hub`) stands for its
     `model.safetensors` (its `model.onnx` with `--runtime onnx`). `info` is the model's `ModelInfo`; options left unset
     (`--threshold`, `--tta`, `--largest_component`, `--fill_holes`) take its values, the run's own."""
+    if getattr(a, 'overrides', None) and not getattr(a, 'config', None):
+        raise ValueError(f"config overrides ({a.overrides[0]} ...) need --config: the checkpoint's own settings are not overridden; give --config with them")
     if Path(a.checkpoint).is_dir():
         from cdsam.model import hub_weights
         weights = hub_weights(a.checkpoint)                                 # one line when it is not cdsam's

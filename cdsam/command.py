@@ -18,7 +18,7 @@ def user_errors() -> tuple:
     """The exceptions a command reports in one line: bad config (`ConfigError`), files, values and keys (a state-dict
     mismatch is a `KeyError`), `cdsam.files.WriteError` and `cdsam.callbacks.NonFiniteLoss` (looked up only where those
     modules were imported: otherwise such an error cannot have happened)."""
-    errs = [ConfigError, FileNotFoundError, NotADirectoryError, ValueError, KeyError]
+    errs = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError]
     for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.callbacks', 'NonFiniteLoss')):
         if mod in sys.modules: errs.append(getattr(sys.modules[mod], name))
     return tuple(errs)

@@ -13,10 +13,10 @@ import yaml
 from .defaults import STAGE_PLAN, MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, LEARN_DEFAULTS
 
 # %% auto #0
-__all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'RANGES',
-           'MAX_SIZE', 'ConfigError', 'check_keys', 'merge_config', 'check_size', 'read_yaml', 'parse_override',
-           'apply_overrides', 'default_config', 'stage_entries', 'load_config', 'section', 'plain', 'dump_config',
-           'validate_config']
+__all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'PACKAGED_NAMES',
+           'MONITORS', 'RANGES', 'MAX_SIZE', 'NOT_NULL', 'POSITIVE_SIZES', 'ConfigError', 'check_keys', 'merge_config',
+           'check_size', 'read_yaml', 'parse_override', 'apply_overrides', 'default_config', 'stage_entries',
+           'load_config', 'section', 'plain', 'dump_config', 'validate_config']
 
 # %% ../nbs/02_config.ipynb #04b09b51
 FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
@@ -227,10 +227,13 @@ def dump_config(cfg: Mapping) -> str:
 NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int, 'optim.amp': bool, 'optim.moms': list,
                   'lora.dino.r': int, 'lora.dino.alpha': float, 'lora.sam.r': int, 'lora.sam.alpha': float,
                   'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
-                  'data.dx_prompts': dict}
+                  'data.dx_prompts': dict, 'data.classes': list, 'model.dino.checkpoint': str, 'model.sam.checkpoint': str,
+                  'model.clip.checkpoint': str, 'lora.clip.r': int, 'lora.clip.alpha': float, 'run.name': str}
 ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
           'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
           'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.info.TTA_VIEWS)
+PACKAGED_NAMES = ('litemedsam', 'dinov2_vits14')      # `packaged:<name>` weights (cdsam.weights.PACKAGED_WEIGHTS)
+MONITORS = ('dice', 'iou', 'valid_loss', 'train_loss')   # what checkpoint.monitor may follow (fastai Recorder names)
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
           'optim.epochs': (lambda v: 1 <= v <= 100_000, 'in [1, 100000]'),
@@ -242,7 +245,35 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.absent_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'),
-          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
+          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1'),
+          # issue #34: every number a user can set is bounded where it is read, naming its key
+          'optim.betas': (lambda v: len(v) == 2 and all(_num(b) and 0 <= b < 1 for b in v), 'two numbers in [0, 1), e.g. [0.9, 0.999]'),
+          'optim.moms': (lambda v: len(v) == 3 and all(_num(b) and 0 <= b < 1 for b in v), 'three numbers in [0, 1), e.g. [0.95, 0.85, 0.95]'),
+          'data.n_pos_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'data.n_neg_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'),
+          'data.box_jitter': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
+          'data.zoom': (lambda v: len(v) == 2 and all(_num(z) for z in v) and 0 < v[0] <= v[1] <= 8, '[low, high] with 0 < low <= high <= 8'),
+          'data.text': (lambda v: bool(v.strip()), 'a non-empty prompt'), 'data.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
+          'data.classes': (lambda v: len(v) >= 2 and all(isinstance(x, str) and x.strip() for x in v), 'a list of names, background first (at least two)'),
+          'model.dino.img_size': (lambda v: 16 <= v <= 8192, 'in [16, 8192] pixels'),
+          'model.dino.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES, f"a file or packaged:<name> with a name in {PACKAGED_NAMES}"),
+          'model.sam.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES, f"a file or packaged:<name> with a name in {PACKAGED_NAMES}"),
+          'model.proj.text_tokens': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'model.proj.text_hidden': (lambda v: 1 <= v <= 8192, 'in [1, 8192]'),
+          'lora.r': (lambda v: 1 <= v <= 1024, 'in [1, 1024]'), 'lora.alpha': (lambda v: v > 0, '> 0 (0 switches every adapter off)'),
+          'lora.dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'lora.rank_dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'),
+          **{f'lora.{p}.r': (lambda v: 1 <= v <= 1024, 'in [1, 1024]') for p in ('dino', 'sam', 'clip')},
+          **{f'lora.{p}.alpha': (lambda v: v > 0, '> 0') for p in ('dino', 'sam', 'clip')},
+          'lora.dino.last_k_blocks': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'), 'lora.clip.last_k_blocks': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'),
+          **{f'loss.{k}': (lambda v: v >= 0, '>= 0 (a weight)') for k in ('dice', 'bce', 'focal', 'iou', 'align', 'distill', 'focal_gamma')},
+          'loss.focal_alpha': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'loss.align_temperature': (lambda v: v > 0, '> 0'),
+          'loss.ema_momentum': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'loss.distill_mask_ratio': (lambda v: 0 <= v < 1, 'in [0, 1)'),
+          'loss.distill_teacher': (lambda v: v in ('auto', 'lora_off', 'copy', 'ema'), "auto, lora_off, copy or ema"),
+          'checkpoint.monitor': (lambda v: v in MONITORS, f"one of {MONITORS}"),
+          'cache.dtype': (lambda v: v in ('fp16', 'bf16', 'fp32'), 'fp16, bf16 or fp32'), 'cache.views': (lambda v: 1 <= v <= 64, 'in [1, 64]'),
+          'cache.features': (lambda v: v in (None, 'memory', 'disk'), 'null, memory or disk'),
+          'run.name': (lambda v: 0 < len(v) <= 100, 'a name of 1 to 100 characters'), 'run.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
+          'run.output_dir': (lambda v: bool(v.strip()), 'a folder')}
+
+def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
                                       list='a list', dict='a mapping', NoneType='null').get(t.__name__, t.__name__)
@@ -250,6 +281,8 @@ def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float
 def _checked(name: str, v, want: type):
     "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."
     if v is None: return v
+    if want in (int, float) and isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**63:
+        raise ConfigError(f"config key '{name}' must be {_type_name(want)} of a usable size, got a number of {len(str(abs(v)))} digits")
     ok = (isinstance(v, bool) if want is bool else
           isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer())
               if want in (int, float) else
@@ -261,6 +294,9 @@ def _checked(name: str, v, want: type):
 
 # %% ../nbs/02_config.ipynb #63d1acb0
 MAX_SIZE = 65_536      # the largest whole number a free-form model section may hold (CLIP's vocabulary is 49,408)
+NOT_NULL = ('data.text', 'run.name', 'run.output_dir')       # an empty `key=` on the command line is null: refused here
+POSITIVE_SIZES = ('depth', 'embed_dim', 'num_heads', 'layers', 'width', 'heads', 'patch_size', 'image_size', 'context_length',
+                  'mlp_dim', 'head_width', 'vocab_size', 'iou_head_hidden_dim')     # a model with 0 of these cannot be built
 
 def _check_sizes(v, name: str):
     "Whole numbers in a free-form model section (widths, layer counts), bounded before any model is built from them."
@@ -268,8 +304,10 @@ def _check_sizes(v, name: str):
         for k, x in v.items(): _check_sizes(x, f'{name}.{k}')
     elif isinstance(v, (list, tuple)):
         for i, x in enumerate(v): _check_sizes(x, f'{name}.{i}')
-    elif isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= MAX_SIZE:
+    elif isinstance(v, (int, float)) and not isinstance(v, bool) and not (math.isfinite(v) and 0 <= v <= MAX_SIZE):
         raise ConfigError(f"config key '{name}' is {v}: numbers in a model section must be in [0, {MAX_SIZE}] (no model cdsam builds is larger: a damaged file or a typo)")
+    elif name.rsplit('.', 1)[-1] in POSITIVE_SIZES and isinstance(v, (int, float)) and not isinstance(v, bool) and v < 1:
+        raise ConfigError(f"config key '{name}' is {v}: a model's {name.rsplit('.', 1)[-1]} must be at least 1")
 
 def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
     """Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming
@@ -287,6 +325,10 @@ def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = ''
         else:
             want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
             if want is not None: cfg[k] = v = _checked(name, v, want)
+        if v is None and name in NOT_NULL: raise ConfigError(f"config key '{name}' must be set, got null (an empty value)")
         if v is not None and name in RANGES and not RANGES[name][0](v):
             raise ConfigError(f"config key '{name}' must be {RANGES[name][1]}, got {v!r}")
+    d = cfg.get('data') if not prefix else None                        # rules across keys
+    if isinstance(d, Mapping) and d.get('valid_frac', 0) + d.get('test_frac', 0) >= 1:
+        raise ConfigError(f"config keys 'data.valid_frac' ({d['valid_frac']}) + 'data.test_frac' ({d['test_frac']}) must be < 1: nothing would be left to train on")
     return cfg

@@ -296,7 +296,12 @@ def load_peft(module: nn.Module, folder: str | Path) -> list[str]:
     cfg_path, weights = folder/'adapter_config.json', folder/'adapter_model.safetensors'
     for p in (cfg_path, weights):
         if not p.is_file(): raise FileNotFoundError(f"peft adapter folder {folder} has no {p.name}")
-    cfg = json.loads(cfg_path.read_text())
+    try: cfg = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_path} is not valid JSON: expected peft's adapter_config.json") from None
+    if not isinstance(cfg, dict): raise ValueError(f"{cfg_path} must hold one JSON object (peft's LoraConfig), got a {type(cfg).__name__}")
+    for k in ('r', 'lora_alpha'):
+        v = cfg.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 65536: raise ValueError(f"{cfg_path}: {k} must be a number in (0, 65536], got {v!r}")
     if cfg.get('peft_type') != 'LORA': raise ValueError(f"{cfg_path}: peft_type must be 'LORA', got {cfg.get('peft_type')!r}")
     for k in ('use_dora', 'use_rslora'):
         if cfg.get(k): raise ValueError(f"{cfg_path}: {k}=true adapters are not plain LoRA; cdsam reads plain LoRA only")

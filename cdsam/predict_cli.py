@@ -130,7 +130,10 @@ def _resumed_rows(a, out: Path) -> dict[str, dict]:
     if not a.resume: return {}
     f = out/'scores.csv'
     if not f.is_file(): raise FileNotFoundError(f"--resume: no scores.csv in {out} to continue from; run without --resume")
-    with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
+    try:
+        with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as e: raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote ({type(e).__name__}); run without --resume into a new --output_dir") from None
+    if rows and not {'image', 'mask', 'error'} <= set(rows[0]): raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote (no image / mask / error columns)")
     return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
 
 def _prefetch(pool, fn, items: list, ahead: int):

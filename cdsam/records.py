@@ -258,7 +258,8 @@ DX_PROMPTS = {'akiec': 'actinic keratosis', 'bcc': 'basal cell carcinoma', 'bkl'
 
 def read_table(path: Path) -> list[dict]:
     "Rows of a CSV or tab-separated metadata file (delimiter sniffed) as dicts."
-    text = path.read_text(encoding='utf-8-sig')
+    try: text = path.read_text(encoding='utf-8-sig')
+    except UnicodeDecodeError as e: raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save the table as UTF-8 CSV") from None
     try: dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ',', delimiters=',\t;')
     except csv.Error: dialect = csv.excel
     return [{k.strip(): (v or '').strip().strip('"') for k, v in row.items() if k} for row in csv.DictReader(text.splitlines(), dialect=dialect)]

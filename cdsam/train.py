@@ -44,25 +44,46 @@ def train_parser() -> argparse.ArgumentParser:
     return ap
 
 # %% ../nbs/41_train.ipynb #089282f3
+def _started(pid: int) -> str | None:
+    "When process `pid` started (field 22 of Linux's `/proc/<pid>/stat`), or None: not running, or no `/proc`."
+    try: return Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[19]
+    except (OSError, IndexError): return None
+
+def _holder_alive(lock: Path) -> int:
+    """The pid of the live process holding `lock`, else 0: a lock whose process is gone, whose pid now belongs to a
+    process started at another time (the pid was reused), or that holds no pid is stale."""
+    try: held = lock.read_text().split()
+    except OSError: return 0
+    pid = int(held[0]) if held and held[0].isdigit() else 0
+    if pid <= 0: return 0
+    if not Path('/proc').is_dir(): return pid                        # no way to tell: assume it runs
+    start = _started(pid)
+    if start is None or (len(held) > 1 and held[1] != start): return 0
+    return pid
+
 @contextlib.contextmanager
 def run_lock(run: Path):
-    "Hold `run/.lock` while training into `run` (rank 0 only); another live process holding it is refused in one line."
+    """Hold `run/.lock` while training into `run` (rank 0 only); another live process holding it is refused in one line.
+    The lock appears whole (its pid and start time written first, then hard-linked into place), so no other process
+    ever reads a half-written lock and takes it for a stale one."""
     from fastai.torch_core import rank_distrib
     if rank_distrib() != 0:
         yield
         return
     run.mkdir(parents=True, exist_ok=True)
-    lock = run/'.lock'
-    try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        try: pid = int(lock.read_text().strip() or 0)
-        except (OSError, ValueError): pid = 0
-        alive = pid > 0 and Path(f'/proc/{pid}').exists() if Path('/proc').is_dir() else pid > 0
-        if alive and pid != os.getpid(): raise ValueError(f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock}): wait for it, or give another run.name") from None
-        lock.unlink(missing_ok=True)                    # a stale lock: its process is gone
-        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
+    lock, mine = run/'.lock', run/f'.lock.{os.getpid()}'
+    mine.write_text(f"{os.getpid()} {_started(os.getpid()) or ''}".strip())
+    try:
+        for _ in range(3):
+            try:
+                os.link(mine, lock)                                     # atomic, and fails when the lock exists
+                break
+            except FileExistsError:
+                pid = _holder_alive(lock)
+                if pid and pid != os.getpid(): raise ValueError(f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock}): wait for it, or give another run.name; if no cdsam-train runs, delete {lock}") from None
+                lock.unlink(missing_ok=True)                          # a stale lock: its process is gone
+        else: raise ValueError(f"could not take the lock {lock} (other processes keep taking it): give another run.name")
+    finally: mine.unlink(missing_ok=True)
     try: yield
     finally: lock.unlink(missing_ok=True)
 

