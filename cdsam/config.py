@@ -232,7 +232,7 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
 ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
           'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
           'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.info.TTA_VIEWS)
-PACKAGED_NAMES = ('litemedsam', 'dinov2_vits14')      # `packaged:<name>` weights (cdsam.weights.PACKAGED_WEIGHTS)
+PACKAGED_NAMES = ('litemedsam', 'dinov2_vits14', 'minilm')      # `packaged:<name>` weights (cdsam.weights.PACKAGED_WEIGHTS)
 MONITORS = ('dice', 'iou', 'valid_loss', 'train_loss')   # what checkpoint.monitor may follow (fastai Recorder names)
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
@@ -257,6 +257,8 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'model.dino.img_size': (lambda v: 16 <= v <= 8192, 'in [16, 8192] pixels'),
           'model.dino.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES, f"a file or packaged:<name> with a name in {PACKAGED_NAMES}"),
           'model.sam.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES, f"a file or packaged:<name> with a name in {PACKAGED_NAMES}"),
+          'model.clip.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES, f"a file or packaged:<name> with a name in {PACKAGED_NAMES}"),
+          'model.clip.kind': (lambda v: v in ('open_clip', 'sentence'), 'open_clip or sentence'),
           'model.proj.text_tokens': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'model.proj.text_hidden': (lambda v: 1 <= v <= 8192, 'in [1, 8192]'),
           'lora.r': (lambda v: 1 <= v <= 1024, 'in [1, 1024]'), 'lora.alpha': (lambda v: v > 0, '> 0 (0 switches every adapter off)'),
           'lora.dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'lora.rank_dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'),

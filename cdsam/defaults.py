@@ -30,7 +30,10 @@ DEFAULT_TEMPLATES = ('{}', 'a photo of a {}.', 'a dermoscopy image of a {}.', 'a
 MODEL_DEFAULTS = {
     'dino': dict(name='vit_base_patch14_dinov2.lvd142m', img_size=224, pretrained=False, checkpoint=None,
                  out_indices=None, grad_checkpointing=False, kwargs={}),
-    'clip': dict(name='ViT-L-14', pretrained=None, checkpoint=None, templates=list(DEFAULT_TEMPLATES), model_cfg=None),
+    # kind: open_clip (name / pretrained / checkpoint / model_cfg) or sentence (a Hugging Face sentence encoder folder as
+    # checkpoint, e.g. packaged:minilm; name is its label)
+    'clip': dict(kind='open_clip', name='ViT-L-14', pretrained=None, checkpoint=None, templates=list(DEFAULT_TEMPLATES),
+                 model_cfg=None),
     'sam': dict(type='vit_b', checkpoint=None, dims={}, multimask=False),
     'proj': dict(text_tokens=2, text_hidden=256),
 }

@@ -34,6 +34,7 @@ class ModelInfo:
     tta: bool | str = False                 # the run's test-time augmentation and post-processing (`eval.*`)
     largest_component: bool = False
     fill_holes: bool = False
+    text_tower: str | None = None           # which text tower reads its prompts: `<kind>:<name or weights>` (`model.clip`)
 
     @property
     def stats(self) -> tuple:
@@ -65,7 +66,13 @@ def info_from_config(cfg: Mapping,                 # a complete config (the run'
                      multimask=bool(cfg['model']['sam'].get('multimask', False)),
                      stage=stage if stage is not None else (cfg.get('stage') or {}).get('id'),
                      tta=ev.get('tta', False), largest_component=bool(ev.get('largest_component', False)),
-                     fill_holes=bool(ev.get('fill_holes', False)))
+                     fill_holes=bool(ev.get('fill_holes', False)), text_tower=_tower(cfg['model'].get('clip') or {}))
+
+def _tower(clip: Mapping) -> str:
+    "`<kind>:<weights or name>` of a `model.clip` section (`open_clip:ViT-B-32/openai`, `sentence:packaged:minilm`)."
+    kind = clip.get('kind', 'open_clip')
+    if kind == 'sentence': return f"sentence:{clip.get('checkpoint')}"
+    return f"open_clip:{clip.get('name')}" + (f"/{clip['pretrained']}" if clip.get('pretrained') else '')
 
 # %% ../nbs/06_info.ipynb #689c754d
 def _checked(d: Mapping, source) -> ModelInfo:

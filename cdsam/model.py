@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from segment_anything.modeling.common import LayerNorm2d
 from .backbone import DinoBackbone
-from .text import ClipTextEncoder
+from .text import ClipTextEncoder, SentenceTextEncoder
 from .sam import SamDecoder
 from huggingface_hub import PyTorchModelHubMixin
 from . import __version__
@@ -229,19 +229,23 @@ def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
     model = model_plan(cfg)
     clip, sam_cfg, proj = model.clip, model.sam, model.proj
     backbone = build_backbone(model)                     # (first: the random initialisation order of every run)
-    text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint, templates=clip.templates,
-                           model_cfg=clip.model_cfg)
+    if clip.kind == 'sentence':                          # a Hugging Face sentence encoder folder (e.g. packaged:minilm)
+        if clip.checkpoint is None: raise ValueError("model.clip.kind: sentence needs model.clip.checkpoint: a sentence encoder folder or packaged:minilm")
+        text = SentenceTextEncoder(resolve_weights(clip.checkpoint), templates=clip.templates)
+    else: text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint, templates=clip.templates,
+                                 model_cfg=clip.model_cfg)
     sam = SamDecoder(sam_cfg.type, checkpoint=resolve_weights(sam_cfg.checkpoint), **(sam_cfg.dims or {}))
     return CDSAM(backbone, text, sam, text_tokens=proj.text_tokens, text_hidden=proj.text_hidden,
                  multimask=sam_cfg.multimask)
 
 # %% ../nbs/13_model.ipynb #cc643150
 def offline_config(cfg: dict) -> dict:
-    "The config with every pretrained-weight source switched off (a checkpoint provides the weights)."
+    """The config with every pretrained-weight source switched off (a checkpoint provides the weights); a sentence
+    encoder keeps its folder, which also holds its architecture and tokenizer."""
     cfg = copy.deepcopy(cfg)
     m = cfg['model']
     m['dino'].update(pretrained=False, checkpoint=None)
-    m['clip'].update(pretrained=None, checkpoint=None)
+    if m['clip'].get('kind', 'open_clip') != 'sentence': m['clip'].update(pretrained=None, checkpoint=None)
     m['sam']['checkpoint'] = None
     return cfg
 
@@ -283,7 +287,8 @@ def hub_config(cfg: Mapping,        # the run's complete config
               ) -> dict:
     "The `config.json` record of a Hub folder: format version, `ModelInfo`, text tower, base weights and full config."
     clip = cfg['model']['clip']
-    tower = dict(kind='open_clip', name=clip['name'], pretrained=clip.get('pretrained'), checkpoint=clip.get('checkpoint'))
+    tower = dict(kind=clip.get('kind', 'open_clip'), name=clip['name'], pretrained=clip.get('pretrained'),
+                 checkpoint=clip.get('checkpoint'))
     return plain(dict(cdsam_format=HUB_FORMAT, cdsam_version=__version__, info=info.to_dict(), text_tower=tower,
                       base_weights=base_weights(cfg), config=cfg, **extra))
 

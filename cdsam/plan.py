@@ -118,7 +118,8 @@ class DinoPlan:
 
 @dataclass(frozen=True)
 class ClipPlan:
-    "The frozen CLIP text tower: open_clip name, weights, prompt templates, or a free-form `model_cfg`."
+    "The frozen text tower: open_clip's (name, weights, templates or a free-form `model_cfg`) or a sentence encoder's folder."
+    kind: str                   # open_clip | sentence (cdsam.text.SentenceTextEncoder)
     name: str
     pretrained: str | None
     checkpoint: str | None

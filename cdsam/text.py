@@ -7,6 +7,7 @@ Docs: https://cdsam.github.io/cdsam/text.html.md"""
 # %% ../nbs/11_text.ipynb #ccd5dc7f
 from __future__ import annotations
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Sequence
 import torch
 from torch import nn
@@ -18,7 +19,7 @@ from .defaults import DEFAULT_TEMPLATES   # (re-exported: defined in cdsam.defau
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['clip_text_state_dict', 'ClipTextEncoder']
+__all__ = ['clip_text_state_dict', 'ClipTextEncoder', 'SentenceTextEncoder']
 
 # %% ../nbs/11_text.ipynb #688dccc8
 _NON_TEXT_KEYS = ('logit_scale', 'logit_bias', 'input_resolution', 'context_length', 'vocab_size')
@@ -99,3 +100,40 @@ class ClipTextEncoder(nn.Module):
             with torch.no_grad(): feats = self._encode(new)
             self._cache.update({p: f for p, f in zip(new, feats)})
         return torch.stack([self._cache[p] for p in prompts]).to(dev)
+
+# %% ../nbs/11_text.ipynb #d3480bee
+class SentenceTextEncoder(nn.Module):
+    """A Hugging Face sentence encoder (a BERT-family `transformers` folder, e.g. all-MiniLM-L6-v2) as the text tower:
+    mean-pooled, normalised prompt features with templates and a feature cache, like `ClipTextEncoder`."""
+    def __init__(self, folder: str | Path,                                   # config.json, weights and tokenizer files
+                 templates: Sequence[str] | None = DEFAULT_TEMPLATES,        # prompt templates, averaged
+                 frozen: bool = True,                                        # no gradient into the tower (and a cache)
+                 context_length: int = 64):                                  # tokens read per prompt (start, end included)
+        super().__init__()
+        try: from transformers import AutoModel, AutoTokenizer           # (only this tower needs transformers)
+        except ImportError: raise ImportError('a sentence-encoder text tower needs transformers: pip install "cdsam[weights]"') from None
+        folder = Path(folder)
+        if not (folder/'config.json').is_file(): raise FileNotFoundError(f"sentence encoder folder {folder} has no config.json: give a Hugging Face model folder (e.g. packaged:minilm)")
+        try:
+            self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+            self.text = AutoModel.from_pretrained(str(folder), local_files_only=True)
+        except (OSError, ValueError) as e: raise ValueError(f"{folder} is not a sentence encoder transformers can load ({str(e).splitlines()[0][:200]})") from None
+        self.name, self.embed_dim, self.context_length = folder.name, int(self.text.config.hidden_size), int(context_length)
+        self.tokenizer = SimpleNamespace(encode=lambda t: self.tok.encode(t, add_special_tokens=False))   # `prompt_tokens`
+        self.templates = tuple(templates) if templates else ('{}',)
+        bad = [t for t in self.templates if '{}' not in t]
+        if bad: raise ValueError(f"prompt templates must contain '{{}}': {bad}")
+        self._cache: dict[str, torch.Tensor] = {}
+        self.set_frozen(frozen)
+
+    set_frozen, clear_cache, cacheable, forward = (ClipTextEncoder.set_frozen, ClipTextEncoder.clear_cache,
+                                                  ClipTextEncoder.cacheable, ClipTextEncoder.forward)
+
+    def _encode(self, prompts: Sequence[str]) -> torch.Tensor:
+        dev = next(self.parameters()).device
+        texts = [t.format(p) for p in prompts for t in self.templates]
+        b = self.tok(texts, padding=True, truncation=True, max_length=self.context_length, return_tensors='pt').to(dev)
+        h = self.text(**b).last_hidden_state                                   # (P*T, L, D)
+        m = b['attention_mask'][..., None].to(h.dtype)
+        feats = F.normalize((h * m).sum(1) / m.sum(1).clamp(min=1), dim=-1)    # mean over the prompt's tokens
+        return F.normalize(feats.view(len(prompts), len(self.templates), -1).mean(1), dim=-1)   # (P, D)

