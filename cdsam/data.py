@@ -22,7 +22,7 @@ from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cds
 from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
 from .plan import DataPlan, data_plan
 from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
-                           detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
+                           detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split, drive_records, drive_splits,
                            select_ids)   # (re-exported: defined in cdsam.records)
 from fastcore.basics import patch
 
@@ -30,8 +30,8 @@ from fastcore.basics import patch
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
            'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
            'sample_prompts', 'check_binary_mask', 'mask_foreground', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'dermoscopy_splits', 'dermoscopy_records', 'data_records', 'SegDataLoaders', 'show_samples',
-           'build_dataloaders']
+           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'data_records', 'SegDataLoaders',
+           'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -316,7 +316,12 @@ class SegDataset(torch.utils.data.Dataset):
         if r.kind == 'palette':                                                    # palette indices, 255 ignored
             if m.ndim == 3: m = m[..., :3].max(-1)
             return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
-        return mask_foreground(m, r.mask)
+        m = mask_foreground(m, r.mask)
+        if r.ignore is not None:                                                   # e.g. DRIVE's field of view
+            keep = mask_foreground(open_mask(r.ignore), r.ignore)
+            if keep.shape != m.shape: raise ValueError(f"ignore mask {r.ignore} is {keep.shape[1]}x{keep.shape[0]} but mask {r.mask} is {m.shape[1]}x{m.shape[0]}")
+            m = np.where(keep > 0, m, 255).astype(np.uint8)
+        return m
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when
@@ -438,6 +443,24 @@ def dermoscopy_records(c: DataPlan, fmt: str, log=print, made: dict | None = Non
         if made is not None: made.update(made_here)
     return pick(c.train_split), (pick(c.valid_split) if c.valid_split else [])
 
+# %% ../nbs/21_data.ipynb #f16dfbc7
+def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Record]]:
+    """Train and valid records of a DRIVE download: `train` / `test` are its own folders (`test` where its manual masks
+    are there); any other `valid_split` (`val`, `holdout`) holds out a seeded `valid_frac` of the training images, or
+    names a `.txt` list of ids."""
+    own = {s: drive_records(c.root, s, c.text, c.skip_bad) for s in drive_splits(c.root)}
+    if c.train_split not in own: raise ValueError(f"data split {c.train_split!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
+    train = own[c.train_split]
+    if c.valid_split is None: return train, []
+    if c.valid_split in own: return train, own[c.valid_split]
+    if Path(str(c.valid_split)).suffix == '.txt':
+        valid = select_ids([r for recs in own.values() for r in recs], c.valid_split)
+        ids = {r.id for r in valid}
+        return [r for r in train if r.id not in ids], valid
+    train, valid = split_records(train, c.valid_frac, c.seed)
+    log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as {c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/{c.valid_split}.txt")
+    return train, valid
+
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
@@ -475,6 +498,7 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
         elif (root/'train'/c.annotations).is_file():
             train, valid = coco_records(root/'train', **kw), coco_records(root/'val', **kw)
         else: train, valid = split_records(coco_records(root, **kw), c.valid_frac, c.seed)
+    elif fmt == 'drive': train, valid = drive_split_records(c, log)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
     both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
     if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")

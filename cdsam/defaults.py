@@ -15,7 +15,7 @@ __all__ = ['IMAGE_EXTS', 'FORMATS', 'SCORE_MODES', 'PROMPT_MODES', 'TEACHER_MODE
 import copy
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')   # the image files cdsam reads
-FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2')          # data.format (or auto: found from the root)
+FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2', 'drive')          # data.format (or auto: found from the root)
 SCORE_MODES = ('original', 'crop')                                  # what cdsam-eval-voc scores
 PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box', 'mixed')   # train.prompt_mode (eval: all but mixed)
 TEACHER_MODES = ('lora_off', 'copy', 'ema')                         # loss.distill_teacher (or auto)

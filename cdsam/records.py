@@ -16,11 +16,12 @@ from PIL import Image, ImageOps
 from .defaults import IMAGE_EXTS, FORMATS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'Record', 'exif_orientation', 'to_rgb',
-           'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images', 'pair_masks',
-           'unpaired_message', 'count_masks', 'grouped_split', 'save_splits', 'read_split_ids', 'select_ids',
-           'IsicSplit', 'isic_layout', 'isic_mask', 'isic_records', 'read_table', 'dx_prompt', 'ham10000_records',
-           'ph2_diagnoses', 'ph2_records', 'detect_format']
+__all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'DRIVE_SPLITS', 'Record', 'exif_orientation',
+           'to_rgb', 'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images',
+           'pair_masks', 'unpaired_message', 'count_masks', 'grouped_split', 'save_splits', 'read_split_ids',
+           'select_ids', 'IsicSplit', 'isic_layout', 'isic_mask', 'isic_records', 'read_table', 'dx_prompt',
+           'ham10000_records', 'ph2_diagnoses', 'ph2_records', 'drive_base', 'drive_splits', 'drive_records',
+           'detect_format']
 
 # %% ../nbs/18_records.ipynb #feb1b2d7
 @dataclass
@@ -34,6 +35,7 @@ class Record:
     value: Any = None             # palette class index, or (segmentations, h, w) for COCO
     id: str = ''
     weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
+    ignore: Path | None = None    # a mask whose 0 pixels count in no loss and no score (DRIVE's field of view)
 
 # %% ../nbs/18_records.ipynb #a5a003b3
 TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)      # EXIF orientations that swap width and height
@@ -335,12 +337,47 @@ def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | 
     for r in recs: r.prompt = dx_prompt(dx.get(r.id, ''), text, dx_prompts)
     return check_records(recs, skip_bad, f"PH2 download {root}"), dx
 
+# %% ../nbs/18_records.ipynb #21c21bb5
+DRIVE_SPLITS = {'train': 'training', 'test': 'test'}    # cdsam's split names -> DRIVE's folders
+
+def drive_base(root: str | Path) -> Path:
+    "The `DRIVE` folder of a DRIVE download: `root` itself (holding `training/`, `test/`) or the `DRIVE/` inside it."
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
+    for base in (root/'DRIVE', root):
+        if any((base/f/'images').is_dir() for f in DRIVE_SPLITS.values()): return base
+    raise FileNotFoundError(f"no DRIVE layout in {root}: expected DRIVE/training/images/<nn>_training.tif (or training/images/ in the root)")
+
+def drive_splits(root: str | Path) -> list[str]:
+    "The splits of a DRIVE download that have manual vessel masks (`train`, and `test` where its `1st_manual/` is there)."
+    base = drive_base(root)
+    return [s for s, f in DRIVE_SPLITS.items() if (base/f/'images').is_dir() and (base/f/'1st_manual').is_dir()]
+
+def drive_records(root: str | Path, split: str = 'train', text: str = 'retinal blood vessels',
+                  skip_bad: bool = False) -> list[Record]:
+    """Binary records of one DRIVE split: `images/<nn>_<split>.tif`, the first observer's vessel mask
+    `1st_manual/<nn>_manual1.gif`, and the field-of-view mask `mask/<nn>_<split>_mask.gif` as `ignore` (pixels outside
+    the round camera aperture count in no loss and no score, like letterbox padding)."""
+    if split not in DRIVE_SPLITS: raise ValueError(f"DRIVE split must be one of {list(DRIVE_SPLITS)}, got {split!r}")
+    base = drive_base(root)/DRIVE_SPLITS[split]
+    if split not in drive_splits(root): raise ValueError(f"DRIVE {split!r} split in {base.parent} has no images/ and 1st_manual/ folders")
+    imgs = list_images(base/'images')
+    if not imgs: raise ValueError(f"DRIVE image folder {base/'images'} has no images ({', '.join(IMAGE_EXTS)})")
+    manual = lambda p: base/'1st_manual'/f"{p.stem.split('_')[0]}_manual1.gif"
+    recs = pair_masks(imgs, manual, f"DRIVE {split!r} images in {base}", text, count_masks(base/'1st_manual'), skip_bad)
+    for r in recs:
+        fov = base/'mask'/f'{r.image.stem}_mask.gif'
+        if not fov.is_file(): raise FileNotFoundError(f"field-of-view mask for {r.image.name} not found at {fov} (DRIVE's mask/ folder)")
+        r.ignore = fov
+    return check_records(recs, skip_bad, f"DRIVE {split!r} split of {base.parent}")
+
 # %% ../nbs/18_records.ipynb #fb58486c
 def detect_format(root: str | Path, annotations: str = 'annotations.json') -> str:
     "The layout of the dataset under `root`, one of `FORMATS` (what `data.format: auto` resolves to)."
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     if (root/'JPEGImages').is_dir(): return 'voc'
+    if any((b/'training'/'1st_manual').is_dir() or (b/'test'/'1st_manual').is_dir() for b in (root, root/'DRIVE')): return 'drive'
     if (root/annotations).is_file() or (root/'train'/annotations).is_file(): return 'coco'
     if any(root.glob('HAM10000_metadata*')): return 'ham10000'
     if (root/'PH2 Dataset images').is_dir() or any(root.glob('*/PH2 Dataset images')) or any(p.is_dir() for p in root.glob('IMD*')): return 'ph2'
@@ -349,4 +386,4 @@ def detect_format(root: str | Path, annotations: str = 'annotations.json') -> st
         return 'isic'
     except FileNotFoundError: pass
     if (root/'images').is_dir(): return 'folder'
-    raise ValueError(f"data.format: auto cannot tell the layout of {root}: expected JPEGImages/ (voc), {annotations} (coco), HAM10000_metadata.csv (ham10000), 'PH2 Dataset images/' (ph2), ISIC20xx_* folders (isic) or images/ (folder); set data.format")
+    raise ValueError(f"data.format: auto cannot tell the layout of {root}: expected JPEGImages/ (voc), {annotations} (coco), HAM10000_metadata.csv (ham10000), 'PH2 Dataset images/' (ph2), ISIC20xx_* folders (isic), DRIVE/training/ (drive) or images/ (folder); set data.format")

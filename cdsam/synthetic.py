@@ -14,8 +14,8 @@ from PIL import Image, ImageDraw, ImageFilter
 
 # %% auto #0
 __all__ = ['ISIC_NAMES', 'HAM_DX', 'blob_polygon', 'lesion_image', 'vignette', 'make_synthetic_voc', 'binary_lesion',
-           'make_synthetic_isic', 'make_synthetic_ham10000', 'make_synthetic_ph2', 'rle_encode', 'make_synthetic_coco',
-           'make_dual_circle_set']
+           'make_synthetic_isic', 'make_synthetic_ham10000', 'make_synthetic_ph2', 'rle_encode', 'make_synthetic_drive',
+           'make_synthetic_coco', 'make_dual_circle_set']
 
 # %% ../nbs/20_synthetic.ipynb #b524a849
 _SKIN = [(233, 196, 170), (214, 170, 140), (190, 140, 105), (160, 110, 80), (241, 210, 190)]
@@ -270,6 +270,47 @@ def _counts_to_string(cnts: list[int]) -> str:
             if more: c |= 0x20
             s.append(chr(c + 48))
     return ''.join(s)
+
+# %% ../nbs/20_synthetic.ipynb #19df89c6
+def make_synthetic_drive(root: str | Path,                 # the folder that gets DRIVE/
+                         n: int | dict = 6,                # images (or per folder: {'training': 6, 'test': 2})
+                         size: int = 96,                   # image height (width: 565 / 584 of it, as DRIVE's)
+                         seed: int = 0) -> Path:
+    """A DRIVE download under `root/DRIVE`: `training/` (and `test/`) with `images/<nn>_<folder>.tif` fundus-like
+    photographs (a dark red disk, a brighter optic disc, branching vessels 1–3 px wide), `1st_manual/<nn>_manual1.gif`
+    vessel masks (0 / 255) and `mask/<nn>_<folder>_mask.gif` field-of-view masks. Returns `root`."""
+    root, rng = Path(root), np.random.default_rng(seed)
+    W, counts = int(round(size * 565 / 584)), n if isinstance(n, dict) else {'training': n}
+    k = 21
+    for folder, m in counts.items():
+        for sub in ('images', '1st_manual', 'mask'): (root/'DRIVE'/folder/sub).mkdir(parents=True, exist_ok=True)
+        for _ in range(m):
+            fov, vessels = Image.new('L', (W, size), 0), Image.new('L', (W, size), 0)
+            cx, cy, r = W / 2, size / 2, 0.46 * min(W, size)
+            ImageDraw.Draw(fov).ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
+            dv = ImageDraw.Draw(vessels)
+            ox, oy = cx + rng.uniform(-0.3, 0.3) * r, cy + rng.uniform(-0.2, 0.2) * r      # the optic disc: vessels start there
+            for _ in range(int(rng.integers(5, 9))):
+                x, y, a, w = ox, oy, rng.uniform(0, 2 * math.pi), int(rng.integers(2, 4))
+                for _ in range(int(rng.integers(6, 12))):
+                    a += rng.normal(0, 0.35)
+                    nx, ny = x + math.cos(a) * size / 14, y + math.sin(a) * size / 14
+                    dv.line([x, y, nx, ny], fill=255, width=w)
+                    x, y, w = nx, ny, max(1, w - int(rng.random() < 0.3))
+            v, f = np.asarray(vessels) > 0, np.asarray(fov) > 0
+            v &= f
+            img = np.zeros((size, W, 3), np.float32)
+            img[f] = (150, 60, 25)
+            yy, xx = np.mgrid[:size, :W]
+            img[(xx - ox) ** 2 + (yy - oy) ** 2 < (size / 12) ** 2] = (230, 170, 90)
+            img[v] = (90, 25, 15)
+            img = np.clip(img + rng.normal(0, 6, img.shape) * f[..., None], 0, 255).astype(np.uint8)
+            tag = folder if folder == 'test' else 'training'
+            Image.fromarray(img).save(root/'DRIVE'/folder/'images'/f'{k}_{tag}.tif')
+            Image.fromarray(v.astype(np.uint8) * 255).save(root/'DRIVE'/folder/'1st_manual'/f'{k}_manual1.gif')
+            fov.save(root/'DRIVE'/folder/'mask'/f'{k}_{tag}_mask.gif')
+            k += 1
+    return root
 
 # %% ../nbs/20_synthetic.ipynb #38a6219e
 def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categories: Sequence[str] = ('lesion', 'bruise'),
