@@ -116,6 +116,7 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
     d, path = defaults, []
     for k in keys:
         if '.'.join(path) in FREE_FORM: break
+        if isinstance(d, list) and k.isdigit(): break                 # into a list's item: data.sources.0.root
         if not isinstance(d, Mapping):
             # a free value (null default): data.classes
             if d is None and path and '.'.join(path) not in NULLABLE_TYPES: break
@@ -138,14 +139,32 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
     return keys, value
 
 # %% ../nbs/02_config.ipynb #5f432822
+def _default_at(defaults: Mapping, keys: list):
+    "The default value at dotted path `keys` (None where there is none)."
+    for k in keys:
+        if not isinstance(defaults, Mapping) or k not in defaults: return None
+        defaults = defaults[k]
+    return defaults
+
 def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> dict:
     "A copy of `cfg` with each `key=value` override set (keys validated against `defaults`)."
     out = copy.deepcopy(cfg)
     for o in overrides:
         keys, value = parse_override(o, defaults)
         d = out
-        for k in keys[:-1]: d = d.setdefault(k, {})
-        d[keys[-1]] = value
+        for n, k in enumerate(keys):
+            last = n == len(keys) - 1
+            if isinstance(d, list):                                    # a list item by its index
+                if not k.isdigit() or int(k) >= len(d):
+                    raise ConfigError(f"override '{o}': {'.'.join(keys[:n])} has {len(d)} entries (0 to {len(d) - 1}), no item {k}")
+                k = int(k)
+            elif not isinstance(d, Mapping): raise ConfigError(f"override '{o}': {'.'.join(keys[:n])} is a value, not a section")
+            if last: d[k] = value
+            elif isinstance(d, list): d = d[k]
+            else:
+                if keys[n + 1].isdigit() and isinstance(_default_at(defaults, keys[:n + 1]), list) and not isinstance(d.get(k), list):
+                    raise ConfigError(f"override '{o}': {'.'.join(keys[:n + 1])} is not a list in this config (give its entries in the YAML file, then override them by index)")
+                d = d.setdefault(k, {})
     return out
 
 # %% ../nbs/02_config.ipynb #236187c6
@@ -250,7 +269,8 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'optim.betas': (lambda v: len(v) == 2 and all(_num(b) and 0 <= b < 1 for b in v), 'two numbers in [0, 1), e.g. [0.9, 0.999]'),
           'optim.moms': (lambda v: len(v) == 3 and all(_num(b) and 0 <= b < 1 for b in v), 'three numbers in [0, 1), e.g. [0.95, 0.85, 0.95]'),
           'data.n_pos_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'data.n_neg_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'),
-          'data.box_jitter': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
+          'data.box_jitter': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'data.negative_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
+          'data.phrasings': (lambda v: all(isinstance(x, str) and x.strip() for x in v), 'a list of non-empty prompts'),
           'data.zoom': (lambda v: len(v) == 2 and all(_num(z) for z in v) and 0 < v[0] <= v[1] <= 8, '[low, high] with 0 < low <= high <= 8'),
           'data.text': (lambda v: bool(v.strip()), 'a non-empty prompt'), 'data.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
           'data.classes': (lambda v: len(v) >= 2 and all(isinstance(x, str) and x.strip() for x in v), 'a list of names, background first (at least two)'),

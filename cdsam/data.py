@@ -30,8 +30,8 @@ from fastcore.basics import patch
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
            'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
            'sample_prompts', 'check_binary_mask', 'mask_foreground', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'data_records', 'SegDataLoaders',
-           'show_samples', 'build_dataloaders']
+           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'negative_records', 'data_records',
+           'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -312,6 +312,9 @@ class SegDataset(torch.utils.data.Dataset):
         "Target of record `r` as `uint8` `(H, W)`: 1 object, 0 background, 255 ignored."
         if r.kind == 'none': return np.full(size[::-1], 255, np.uint8)
         if r.kind == 'coco': return coco_mask(*r.value)
+        if r.kind == 'empty':                                                      # another target's prompt: nothing here
+            m = np.zeros(size[::-1], np.uint8)
+            return m if r.ignore is None else np.where(mask_foreground(open_mask(r.ignore), r.ignore) > 0, m, 255).astype(np.uint8)
         m = open_mask(r.mask)
         if r.kind == 'palette':                                                    # palette indices, 255 ignored
             if m.ndim == 3: m = m[..., :3].max(-1)
@@ -343,7 +346,8 @@ class SegDataset(torch.utils.data.Dataset):
         g = None if train else torch.Generator().manual_seed(self.seed + i)
         pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
         r = self.records[i]
-        return dict(image=x, prompt=r.prompt, points=pts, point_labels=lab, box=box,
+        prompt = r.prompt if not (train and r.phrasings) else (r.prompt, *r.phrasings)[int(torch.randint(len(r.phrasings) + 1, (1,)))]
+        return dict(image=x, prompt=prompt, points=pts, point_labels=lab, box=box,
                     labelled=torch.tensor(r.kind != 'none'),
                     weight=torch.tensor(float(r.weight))), m
 
@@ -386,22 +390,28 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
 
 # %% ../nbs/21_data.ipynb #836482d8
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
-               'coco_mode', 'skip_bad', 'dx_prompts')
+               'coco_mode', 'skip_bad', 'dx_prompts', 'phrasings', 'valid_split')
 
 def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
-    "Every sample of extra training source `data.sources[i]`, at its loss weight."
+    """Every sample of extra training source `data.sources[i]`, at its loss weight; with a `valid_split` (`holdout`, or
+    a split of its own such as DRIVE's `test`) the source keeps those images out of training, held out as
+    `data.valid_split: holdout` would (`data.valid_frac`, `data.seed`), so they can be scored with `cdsam-eval --root`."""
     if not isinstance(src, dict) or 'root' not in src:
         raise ValueError(f"data.sources[{i}] must be a mapping with a root (and a weight), got {src!r}")
+    if src['root'] is None: raise ValueError(f"data.sources[{i}].root is not set: give it in the config or as data.sources.{i}.root=<folder>")
     bad = sorted(set(src) - set(SOURCE_KEYS))
     if bad: raise ValueError(f"unknown key data.sources[{i}].{bad[0]} (valid: {list(SOURCE_KEYS)})")
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
-    sub = dataclasses.replace(c, format='auto', valid_split=None, unlabelled_dir=None, sources=[],   # a source's own layout
-                              **{k: v for k, v in src.items() if k != 'weight'})
+    own = dict(format='auto', valid_split=None, unlabelled_dir=None, sources=[], negative_rate=0.0, phrasings=[])   # its own layout
+    sub = dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k != 'weight'}})
+    if 'phrasings' in src and not (isinstance(src['phrasings'], list) and all(isinstance(x, str) and x.strip() for x in src['phrasings'])):
+        raise ValueError(f"data.sources[{i}].phrasings must be a list of non-empty prompts, got {src['phrasings']!r}")
     tr, va = data_records(sub, prompt_mode, log)
-    log(f"data: source {src['root']}: {len(tr) + len(va)} training samples at loss weight {float(w)}")
-    return [dataclasses.replace(r, weight=float(w)) for r in tr + va]
+    kept = tr if src.get('valid_split') else tr + va
+    log(f"data: source {src['root']}: {len(kept)} training samples at loss weight {float(w)}" + (f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''))
+    return [dataclasses.replace(r, weight=float(w)) for r in kept]
 
 # %% ../nbs/21_data.ipynb #d524ff4c
 def dermoscopy_splits(c: DataPlan | Mapping, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
@@ -461,6 +471,25 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
     log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as {c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/{c.valid_split}.txt")
     return train, valid
 
+# %% ../nbs/21_data.ipynb #f1739a70
+def negative_records(records: list[Record], rate: float, seed: int = 0, log=print) -> list[Record]:
+    """`records` plus, for a seeded `rate` of the labelled binary ones, the same image prompted by another target's text
+    (a target is a distinct prompt: `data.text`, each `data.sources` entry's) with an empty target: what teaches a model
+    that the prompt, not the image, decides what is segmented. Fewer than two targets: `records` as they are."""
+    targets: dict[str, tuple] = {}
+    for r in records:
+        if r.kind == 'binary': targets.setdefault(r.prompt, r.phrasings)
+    if len(targets) < 2:
+        log(f"data: data.negative_rate={rate} but the training data has {len(targets)} target prompt(s): no negatives (give data.sources entries their own text)")
+        return records
+    rng, extra = random.Random(seed), []
+    for r in records:
+        if r.kind != 'binary' or rng.random() >= rate: continue
+        other = rng.choice(sorted(t for t in targets if t != r.prompt))
+        extra.append(dataclasses.replace(r, kind='empty', prompt=other, phrasings=targets[other], id=f'{r.id}:not {other}'))
+    log(f"data: {len(extra)} negative samples (an image with another target's prompt and an empty target, data.negative_rate={rate}) beside {len(records)} positives")
+    return records + extra
+
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
@@ -508,9 +537,12 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
         for name, recs in ((c.train_split, train), (c.valid_split, valid)):
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
     if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate, c.seed)
+    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r for r in rs]
+                                    for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
     if not isinstance(c.sources, (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c.sources!r}")
     for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
+    if c.negative_rate: train = negative_records(train, c.negative_rate, c.seed, log)
     return train, valid
 
 # %% ../nbs/21_data.ipynb #98769da1

@@ -55,7 +55,10 @@ DATA_DEFAULTS = dict(format='auto', root=None, train_split='train', valid_split=
                      classes=None, text='skin lesion', resize=256, crop=224, normalize='imagenet', batch_size=8,
                      workers=0, skip_bad=False, n_pos_points=1, n_neg_points=1, box_jitter=0.1, valid_frac=0.2, seed=0,
                      coco_mode='auto', annotations='annotations.json', unlabelled_dir=None, sources=[], view='whole',
-                     zoom=[0.75, 1.25], test_frac=0.1, dx_prompts=None, absent_rate=0.0)
+                     zoom=[0.75, 1.25], test_frac=0.1, dx_prompts=None, absent_rate=0.0,
+                     # more ways to say data.text, one drawn per training sample; and the rate at which a training image
+                     # is also paired with another target's prompt (a data.sources entry's text) and an empty target
+                     phrasings=[], negative_rate=0.0)
 
 # %% ../nbs/03_defaults.ipynb #fd9d5b50
 STAGE_PLAN = {

@@ -37,6 +37,10 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
     ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
                     help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
+    ap.add_argument('--phrasing', action='append', default=None, metavar='TEXT',
+                    help="also score the split with this prompt instead (another way to say the target; repeatable): its mean Dice beside the prompt's")
+    ap.add_argument('--wrong_prompt', action='append', default=None, metavar='TEXT',
+                    help="also predict with another target's prompt (repeatable): the mean area it marks on these images, of the scored pixels (should be about 0)")
     add_postprocess_options(ap)
     ap.add_argument('--batch_size', type=positive_int, default=8, help='images per forward pass with --score crop')
     ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
@@ -106,6 +110,32 @@ def _eval_records(a, d: dict) -> tuple:
     if seen: raise ValueError(f"{len(seen)} of the {len(recs)} images of split {a.split!r} are in the run's training split ({train_list}, e.g. {seen[0]}): refusing to score images the model trained on; score a split the run set aside (its splits/*.txt)")
     return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
 
+# %% ../nbs/45_eval_cli.ipynb #165e8357
+def _area(counts) -> float:
+    "Mean over images of the fraction of scored pixels a prediction marks, from `(N, 4)` counts `(tp, fp, fn, tn)`."
+    c = counts.double()
+    return float(((c[:, 0] + c[:, 1]) / c.sum(1).clamp(min=1)).mean())
+
+def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
+    """The prompt's own row and, for `--phrasing` / `--wrong_prompt`, the same images predicted with another text:
+    its mean / pooled Dice and the mean area it marks (of the scored pixels). Printed as a table; returned to be recorded."""
+    import dataclasses
+    from cdsam.inference import evaluate_records, prompt_tokens
+    given = sorted({r.prompt for r in recs})
+    rows = [dict(prompt=', '.join(given[:3]), role='prompt', dice=sc['mean']['dice'], pooled=sc['micro']['dice'], area=_area(sc['counts']))]
+    for role, texts in (('phrasing', a.phrasing or []), ('wrong prompt', a.wrong_prompt or [])):
+        for t in texts:
+            if not t.strip(): raise ValueError(f"--{role.replace(' ', '_')} '' is no prompt: give the words to score")
+            prompt_tokens(model, t)                                           # warns when the text model cuts it
+            s2, _ = evaluate_records(model, [dataclasses.replace(r, prompt=t) for r in recs], info.size, info.stats,
+                                     a.threshold, a.score, d['resize'], a.batch_size, a.largest_component, a.fill_holes,
+                                     'text', a.tta)
+            rows.append(dict(prompt=t, role=role, dice=s2['mean']['dice'], pooled=s2['micro']['dice'], area=_area(s2['counts'])))
+    if len(rows) > 1:
+        print(f"{'prompt':<36}{'as':>14}{'mean dice':>11}{'pooled dice':>13}{'area marked':>13}")
+        for r in rows: print(f"{r['prompt'][:35]:<36}{r['role']:>14}{r['dice']:>11.4f}{r['pooled']:>13.4f}{r['area']:>12.2%}")
+    return rows
+
 # %% ../nbs/45_eval_cli.ipynb #9690b61d
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
@@ -132,8 +162,9 @@ def _eval_voc(a) -> int:
     _print_scores(a, d, root, recs, sc)
     from cdsam.inference import record_eval
     from cdsam.metrics import thresholded_jaccard
+    prompts = _prompt_rows(a, model, info, d, recs, sc)
     result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
-                  threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'],
+                  threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'], prompts=prompts,
                   thresholded_jaccard=thresholded_jaccard(sc['per_image']['iou']))
     kept = record_eval(a.checkpoint, result)
     if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")

