@@ -248,11 +248,16 @@ NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int
                   'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
                   'data.dx_prompts': dict, 'data.classes': list, 'model.dino.checkpoint': str, 'model.sam.checkpoint': str,
                   'model.clip.checkpoint': str, 'lora.clip.r': int, 'lora.clip.alpha': float, 'run.name': str}
+
 ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
           'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
           'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.info.TTA_VIEWS)
+
 PACKAGED_NAMES = ('litemedsam', 'dinov2_vits14', 'minilm')      # `packaged:<name>` weights (cdsam.weights.PACKAGED_WEIGHTS)
+
 MONITORS = ('dice', 'iou', 'valid_loss', 'train_loss')   # what checkpoint.monitor may follow (fastai Recorder names)
+
+# %% ../nbs/02_config.ipynb #bc4cac7a
 # ranges: key -> (test, what it must be)
 RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
           'optim.epochs': (lambda v: 1 <= v <= 100_000, 'in [1, 100000]'),
@@ -264,8 +269,12 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.absent_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
           'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
           'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'),
-          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1'),
-          # issue #34: every number a user can set is bounded where it is read, naming its key
+          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
+
+
+# %% ../nbs/02_config.ipynb #dd94cf26
+# issue #34: every number a user can set is bounded where it is read, naming its key
+RANGES.update({
           'optim.betas': (lambda v: len(v) == 2 and all(_num(b) and 0 <= b < 1 for b in v), 'two numbers in [0, 1), e.g. [0.9, 0.999]'),
           'optim.moms': (lambda v: len(v) == 3 and all(_num(b) and 0 <= b < 1 for b in v), 'three numbers in [0, 1), e.g. [0.95, 0.85, 0.95]'),
           'data.n_pos_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'data.n_neg_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'),
@@ -293,8 +302,9 @@ RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 
           'cache.dtype': (lambda v: v in ('fp16', 'bf16', 'fp32'), 'fp16, bf16 or fp32'), 'cache.views': (lambda v: 1 <= v <= 64, 'in [1, 64]'),
           'cache.features': (lambda v: v in (None, 'memory', 'disk'), 'null, memory or disk'),
           'run.name': (lambda v: 0 < len(v) <= 100, 'a name of 1 to 100 characters'), 'run.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
-          'run.output_dir': (lambda v: bool(v.strip()), 'a folder')}
+          'run.output_dir': (lambda v: bool(v.strip()), 'a folder')})
 
+# %% ../nbs/02_config.ipynb #dcfdb17c
 def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',

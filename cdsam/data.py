@@ -30,8 +30,8 @@ from fastcore.basics import patch
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
            'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
            'sample_prompts', 'check_binary_mask', 'mask_foreground', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'negative_records', 'data_records',
-           'SegDataLoaders', 'show_samples', 'build_dataloaders']
+           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'negative_records', 'voc_split_records',
+           'check_splits', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -139,6 +139,22 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
             for p, m in paired.items()]
     return check_records(recs, skip_bad, f"folder {idir}")
 
+# %% ../nbs/21_data.ipynb #6e1acf93
+def _check_coco(coco, ann: Path, image_dir: Path) -> tuple[dict, dict]:
+    "`(category id -> name, image id -> entry)` of a COCO JSON, its structure checked (one line naming `ann`)."
+    if not isinstance(coco, dict): raise ValueError(f"COCO annotations {ann} must be a JSON object with images, annotations and categories")
+    need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'), categories=('id', 'name'))
+    for k, keys in need.items():
+        if not isinstance(coco.get(k), list): raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {type(coco.get(k)).__name__ if k in coco else 'nothing'}")
+        bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
+        if bad is not None: raise ValueError(f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
+    cats = {c['id']: c['name'] for c in coco['categories']}
+    imgs = {i['id']: i for i in coco['images']}
+    base = image_dir.resolve()
+    for i in coco['images']:
+        if not (image_dir/i['file_name']).resolve().is_relative_to(base): raise ValueError(f"COCO annotations {ann}: image {i['id']} file_name {i['file_name']!r} points outside {image_dir}")
+    return cats, imgs
+
 # %% ../nbs/21_data.ipynb #6dec47f1
 def coco_records(root, annotations: str = 'annotations.json', image_dir: str = 'images', mode: str = 'instance',
                  skip_bad: bool = False) -> list[Record]:
@@ -150,17 +166,7 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     if not ann.is_file(): raise FileNotFoundError(f"COCO annotations not found: {ann}")
     try: coco = json.loads(ann.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"COCO annotations {ann} are not valid JSON: {e}") from None
-    if not isinstance(coco, dict): raise ValueError(f"COCO annotations {ann} must be a JSON object with images, annotations and categories")
-    need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'), categories=('id', 'name'))
-    for k, keys in need.items():
-        if not isinstance(coco.get(k), list): raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {type(coco.get(k)).__name__ if k in coco else 'nothing'}")
-        bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
-        if bad is not None: raise ValueError(f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
-    cats = {c['id']: c['name'] for c in coco['categories']}
-    imgs = {i['id']: i for i in coco['images']}
-    base = (root/image_dir).resolve()
-    for i in coco['images']:
-        if not (root/image_dir/i['file_name']).resolve().is_relative_to(base): raise ValueError(f"COCO annotations {ann}: image {i['id']} file_name {i['file_name']!r} points outside {root/image_dir}")
+    cats, imgs = _check_coco(coco, ann, root/image_dir)
     groups: dict = {}
     for n, a in enumerate(coco['annotations']):
         a.setdefault('id', n)
@@ -490,6 +496,31 @@ def negative_records(records: list[Record], rate: float, seed: int = 0, log=prin
     log(f"data: {len(extra)} negative samples (an image with another target's prompt and an empty target, data.negative_rate={rate}) beside {len(records)} positives")
     return records + extra
 
+# %% ../nbs/21_data.ipynb #39d422ea
+def voc_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Record]]:
+    """Train and valid records of a VOC root: its split lists, a seeded `holdout` of the training list, or (no lists at
+    all) a seeded split of every image."""
+    kw = dict(image_dir=c.image_dir, mask_dir=c.mask_dir, classes=c.classes, text=c.text, skip_bad=c.skip_bad)
+    named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all', 'holdout')]
+    if c.valid_split == 'holdout':                 # a seeded valid_frac of the training split, in every format
+        train, valid = split_records(voc_records(c.root, c.train_split, **kw), c.valid_frac, c.seed)
+        log(f"data: holdout: {len(valid)} of the {len(train) + len(valid)} training images held out (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/holdout.txt")
+    elif named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
+        train, valid = split_records(voc_records(c.root, None, **kw), c.valid_frac, c.seed)
+        log(f"data: no split lists in {Path(c.root)/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
+    else:
+        train = voc_records(c.root, c.train_split, **kw)
+        valid = voc_records(c.root, c.valid_split, **kw) if c.valid_split else []
+    return train, valid
+
+# %% ../nbs/21_data.ipynb #86d17aa0
+def check_splits(c: DataPlan, train: list[Record], valid: list[Record]):
+    "Refuse, in one line, an image in both splits, an empty validation split that was asked for, or no training image."
+    both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
+    if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")
+    if c.valid_split and not valid: raise ValueError(f"the validation split {c.valid_split!r} of {c.root} is empty ({len(train)} training images): add images, or set data.valid_split: null to train without validation")
+    if not train: raise ValueError(f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
+
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
@@ -500,20 +531,9 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
     fmt = c.format
     if fmt not in ('auto',) + FORMATS: raise ValueError(f"data.format must be one of {('auto',) + FORMATS}, got {fmt!r}")
-    if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")
+    if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")   # (issue #34)
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
-    if fmt == 'voc':
-        kw = dict(image_dir=c.image_dir, mask_dir=c.mask_dir, classes=c.classes, text=c.text, skip_bad=c.skip_bad)
-        named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all', 'holdout')]
-        if c.valid_split == 'holdout':                 # a seeded valid_frac of the training split, in every format
-            train, valid = split_records(voc_records(c.root, c.train_split, **kw), c.valid_frac, c.seed)
-            log(f"data: holdout: {len(valid)} of the {len(train) + len(valid)} training images held out (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/holdout.txt")
-        elif named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
-            train, valid = split_records(voc_records(c.root, None, **kw), c.valid_frac, c.seed)
-            log(f"data: no split lists in {Path(c.root)/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
-        else:
-            train = voc_records(c.root, c.train_split, **kw)
-            valid = voc_records(c.root, c.valid_split, **kw) if c.valid_split else []
+    if fmt == 'voc': train, valid = voc_split_records(c, log)
     elif fmt == 'folder':
         train, valid = split_records(folder_records(c.image_dir or Path(c.root)/'images',
                                                     c.mask_dir or (Path(c.root)/'masks' if c.root else None),
@@ -529,10 +549,7 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
         else: train, valid = split_records(coco_records(root, **kw), c.valid_frac, c.seed)
     elif fmt == 'drive': train, valid = drive_split_records(c, log)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
-    both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
-    if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")
-    if c.valid_split and not valid: raise ValueError(f"the validation split {c.valid_split!r} of {c.root} is empty ({len(train)} training images): add images, or set data.valid_split: null to train without validation")
-    if not train: raise ValueError(f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
+    check_splits(c, train, valid)
     if made is not None:                         # every split the run reads, saved with it: cdsam-eval scores exactly these
         for name, recs in ((c.train_split, train), (c.valid_split, valid)):
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)

@@ -136,6 +136,17 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
         for r in rows: print(f"{r['prompt'][:35]:<36}{r['role']:>14}{r['dice']:>11.4f}{r['pooled']:>13.4f}{r['area']:>12.2%}")
     return rows
 
+# %% ../nbs/45_eval_cli.ipynb #6f818f32
+def _record(a, root, recs: list, sc: dict, prompts: list):
+    "cdsam-eval's result, kept in the run folder of `--checkpoint` (`cdsam.inference.record_eval`) for its model card."
+    from cdsam.inference import record_eval
+    from cdsam.metrics import thresholded_jaccard
+    result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
+                  threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'], prompts=prompts,
+                  thresholded_jaccard=thresholded_jaccard(sc['per_image']['iou']))
+    kept = record_eval(a.checkpoint, result)
+    if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")
+
 # %% ../nbs/45_eval_cli.ipynb #9690b61d
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
@@ -160,14 +171,7 @@ def _eval_voc(a) -> int:
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     _print_scores(a, d, root, recs, sc)
-    from cdsam.inference import record_eval
-    from cdsam.metrics import thresholded_jaccard
-    prompts = _prompt_rows(a, model, info, d, recs, sc)
-    result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
-                  threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'], prompts=prompts,
-                  thresholded_jaccard=thresholded_jaccard(sc['per_image']['iou']))
-    kept = record_eval(a.checkpoint, result)
-    if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")
+    _record(a, root, recs, sc, _prompt_rows(a, model, info, d, recs, sc))
     if a.output_csv:
         rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
         write_csv(rows, a.output_csv, force=a.force)

@@ -69,6 +69,7 @@ def _export(a) -> int:
     print(f"merged model: {export_merged(a.checkpoint, a.output)}")
     return 0
 
+# %% ../nbs/49_export_cli.ipynb #dd526a48
 def _export_hub(a) -> int:
     "cdsam-export --format hub: a new (or empty) folder, or with --force one that cdsam wrote before."
     from cdsam.model import check_hub_folder

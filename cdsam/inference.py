@@ -162,6 +162,7 @@ def run_card(checkpoint, cfg: Mapping) -> dict:
                         f"{r['mean']['dice']:.4f} | {r['micro']['dice']:.4f} | {r['mean']['iou']:.4f} | {r['thresholded_jaccard']:.4f} |" for r in evals])
     return dict(training='\n'.join(lines), evaluation=ev)
 
+# %% ../nbs/40_inference.ipynb #2542799e
 def export_hub(checkpoint,               # a stage checkpoint (or merged export) written by cdsam
                folder,                   # the Hub folder to write
                adapters: bool = False,   # keep the LoRA adapters unmerged (default: merged into the weights)

@@ -72,8 +72,9 @@ class TextToPrompt(nn.Module):
 # %% ../nbs/13_model.ipynb #686691d1
 HUB_FORMAT = 1          # config.json's `cdsam_format`: raised when a Hub folder's layout changes (older ones stay readable)
 
+# %% ../nbs/13_model.ipynb #69181076
 # the model card (README.md) of a Hub folder: a Jinja template that huggingface_hub's `ModelCard.from_template` fills
-MODEL_CARD = """---
+_CARD_MODEL = """---
 {{ card_data }}
 ---
 
@@ -97,7 +98,10 @@ MODEL_CARD = """---
 
 {{ evaluation }}
 
-## Intended use and limits
+"""
+
+# %% ../nbs/13_model.ipynb #1c1a4761
+MODEL_CARD = _CARD_MODEL + """## Intended use and limits
 
 For research on text-prompted segmentation of images like the training data above. **Not a medical device**: it is not
 validated for diagnosis or treatment, and its figures hold only for images like those it was measured on. Check it on
@@ -354,6 +358,7 @@ def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters
     atomic_write(folder/'README.md', lambda t: Path(t).write_text(text))
     return folder
 
+# %% ../nbs/13_model.ipynb #042536dd
 def load_hub_folder(folder, device='cpu') -> tuple[nn.Module, dict, dict]:
     "`(model in eval mode, full config, weights metadata)` of a cdsam Hub folder (checked by `check_hub_folder`)."
     record = check_hub_folder(folder)

@@ -145,6 +145,7 @@ def _prefetch(pool, fn, items: list, ahead: int):
         for nxt in itertools.islice(it, 1): queue.append((nxt, pool.submit(fn, nxt)))
         yield x, f
 
+# %% ../nbs/47_predict_cli.ipynb #2ecd6b69
 def _read(item):
     "`(image, None)` or `(None, the exception)` for `item = (path, name)`: a reader thread's work."
     from cdsam.records import open_image
@@ -184,6 +185,7 @@ def _finished(result):
     f.set_result(result)
     return f
 
+# %% ../nbs/47_predict_cli.ipynb #e690bc56
 def _predict_report(a, s, pseudo: list, failed: list) -> int:
     "The pseudo-label list and cdsam-predict's closing lines; its exit status."
     from cdsam.files import atomic_write

@@ -271,6 +271,7 @@ def dx_prompt(dx: str, text: str, dx_prompts: dict | None) -> str:
     "The text prompt of a diagnosis `dx`: `dx_prompts[dx]`, else `text`."
     return (dx_prompts or {}).get(dx, text) if dx else text
 
+# %% ../nbs/18_records.ipynb #df98da4c
 def ham10000_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | None = None,
                      skip_bad: bool = False) -> tuple[list[Record], dict[str, dict]]:
     """Every segmented image of a HAM10000 download, paired with its mask and prompted by its diagnosis; and the

@@ -61,6 +61,7 @@ def _holder_alive(lock: Path) -> int:
     if start is None or (len(held) > 1 and held[1] != start): return 0
     return pid
 
+# %% ../nbs/41_train.ipynb #da1095e7
 @contextlib.contextmanager
 def run_lock(run: Path):
     """Hold `run/.lock` while training into `run` (rank 0 only); another live process holding it is refused in one line.
