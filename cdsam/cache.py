@@ -86,11 +86,12 @@ def files_fingerprint(paths) -> str:
 # %% ../nbs/34_cache.ipynb #a3add32f
 def targets_fingerprint(records) -> str:
     """SHA-1 of where each record's target comes from: kind, mask file (path, size, mtime), palette class or COCO
-    polygons."""
+    polygons, and the mask of ignored pixels (a field of view)."""
     h = hashlib.sha1()
     for r in records:
         h.update(f'{r.kind}:{r.value!r}:'.encode())
         if r.mask is not None: h.update(files_fingerprint([r.mask]).encode())
+        if r.ignore is not None: h.update(b'ignore:' + files_fingerprint([r.ignore]).encode())
     return h.hexdigest()
 
 # %% ../nbs/34_cache.ipynb #5cda5f3e

@@ -17,12 +17,14 @@ IN_KEY = {  # setting -> the key field(s) that change with it
     'data.crop': 'crop', 'data.normalize': 'stats', 'data.skip_bad': 'files', 'data.valid_frac': 'files',
     'data.seed': 'files', 'data.test_frac': 'files', 'data.coco_mode': 'targets', 'data.annotations': 'targets',
     'data.unlabelled_dir': 'files', 'data.sources': 'files', 'data.absent_rate': 'targets', 'data.view': 'view', 'data.zoom': 'zoom',
+    'data.negative_rate': 'targets',                                   # negatives: kind 'empty' in targets_fingerprint
     'cache.flips': 'variants', 'cache.dtype': 'dtype', 'cache.images': 'pixels', 'cache.views': 'variants',
     'cache.seed': 'seed',
 }
 IRRELEVANT = {  # setting -> why the cached tokens, images and masks do not depend on it
     'model.dino.grad_checkpointing': 'recomputes activations in backward; the same forward outputs',
     'data.text': 'the prompt goes to the text tower, not the image backbone', 'data.dx_prompts': 'prompts only',
+    'data.phrasings': 'prompts only',
     'data.n_pos_points': 'prompts are sampled from the cached mask at load time', 'data.n_neg_points': 'as n_pos_points',
     'data.box_jitter': 'as n_pos_points', 'data.batch_size': 'batching', 'data.workers': 'loading processes',
     'cache.features': 'where the cache lives (memory or disk), not what it holds', 'cache.dir': 'where the file is',
@@ -61,6 +63,14 @@ def test_key_changes_with_each_setting(base, field, change):
     d = {**dino, **change.get('dino', {})}
     k1 = key(recs, d, change.get('ds', {}), **change.get('build', {}))
     assert k0[field] != k1.get(field), (field, k0[field])
+
+def test_negatives_and_fields_of_view_are_in_the_targets_key(base):
+    "A negative sample's empty target and a field-of-view mask change the cached masks: both are in `targets`."
+    import dataclasses
+    recs, dino = base
+    k0 = key(recs, dino)['targets']
+    assert key(recs + [dataclasses.replace(recs[0], kind='empty', prompt='other')], dino)['targets'] != k0
+    assert key([dataclasses.replace(recs[0], ignore=recs[1].mask)] + recs[1:], dino)['targets'] != k0
 
 def test_zoom_and_seed_in_the_key_of_zoomed_views(base):
     recs, dino = base
