@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw, ImageFilter
 # %% auto #0
 __all__ = ['ISIC_NAMES', 'HAM_DX', 'blob_polygon', 'lesion_image', 'vignette', 'make_synthetic_voc', 'binary_lesion',
            'make_synthetic_isic', 'make_synthetic_ham10000', 'make_synthetic_ph2', 'rle_encode', 'make_synthetic_drive',
-           'make_synthetic_coco', 'make_dual_circle_set']
+           'make_tiny_sentence_encoder', 'make_synthetic_coco', 'make_dual_circle_set']
 
 # %% ../nbs/20_synthetic.ipynb #b524a849
 _SKIN = [(233, 196, 170), (214, 170, 140), (190, 140, 105), (160, 110, 80), (241, 210, 190)]
@@ -311,6 +311,25 @@ def make_synthetic_drive(root: str | Path,                 # the folder that get
             fov.save(root/'DRIVE'/folder/'mask'/f'{k}_{tag}_mask.gif')
             k += 1
     return root
+
+# %% ../nbs/20_synthetic.ipynb #70cd6879
+def make_tiny_sentence_encoder(folder: str | Path,                 # the Hugging Face model folder to write
+                               words: Sequence[str] = ('skin', 'lesion', 'mole', 'melanoma', 'retinal', 'blood', 'vessels',
+                                                       'a', 'photo', 'of', 'the', 'car', 'dark', 'spot', 'fundus', 'image'),
+                               width: int = 32, seed: int = 0) -> Path:
+    """A random BERT (one layer, `width` wide) with a WordPiece vocabulary of `words`, saved as a Hugging Face folder in
+    the layout all-MiniLM-L6-v2 ships in: the tests' stand-in for `packaged:minilm` (needs transformers)."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizer
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', *words]
+    (folder/'vocab.txt').write_text('\n'.join(vocab) + '\n')
+    BertTokenizer(str(folder/'vocab.txt')).save_pretrained(str(folder))
+    torch.manual_seed(seed)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=width, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=2 * width)).save_pretrained(str(folder))
+    return folder
 
 # %% ../nbs/20_synthetic.ipynb #38a6219e
 def make_synthetic_coco(root: str | Path, n: int = 12, size: int = 96, categories: Sequence[str] = ('lesion', 'bruise'),

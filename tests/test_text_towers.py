@@ -9,22 +9,11 @@ from cdsam.model import build_model, TINY_MODEL_CFG
 from cdsam.checkpoint import read_checkpoint
 from cdsam.inference import model_from_checkpoint
 from cdsam.info import model_info
-
-
-def tiny_bert(folder: Path) -> Path:
-    from transformers import BertConfig, BertModel, BertTokenizer
-    folder.mkdir(parents=True, exist_ok=True)
-    words = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] + 'skin lesion mole retinal blood vessels a photo of the'.split()
-    (folder/'vocab.txt').write_text('\n'.join(words) + '\n')
-    BertTokenizer(str(folder/'vocab.txt')).save_pretrained(str(folder))
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                         intermediate_size=64)).save_pretrained(str(folder))
-    return folder
+from cdsam.synthetic import make_tiny_sentence_encoder
 
 
 def test_sentence_tower_trains_saves_and_reloads(data, tmp_path):
-    bert = tiny_bert(tmp_path/'bert')
+    bert = make_tiny_sentence_encoder(tmp_path/'bert')
     c = tiny_config(data['voc'], tmp_path/'exp')
     c['model']['clip'] = dict(kind='sentence', name='tiny-bert', checkpoint=str(bert), templates=['{}'])
     cfg = tmp_path/'c.yaml'; cfg.write_text(dump_config(c))
