@@ -474,7 +474,7 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
         ids = {r.id for r in valid}
         return [r for r in train if r.id not in ids], valid
     train, valid = split_records(train, c.valid_frac, c.seed)
-    log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as {c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/{c.valid_split}.txt")
+    log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as {c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
     return train, valid
 
 # %% ../nbs/21_data.ipynb #f1739a70
