@@ -441,7 +441,7 @@ def dermoscopy_splits(c: DataPlan | Mapping, fmt: str) -> tuple[dict[str, list[R
         made = grouped_split(pool, c.valid_frac, 0.0, c.seed, group, strata)
         made['holdout'] = made.pop('val', [])
     elif all(s in own or str(s).endswith('.txt') for s in (c.train_split, c.valid_split) if s):
-        made = {}
+        return ({**own} if own else {'all': pool}), {}          # lists of ids (a run's saved splits) pick from every image
     else: made = grouped_split(pool, c.valid_frac, 0.0 if 'test' in own else c.test_frac, c.seed, group, strata)
     return {**own, **made}, made
 
@@ -465,6 +465,8 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
     are there); any other `valid_split` (`val`, `holdout`) holds out a seeded `valid_frac` of the training images, or
     names a `.txt` list of ids."""
     own = {s: drive_records(c.root, s, c.text, c.skip_bad) for s in drive_splits(c.root)}
+    if Path(str(c.train_split)).suffix == '.txt':                            # a saved list (cdsam-eval reads the run's)
+        own[c.train_split] = select_ids([r for recs in own.values() for r in recs], c.train_split)
     if c.train_split not in own: raise ValueError(f"data split {c.train_split!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
     train = own[c.train_split]
     if c.valid_split is None: return train, []

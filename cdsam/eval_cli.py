@@ -94,6 +94,7 @@ def _eval_records(a, d: dict) -> tuple:
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
     c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': split,
+         'train_split': str(train_list) if train_list else d['train_split'],    # the images the run trained on, as saved
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}
     try:

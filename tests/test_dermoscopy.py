@@ -58,13 +58,18 @@ def test_eval_never_scores_images_the_run_trained_on(tmp_path):
     run_dir, _ = train(tmp_path/'h', ham, valid_split='holdout')           # trains on everything but a holdout
     ck = run_dir/'checkpoints'/'stage1'/'best.pt'
     r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'test')
-    assert r.returncode == 2 and "are in the run's training split" in r.stderr and 'train.txt' in r.stderr, r.stderr
+    assert r.returncode == 2 and 'training split' in r.stderr and 'splits/train.txt' in r.stderr, r.stderr
     r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'holdout')  # the split it set aside: exactly its list
     assert r.returncode == 0 and f"{len(read_split_ids(run_dir/'splits'/'holdout.txt'))} images" in r.stdout, r.stderr
     isic = make_synthetic_isic(tmp_path/'isic', n={'Training': 10, 'Validation': 3}, size=48, year=2018)
     run_dir, _ = train(tmp_path/'i', isic)                                  # Training + Validation, no Test folder
     r = run_in_process('cdsam-eval', '--checkpoint', run_dir/'checkpoints'/'stage1'/'best.pt', '--split', 'test')
-    assert r.returncode == 2 and "are in the run's training split" in r.stderr, r.stderr
+    assert r.returncode == 2 and 'training split' in r.stderr and 'splits/train.txt' in r.stderr, r.stderr
+    isic_h = make_synthetic_isic(tmp_path/'isic_h', n={'Training': 10, 'Validation': 3}, size=48, year=2018)
+    (tmp_path/'ih').mkdir()
+    run_h, _ = train(tmp_path/'ih', isic_h, valid_split='holdout')          # the recipe's layout: a holdout of Training
+    r = run_in_process('cdsam-eval', '--checkpoint', run_h/'checkpoints'/'stage1'/'best.pt', '--split', 'holdout')
+    assert r.returncode == 0 and f"{len(read_split_ids(run_h/'splits'/'holdout.txt'))} images" in r.stdout, r.stderr
     r = run_in_process('cdsam-eval', '--checkpoint', run_dir/'checkpoints'/'stage1'/'best.pt', '--split', '/etc/passwd')
     assert r.returncode == 2 and '--split must be a split name' in r.stderr and 'root:' not in r.stderr, r.stderr
 
