@@ -318,14 +318,12 @@ class SegDataset(torch.utils.data.Dataset):
         "Target of record `r` as `uint8` `(H, W)`: 1 object, 0 background, 255 ignored."
         if r.kind == 'none': return np.full(size[::-1], 255, np.uint8)
         if r.kind == 'coco': return coco_mask(*r.value)
-        if r.kind == 'empty':                                                      # another target's prompt: nothing here
-            m = np.zeros(size[::-1], np.uint8)
-            return m if r.ignore is None else np.where(mask_foreground(open_mask(r.ignore), r.ignore) > 0, m, 255).astype(np.uint8)
-        m = open_mask(r.mask)
         if r.kind == 'palette':                                                    # palette indices, 255 ignored
+            m = open_mask(r.mask)
             if m.ndim == 3: m = m[..., :3].max(-1)
             return np.where(m == 255, 255, (m == r.value)).astype(np.uint8)
-        m = mask_foreground(m, r.mask)
+        # another target's prompt ('empty'): nothing here; else the binary mask by the one rule
+        m = np.zeros(size[::-1], np.uint8) if r.kind == 'empty' else mask_foreground(open_mask(r.mask), r.mask)
         if r.ignore is not None:                                                   # e.g. DRIVE's field of view
             keep = mask_foreground(open_mask(r.ignore), r.ignore)
             if keep.shape != m.shape: raise ValueError(f"ignore mask {r.ignore} is {keep.shape[1]}x{keep.shape[0]} but mask {r.mask} is {m.shape[1]}x{m.shape[0]}")
@@ -465,14 +463,16 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
     are there); any other `valid_split` (`val`, `holdout`) holds out a seeded `valid_frac` of the training images, or
     names a `.txt` list of ids."""
     own = {s: drive_records(c.root, s, c.text, c.skip_bad) for s in drive_splits(c.root)}
-    if Path(str(c.train_split)).suffix == '.txt':                            # a saved list (cdsam-eval reads the run's)
-        own[c.train_split] = select_ids([r for recs in own.values() for r in recs], c.train_split)
-    if c.train_split not in own: raise ValueError(f"data split {c.train_split!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
-    train = own[c.train_split]
+    everything = [r for recs in own.values() for r in recs]
+    def pick(s):                                                              # a split of its own, or a list of ids
+        if Path(str(s)).suffix == '.txt': return select_ids(everything, s)
+        if s not in own: raise ValueError(f"data split {s!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
+        return own[s]
+    train = pick(c.train_split)
     if c.valid_split is None: return train, []
     if c.valid_split in own: return train, own[c.valid_split]
     if Path(str(c.valid_split)).suffix == '.txt':
-        valid = select_ids([r for recs in own.values() for r in recs], c.valid_split)
+        valid = pick(c.valid_split)
         ids = {r.id for r in valid}
         return [r for r in train if r.id not in ids], valid
     train, valid = split_records(train, c.valid_frac, c.seed)

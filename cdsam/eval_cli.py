@@ -55,7 +55,7 @@ def _post(a) -> str:
 
 def _print_scores(a, d: dict, root, recs: list, sc: dict):
     "cdsam-eval's report: what was scored and how, the metrics table and, with `--by_size`, the lesion-size terciles."
-    from cdsam.metrics import METRIC_NAMES, size_groups, thresholded_jaccard
+    from cdsam.metrics import METRIC_NAMES, size_groups
     how = ("whole images scored at their original resolution" if a.score == 'original' else
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
     post = _post(a)
@@ -64,7 +64,7 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
     print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {post}"))
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
-    print(f"thresholded Jaccard (ISIC 2018: per-image IoU, 0 below 0.65): {thresholded_jaccard(sc['per_image']['iou']):.4f}")
+    print(f"thresholded Jaccard (ISIC 2018: per-image IoU, 0 below 0.65): {sc['thresholded_jaccard']:.4f}")
     if a.by_size:
         print(f"{'lesion size (of frame)':>24}{'images':>8}{'mean dice':>11}{'pred/true area':>16}")
         for g in size_groups(sc['counts'], min(3, len(recs))):                # terciles (fewer groups for tiny splits)
@@ -86,10 +86,11 @@ def _run_split(a, d: dict) -> tuple:
 
 def _eval_records(a, d: dict) -> tuple:
     """The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits
-    (the run's own saved lists); a split holding images the run trained on is refused."""
+    (the run's own saved lists, its training list included, so that `data_records` refuses a split holding images the
+    run trained on)."""
     import dataclasses
     from cdsam.data import data_records
-    from cdsam.records import check_records, read_split_ids
+    from cdsam.records import check_records
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
@@ -106,9 +107,6 @@ def _eval_records(a, d: dict) -> tuple:
     finally:
         for w in skipped: print(f"{Path(sys.argv[0]).name or 'cdsam-eval'}: {w.message}", file=sys.stderr)
     if not recs: raise ValueError(f"split {a.split!r} of {root} has no labelled image: nothing to score")
-    trained = set(read_split_ids(train_list)) if train_list else set()
-    seen = [r.id for r in recs if r.id.split(':')[0] in trained]
-    if seen: raise ValueError(f"{len(seen)} of the {len(recs)} images of split {a.split!r} are in the run's training split ({train_list}, e.g. {seen[0]}): refusing to score images the model trained on; score a split the run set aside (its splits/*.txt)")
     return root, [dataclasses.replace(r, prompt=a.text) for r in recs] if a.text else recs
 
 # %% ../nbs/45_eval_cli.ipynb #165e8357
@@ -141,10 +139,9 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
 def _record(a, root, recs: list, sc: dict, prompts: list):
     "cdsam-eval's result, kept in the run folder of `--checkpoint` (`cdsam.inference.record_eval`) for its model card."
     from cdsam.inference import record_eval
-    from cdsam.metrics import thresholded_jaccard
     result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
                   threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'], prompts=prompts,
-                  thresholded_jaccard=thresholded_jaccard(sc['per_image']['iou']))
+                  thresholded_jaccard=sc['thresholded_jaccard'])
     kept = record_eval(a.checkpoint, result)
     if kept: print(f"recorded in {kept} (cdsam-export --format hub puts it in the model card)")
 
@@ -154,13 +151,12 @@ def _eval_voc(a) -> int:
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
     if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
     from cdsam.files import check_csv_output
-    from cdsam.metrics import METRIC_NAMES
+    from cdsam.metrics import METRIC_NAMES, thresholded_jaccard
     if a.output_csv: check_csv_output(a.output_csv, ['id', 'image', *METRIC_NAMES], a.force)     # before any work
     import numpy as np
     from PIL import Image
     from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, prompt_tokens
-    from cdsam.metrics import METRIC_NAMES
     model, info, cfg = load_model(a)
     if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
     d = cfg['data']
@@ -171,6 +167,7 @@ def _eval_voc(a) -> int:
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
+    sc['thresholded_jaccard'] = thresholded_jaccard(sc['per_image']['iou'])        # printed and recorded
     _print_scores(a, d, root, recs, sc)
     _record(a, root, recs, sc, _prompt_rows(a, model, info, d, recs, sc))
     if a.output_csv:

@@ -6,23 +6,23 @@ Docs: https://cdsam.github.io/cdsam/inference.html.md"""
 
 # %% ../nbs/40_inference.ipynb #4cd86b2c
 from __future__ import annotations
-import copy, csv, json, warnings
+import csv, json, re, warnings
 from pathlib import Path
 from typing import Mapping
 import numpy as np
 import torch
 from PIL import Image
-from .config import load_config, plain
-from .model import build_model, CDSAM, offline_config, hub_config, hub_weights, save_hub_folder
+from .config import plain
+from .model import CDSAM, rebuild_checkpoint, hub_config, hub_weights, save_hub_folder
 from .files import atomic_write
-from .checkpoint import read_checkpoint, restore_model, save_checkpoint
+from .checkpoint import save_checkpoint
 from .lora import merge_lora, lora_layers, save_peft, load_peft
 from .views import IMAGENET_STATS, WholeImage   # (not cdsam.data: predicting imports no fastai)
 from .info import ModelInfo, model_info, TTA_VIEWS
 from .runtime import postprocess
 from dataclasses import replace
 from .metrics import confusion_counts, count_scores, pred_logits
-from .records import open_image
+from .records import open_image, read_split_ids
 from .defaults import SCORE_MODES
 
 # %% auto #0
@@ -36,13 +36,11 @@ def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tupl
     """`(model in eval mode, full config, checkpoint metadata)` from a stage or exported checkpoint, or a Hub folder
     (`cdsam-export --format hub`; architecture from `cfg` if given, else the checkpoint's)."""
     if Path(path).is_dir(): path = hub_weights(path)
-    ck = read_checkpoint(path)
-    cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
-    model = restore_model(build_model(offline_config(cfg)), ck, str(path))
+    model, cfg, meta = rebuild_checkpoint(path, cfg)
     for p in model.parameters(): p.requires_grad_(False)
     model.text_encoder.set_frozen(True)
-    model._hub_mixin_config = hub_config(cfg, model_info(ck['meta'], path))   # `model.info`, `save_pretrained`
-    return model.to(device or 'cpu').eval(), cfg, ck['meta']
+    model._hub_mixin_config = hub_config(cfg, model_info(meta, path))          # `model.info`, `save_pretrained`
+    return model.to(device or 'cpu').eval(), cfg, meta
 
 # %% ../nbs/40_inference.ipynb #4a424e95
 def checkpoint_stats(meta: Mapping) -> tuple:
@@ -129,14 +127,14 @@ def record_eval(checkpoint, result: Mapping) -> Path | None:
 
 # %% ../nbs/40_inference.ipynb #c8f35af3
 def _split_sizes(run: Path, data: Mapping) -> str:
-    "Images per split of a run: read as training read them when its data is here, else from its saved split lists."
-    from cdsam.data import data_records                       # (imports fastai: only when a card is written)
-    try:
-        train, valid = data_records(data, log=lambda *_: None)
-        return f"train {len(train)}, {data['valid_split']} {len(valid)}"
-    except (OSError, ValueError):
-        lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
-        return ', '.join(f"{p.stem} {sum(1 for l in p.read_text().splitlines() if l.strip())}" for p in lists)
+    """Images per split of a run: from the split lists it saved (every run does), else (a run from before they were
+    saved) read as training read them when its data is here."""
+    lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
+    if lists: return ', '.join(f"{p.stem} {len(read_split_ids(p))}" for p in lists)
+    from cdsam.data import data_records                       # (imports fastai: only for such an old run)
+    try: train, valid = data_records(data, log=lambda *_: None)
+    except (OSError, ValueError): return ''
+    return f"train {len(train)}, {data['valid_split']} {len(valid)}"
 
 def run_card(checkpoint, cfg: Mapping) -> dict:
     """The model card fields `training` and `evaluation` of `checkpoint` from its run folder: data and split sizes,
@@ -148,10 +146,11 @@ def run_card(checkpoint, cfg: Mapping) -> dict:
              f"checkpoints chosen on split `{d['valid_split']}`.", '', '| stage | epochs | best validation Dice |', '|---|---|---|']
     monitor = cfg['checkpoint']['monitor']
     for h in sorted(run.glob('stage*_history.csv')):
-        if not h.stem[5:].split('_')[0].isdigit() or int(h.stem[5:].split('_')[0]) > cfg['stage']['id']: continue
+        stage = re.fullmatch(r'stage(\d+)_history', h.stem)
+        if stage is None or int(stage[1]) > cfg['stage']['id']: continue        # the stages that made this checkpoint
         rows = list(csv.DictReader(h.open()))
         vals = [float(r[monitor]) for r in rows if r.get(monitor) not in (None, '')]
-        lines.append(f"| {h.stem[5:].split('_')[0]} | {len(rows)} | {f'{max(vals):.4f}' if vals else '-'} |")
+        lines.append(f"| {stage[1]} | {len(rows)} | {f'{max(vals):.4f}' if vals else '-'} |")
     me = Path(checkpoint).resolve().relative_to(run)
     evals = [r for r in eval_results(run) if r.get('checkpoint') == str(me)]
     if not evals: ev = f"No `cdsam-eval` result was recorded for `{me}`: score it on images it never saw."
@@ -171,8 +170,7 @@ def export_hub(checkpoint,               # a stage checkpoint (or merged export)
     model, cfg, meta = model_from_checkpoint(checkpoint)
     info = replace(model_info(meta, checkpoint), patch_size=tuple(model.backbone.patch_size))
     record = hub_config(cfg, info, source=str(checkpoint), stage=meta['stage'])
-    card = dict(repo_id=str(folder), **run_card(checkpoint, cfg))
-    return save_hub_folder(model, folder, record, merge=not adapters, card=card)
+    return save_hub_folder(model, folder, record, merge=not adapters, card=run_card(checkpoint, cfg))
 
 # %% ../nbs/40_inference.ipynb #40066318
 def _view_prompts(pts, bx, size: int, transpose: bool, flips: tuple):

@@ -30,9 +30,9 @@ from .plan import ModelPlan, model_plan
 
 # %% auto #0
 __all__ = ['HUB_FORMAT', 'MODEL_CARD', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone',
-           'pretrained_backbone', 'build_model', 'offline_config', 'random_weight_keys', 'base_weights', 'hub_config',
-           'check_hub_folder', 'hub_weights', 'save_hub_folder', 'load_hub_folder', 'parameter_summary',
-           'format_summary']
+           'pretrained_backbone', 'build_model', 'offline_config', 'rebuild_checkpoint', 'random_weight_keys',
+           'base_weights', 'hub_config', 'check_hub_folder', 'hub_weights', 'save_hub_folder', 'load_hub_folder',
+           'parameter_summary', 'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -253,6 +253,13 @@ def offline_config(cfg: dict) -> dict:
     m['sam']['checkpoint'] = None
     return cfg
 
+def rebuild_checkpoint(path, cfg: Mapping | None = None) -> tuple[CDSAM, dict, dict]:
+    """`(model, full config, metadata)` of a cdsam checkpoint file: built from `cfg` (default: the checkpoint's own
+    config) with no pretrained source (`offline_config`), then its LoRA layout and weights restored."""
+    ck = read_checkpoint(path)
+    cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
+    return restore_model(build_model(offline_config(cfg)), ck, str(path)), cfg, ck['meta']
+
 # %% ../nbs/13_model.ipynb #b20f4c1e
 _WARNED_RANDOM: set = set()
 
@@ -330,7 +337,7 @@ def _card_kwargs(record: Mapping, card: Mapping | None) -> dict:
             ('weights', 'LoRA merged' if record.get('merged', True) else 'LoRA adapters kept (unmerged)')]
     weights = ['| part | weights | licence |', '|---|---|---|'] + [f"| {r['part']} | {r['weights']} | {r['licence']} |"
                                                                  for r in record['base_weights']]
-    d = dict(title=f"cdsam: {info['text'] or 'segmentation'}", repo_id='<this folder or repo id>', text=info['text'],
+    d = dict(title=f"cdsam: {info['text'] or 'segmentation'}", text=info['text'],
              summary="Text-prompted segmentation: DINO ViT tokens feed Segment Anything's mask decoder, steered by a text prompt, adapted with LoRA (cdsam).",
              model_table='\n'.join(['| | |', '|---|---|'] + [f"| {k} | {v} |" for k, v in rows]),
              base_weights='\n'.join(weights),
@@ -342,7 +349,7 @@ def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters
                     folder,                       # the folder to write (created; files written atomically)
                     record: Mapping,              # `hub_config(cfg, info)`
                     merge: bool = True,           # merge LoRA into the weights (else keep the adapters)
-                    card: Mapping | None = None,  # model card fields (`training`, `evaluation`, `repo_id`, ...)
+                    card: Mapping | None = None,  # model card fields (`training`, `evaluation`, `repo_id`: default the folder)
                    ) -> Path:
     "Write a Hub folder: `config.json`, `model.safetensors` (a cdsam checkpoint) and a `README.md` model card."
     if not isinstance(record, Mapping) or 'cdsam_format' not in record or 'info' not in record:
@@ -354,7 +361,7 @@ def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters
     cfg = record['config']
     save_checkpoint(folder/'model.safetensors', model, cfg, 0, info=record['info'])
     atomic_write(folder/'config.json', lambda t: Path(t).write_text(json.dumps(record, indent=2)))
-    text = model.generate_model_card(**_card_kwargs(record, card)).content
+    text = model.generate_model_card(**_card_kwargs(record, {'repo_id': str(folder), **(card or {})})).content
     atomic_write(folder/'README.md', lambda t: Path(t).write_text(text))
     return folder
 
@@ -362,11 +369,9 @@ def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters
 def load_hub_folder(folder, device='cpu') -> tuple[nn.Module, dict, dict]:
     "`(model in eval mode, full config, weights metadata)` of a cdsam Hub folder (checked by `check_hub_folder`)."
     record = check_hub_folder(folder)
-    ck = read_checkpoint(Path(folder)/'model.safetensors')
-    cfg = load_config(ck['meta']['config'])
-    model = restore_model(build_model(offline_config(cfg)), ck, str(folder))
+    model, cfg, meta = rebuild_checkpoint(Path(folder)/'model.safetensors')
     model._hub_mixin_config = record
-    return model.to(device).eval(), cfg, ck['meta']
+    return model.to(device).eval(), cfg, meta
 
 # %% ../nbs/13_model.ipynb #b96386e6
 def parameter_summary(model: nn.Module, depth: int = 1) -> list[dict]:

@@ -19,7 +19,7 @@ from .defaults import DEFAULT_TEMPLATES   # (re-exported: defined in cdsam.defau
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['clip_text_state_dict', 'ClipTextEncoder', 'SentenceTextEncoder']
+__all__ = ['clip_text_state_dict', 'checked_templates', 'PromptEncoder', 'ClipTextEncoder', 'SentenceTextEncoder']
 
 # %% ../nbs/11_text.ipynb #688dccc8
 _NON_TEXT_KEYS = ('logit_scale', 'logit_bias', 'input_resolution', 'context_length', 'vocab_size')
@@ -37,8 +37,42 @@ def clip_text_state_dict(path: str | Path) -> dict:
     if any(k.startswith('text.') for k in sd): return {k[5:]: v for k, v in sd.items() if k.startswith('text.')}
     return {k: v for k, v in sd.items() if not k.startswith('visual.') and k not in _NON_TEXT_KEYS}
 
+# %% ../nbs/11_text.ipynb #bbce7087
+def checked_templates(templates: Sequence[str] | None) -> tuple[str, ...]:
+    "Prompt templates as a tuple (none: the prompt as it is), each holding the `{}` the prompt goes into."
+    out = tuple(templates) if templates else ('{}',)
+    bad = [t for t in out if '{}' not in t]
+    if bad: raise ValueError(f"prompt templates must contain '{{}}': {bad}")
+    return out
+
+class PromptEncoder(nn.Module):
+    """What every text tower shares: frozen weights (`set_frozen`), and while frozen one cached feature per prompt.
+    A subclass sets `self.text` (its network), `self.templates` and `self._cache = {}`, and defines `_encode`."""
+    def set_frozen(self, frozen: bool = True):
+        "Freeze (default) or unfreeze every text-tower weight; the cache is only used while nothing is trainable."
+        for p in self.text.parameters(): p.requires_grad_(not frozen)
+        self.clear_cache()
+
+    def clear_cache(self): self._cache = {}
+
+    @property
+    def cacheable(self) -> bool: return not any(p.requires_grad for p in self.parameters())
+
+    def forward(self, prompts: str | Sequence[str]) -> torch.Tensor:
+        "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
+        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
+        bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
+        if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
+        if not self.cacheable: return self._encode(prompts)
+        dev = next(self.parameters()).device
+        new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
+        if new:
+            with torch.no_grad(): feats = self._encode(new)
+            self._cache.update({p: f for p, f in zip(new, feats)})
+        return torch.stack([self._cache[p] for p in prompts]).to(dev)
+
 # %% ../nbs/11_text.ipynb #85f9eb3e
-class ClipTextEncoder(nn.Module):
+class ClipTextEncoder(PromptEncoder):
     """CLIP text tower by open_clip model name (+ `pretrained` tag or local `checkpoint`), with prompt templates and a
     feature cache."""
     def __init__(self, name: str = 'ViT-B-16', pretrained: str | None = None, checkpoint: str | Path | None = None,
@@ -54,9 +88,7 @@ class ClipTextEncoder(nn.Module):
         self.name, self.embed_dim = name, int(cfg['embed_dim'])
         self.context_length = int(cfg['text_cfg'].get('context_length', 77))
         self.tokenizer = open_clip.get_tokenizer(name) if model_cfg is None else open_clip.tokenizer.SimpleTokenizer(context_length=self.context_length)
-        self.templates = tuple(templates) if templates else ('{}',)
-        bad = [t for t in self.templates if '{}' not in t]
-        if bad: raise ValueError(f"prompt templates must contain '{{}}': {bad}")
+        self.templates = checked_templates(templates)
         if checkpoint is None and pretrained: checkpoint = open_clip.download_pretrained(pcfg, cache_dir=cache_dir)
         if checkpoint is not None: self.load_checkpoint(checkpoint)
         self._cache: dict[str, torch.Tensor] = {}
@@ -66,16 +98,6 @@ class ClipTextEncoder(nn.Module):
         "Load the text weights of an official CLIP checkpoint strictly (listing missing / unexpected keys)."
         load_state_dict_checked(self.text, clip_text_state_dict(path), source=str(path))
         self.clear_cache()
-
-    def set_frozen(self, frozen: bool = True):
-        "Freeze (default) or unfreeze every text-tower weight; the cache is only used while nothing is trainable."
-        for p in self.text.parameters(): p.requires_grad_(not frozen)
-        self.clear_cache()
-
-    def clear_cache(self): self._cache = {}
-
-    @property
-    def cacheable(self) -> bool: return not any(p.requires_grad for p in self.parameters())
 
     def tokenize(self, texts: Sequence[str]) -> torch.Tensor:
         "Token ids `(len(texts), context_length)` from open_clip's tokenizer for this model."
@@ -88,21 +110,9 @@ class ClipTextEncoder(nn.Module):
         feats = feats.view(len(prompts), len(self.templates), -1).mean(1)     # (P, D)
         return F.normalize(feats, dim=-1)
 
-    def forward(self, prompts: str | Sequence[str]) -> torch.Tensor:
-        "One normalised feature `(B, D)` per prompt (template-ensembled), from the cache when frozen."
-        prompts = [prompts] if isinstance(prompts, str) else list(prompts)
-        bad = [p for p in prompts if not isinstance(p, str) or not p.strip()]
-        if bad: raise ValueError(f"text prompts must be non-empty strings, got {bad[:3]}")
-        if not self.cacheable: return self._encode(prompts)
-        dev = next(self.parameters()).device
-        new = [p for p in dict.fromkeys(prompts) if p not in self._cache]
-        if new:
-            with torch.no_grad(): feats = self._encode(new)
-            self._cache.update({p: f for p, f in zip(new, feats)})
-        return torch.stack([self._cache[p] for p in prompts]).to(dev)
 
 # %% ../nbs/11_text.ipynb #d3480bee
-class SentenceTextEncoder(nn.Module):
+class SentenceTextEncoder(PromptEncoder):
     """A Hugging Face sentence encoder (a BERT-family `transformers` folder, e.g. all-MiniLM-L6-v2) as the text tower:
     mean-pooled, normalised prompt features with templates and a feature cache, like `ClipTextEncoder`."""
     def __init__(self, folder: str | Path,                                   # config.json, weights and tokenizer files
@@ -120,14 +130,9 @@ class SentenceTextEncoder(nn.Module):
         except (OSError, ValueError) as e: raise ValueError(f"{folder} is not a sentence encoder transformers can load ({str(e).splitlines()[0][:200]})") from None
         self.name, self.embed_dim, self.context_length = folder.name, int(self.text.config.hidden_size), int(context_length)
         self.tokenizer = SimpleNamespace(encode=lambda t: self.tok.encode(t, add_special_tokens=False))   # `prompt_tokens`
-        self.templates = tuple(templates) if templates else ('{}',)
-        bad = [t for t in self.templates if '{}' not in t]
-        if bad: raise ValueError(f"prompt templates must contain '{{}}': {bad}")
+        self.templates = checked_templates(templates)
         self._cache: dict[str, torch.Tensor] = {}
         self.set_frozen(frozen)
-
-    set_frozen, clear_cache, cacheable, forward = (ClipTextEncoder.set_frozen, ClipTextEncoder.clear_cache,
-                                                  ClipTextEncoder.cacheable, ClipTextEncoder.forward)
 
     def _encode(self, prompts: Sequence[str]) -> torch.Tensor:
         dev = next(self.parameters()).device
