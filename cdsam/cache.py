@@ -14,7 +14,7 @@ from torch import nn
 from fastai.data.load import DataLoader
 from fastai.torch_core import rank_distrib
 from .data import SegDataset, SegDataLoaders
-from .records import open_image
+from .records import record_key
 from .files import atomic_write
 from .command import Progress
 from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
@@ -50,10 +50,9 @@ def cache_view(ds: SegDataset, i: int, view: int, seed: int = 0) -> tuple[torch.
     ds = ds if not ds.train else ds.deterministic()
     if view == 0: return ds.load(i)
     if ds.view != 'whole': raise ValueError(f"cached zoom views need data.view: whole, not {ds.view!r}")
-    r = ds.records[i]
-    img = open_image(r.image)
+    img, mask = ds.open(ds.records[i])                      # (the record's window, when it has a region)
     lb = ds.tfm.geometry((img.size[1], img.size[0]), torch.Generator().manual_seed(seed), random=True)
-    x, m, _ = ds.tfm.pair(img, torch.from_numpy(ds.load_mask(r, img.size))[None], lb)
+    x, m, _ = ds.tfm.pair(img, torch.from_numpy(mask)[None], lb)
     return x.contiguous(), m.to(torch.uint8).contiguous()
 
 def augmentation_note(variants) -> str:
@@ -107,9 +106,10 @@ def from_pixels(p: torch.Tensor, stats) -> torch.Tensor:
     return (p.float() / 255 - mean) / std
 
 # %% ../nbs/34_cache.ipynb #c2c1525b
-def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixels: bool, prefix: int | None = None,
+def _key(backbone, ds: SegDataset, idx: list[int], variants, dtype: str, pixels: bool, prefix: int | None = None,
          teacher: bool = False, seed: int = 0) -> dict:
-    views = 1 + max(v[0] for v in variants)
+    views, images = 1 + max(v[0] for v in variants), [ds.records[i].image for i in idx]       # one record per slot
+    windows = [ds.records[i].region for i in idx]
     return dict(version=4, view=ds.view, backbone=getattr(backbone, 'name', type(backbone).__name__),
                 out_indices=getattr(backbone, 'out_indices', None), timm_kwargs=getattr(backbone, 'timm_kwargs', None),
                 **({'zoom': list(ds.zoom), 'seed': seed} if views > 1 else {}),
@@ -117,6 +117,7 @@ def _key(backbone, ds: SegDataset, images: list[str], variants, dtype: str, pixe
                 **({'teacher': True} if teacher else {}),
                 resize=ds.resize, crop=ds.crop, stats=[list(map(float, s)) for s in ds.stats],
                 variants=[list(v) for v in variants],
+                **({'windows': hashlib.sha1(repr(windows).encode()).hexdigest()} if any(windows) else {}),
                 dtype=dtype, images=len(images), files=files_fingerprint(images), pixels=pixels,
                 targets=targets_fingerprint(ds.records) if pixels else None)
 
@@ -125,6 +126,7 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              resize='image size changed', backbone='backbone changed', variants='flip variants changed',
              stats='normalisation changed', dtype='dtype changed', images='number of images changed',
              version='cache format changed', pixels='cache.images changed', targets='masks changed',
+             windows='windows (data.sources[].tile) changed',
              # what a stale cache's key difference means
              view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for',
              out_indices='model.dino.out_indices changed', timm_kwargs='model.dino.kwargs changed', zoom='data.zoom changed', seed='cache seed changed')
@@ -156,13 +158,13 @@ class FeatureCache:
         if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
-        for i, r in enumerate(ds.records): first.setdefault(str(r.image), i)
+        for i, r in enumerate(ds.records): first.setdefault(record_key(r), i)   # an image, or a window of it
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
-        rslots = [slots[str(r.image)] for r in ds.records] if images else None
+        rslots = [slots[record_key(r)] for r in ds.records] if images else None
         if not isinstance(views, int) or views < 1: raise ValueError(f"cache.views must be an integer >= 1, got {views!r}")
         if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
         variants = cache_variants(views, flips)
-        key = _key(backbone, ds, list(first), variants, dtype, images, prefix, teacher, seed)
+        key = _key(backbone, ds, idx, variants, dtype, images, prefix, teacher, seed)
         path = Path(path) if path is not None else None
         saved = _load_valid(path, key, log)
         if saved is not None:
@@ -202,8 +204,9 @@ class FeatureCache:
         return from_pixels(self.pixels[self.record_slots[i], view], self.key['stats']), self.masks[i, view]
 
     def get(self, image, variant: int = 0) -> dict:
-        """Backbone outputs of `image` (its path) in flip `variant`: `tokens (N, C)`, `cls (C,)`, `layers` (list of `(N,
-        C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block `key['prefix']`."""
+        """Backbone outputs of `image` (its path, or a record's `record_key`) in flip `variant`: `tokens (N, C)`, `cls
+        (C,)`, `layers` (list of `(N, C)`); for a prefix cache `prefix`, the `(P+N, C)` tokens entering block
+        `key['prefix']`."""
         s = self.slots[str(image)]
         if self.key.get('prefix'):
             return dict(prefix=self.tokens[s, variant],
@@ -237,8 +240,8 @@ def _prefix_batch(backbone, inputs: list, prefix: int, teacher: bool, dtype, tok
 
 def _record_masks(ds, slot_of: dict, masks: dict, views: int, seed: int) -> torch.Tensor:
     "Every record's mask in each view `(R, K, 1, H, W)`: records sharing an image have their own masks."
-    slots = {str(ds.records[i].image): s for i, s in slot_of.items()}
-    views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[str(ds.records[i].image)], k))[1] for k in range(views)]
+    slots = {record_key(ds.records[i]): s for i, s in slot_of.items()}
+    views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[record_key(ds.records[i])], k))[1] for k in range(views)]
     return torch.stack([masks[i] if i in masks else torch.stack(views_of(i)) for i in range(len(ds))])
 
 # %% ../nbs/34_cache.ipynb #750ab10e
@@ -299,11 +302,11 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
         view, flips = self.cache.variants[v][0], self.cache.variants[v][1:]
         if self.cache.pixels is not None: x, m = self.cache.load(i, view)                  # (3, H, W), (1, H, W)
         else:
-            slot = self.cache.slots[str(self.records[i].image)]
+            slot = self.cache.slots[record_key(self.records[i])]
             x, m = cache_view(self.ds, i, view, view_seed(self.cache.key.get('seed', 0), slot, view))
         x, m = flip_variant(x, flips), flip_variant(m, flips)
         inputs, m = self.ds.with_prompts(i, x.contiguous(), m.contiguous(), train=self.train)
-        inputs['features'] = self.cache.get(self.records[i].image, v)
+        inputs['features'] = self.cache.get(record_key(self.records[i]), v)
         return inputs, m
 
 # %% ../nbs/34_cache.ipynb #dd3b0416

@@ -13,8 +13,8 @@ from .defaults import IMAGE_EXTS
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['MOVED', 'check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_checkpoint_options',
-           'report_failures', 'list_images', 'check_prompts', 'output_names']
+__all__ = ['MOVED', 'check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_tile_options',
+           'add_checkpoint_options', 'report_failures', 'list_images', 'check_prompts', 'output_names']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def check_device(name: str | None) -> str:
@@ -79,6 +79,22 @@ def add_postprocess_options(ap: argparse.ArgumentParser):
                     help="keep only the largest connected component of each mask (default: the run's eval.largest_component)")
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
                     help="fill the holes of each mask (default: the run's eval.fill_holes)")
+
+def add_tile_options(ap: argparse.ArgumentParser):
+    "`--tile` (sliding windows of that many image pixels, >= 64) and `--overlap` (in [0, 1)): `predict_probs`' windows."
+    def side(text: str) -> int:
+        try: v = int(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number of pixels, got {text!r}") from None
+        if v < 64: raise argparse.ArgumentTypeError(f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
+        return v
+    def frac(text: str) -> float:
+        try: v = float(text)
+        except ValueError: raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}") from None
+        if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+        return v
+    ap.add_argument('--tile', type=side, default=None,
+                    help="sliding windows of this many image pixels (>= 64), for large images or thin structures such as a source trained with data.sources[].tile (default: the whole image)")
+    ap.add_argument('--overlap', type=frac, default=0.25, help='sliding-window overlap fraction in [0, 1) (default 0.25)')
 
 def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
     "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: what `load_model` reads."

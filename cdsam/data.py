@@ -23,7 +23,7 @@ from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported
 from .plan import DataPlan, data_plan
 from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split, drive_records, drive_splits,
-                           select_ids)   # (re-exported: defined in cdsam.records)
+                           select_ids, tile_records)   # (re-exported: defined in cdsam.records)
 from fastcore.basics import patch
 
 # %% auto #0
@@ -330,12 +330,20 @@ class SegDataset(torch.utils.data.Dataset):
             m = np.where(keep > 0, m, 255).astype(np.uint8)
         return m
 
+    def open(self, r: Record) -> tuple[Image.Image, np.ndarray]:
+        "Record `r`'s image (EXIF orientation applied) and target (`load_mask`), cut to its `region` when it has one."
+        img = open_image(r.image)
+        mask = self.load_mask(r, img.size)
+        if r.region is None: return img, mask
+        x0, y0, x1, y1 = r.region
+        if not (0 <= x0 < x1 <= img.size[0] and 0 <= y0 < y1 <= img.size[1]):
+            raise ValueError(f"region {r.region} of record {r.id!r} is not inside its image {r.image} ({img.size[0]}x{img.size[1]})")
+        return img.crop(r.region), mask[y0:y1, x0:x1]
+
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample `i`'s image `(3, S, S)` and uint8 mask `(1, S, S)` after its view's transform (and a random rot90 when
         training)."""
-        r = self.records[i]
-        img = open_image(r.image)                                                  # EXIF orientation applied
-        mask = self.load_mask(r, img.size)
+        img, mask = self.open(self.records[i])
         x, m = self.tfm(img, tv_tensors.Mask(torch.from_numpy(mask)[None]))        # (3, H, W), (1, H, W)
         if self.train:
             k = int(torch.randint(4, (1,)))
@@ -394,12 +402,13 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
 
 # %% ../nbs/21_data.ipynb #836482d8
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
-               'coco_mode', 'skip_bad', 'dx_prompts', 'phrasings', 'valid_split')
+               'coco_mode', 'skip_bad', 'dx_prompts', 'phrasings', 'valid_split', 'valid_frac', 'tile')
 
 def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
     """Every sample of extra training source `data.sources[i]`, at its loss weight; with a `valid_split` (`holdout`, or
     a split of its own such as DRIVE's `test`) the source keeps those images out of training, held out as
-    `data.valid_split: holdout` would (`data.valid_frac`, `data.seed`), so they can be scored with `cdsam-eval --root`."""
+    `data.valid_split: holdout` would (its own `valid_frac` or `data.valid_frac`, `data.seed`), so they can be scored
+    with `cdsam-eval --root`. With a `tile`, each image trains as windows of that many pixels (`tile_records`)."""
     if not isinstance(src, dict) or 'root' not in src:
         raise ValueError(f"data.sources[{i}] must be a mapping with a root (and a weight), got {src!r}")
     if src['root'] is None: raise ValueError(f"data.sources[{i}].root is not set: give it in the config or as data.sources.{i}.root=<folder>")
@@ -408,13 +417,21 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
+    tile, vf = src.get('tile'), src.get('valid_frac', c.valid_frac)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 32):
+        raise ValueError(f"data.sources[{i}].tile must be a whole number of image pixels >= 32 (or null: whole images), got {tile!r}")
+    if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0 < vf < 1:
+        raise ValueError(f"data.sources[{i}].valid_frac must be a number in (0, 1), got {vf!r}")
     own = dict(format='auto', valid_split=None, unlabelled_dir=None, sources=[], negative_rate=0.0, phrasings=[])   # its own layout
-    sub = dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k != 'weight'}})
+    sub = dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
     if 'phrasings' in src and not (isinstance(src['phrasings'], list) and all(isinstance(x, str) and x.strip() for x in src['phrasings'])):
         raise ValueError(f"data.sources[{i}].phrasings must be a list of non-empty prompts, got {src['phrasings']!r}")
     tr, va = data_records(sub, prompt_mode, log)
     kept = tr if src.get('valid_split') else tr + va
-    log(f"data: source {src['root']}: {len(kept)} training samples at loss weight {float(w)}" + (f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''))
+    n = len(kept)
+    if tile: kept = tile_records(kept, tile)                                # windows of `tile` pixels, each a sample
+    log(f"data: source {src['root']}: {len(kept)} training samples" + (f" ({tile}x{tile}-pixel windows of {n} images)" if tile else '')
+        + f" at loss weight {float(w)}" + (f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''))
     return [dataclasses.replace(r, weight=float(w)) for r in kept]
 
 # %% ../nbs/21_data.ipynb #d524ff4c

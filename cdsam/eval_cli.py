@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 from .defaults import SCORE_MODES, FORMATS
 from .command import run_cli, positive_int
-from .cli import add_checkpoint_options, add_postprocess_options, load_model
+from .cli import add_checkpoint_options, add_postprocess_options, add_tile_options, load_model
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -42,6 +42,7 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--wrong_prompt', action='append', default=None, metavar='TEXT',
                     help="also predict with another target's prompt (repeatable): the mean area it marks on these images, of the scored pixels (should be about 0)")
     add_postprocess_options(ap)
+    add_tile_options(ap)
     ap.add_argument('--batch_size', type=positive_int, default=8, help='images per forward pass with --score crop')
     ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
@@ -50,7 +51,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
 # %% ../nbs/45_eval_cli.ipynb #6c0b9201
 def _post(a) -> str:
     "The post-processing a score was measured with, in words ('' for none)."
-    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component), ('holes filled', a.fill_holes)) if on]
+    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component),
+                            ('holes filled', a.fill_holes), (f"windows of {a.tile} px (overlap {a.overlap})", a.tile)) if on]
     return ', '.join(post)
 
 def _print_scores(a, d: dict, root, recs: list, sc: dict):
@@ -128,7 +130,7 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
             prompt_tokens(model, t)                                           # warns when the text model cuts it
             s2, _ = evaluate_records(model, [dataclasses.replace(r, prompt=t) for r in recs], info.size, info.stats,
                                      a.threshold, a.score, d['resize'], a.batch_size, a.largest_component, a.fill_holes,
-                                     'text', a.tta)
+                                     'text', a.tta, a.tile, a.overlap)
             rows.append(dict(prompt=t, role=role, dice=s2['mean']['dice'], pooled=s2['micro']['dice'], area=_area(s2['counts'])))
     if len(rows) > 1:
         print(f"{'prompt':<36}{'as':>14}{'mean dice':>11}{'pooled dice':>13}{'area marked':>13}")
@@ -165,7 +167,7 @@ def _eval_voc(a) -> int:
     from cdsam.plan import valid_prompt_mode
     a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta)
+                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile, a.overlap)
     if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     sc['thresholded_jaccard'] = thresholded_jaccard(sc['per_image']['iou'])        # printed and recorded
     _print_scores(a, d, root, recs, sc)

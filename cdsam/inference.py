@@ -22,7 +22,7 @@ from .info import ModelInfo, model_info, TTA_VIEWS
 from .runtime import postprocess
 from dataclasses import replace
 from .metrics import confusion_counts, count_scores, pred_logits
-from .records import open_image, read_split_ids
+from .records import open_image, read_split_ids, window_starts
 from .defaults import SCORE_MODES
 
 # %% auto #0
@@ -214,13 +214,6 @@ def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, poin
     p, iou = torch.stack(probs).mean(0).cpu(), torch.stack(ious).mean(0).cpu()
     return [(v[1].mask_to_image(p[k, 0]), float(iou[k])) for k, v in enumerate(views)]      # (H, W) each
 
-# %% ../nbs/40_inference.ipynb #597d6317
-def _starts(n: int, tile: int, stride: int) -> list[int]:
-    if n <= tile: return [0]
-    s = list(range(0, n - tile, stride))
-    s.append(n - tile)
-    return s
-
 # %% ../nbs/40_inference.ipynb #9bc1241f
 def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.g. from `model_from_checkpoint`)
                   image: Image.Image,                 # any size or aspect: letterboxed whole, probabilities mapped back
@@ -233,6 +226,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
                   points=None,                        # `[(x, y), ...]` point prompts in image pixels
                   point_labels=None,                  # 1 foreground / 0 background per point (default: all 1)
                   box=None,                           # `(x0, y0, x1, y1)` box prompt in image pixels
+                  batch_size: int = 8,                # windows per forward pass with `tile`
                  ) -> tuple[np.ndarray, float]:       # probabilities `(H, W)` at the image's size, predicted IoU
     "Per-pixel mask probabilities for a PIL image at its own resolution, and the model's predicted-IoU score."
     if not text and points is None and box is None: raise ValueError("give a text prompt, points and/or a box")
@@ -245,10 +239,10 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     if not 0 <= overlap < 1: raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     stride = max(1, int(tile * (1 - overlap)))
     acc, wsum, scores = torch.zeros(H, W), torch.zeros(H, W), []
-    for y in _starts(H, tile, stride):
-        for x in _starts(W, tile, stride):
-            crop = image.crop((x, y, min(x + tile, W), min(y + tile, H)))
-            p, s = _predict_windows(model, [crop], text, size, stats, tta)[0]
+    at = [(x, y) for y in window_starts(H, tile, stride) for x in window_starts(W, tile, stride)]
+    for k in range(0, len(at), batch_size):                                   # windows in batches of `batch_size`
+        crops = [image.crop((x, y, min(x + tile, W), min(y + tile, H))) for x, y in at[k:k + batch_size]]
+        for (x, y), (p, s) in zip(at[k:k + batch_size], _predict_windows(model, crops, text, size, stats, tta)):
             h, w = p.shape
             wy = 1 - (torch.arange(h) + .5 - h / 2).abs() / (h / 2) * .9     # tent weight, > 0 at the border
             wx = 1 - (torch.arange(w) + .5 - w / 2).abs() / (w / 2) * .9
@@ -288,13 +282,15 @@ def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | No
 def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STATS, threshold: float = 0.5,
                      score: str = 'original', resize: int | None = None, batch_size: int = 8,
                      largest_component: bool = False, fill_holes: bool = False,
-                     prompt_mode: str = 'text', tta: bool | str = False) -> tuple[dict, list]:
+                     prompt_mode: str = 'text', tta: bool | str = False, tile: int | None = None,
+                     overlap: float = 0.25) -> tuple[dict, list]:
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
     `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
     `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`, `text+points`):
     the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`). `tta`: average
-    over flipped (`'d8'`: also rotated) views, as `cdsam-predict --tta` does."""
+    over flipped (`'d8'`: also rotated) views, as `cdsam-predict --tta` does; `tile` / `overlap`: sliding windows of that
+    many image pixels (`predict_probs`), as `cdsam-predict --tile` does."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
@@ -305,12 +301,14 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
             img = open_image(r.image)
             truth = ds.load_mask(r, img.size)
             pts, box = mask_prompts(truth, prompt_mode)
-            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tta=tta, points=pts, box=box)[0]
+            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tile, overlap, tta,
+                                 pts, None, box, batch_size)[0]
             pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
             counts.append(confusion_counts(pred, torch.from_numpy(truth)))
             preds.append(pred)
         return count_scores(torch.cat(counts)), preds
     if prompt_mode != 'text': raise ValueError(f"score='crop' scores text prompts only, not {prompt_mode!r}: use score='original'")
+    if tile: raise ValueError("score='crop' scores one centre crop: sliding windows (tile) need score='original'")
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
             items = [ds[j] for j in range(i, min(i + batch_size, len(ds)))]

@@ -11,7 +11,8 @@ from collections import deque
 from pathlib import Path
 from typing import Sequence
 from .command import run_cli, Progress, positive_int
-from .cli import (add_checkpoint_options, add_postprocess_options, load_model, list_images, output_names,
+from .cli import (add_checkpoint_options, add_postprocess_options, add_tile_options, load_model, list_images,
+                       output_names,
                        check_prompts, report_failures)
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
@@ -47,12 +48,6 @@ def _box(text):
     return box
 
 # %% ../nbs/47_predict_cli.ipynb #16950dfb
-def _tile(text: str) -> int:
-    "argparse type: a sliding-window side of at least 64 pixels (smaller windows see nothing and take minutes)."
-    v = positive_int(text)
-    if v < 64: raise argparse.ArgumentTypeError(f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
-    return v
-
 def _unit(text: str) -> float:
     "argparse type: a number in [0, 1]."
     try: v = float(text)
@@ -73,8 +68,7 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
     ap.add_argument('--opacity', type=_unit, default=0.4, help='overlay opacity in [0, 1] (default 0.4)')
-    ap.add_argument('--tile', type=_tile, default=None, help='sliding-window size in image pixels for large images (>= 64)')
-    ap.add_argument('--overlap', type=float, default=0.25, help='sliding-window overlap fraction (default 0.25)')
+    add_tile_options(ap)
     add_postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
     ap.add_argument('--min_confidence', type=_unit, default=0.9, help='mean pixel confidence in [0, 1] needed for a pseudo-label (default 0.9)')
@@ -159,7 +153,6 @@ def _predict_setup(a):
     from cdsam.inference import default_prompt, prompt_tokens
     imgs = list_images(a.input, a.recursive)
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
-    if not 0 <= a.overlap < 1: raise ValueError(f"--overlap must be in [0, 1), got {a.overlap}")
     pts, labels = _points(a.points)
     box = _box(a.box)
     model, info, _ = load_model(a)

@@ -8,7 +8,7 @@ Docs: https://cdsam.github.io/cdsam/records.html.md"""
 from __future__ import annotations
 import csv, random, re, warnings
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
@@ -19,9 +19,9 @@ from .defaults import IMAGE_EXTS, FORMATS   # (re-exported: defined in cdsam.def
 __all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'DRIVE_SPLITS', 'Record', 'exif_orientation',
            'to_rgb', 'open_image', 'open_mask', 'image_size', 'skip_or_raise', 'check_records', 'list_images',
            'pair_masks', 'unpaired_message', 'count_masks', 'grouped_split', 'save_splits', 'read_split_ids',
-           'select_ids', 'IsicSplit', 'isic_layout', 'isic_mask', 'isic_records', 'read_table', 'dx_prompt',
-           'ham10000_records', 'ph2_diagnoses', 'ph2_records', 'drive_base', 'drive_splits', 'drive_records',
-           'detect_format']
+           'select_ids', 'record_key', 'window_starts', 'tile_records', 'IsicSplit', 'isic_layout', 'isic_mask',
+           'isic_records', 'read_table', 'dx_prompt', 'ham10000_records', 'ph2_diagnoses', 'ph2_records', 'drive_base',
+           'drive_splits', 'drive_records', 'detect_format']
 
 # %% ../nbs/18_records.ipynb #feb1b2d7
 @dataclass
@@ -37,6 +37,7 @@ class Record:
     weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
     ignore: Path | None = None    # a mask whose 0 pixels count in no loss and no score (DRIVE's field of view)
     phrasings: tuple = ()         # other ways to say `prompt`: training draws one of them or `prompt` per sample
+    region: tuple | None = None   # `(x0, y0, x1, y1)` in image pixels: the sample is this window (`data.sources[].tile`)
 
 # %% ../nbs/18_records.ipynb #a5a003b3
 TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)      # EXIF orientations that swap width and height
@@ -198,6 +199,29 @@ def select_ids(records: list[Record], path: str | Path) -> list[Record]:
     if missing: raise ValueError(f"split list {path}: {len(missing)} of {len(ids)} ids are not in the dataset (first: {missing[0]})")
     keep = set(ids)
     return [r for r in records if r.id.split(':')[0] in keep]
+
+# %% ../nbs/18_records.ipynb #f5f0236d
+def record_key(r: Record) -> str:
+    "What a record shows: its image path, and the window of it when it has a `region` (a feature cache's slot)."
+    return str(r.image) if r.region is None else f"{r.image}@{','.join(map(str, r.region))}"
+
+def window_starts(n: int, tile: int, stride: int) -> list[int]:
+    "Starts of windows of side `tile` every `stride` pixels along a side of `n` pixels, the last flush with its end."
+    if n <= tile: return [0]
+    return list(range(0, n - tile, stride)) + [n - tile]
+
+def tile_records(records: list[Record], tile: int, overlap: float = 0.) -> list[Record]:
+    """Each record as windows of `tile` x `tile` image pixels (neighbours overlapping by `overlap`, the last ones flush
+    with the image's edges): thin structures in large images (DRIVE's vessels) seen at a scale the model resolves."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 32: raise ValueError(f"tile must be an integer >= 32 (pixels), got {tile!r}")
+    if not 0 <= overlap < 1: raise ValueError(f"tile overlap must be in [0, 1), got {overlap!r}")
+    stride, out = max(1, round(tile * (1 - overlap))), []
+    for r in records:
+        with Image.open(r.image) as im:
+            W, H = im.size[::-1] if exif_orientation(im) in TRANSPOSED_ORIENTATIONS else im.size
+        out += [replace(r, region=(x, y, min(x + tile, W), min(y + tile, H)), id=f'{r.id}@{x},{y}')
+                for y in window_starts(H, tile, stride) for x in window_starts(W, tile, stride)]
+    return out
 
 # %% ../nbs/18_records.ipynb #e6bee8ef
 ISIC_SPLITS = {'training': 'train', 'validation': 'val', 'test': 'test'}
