@@ -22,7 +22,7 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     "The argument parser of `cdsam-eval` / `cdsam-eval-voc` (its `--help`)."
     ap = argparse.ArgumentParser(prog=prog, description="Evaluate a checkpoint on a split of a VOC, ISIC, HAM10000, PH2, folder or COCO dataset (IoU, Dice, accuracy, precision, recall, F1).")
     add_checkpoint_options(ap)
-    ap.add_argument('--root', default=None, help="dataset root (default: the config's data.root)")
+    ap.add_argument('--root', default=None, help="dataset root (default: the config's data.root; one of its data.sources roots is read with that source's format, valid_frac and text)")
     ap.add_argument('--format', default=None, choices=('auto',) + FORMATS,
                     help="the dataset's layout (default: auto with --root, else the config's data.format)")
     ap.add_argument('--split', default='val', help="split name (VOC: under ImageSets/Segmentation; ISIC: val / test; HAM10000 / PH2: the run's seeded val / test) or a path to a list of ids, e.g. RUN/splits/test.txt (default: val)")
@@ -86,6 +86,11 @@ def _run_split(a, d: dict) -> tuple:
     split = str(saved) if '/' not in a.split and saved.is_file() else a.split
     return split, (train if train.is_file() else None)
 
+def _source_of(d: dict, root) -> dict:
+    "The `data.sources` entry of the run whose root is `root` (its own format, holdout fraction, text), or `{}`."
+    same = [s for s in d.get('sources') or [] if s.get('root') and Path(s['root']).resolve() == Path(root).resolve()]
+    return same[0] if same else {}
+
 def _eval_records(a, d: dict) -> tuple:
     """The labelled records of `--split`, read as training read them: the run's format, classes, prompts, seeded splits
     (the run's own saved lists, its training list included, so that `data_records` refuses a split holding images the
@@ -96,7 +101,9 @@ def _eval_records(a, d: dict) -> tuple:
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
-    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root else d['format']), 'valid_split': split,
+    src = _source_of(d, root) if a.root else {}                           # one of the run's data.sources: its settings
+    d = {**d, **{k: v for k, v in src.items() if k in ('format', 'valid_frac', 'text', 'image_dir', 'mask_dir', 'classes')}}
+    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root and not src else d['format']), 'valid_split': split,
          'train_split': str(train_list) if train_list else d['train_split'],    # the images the run trained on, as saved
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}

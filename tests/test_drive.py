@@ -57,12 +57,16 @@ def test_lesion_vessels_recipe_trains_end_to_end(tmp_path):
     cfg = Path(__file__).resolve().parents[1]/'configs'/'lesion_vessels.yaml'
     r = run_in_process('cdsam-train', '--config', cfg, f'data.root={isic}', f'data.sources.0.root={drive}', 'run.stages=1',
                        f'run.output_dir={tmp_path/"exp"}', 'data.batch_size=4', 'per_stage={1: {optim: {epochs: 1}}}',
-                       'data.crop=112', 'data.resize=128', 'model.dino.img_size=112', 'cache.features=null')
+                       'data.crop=112', 'data.resize=128', 'model.dino.img_size=112', 'data.sources.0.valid_frac=0.34',
+                       'data.sources.0.tile=40')
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    assert 'negative samples' in r.stdout and '(1 held out as' in r.stdout, r.stdout[-3000:]
+    assert 'negative samples' in r.stdout and '(2 held out as' in r.stdout, r.stdout[-3000:]
+    assert '16 training samples (40x40-pixel windows of 4 images)' in r.stdout, r.stdout[-3000:]
     ck = tmp_path/'exp'/'lesion_vessels'/'checkpoints'/'stage1'/'best.pt'
     r = run_in_process('cdsam-eval', '--checkpoint', ck, '--split', 'val', '--no-tta', '--wrong_prompt', 'retinal blood vessels', '--phrasing', 'nevus')
     assert r.returncode == 0 and 'wrong prompt' in r.stdout and 'phrasing' in r.stdout, r.stdout + r.stderr
-    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--root', drive, '--format', 'drive', '--split', 'holdout',
-                       '--text', 'retinal blood vessels', '--wrong_prompt', 'skin lesion', '--no-tta')
-    assert r.returncode == 0 and "1 images of split 'holdout'" in r.stdout, r.stdout + r.stderr
+    # the DRIVE source's own holdout (its valid_frac, format and text), predicted in windows as it trained
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--root', drive, '--split', 'holdout', '--tile', '64',
+                       '--overlap', '0.5', '--wrong_prompt', 'skin lesion', '--no-tta')
+    assert r.returncode == 0 and "2 images of split 'holdout'" in r.stdout, r.stdout + r.stderr
+    assert "text 'retinal blood vessels'" in r.stdout and 'windows of 64 px (overlap 0.5)' in r.stdout, r.stdout
