@@ -11,7 +11,7 @@ from typing import Callable, Sequence
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['user_errors', 'run_cli', 'positive_int', 'Progress']
+__all__ = ['user_errors', 'hyphenated', 'run_cli', 'positive_int', 'Progress']
 
 # %% ../nbs/04_command.ipynb #64e85e03
 def user_errors() -> tuple:
@@ -23,6 +23,19 @@ def user_errors() -> tuple:
         if mod in sys.modules: errs.append(getattr(sys.modules[mod], name))
     return tuple(errs)
 
+# %% ../nbs/04_command.ipynb #7289808f
+def hyphenated(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """`parser` with every `--snake_case` option also spelt `--snake-case`, the hyphenated form first in `--help`: the
+    ecosystem's CLIs (accelerate, transformers, segment-anything) hyphenate, and both spellings stay valid."""
+    # argparse has no public hook for aliases added after the fact: each action's option_strings and the parser's
+    # option index are the two places it reads them from (groups share the parser's index)
+    for act in parser._actions:
+        extra = [s.replace('_', '-') for s in act.option_strings if s.startswith('--') and '_' in s]
+        extra = [s for s in extra if s not in parser._option_string_actions]
+        for s in extra: parser._option_string_actions[s] = act
+        act.option_strings = extra + [s for s in act.option_strings if s not in extra]
+    return parser
+
 # %% ../nbs/04_command.ipynb #35c66ab8
 def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
             argv: Sequence[str] | None = None) -> int:
@@ -30,7 +43,7 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
     `prog: error: message` (one line) and returns 2, unless `--debug`."""
     if not any(a.dest == 'debug' for a in parser._actions):
         parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    args = parser.parse_intermixed_args(argv)
+    args = hyphenated(parser).parse_intermixed_args(argv)
     try: return fn(args) or 0
     except KeyboardInterrupt:                     # only commands that can continue say how
         resumable = any(a.dest == 'resume' for a in parser._actions)
