@@ -13,7 +13,6 @@ import torch
 from torch import nn
 import timm
 from .files import load_state, load_state_dict_checked
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['backbone_state_dict', 'DinoBackbone']

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/bench.html.md"""
 
 # %% ../nbs/50_bench.ipynb #282b0790
 from __future__ import annotations
-import argparse, copy, csv, os, statistics, sys, tempfile, threading, time, warnings
+import copy, os, statistics, sys, tempfile, threading, time, warnings
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -21,10 +21,8 @@ from .model import build_model
 from .stages import apply_stage
 from .plan import stage_spec
 from .synthetic import make_synthetic_voc
-from .files import atomic_write, write_csv
 from .defaults import DEMO_CONFIG, BENCH_SECTIONS, BENCH_ALL_SECTIONS
 from .sam import sam_full_model
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['COMMANDS', 'SECTIONS', 'ALL_SECTIONS', 'BENCH_COLUMNS', 'PeakMemory', 'best_time', 'interleaved_times',

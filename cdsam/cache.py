@@ -17,10 +17,8 @@ from .data import SegDataset, SegDataLoaders
 from .records import record_key
 from .files import atomic_write
 from .command import Progress
-from .defaults import CACHE_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 from .plan import CachePlan, cache_plan
 from .lora import lora_layers, disable_lora
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['FLIP_VARIANTS', 'flip_variant', 'cache_variants', 'view_seed', 'cache_view', 'augmentation_note',

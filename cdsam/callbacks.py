@@ -12,7 +12,6 @@ from typing import Mapping
 import numpy as np
 import torch
 from torch import nn
-from fastcore.basics import patch
 from fastcore.foundation import L
 from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.tracker import TrackerCallback
@@ -25,10 +24,9 @@ from .distributed import all_ranks_true
 from .files import atomic_write
 from .inference import predict_probs
 from .plan import RunPlan, CheckpointPlan
-from fastai.learner import Metric, Recorder
+from fastai.learner import Recorder
 from fastai.callback.progress import ProgressCallback
 from fastcore.basics import noop
-from .fastai_metrics import SegMetric, Dice, IoU   # (re-exported: defined in cdsam.fastai_metrics)
 
 # %% auto #0
 __all__ = ['unwrap', 'NonFiniteLoss', 'NonFiniteLossGuard', 'EpochSeed', 'SkipsCancelledEpochs', 'StageCheckpoint',

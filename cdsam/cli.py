@@ -80,6 +80,7 @@ def add_postprocess_options(ap: argparse.ArgumentParser):
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
                     help="fill the holes of each mask (default: the run's eval.fill_holes)")
 
+# %% ../nbs/42_cli.ipynb #857fb369
 def add_tile_options(ap: argparse.ArgumentParser):
     "`--tile` (sliding windows of that many image pixels, >= 64) and `--overlap` (in [0, 1)): `predict_probs`' windows."
     def side(text: str) -> int:

@@ -42,12 +42,12 @@ def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Seq
 _NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$')
 
 def _coerce(value, default):
-    """YAML 1.1 reads `3e-4` (no dot) as a string: turn number-looking strings into floats where a number (or None) is
-    the default."""
+    """YAML 1.1 reads `3e-4` (no dot) as a string: turn number-looking strings into numbers (whole ones into integers)
+    where a number (or None) is the default."""
     if isinstance(value, str) and _NUMBER.match(value.strip()) and (default is None
                                                                     or (isinstance(default, (int, float))
                                                                         and not isinstance(default, bool))):
-        return float(value)
+        return int(value) if re.fullmatch(r'[-+]?\d+', value.strip()) else float(value)
     return value
 
 def merge_config(defaults: Mapping, cfg: Mapping | None, prefix: str = '') -> dict:

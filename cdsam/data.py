@@ -7,9 +7,8 @@ Docs: https://cdsam.github.io/cdsam/data.html.md"""
 # %% ../nbs/21_data.ipynb #f531a646
 from __future__ import annotations
 import copy, dataclasses, json, warnings, random
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Any, Mapping
+from typing import Sequence, Mapping
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -18,13 +17,12 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from .defaults import DATA_DEFAULTS, IMAGE_EXTS   # (re-exported: defined in cdsam.defaults)
-from .views import IMAGENET_STATS, VIEWS, Letterbox, WholeImage   # (re-exported: defined in cdsam.views)
+from .defaults import IMAGE_EXTS, FORMATS
+from .views import IMAGENET_STATS, VIEWS, WholeImage
 from .plan import DataPlan, data_plan
-from .records import (Record, FORMATS, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
+from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split, drive_records, drive_splits,
                            select_ids, tile_records)   # (re-exported: defined in cdsam.records)
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',

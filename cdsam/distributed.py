@@ -12,7 +12,6 @@ import torch
 from torch.nn.parallel import DataParallel
 from fastai.distributed import DistributedDL, DistributedTrainer, ParallelTrainer
 from fastai.torch_core import num_distrib, default_device
-from .defaults import DISTRIBUTED_DEFAULTS   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
 __all__ = ['is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true', 'GroupDistributedDL',

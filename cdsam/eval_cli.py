@@ -86,6 +86,7 @@ def _run_split(a, d: dict) -> tuple:
     split = str(saved) if '/' not in a.split and saved.is_file() else a.split
     return split, (train if train.is_file() else None)
 
+# %% ../nbs/45_eval_cli.ipynb #01001c43
 def _source_of(d: dict, root) -> dict:
     "The `data.sources` entry of the run whose root is `root` (its own format, holdout fraction, text), or `{}`."
     same = [s for s in d.get('sources') or [] if s.get('root') and Path(s['root']).resolve() == Path(root).resolve()]

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/info.html.md"""
 
 # %% ../nbs/06_info.ipynb #d1122a38
 from __future__ import annotations
-import json, math
+import math
 from dataclasses import dataclass, asdict, fields
 from typing import Mapping
 

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Mapping
 import torch
 from torch import nn
-from fastcore.basics import patch
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
-from fastai.callback.schedule import *
+from fastai.callback.schedule import *   # fastai's one-cycle schedule: adds Learner.fit_one_cycle
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from .plan import RunPlan, OptimPlan, resolve_plan

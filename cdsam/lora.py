@@ -13,7 +13,6 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 from .files import save_state, load_state, check_state_keys, StateDictMismatch, atomic_write
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SAM_DECODER_TARGETS', 'PEFT_PREFIX', 'LoRALinear', 'target_matcher', 'set_submodule', 'inject_lora',

@@ -14,8 +14,6 @@ from typing import Mapping
 from .lora import disable_lora, lora_layers, set_submodule
 from .metrics import pred_logits
 from .plan import LossPlan, loss_plan
-from .defaults import LOSS_DEFAULTS   # (re-exported: defined in cdsam.defaults)
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',

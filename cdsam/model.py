@@ -25,7 +25,6 @@ from .lora import lora_layers, merge_lora
 from .files import atomic_write
 from .checkpoint import save_checkpoint, read_checkpoint, restore_model
 import warnings
-from .defaults import MODEL_DEFAULTS, TINY_MODEL_CFG   # (re-exported: defined in cdsam.defaults)
 from .plan import ModelPlan, model_plan
 
 # %% auto #0

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageOps
-from .defaults import IMAGE_EXTS, FORMATS   # (re-exported: defined in cdsam.defaults)
+from .defaults import IMAGE_EXTS
 
 # %% auto #0
 __all__ = ['TRANSPOSED_ORIENTATIONS', 'ISIC_SPLITS', 'DX_PROMPTS', 'PH2_DIAGNOSES', 'DRIVE_SPLITS', 'Record', 'exif_orientation',

@@ -12,7 +12,6 @@ from torch import nn
 from segment_anything.modeling import PromptEncoder, MaskDecoder, TwoWayTransformer
 from .files import load_state, load_state_dict_checked
 from .defaults import SAM_ENCODERS   # (re-exported: defined in cdsam.defaults)
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['SAM_TYPES', 'SAM_DECODER_DIMS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'sam_decoder_state_dict', 'SamDecoder',

@@ -142,7 +142,10 @@ def stage_table(model: nn.Module, report: StageReport) -> str:
         rows.append((part, m, sum(p.numel() for p in ps), sum(p.numel() for p in ps if p.requires_grad), lora))
     w = max(len(r[0]) for r in rows)
     w2 = max(len(r[1]) for r in rows)
-    align = 'on' if alignment_loss_on(s) else 'off: DINO frozen, it could only train token_proj'
+    tower = getattr(model, 'text_encoder', None)
+    align = 'off: DINO frozen, it could only train token_proj' if not alignment_loss_on(s) else (
+        'on' if getattr(tower, 'image_aligned', True) else
+        "on, through token_proj, a learned projection into the text tower's space: the tower is not image-aligned")
     lines = [f"stage {s.id}  (teacher: {s.teacher or 'none'}; CLIP alignment loss {align})",
              f"{'part':<{w}}  {'mode':<{w2}}  {'params':>11}  {'trainable':>11}  LoRA layers"]
     lines += [f"{a:<{w}}  {b:<{w2}}  {c:>11,}  {d:>11,}  {e}" for a, b, c, d, e in rows]

@@ -16,7 +16,6 @@ import open_clip
 from open_clip.model import _build_text_tower
 from .files import load_state, load_state_dict_checked
 from .defaults import DEFAULT_TEMPLATES   # (re-exported: defined in cdsam.defaults)
-from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['clip_text_state_dict', 'checked_templates', 'PromptEncoder', 'ClipTextEncoder', 'SentenceTextEncoder']
@@ -47,7 +46,9 @@ def checked_templates(templates: Sequence[str] | None) -> tuple[str, ...]:
 
 class PromptEncoder(nn.Module):
     """What every text tower shares: frozen weights (`set_frozen`), and while frozen one cached feature per prompt.
-    A subclass sets `self.text` (its network), `self.templates` and `self._cache = {}`, and defines `_encode`."""
+    A subclass sets `self.text` (its network), `self.templates` and `self._cache = {}`, and defines `_encode`;
+    `image_aligned` says whether its features share a space with images (CLIP's do, a sentence encoder's do not)."""
+    image_aligned = True
     def set_frozen(self, frozen: bool = True):
         "Freeze (default) or unfreeze every text-tower weight; the cache is only used while nothing is trainable."
         for p in self.text.parameters(): p.requires_grad_(not frozen)
@@ -114,7 +115,9 @@ class ClipTextEncoder(PromptEncoder):
 # %% ../nbs/11_text.ipynb #d3480bee
 class SentenceTextEncoder(PromptEncoder):
     """A Hugging Face sentence encoder (a BERT-family `transformers` folder, e.g. all-MiniLM-L6-v2) as the text tower:
-    mean-pooled, normalised prompt features with templates and a feature cache, like `ClipTextEncoder`."""
+    mean-pooled, normalised prompt features with templates and a feature cache, like `ClipTextEncoder`. Its features are
+    not image-aligned: the CLIP alignment loss then pulls DINO's tokens toward them through the learned `token_proj`."""
+    image_aligned = False
     def __init__(self, folder: str | Path,                                   # config.json, weights and tokenizer files
                  templates: Sequence[str] | None = DEFAULT_TEMPLATES,        # prompt templates, averaged
                  frozen: bool = True,                                        # no gradient into the tower (and a cache)

@@ -2,7 +2,7 @@
 import shutil, subprocess, copy
 import pytest
 from cdsam.config import dump_config
-from cdsam.model import TINY_MODEL_CFG
+from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.synthetic import make_synthetic_voc, make_dual_circle_set
 
 def run(*args, timeout=300, cwd=None):

@@ -76,7 +76,7 @@ CASES = [  # (script, args with {placeholders}), message words
     (('cdsam-export', '--checkpoint', '{ckpt}', '--output', '{d}/afile'), ['afile exists: give --force']),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--device', 'cuda'), ['--device cuda', 'no CUDA GPU']),
     (('cdsam-eval-voc', '--checkpoint', '{ckpt}', '--save_preds', '{d}/afile'), ['--save_preds', 'afile', 'must be a folder']),
-    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--tile', '-16'), ['--tile', 'must be >= 1']),
+    (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--tile', '-16'), ['--tile', 'must be >= 64 pixels', 'got -16']),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--points', 'a,b'), ['--points', "'a,b'"]),
     (('cdsam-predict', '--checkpoint', '{ckpt}', '--input', '{voc}/JPEGImages', '--output_dir', '{d}/o', '--threshold', '2'), ['--threshold', 'must be in (0, 1)']),
     (('cdsam-eval-voc', '--checkpoint', '{d}/badjson.safetensors'), ['badjson.safetensors', 'not a valid cdsam checkpoint', 'not valid JSON']),

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest, torch
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config, load_config
-from cdsam.model import build_model, TINY_MODEL_CFG
+from cdsam.model import build_model
+from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.checkpoint import read_checkpoint
 from cdsam.inference import model_from_checkpoint
 from cdsam.info import model_info
@@ -46,3 +47,16 @@ def test_packaged_minilm_is_a_real_sentence_encoder():
     enc = SentenceTextEncoder(resolve_weights('packaged:minilm'), templates=['{}'])
     a, b, c = enc(['skin lesion', 'mole on the skin', 'a photo of a car'])
     assert enc.embed_dim == 384 and float(a @ b) > 0.5 and float(a @ c) < 0.2
+
+
+def test_alignment_loss_with_a_sentence_tower_says_it_goes_through_token_proj(tmp_path):
+    from cdsam.stages import apply_stage, stage_table
+    c = load_config(dict(copy.deepcopy(TINY_MODEL_CFG), model={**TINY_MODEL_CFG['model'], 'clip': dict(
+        kind='sentence', name='tiny-bert', checkpoint=str(make_tiny_sentence_encoder(tmp_path/'bert')), templates=['{}'])}))
+    two = lambda cfg: {**cfg, 'stage': {**cfg['stage'], 'id': 2}, 'lora': {**cfg['lora'], 'dino': {**cfg['lora']['dino'], 'last_k_blocks': 1}}}
+    m = build_model(c)
+    assert 'DINO frozen' in stage_table(m, apply_stage(m, 1))
+    assert 'not image-aligned' in stage_table(m, apply_stage(m, two(c)))
+    tiny = load_config(copy.deepcopy(TINY_MODEL_CFG))
+    clip = build_model(tiny)
+    assert 'CLIP alignment loss on)' in stage_table(clip, apply_stage(clip, two(tiny)))

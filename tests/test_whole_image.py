@@ -4,7 +4,7 @@ a DINOv2 ViT-S/14) beat random ones at equal cost. Stage 1 with the feature cach
 import copy
 import pytest
 from cdsam.config import load_config
-from cdsam.model import TINY_MODEL_CFG
+from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.synthetic import make_synthetic_voc
 from cdsam.learner import train_stages
 from cdsam.inference import model_from_checkpoint, checkpoint_stats, evaluate_records
