@@ -6,15 +6,15 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 
 # %% ../nbs/42_cli.ipynb #c7af7e2f
 from __future__ import annotations
-import argparse, importlib, sys
+import argparse, sys
 from collections import Counter
 from pathlib import Path
 from .defaults import IMAGE_EXTS
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['MOVED', 'check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_tile_options',
-           'add_checkpoint_options', 'report_failures', 'list_images', 'check_prompts', 'output_names']
+__all__ = ['check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_tile_options', 'add_checkpoint_options',
+           'report_failures', 'list_images', 'check_prompts', 'output_names']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def check_device(name: str | None) -> str:
@@ -164,15 +164,3 @@ def output_names(paths: list[Path], keep_folders: bool = False) -> list[str]:
         taken.add(name)
         out.append(name)
     return out
-
-# %% ../nbs/42_cli.ipynb #bdfa3d63
-MOVED = {**dict.fromkeys(('eval_voc_parser', 'eval_voc_main', 'eval_main'), 'eval_cli'),
-         **dict.fromkeys(('eval_dual_circle_parser', 'eval_dual_circle_main'), 'dual_circle_cli'),
-         **dict.fromkeys(('predict_parser', 'predict_main', 'PREDICT_COLUMNS'), 'predict_cli'),
-         **dict.fromkeys(('sam_encode_parser', 'sam_encode_main'), 'sam_encode_cli'),
-         **dict.fromkeys(('export_parser', 'export_main', 'check_output'), 'export_cli')}   # name -> its module now
-
-def __getattr__(name: str):
-    "A command's name from its own module (`cdsam.cli.predict_main` is `cdsam.predict_cli.predict_main`), imported when asked."
-    if name in MOVED: return getattr(importlib.import_module(f'cdsam.{MOVED[name]}'), name)
-    raise AttributeError(f"module 'cdsam.cli' has no attribute {name!r}")

@@ -14,10 +14,10 @@ from .config import load_config, merge_config, validate_config, section, ConfigE
 from .defaults import STAGE_PLAN, MODES, PROMPT_MODES, TEACHER_MODES   # (re-exported: defined in cdsam.defaults)
 
 # %% auto #0
-__all__ = ['TEACHERS', 'StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'DinoPlan',
-           'ClipPlan', 'SamPlan', 'ProjPlan', 'ModelPlan', 'DataPlan', 'CachePlan', 'LossPlan', 'EvalPlan', 'RunSpec',
-           'model_plan', 'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan',
-           'stage_config', 'resolve_plan']
+__all__ = ['StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'DinoPlan', 'ClipPlan',
+           'SamPlan', 'ProjPlan', 'ModelPlan', 'DataPlan', 'CachePlan', 'LossPlan', 'EvalPlan', 'RunSpec', 'model_plan',
+           'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan', 'stage_config',
+           'resolve_plan']
 
 # %% ../nbs/05_plan.ipynb #1f13fdcc
 @dataclass(frozen=True)
@@ -36,8 +36,6 @@ class StageSpec:
     lora: dict = field(default_factory=dict)
 
 # %% ../nbs/05_plan.ipynb #c392fbff
-TEACHERS = TEACHER_MODES          # (the earlier name of `cdsam.defaults.TEACHER_MODES`)
-
 def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     if dino == 'frozen' or not loss['distill']: return None            # nothing adapts, or distillation switched off
     asked = loss['distill_teacher']
