@@ -2,6 +2,7 @@
 saved, rebuilt from its checkpoint and recorded in ModelInfo and Hub folders; the packaged real MiniLM when installed."""
 import copy
 from pathlib import Path
+import numpy as np
 import pytest, torch
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config, load_config
@@ -31,6 +32,18 @@ def test_sentence_tower_trains_saves_and_reloads(data, tmp_path):
     r = run_in_process('cdsam-export', '--checkpoint', ck, '--format', 'hub', '--output', tmp_path/'hub')
     assert r.returncode == 0, r.stderr
     assert 'sentence' in (tmp_path/'hub'/'config.json').read_text()
+    # ONNX: the sentence tower's feature of the prompt is baked in, the record names the tower, onnxruntime = torch
+    from PIL import Image
+    from cdsam.runtime import OnnxSegmenter
+    from cdsam.inference import predict_probs
+    r = run_in_process('cdsam-export', '--checkpoint', ck, '--output', tmp_path/'v.onnx', '--text', 'retinal blood vessels')
+    assert r.returncode == 0, r.stderr
+    seg = OnnxSegmenter(tmp_path/'v.onnx')
+    assert (seg.info.text, seg.info.text_tower) == ('retinal blood vessels', f'sentence:{bert}')
+    image = (np.random.default_rng(0).random((50, 40, 3)) * 255).astype(np.uint8)
+    p_onnx = seg.predict(image, tta=False)[0]
+    p_torch = predict_probs(model, Image.fromarray(image), 'retinal blood vessels', seg.info.size, seg.info.stats)[0]
+    assert np.abs(p_onnx - p_torch).max() < 1e-3
 
 
 def test_sentence_tower_needs_its_folder(tmp_path):
