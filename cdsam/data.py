@@ -28,8 +28,8 @@ from .records import (Record, check_records, skip_or_raise, open_image, open_mas
 __all__ = ['MASK_SUFFIXES', 'POINT_OR_BOX_MODES', 'SOURCE_KEYS', 'split_file', 'voc_records', 'absent_class_records',
            'folder_records', 'coco_records', 'split_records', 'rle_decode', 'coco_mask', 'make_transforms',
            'sample_prompts', 'check_binary_mask', 'mask_foreground', 'SegDataset', 'dataset_stats', 'coco_mode',
-           'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'negative_records', 'voc_split_records',
-           'check_splits', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
+           'source_plan', 'dermoscopy_splits', 'dermoscopy_records', 'drive_split_records', 'negative_records',
+           'voc_split_records', 'check_splits', 'data_records', 'SegDataLoaders', 'show_samples', 'build_dataloaders']
 
 # %% ../nbs/21_data.ipynb #739f7f31
 def _find_image(d: Path, stem: str) -> Path | None:
@@ -402,6 +402,13 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
 SOURCE_KEYS = ('root', 'weight', 'format', 'train_split', 'image_dir', 'mask_dir', 'classes', 'text', 'annotations',
                'coco_mode', 'skip_bad', 'dx_prompts', 'phrasings', 'valid_split', 'valid_frac', 'tile')
 
+def source_plan(c: DataPlan, src: Mapping) -> DataPlan:
+    """The data settings a `data.sources` entry `src` is read with, by training and by `cdsam-eval --root`: its own keys
+    over `c`, in its own layout (format `auto` unless it names one), without `c`'s holdout, sources, negatives or
+    phrasings."""
+    own = dict(format='auto', valid_split=None, unlabelled_dir=None, sources=[], negative_rate=0.0, phrasings=[])
+    return dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
+
 def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
     """Every sample of extra training source `data.sources[i]`, at its loss weight; with a `valid_split` (`holdout`, or
     a split of its own such as DRIVE's `test`) the source keeps those images out of training, held out as
@@ -416,18 +423,15 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
     tile, vf = src.get('tile'), src.get('valid_frac', c.valid_frac)
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 32):
-        raise ValueError(f"data.sources[{i}].tile must be a whole number of image pixels >= 32 (or null: whole images), got {tile!r}")
     if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0 < vf < 1:
         raise ValueError(f"data.sources[{i}].valid_frac must be a number in (0, 1), got {vf!r}")
-    own = dict(format='auto', valid_split=None, unlabelled_dir=None, sources=[], negative_rate=0.0, phrasings=[])   # its own layout
-    sub = dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
+    sub = source_plan(c, src)
     if 'phrasings' in src and not (isinstance(src['phrasings'], list) and all(isinstance(x, str) and x.strip() for x in src['phrasings'])):
         raise ValueError(f"data.sources[{i}].phrasings must be a list of non-empty prompts, got {src['phrasings']!r}")
     tr, va = data_records(sub, prompt_mode, log)
     kept = tr if src.get('valid_split') else tr + va
     n = len(kept)
-    if tile: kept = tile_records(kept, tile)                                # windows of `tile` pixels, each a sample
+    if tile is not None: kept = tile_records(kept, tile, name=f'data.sources[{i}].tile')   # windows, each a sample
     log(f"data: source {src['root']}: {len(kept)} training samples" + (f" ({tile}x{tile}-pixel windows of {n} images)" if tile else '')
         + f" at loss weight {float(w)}" + (f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''))
     return [dataclasses.replace(r, weight=float(w)) for r in kept]

@@ -97,13 +97,14 @@ def _eval_records(a, d: dict) -> tuple:
     (the run's own saved lists, its training list included, so that `data_records` refuses a split holding images the
     run trained on)."""
     import dataclasses
-    from cdsam.data import data_records
+    from cdsam.data import data_records, source_plan
+    from cdsam.plan import data_plan
     from cdsam.records import check_records
     root = a.root or d['root']
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
-    src = _source_of(d, root) if a.root else {}                           # one of the run's data.sources: its settings
-    d = {**d, **{k: v for k, v in src.items() if k in ('format', 'valid_frac', 'text', 'image_dir', 'mask_dir', 'classes')}}
+    src = _source_of(d, root) if a.root else {}
+    if src: d = dataclasses.asdict(source_plan(data_plan(d), src))          # one of the run's sources: read as it trained
     c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root and not src else d['format']), 'valid_split': split,
          'train_split': str(train_list) if train_list else d['train_split'],    # the images the run trained on, as saved
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,

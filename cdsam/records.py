@@ -210,15 +210,15 @@ def window_starts(n: int, tile: int, stride: int) -> list[int]:
     if n <= tile: return [0]
     return list(range(0, n - tile, stride)) + [n - tile]
 
-def tile_records(records: list[Record], tile: int, overlap: float = 0.) -> list[Record]:
+def tile_records(records: list[Record], tile: int, overlap: float = 0., name: str = 'tile') -> list[Record]:
     """Each record as windows of `tile` x `tile` image pixels (neighbours overlapping by `overlap`, the last ones flush
-    with the image's edges): thin structures in large images (DRIVE's vessels) seen at a scale the model resolves."""
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 32: raise ValueError(f"tile must be an integer >= 32 (pixels), got {tile!r}")
+    with the image's edges): thin structures in large images (DRIVE's vessels) seen at a scale the model resolves.
+    `name`: the setting `tile` came from, for the error message."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 32: raise ValueError(f"{name} must be an integer >= 32 (pixels), got {tile!r}")
     if not 0 <= overlap < 1: raise ValueError(f"tile overlap must be in [0, 1), got {overlap!r}")
     stride, out = max(1, round(tile * (1 - overlap))), []
     for r in records:
-        with Image.open(r.image) as im:
-            W, H = im.size[::-1] if exif_orientation(im) in TRANSPOSED_ORIENTATIONS else im.size
+        W, H = image_size(r.image)                                            # as open_image shows it (EXIF)
         out += [replace(r, region=(x, y, min(x + tile, W), min(y + tile, H)), id=f'{r.id}@{x},{y}')
                 for y in window_starts(H, tile, stride) for x in window_starts(W, tile, stride)]
     return out
