@@ -153,13 +153,13 @@ class FeatureCache:
         variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
         (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random zooms /
         placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per epoch."""
-        if dtype not in _DTYPES: raise ValueError(f"cache.dtype must be one of {list(_DTYPES)}, got {dtype!r}")
+        if dtype not in _DTYPES: raise ValueError(f"dtype must be one of {list(_DTYPES)} (cache.dtype), got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
         for i, r in enumerate(ds.records): first.setdefault(record_key(r), i)   # an image, or a window of it
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
         rslots = [slots[record_key(r)] for r in ds.records] if images else None
-        if not isinstance(views, int) or views < 1: raise ValueError(f"cache.views must be an integer >= 1, got {views!r}")
+        if not isinstance(views, int) or views < 1: raise ValueError(f"views must be an integer >= 1 (cache.views), got {views!r}")
         if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
         variants = cache_variants(views, flips)
         key = _key(backbone, ds, idx, variants, dtype, images, prefix, teacher, seed)

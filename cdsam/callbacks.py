@@ -137,7 +137,7 @@ class StageEarlyStopping(SkipsCancelledEpochs, TrackerCallback):
     def __init__(self, monitor: str = 'dice', patience: int = 3, min_delta: float = 0., best: float | None = None,
                  wait: int = 0):
         super().__init__(monitor=monitor, min_delta=min_delta, reset_on_fit=best is None)
-        if patience < 1: raise ValueError(f"train.early_stopping.patience must be >= 1, got {patience}")
+        if patience < 1: raise ValueError(f"patience must be >= 1 (train.early_stopping.patience), got {patience}")
         self.patience, self.best, self.wait, self.stop = patience, best, wait, False
         # (fastai's EarlyStoppingCallback raises in after_epoch, before StageCheckpoint has written that epoch)
 

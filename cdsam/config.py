@@ -6,35 +6,24 @@ Docs: https://cdsam.github.io/cdsam/config.html.md"""
 
 # %% ../nbs/02_config.ipynb #26d36bc0
 from __future__ import annotations
-import copy, difflib, math, re, warnings
+import copy, re, warnings
 from pathlib import Path
 from typing import Mapping, Sequence, Any
 import yaml
-from .defaults import STAGE_PLAN, MODEL_DEFAULTS, DATA_DEFAULTS, STAGE_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, LEARN_DEFAULTS
+from .defaults import STAGE_PLAN, SECTIONS, FREE_FORM, ConfigError, suggest
 
 # %% auto #0
-__all__ = ['FREE_FORM', 'MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'NULLABLE_TYPES', 'ANY_OF', 'PACKAGED_NAMES',
-           'MONITORS', 'RANGES', 'MAX_SIZE', 'NOT_NULL', 'POSITIVE_SIZES', 'ConfigError', 'check_keys', 'merge_config',
-           'check_size', 'read_yaml', 'parse_override', 'apply_overrides', 'default_config', 'stage_entries',
-           'load_config', 'section', 'plain', 'dump_config', 'validate_config']
-
-# %% ../nbs/02_config.ipynb #04b09b51
-FREE_FORM = ('model.dino.kwargs', 'model.sam.dims', 'model.clip.model_cfg', 'per_stage')
-
-class ConfigError(ValueError):
-    "A config file, key or value is wrong; the message names it and what was expected."
+__all__ = ['MAX_CONFIG_BYTES', 'MAX_CONFIG_NODES', 'MAX_CONFIG_DEPTH', 'check_keys', 'merge_config', 'check_size', 'read_yaml',
+           'parse_override', 'apply_overrides', 'default_config', 'stage_entries', 'load_config', 'section', 'plain',
+           'dump_config', 'validate_config']
 
 # %% ../nbs/02_config.ipynb #d3f3e9d5
-def _suggest(key: str, valid) -> str:
-    near = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.5)
-    return f"; did you mean '{near[0]}'?" if near else f"; valid keys: {sorted(valid)}"
-
 def check_keys(cfg: Mapping, defaults: Mapping, prefix: str = '', free_form: Sequence[str] = FREE_FORM):
     """Raise `ConfigError` for the first key of `cfg` (recursively) that `defaults` does not have, suggesting the
     nearest."""
     for k, v in cfg.items():
         name = f'{prefix}{k}'
-        if k not in defaults: raise ConfigError(f"unknown config key '{name}'" + _suggest(k, defaults))
+        if k not in defaults: raise ConfigError(f"unknown config key '{name}'" + suggest(k, defaults))
         if isinstance(v, Mapping) and isinstance(defaults[k], Mapping) and name not in free_form:
             check_keys(v, defaults[k], name + '.', free_form)
 
@@ -118,11 +107,9 @@ def parse_override(text: str, defaults: Mapping) -> tuple[list[str], Any]:
         if '.'.join(path) in FREE_FORM: break
         if isinstance(d, list) and k.isdigit(): break                 # into a list's item: data.sources.0.root
         if not isinstance(d, Mapping):
-            # a free value (null default): data.classes
-            if d is None and path and '.'.join(path) not in NULLABLE_TYPES: break
             raise ConfigError(f"override '{text}': {'.'.join(path)} is a value, not a section")
         if k not in d:
-            raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + _suggest(k, d))
+            raise ConfigError(f"unknown config key '{'.'.join(path + [k])}' in override '{text}'" + suggest(k, d))
         d = d[k]
         path.append(k)
     try: value = yaml.safe_load(raw) if raw.strip() else None
@@ -169,10 +156,9 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
 
 # %% ../nbs/02_config.ipynb #236187c6
 def default_config() -> dict:
-    """Every config key with its default (`cdsam.defaults`, plain data: loading a config imports no model or training
-    code)."""
-    return copy.deepcopy(dict(model=MODEL_DEFAULTS, data=DATA_DEFAULTS, stage=STAGE_DEFAULTS, lora=LORA_DEFAULTS,
-                              loss=LOSS_DEFAULTS, **LEARN_DEFAULTS, per_stage={}))
+    """Every config key with its default: each section of `cdsam.defaults.SECTIONS` as plain data, and an empty
+    `per_stage` (loading a config imports no model or training code)."""
+    return {**{name: cls().to_dict() for name, cls in SECTIONS.items()}, 'per_stage': {}}
 
 # %% ../nbs/02_config.ipynb #5b8216ff
 def _deep_merge(a: Mapping, b: Mapping) -> dict:
@@ -204,11 +190,11 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     user.pop('base', None)
     user = apply_overrides(user, overrides, defaults)
     if 'per_stage' in user: user['per_stage'] = stage_entries(user['per_stage'])
-    merged = validate_config(merge_config(defaults, user), defaults)
+    merged = validate_config(merge_config(defaults, user))
     for sid, entry in merged['per_stage'].items():        # a bad per-stage value is refused now, not after stage 1 trained
         moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
         if moved: raise ConfigError(f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages (config.yaml, checkpoints, splits); set run.{moved[0]} at the top level")
-        try: validate_config(merge_config(merged, entry), defaults)
+        try: validate_config(merge_config(merged, entry))
         except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
     for o in overrides:                                  # a command-line value that a stage's own entry replaces: say so
         key = o.split('=', 1)[0].strip()
@@ -241,125 +227,9 @@ def dump_config(cfg: Mapping) -> str:
     "YAML text of a config (what a run saves next to its checkpoints)."
     return yaml.safe_dump(plain(cfg), sort_keys=False)
 
-# %% ../nbs/02_config.ipynb #d9a41962
-# keys whose default is null: the type a value must have when set
-NULLABLE_TYPES = {'optim.lr': float, 'optim.lora_lr': float, 'optim.epochs': int, 'optim.amp': bool, 'optim.moms': list,
-                  'lora.dino.r': int, 'lora.dino.alpha': float, 'lora.sam.r': int, 'lora.sam.alpha': float,
-                  'stage.dino_train_blocks': int, 'stage.id': int, 'train.early_stopping.patience': int,
-                  'data.dx_prompts': dict, 'data.classes': list, 'model.dino.checkpoint': str, 'model.sam.checkpoint': str,
-                  'model.clip.checkpoint': str, 'lora.clip.r': int, 'lora.clip.alpha': float, 'run.name': str}
-
-ANY_OF = {'train.compile': (bool, str),                              # true / false or a torch.compile backend name
-          'run.stages': (type(None), int, str),                       # a recipe's chain: 2, '1-2' or '1,3'
-          'eval.tta': (bool, str)}                                   # false, true ('flips') or 'd8' (cdsam.info.TTA_VIEWS)
-
-PACKAGED_NAMES = ('litemedsam', 'dinov2_vits14', 'minilm')      # `packaged:<name>` weights (cdsam.weights.PACKAGED_WEIGHTS)
-
-MONITORS = ('dice', 'iou', 'valid_loss', 'train_loss')   # what checkpoint.monitor may follow (fastai Recorder names)
-
-# %% ../nbs/02_config.ipynb #bc4cac7a
-# ranges: key -> (test, what it must be)
-RANGES = {'optim.lr': (lambda v: v > 0, '> 0'), 'optim.lora_lr': (lambda v: v > 0, '> 0'),
-          'optim.epochs': (lambda v: 1 <= v <= 100_000, 'in [1, 100000]'),
-          'optim.wd': (lambda v: v >= 0, '>= 0'), 'optim.accum': (lambda v: v >= 1, '>= 1'),
-          'optim.eps': (lambda v: v > 0, '> 0'),
-          'optim.pct_start': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'optim.clip_grad': (lambda v: v >= 0, '>= 0'),
-          'data.batch_size': (lambda v: 1 <= v <= 65_536, 'in [1, 65536]'), 'data.workers': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'),
-          'data.crop': (lambda v: 16 <= v <= 8192, 'in [16, 8192] pixels'), 'data.resize': (lambda v: 16 <= v <= 16384, 'in [16, 16384] pixels'),
-          'data.valid_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.test_frac': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'data.absent_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'eval.threshold': (lambda v: 0 < v < 1, 'in (0, 1)'),
-          'lora.r': (lambda v: v >= 1, '>= 1'), 'eval.dual_circle.every': (lambda v: v >= 1, '>= 1'),
-          'train.early_stopping.patience': (lambda v: v >= 1, '>= 1'),
-          'eval.tta': (lambda v: v in (False, True, 'flips', 'd8'), "false, true / 'flips' or 'd8'"), 'cache.batch_size': (lambda v: v >= 1, '>= 1')}
-
-
-# %% ../nbs/02_config.ipynb #dd94cf26
-# issue #34: every number a user can set is bounded where it is read, naming its key
-RANGES.update({
-          'optim.betas': (lambda v: len(v) == 2 and all(_num(b) and 0 <= b < 1 for b in v), 'two numbers in [0, 1), e.g. [0.9, 0.999]'),
-          'optim.moms': (lambda v: len(v) == 3 and all(_num(b) and 0 <= b < 1 for b in v), 'three numbers in [0, 1), e.g. [0.95, 0.85, 0.95]'),
-          'data.n_pos_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'data.n_neg_points': (lambda v: 0 <= v <= 64, 'in [0, 64]'),
-          'data.box_jitter': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'data.negative_rate': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
-          'data.phrasings': (lambda v: all(isinstance(x, str) and x.strip() for x in v), 'a list of non-empty prompts'),
-          'data.zoom': (lambda v: len(v) == 2 and all(_num(z) for z in v) and 0 < v[0] <= v[1] <= 8, '[low, high] with 0 < low <= high <= 8'),
-          'data.text': (lambda v: bool(v.strip()), 'a non-empty prompt'), 'data.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
-          'data.classes': (lambda v: len(v) >= 2 and all(isinstance(x, str) and x.strip() for x in v), 'a list of names, background first (at least two)'),
-          'model.dino.img_size': (lambda v: 16 <= v <= 8192, 'in [16, 8192] pixels'),
-          **{f'model.{p}.checkpoint': (lambda v: not v.startswith('packaged:') or v[9:] in PACKAGED_NAMES,
-                                       f"a file or packaged:<name> with a name in {PACKAGED_NAMES}") for p in ('dino', 'sam', 'clip')},
-          'model.clip.kind': (lambda v: v in ('open_clip', 'sentence'), 'open_clip or sentence'),
-          'model.proj.text_tokens': (lambda v: 0 <= v <= 64, 'in [0, 64]'), 'model.proj.text_hidden': (lambda v: 1 <= v <= 8192, 'in [1, 8192]'),
-          'lora.alpha': (lambda v: v > 0, '> 0 (0 switches every adapter off)'),
-          'lora.dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'lora.rank_dropout': (lambda v: 0 <= v < 1, 'in [0, 1)'),
-          **{f'lora.{p}r': (lambda v: 1 <= v <= 1024, 'in [1, 1024]') for p in ('', 'dino.', 'sam.', 'clip.')},
-          **{f'lora.{p}.alpha': (lambda v: v > 0, '> 0') for p in ('dino', 'sam', 'clip')},
-          'lora.dino.last_k_blocks': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'), 'lora.clip.last_k_blocks': (lambda v: 0 <= v <= 1024, 'in [0, 1024]'),
-          **{f'loss.{k}': (lambda v: v >= 0, '>= 0 (a weight)') for k in ('dice', 'bce', 'focal', 'iou', 'align', 'distill', 'focal_gamma')},
-          'loss.focal_alpha': (lambda v: 0 <= v <= 1, 'in [0, 1]'), 'loss.align_temperature': (lambda v: v > 0, '> 0'),
-          'loss.ema_momentum': (lambda v: 0 <= v < 1, 'in [0, 1)'), 'loss.distill_mask_ratio': (lambda v: 0 <= v < 1, 'in [0, 1)'),
-          'loss.distill_teacher': (lambda v: v in ('auto', 'lora_off', 'copy', 'ema'), "auto, lora_off, copy or ema"),
-          'checkpoint.monitor': (lambda v: v in MONITORS, f"one of {MONITORS}"),
-          'cache.dtype': (lambda v: v in ('fp16', 'bf16', 'fp32'), 'fp16, bf16 or fp32'), 'cache.views': (lambda v: 1 <= v <= 64, 'in [1, 64]'),
-          'cache.features': (lambda v: v in (None, 'memory', 'disk'), 'null, memory or disk'),
-          'run.name': (lambda v: 0 < len(v) <= 100, 'a name of 1 to 100 characters'), 'run.seed': (lambda v: 0 <= v < 2**32, 'in [0, 2**32)'),
-          'run.output_dir': (lambda v: bool(v.strip()), 'a folder')})
-
-# %% ../nbs/02_config.ipynb #dcfdb17c
-def _num(x) -> bool: return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-def _type_name(t) -> str: return dict(bool='true/false', int='an integer', float='a number', str='a string',
-                                      list='a list', dict='a mapping', NoneType='null').get(t.__name__, t.__name__)
-
-def _checked(name: str, v, want: type):
-    "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming the key."
-    if v is None: return v
-    if want in (int, float) and isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**63:
-        raise ConfigError(f"config key '{name}' must be {_type_name(want)} of a usable size, got a number of {len(str(abs(v)))} digits")
-    ok = (isinstance(v, bool) if want is bool else
-          isinstance(v, (int, float)) and not isinstance(v, bool) and (want is float or float(v).is_integer())
-              if want in (int, float) else
-          isinstance(v, (list, tuple)) if want is list else isinstance(v, Mapping) if want is dict
-              else isinstance(v, want))
-    if not ok: raise ConfigError(f"config key '{name}' must be {_type_name(want)}, got {v!r}")
-    if want in (int, float) and not math.isfinite(v): raise ConfigError(f"config key '{name}' must be a finite number, got {v!r}")
-    return int(v) if want is int else float(v) if want is float else v
-
 # %% ../nbs/02_config.ipynb #63d1acb0
-MAX_SIZE = 65_536      # the largest whole number a free-form model section may hold (CLIP's vocabulary is 49,408)
-NOT_NULL = ('data.text', 'run.name', 'run.output_dir')       # an empty `key=` on the command line is null: refused here
-POSITIVE_SIZES = ('depth', 'embed_dim', 'num_heads', 'layers', 'width', 'heads', 'patch_size', 'image_size', 'context_length',
-                  'mlp_dim', 'head_width', 'vocab_size', 'iou_head_hidden_dim')     # a model with 0 of these cannot be built
-
-def _check_sizes(v, name: str):
-    "Whole numbers in a free-form model section (widths, layer counts), bounded before any model is built from them."
-    if isinstance(v, Mapping):
-        for k, x in v.items(): _check_sizes(x, f'{name}.{k}')
-    elif isinstance(v, (list, tuple)):
-        for i, x in enumerate(v): _check_sizes(x, f'{name}.{i}')
-    elif isinstance(v, (int, float)) and not isinstance(v, bool) and not (math.isfinite(v) and 0 <= v <= MAX_SIZE):
-        raise ConfigError(f"config key '{name}' is {v}: numbers in a model section must be in [0, {MAX_SIZE}] (no model cdsam builds is larger: a damaged file or a typo)")
-    elif name.rsplit('.', 1)[-1] in POSITIVE_SIZES and isinstance(v, (int, float)) and not isinstance(v, bool) and v < 1:
-        raise ConfigError(f"config key '{name}' is {v}: a model's {name.rsplit('.', 1)[-1]} must be at least 1")
-
-def validate_config(cfg: dict, defaults: Mapping | None = None, prefix: str = '') -> dict:
-    """Check every value of a merged config against the type of its default (or `NULLABLE_TYPES`) and `RANGES`, naming
-    the dotted key."""
-    defaults = default_config() if defaults is None else defaults
-    for k, d in defaults.items():
-        name, v = f'{prefix}{k}', cfg.get(k)
-        if name in FREE_FORM and name.startswith('model.'): _check_sizes(v, name)
-        if isinstance(d, Mapping):
-            if not isinstance(v, Mapping): raise ConfigError(f"config key '{name}' must be a section (a mapping), got {v!r}")
-            if name not in FREE_FORM: validate_config(v, d, name + '.')
-            continue
-        if name in ANY_OF:
-            if not isinstance(v, ANY_OF[name]): raise ConfigError(f"config key '{name}' must be {' or '.join(map(_type_name, ANY_OF[name]))}, got {v!r}")
-        else:
-            want = NULLABLE_TYPES.get(name) if d is None else type(d) if not isinstance(d, tuple) else list
-            if want is not None: cfg[k] = v = _checked(name, v, want)
-        if v is None and name in NOT_NULL: raise ConfigError(f"config key '{name}' must be set, got null (an empty value)")
-        if v is not None and name in RANGES and not RANGES[name][0](v):
-            raise ConfigError(f"config key '{name}' must be {RANGES[name][1]}, got {v!r}")
-    d = cfg.get('data') if not prefix else None                        # rules across keys
-    if isinstance(d, Mapping) and d.get('valid_frac', 0) + d.get('test_frac', 0) >= 1:
-        raise ConfigError(f"config keys 'data.valid_frac' ({d['valid_frac']}) + 'data.test_frac' ({d['test_frac']}) must be < 1: nothing would be left to train on")
+def validate_config(cfg: dict) -> dict:
+    """`cfg` (a merged config) with each section built as its class (`cdsam.defaults.SECTIONS`) and back: every value
+    typed and range-checked, every rule across keys applied, each error naming the dotted key."""
+    for name, cls in SECTIONS.items(): cfg[name] = cls.from_dict(cfg.get(name)).to_dict()
     return cfg

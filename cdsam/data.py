@@ -17,9 +17,9 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from .defaults import IMAGE_EXTS, FORMATS
-from .views import IMAGENET_STATS, VIEWS, WholeImage
-from .plan import DataPlan, data_plan
+from .defaults import IMAGE_EXTS, FORMATS, VIEWS, COCO_MODES, ConfigError, DataPlan
+from .views import IMAGENET_STATS, WholeImage
+from .plan import data_plan
 from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split, drive_records, drive_splits,
                            select_ids, tile_records)   # (re-exported: defined in cdsam.records)
@@ -96,7 +96,7 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
 def absent_class_records(records: list[Record], classes: Sequence[str], rate: float, seed: int = 0) -> list[Record]:
     """`records` (palette records, one per image and class present) plus, for a seeded `rate` of each image's absent
     classes, a record prompted by that class whose target is empty."""
-    if not 0 <= rate <= 1: raise ValueError(f"data.absent_rate must be in [0, 1], got {rate!r}")
+    if not 0 <= rate <= 1: raise ValueError(f"rate must be in [0, 1] (data.absent_rate), got {rate!r}")
     present: dict = {}
     for r in records:
         if r.kind == 'palette': present.setdefault(r.image, (r, set()))[1].add(r.value)
@@ -239,7 +239,7 @@ def make_transforms(resize: int = 256, crop: int = 224, train: bool = False, sta
                     zoom: Sequence[float] = (0.75, 1.25)):
     """The `(image, Mask)` transform of a `view`: `WholeImage(crop)`, or the centre-crop pipeline (resize → crop →
     normalize)."""
-    if view not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {view!r}")
+    if view not in VIEWS: raise ValueError(f"view must be one of {VIEWS} (data.view), got {view!r}")
     if view == 'whole': return WholeImage(crop, train, stats, zoom)
     geo = ([v2.Resize(resize, antialias=True),
             v2.RandomResizedCrop(crop, scale=(0.6, 1.0), ratio=(1., 1.), antialias=True),
@@ -392,7 +392,7 @@ POINT_OR_BOX_MODES = ('points', 'box', 'text+points', 'text+box')     # every sa
 def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
     """`data.coco_mode` resolved for `train.prompt_mode`: `auto` is one record per instance when every sample has a
     point or box prompt, else the union per category (text alone cannot tell two lesions of one image apart)."""
-    if mode not in ('auto', 'instance', 'category'): raise ValueError(f"data.coco_mode must be 'auto', 'instance' or 'category', got {mode!r}")
+    if mode not in COCO_MODES: raise ValueError(f"mode must be one of {COCO_MODES} (data.coco_mode), got {mode!r}")
     if mode == 'auto': return 'instance' if prompt_mode in POINT_OR_BOX_MODES else 'category'
     if mode == 'instance' and prompt_mode not in POINT_OR_BOX_MODES:
         warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text alone get one instance's mask each, so the same (image, prompt) is trained toward different masks. Use coco_mode=auto (the union per category) or a point / box prompt mode.", stacklevel=2)
@@ -406,8 +406,9 @@ def source_plan(c: DataPlan, src: Mapping) -> DataPlan:
     """The data settings a `data.sources` entry `src` is read with, by training and by `cdsam-eval --root`: its own keys
     over `c`, in its own layout (format `auto` unless it names one), without `c`'s holdout, sources, negatives or
     phrasings."""
-    own = dict(format='auto', valid_split=None, unlabelled_dir=None, sources=[], negative_rate=0.0, phrasings=[])
-    return dataclasses.replace(c, **{**own, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
+    fresh = DataPlan()                                   # these keys at their defaults, and no holdout
+    own = {k: getattr(fresh, k) for k in ('format', 'unlabelled_dir', 'sources', 'negative_rate', 'phrasings')}
+    return dataclasses.replace(c, **{**own, 'valid_split': None, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
 
 def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
     """Every sample of extra training source `data.sources[i]`, at its loss weight; with a `valid_split` (`holdout`, or
@@ -422,12 +423,9 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     w = src.get('weight', 1.0)
     if isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0:
         raise ValueError(f"data.sources[{i}].weight must be a number >= 0, got {w!r}")
-    tile, vf = src.get('tile'), src.get('valid_frac', c.valid_frac)
-    if isinstance(vf, bool) or not isinstance(vf, (int, float)) or not 0 < vf < 1:
-        raise ValueError(f"data.sources[{i}].valid_frac must be a number in (0, 1), got {vf!r}")
-    sub = source_plan(c, src)
-    if 'phrasings' in src and not (isinstance(src['phrasings'], list) and all(isinstance(x, str) and x.strip() for x in src['phrasings'])):
-        raise ValueError(f"data.sources[{i}].phrasings must be a list of non-empty prompts, got {src['phrasings']!r}")
+    tile = src.get('tile')
+    try: sub = source_plan(c, src)                     # its data settings, checked by the schema (DataPlan)
+    except ConfigError as e: raise ConfigError(str(e).replace("'data.", f"'data.sources[{i}].", 1)) from None
     tr, va = data_records(sub, prompt_mode, log)
     kept = tr if src.get('valid_split') else tr + va
     n = len(kept)
@@ -551,7 +549,6 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     training. Every split the run reads (and those cdsam had to make) is put in `made` (name → records) to be saved."""
     c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
     fmt = c.format
-    if fmt not in ('auto',) + FORMATS: raise ValueError(f"data.format must be one of {('auto',) + FORMATS}, got {fmt!r}")
     if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")   # (issue #34)
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
     if fmt == 'voc': train, valid = voc_split_records(c, log)
@@ -578,7 +575,6 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r for r in rs]
                                     for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
-    if not isinstance(c.sources, (list, tuple)): raise ValueError(f"data.sources must be a list of {{root, weight}}, got {c.sources!r}")
     for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
     if c.negative_rate: train = negative_records(train, c.negative_rate, c.seed, log)
     return train, valid
@@ -634,11 +630,7 @@ def build_dataloaders(cfg: DataPlan | Mapping,   # `plan.data`, or a `data` sect
     train, valid = data_records(c, prompt_mode, made=made)
     if valid and all(r.kind == 'none' for r in valid):
         raise ValueError(f"validation split {c.valid_split!r} of {c.root} has no labelled sample ({len(valid)} images, no mask paired): no Dice can be reported; check data.mask_dir / data.format")
-    if c.normalize not in ('imagenet', 'dataset'): raise ValueError(f"data.normalize must be 'imagenet' or 'dataset', got {c.normalize!r}")
-    if c.view not in VIEWS: raise ValueError(f"data.view must be one of {VIEWS}, got {c.view!r}")
-    z = c.zoom
-    if not (isinstance(z, (list, tuple)) and len(z) == 2 and 0 < z[0] <= z[1]):
-        raise ValueError(f"data.zoom must be [low, high] with 0 < low <= high, got {z!r}")
+    z = c.zoom                                                 # (every value checked by the schema: DataPlan)
     stats = dataset_stats(train, c.resize, c.crop, view=c.view) if c.normalize == 'dataset' else IMAGENET_STATS
     kw = dict(resize=c.resize, crop=c.crop, stats=stats, n_pos_points=c.n_pos_points,
               n_neg_points=c.n_neg_points,

@@ -23,13 +23,13 @@ from .runtime import postprocess
 from dataclasses import replace
 from .metrics import confusion_counts, count_scores, pred_logits
 from .records import open_image, read_split_ids, window_starts
-from .defaults import SCORE_MODES
+from .defaults import SCORE_MODES, EVAL_PROMPT_MODES
 
 # %% auto #0
-__all__ = ['EVAL_RESULTS', 'EVAL_PROMPT_MODES', 'model_from_checkpoint', 'checkpoint_stats', 'model_device', 'default_prompt',
-           'prompt_tokens', 'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'run_folder',
-           'eval_results', 'record_eval', 'run_card', 'export_hub', 'predict_probs', 'predict_batch', 'mask_prompts',
-           'evaluate_records', 'overlay', 'confidence']
+__all__ = ['EVAL_RESULTS', 'model_from_checkpoint', 'checkpoint_stats', 'model_device', 'default_prompt', 'prompt_tokens',
+           'export_merged', 'peft_parts', 'export_peft', 'load_peft_parts', 'run_folder', 'eval_results', 'record_eval',
+           'run_card', 'export_hub', 'predict_probs', 'predict_batch', 'mask_prompts', 'evaluate_records', 'overlay',
+           'confidence']
 
 # %% ../nbs/40_inference.ipynb #c9bdefce
 def model_from_checkpoint(path, cfg: Mapping | None = None, device=None) -> tuple[CDSAM, dict, dict]:
@@ -261,8 +261,6 @@ def predict_batch(model: CDSAM, images: list, text: str = 'skin lesion', size: i
     return [(p.numpy(), s) for p, s in _predict_windows(model, list(images), text, size, stats, tta)]
 
 # %% ../nbs/40_inference.ipynb #adf60f07
-EVAL_PROMPT_MODES = ('text', 'points', 'box', 'text+points', 'text+box')
-
 def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | None, list | None]:
     """The point / box prompts a user would give for a ground-truth `mask` (`(H, W)`, 1 object, 255 ignored), in image
     pixels: `points`, the object pixel farthest from its border (where one clicks); `box`, its bounding box. `(None,

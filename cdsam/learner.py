@@ -119,7 +119,7 @@ def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = N
     runs every step; returns their names."""
     backend = 'inductor' if backend is True else str(backend)
     known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known: raise ValueError(f"train.compile must be true, false or a torch.compile backend ({', '.join(known[:6])}, ...), got {backend!r}")
+    if backend not in known: raise ValueError(f"backend {backend!r} (train.compile) is not one of this torch's compile backends: {', '.join(known[:6])}, ...")
     if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
     done = []
     for n in COMPILE_PARTS:

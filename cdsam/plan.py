@@ -11,13 +11,12 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping
 from .config import load_config, merge_config, validate_config, section, ConfigError
-from .defaults import STAGE_PLAN, MODES, PROMPT_MODES, TEACHER_MODES   # (re-exported: defined in cdsam.defaults)
+from .defaults import STAGE_PLAN, MODES, ModelPlan, DataPlan, CachePlan, LossPlan
 
 # %% auto #0
-__all__ = ['StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'DinoPlan', 'ClipPlan',
-           'SamPlan', 'ProjPlan', 'ModelPlan', 'DataPlan', 'CachePlan', 'LossPlan', 'EvalPlan', 'RunSpec', 'model_plan',
-           'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan', 'stage_config',
-           'resolve_plan']
+__all__ = ['StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'EvalPlan', 'RunSpec',
+           'model_plan', 'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan',
+           'stage_config', 'resolve_plan']
 
 # %% ../nbs/05_plan.ipynb #1f13fdcc
 @dataclass(frozen=True)
@@ -41,7 +40,6 @@ def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     asked = loss['distill_teacher']
     if asked == 'auto':
         return 'lora_off' if dino == 'lora' else 'copy' if plan_teacher in (None, 'lora_off') else plan_teacher
-    if asked not in TEACHER_MODES: raise ConfigError(f"loss.distill_teacher must be 'auto' or one of {TEACHER_MODES}, got {asked!r}")
     if asked == 'lora_off' and dino != 'lora':
         raise ConfigError(f"loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO {dino!r}; use 'copy' or 'ema'")
     return asked
@@ -52,13 +50,9 @@ def alignment_loss_on(spec: StageSpec) -> bool:
 
 # %% ../nbs/05_plan.ipynb #e9b5f3d3
 def _stage_spec(c: Mapping) -> StageSpec:
-    st = c['stage']
-    if st['id'] not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {st['id']!r}")
+    st = c['stage']                                      # checked by the schema (cdsam.defaults.StageSettings)
     row = STAGE_PLAN[st['id']]
     modes = {k: st[k] or row[k] for k in MODES}
-    for k, v in modes.items():
-        if v not in MODES[k]: raise ConfigError(f"stage.{k} must be one of {MODES[k]}, got {v!r}")
-    if st['id'] == 4 and modes['dino'] == 'lora': raise ConfigError("stage 4 trains DINO without LoRA: stage.dino must be 'full' or 'frozen'")
     return StageSpec(st['id'], modes['dino'], modes['clip'], modes['sam'],
                      _teacher(row['teacher'], modes['dino'], c['loss']),
                      row['lr'], row['lora_lr'], row['epochs'], st['dino_train_blocks'], c['lora'])
@@ -73,10 +67,7 @@ def valid_prompt_mode(train_mode: str, setting: str = 'auto') -> str:
     """The prompts validation uses (`eval.prompt_mode`): `auto` is what users have at inference, the text prompt
     whenever training uses text, else the training mode's points / box (sampled from the ground truth, without jitter).
     """
-    if train_mode not in PROMPT_MODES: raise ConfigError(f"train.prompt_mode must be one of {PROMPT_MODES}, got {train_mode!r}")
     if setting == 'auto': return 'text' if train_mode == 'mixed' or 'text' in train_mode else train_mode
-    if setting not in PROMPT_MODES[:-1]:
-        raise ConfigError(f"eval.prompt_mode must be 'auto' or one of {PROMPT_MODES[:-1]}, got {setting!r}")
     return setting
 
 # %% ../nbs/05_plan.ipynb #adcaf370
@@ -84,7 +75,6 @@ def amp_setting(optim: Mapping, device=None) -> str | None:
     """'bf16', 'fp16' or None from `optim.amp` / `optim.amp_dtype` and the training device (CUDA: on unless `optim.amp:
     false`)."""
     dt = optim['amp_dtype']
-    if dt not in ('auto', 'bf16', 'fp16'): raise ConfigError(f"optim.amp_dtype must be 'auto', 'bf16' or 'fp16', got {dt!r}")
     kind = str(device).split(':')[0] if device is not None else 'cpu'
     amp = optim['amp'] if optim['amp'] is not None else kind == 'cuda'
     if not amp: return None
@@ -96,132 +86,8 @@ def amp_setting(optim: Mapping, device=None) -> str | None:
 
 # %% ../nbs/05_plan.ipynb #ef8a033b
 def run_dir(cfg: Mapping) -> Path:
-    "`run.output_dir / run.name`: where a run writes its checkpoints and reports (`run.name` a name, not a path)."
-    name = str(cfg['run']['name'])
-    if name in ('', '.', '..') or '/' in name or '\\' in name:
-        raise ConfigError(f"run.name must be a plain name (no '/' and not '.' or '..'), got {name!r}: run.output_dir says where runs go")
-    return Path(cfg['run']['output_dir'])/name
-
-# %% ../nbs/05_plan.ipynb #5f1661c5
-@dataclass(frozen=True)
-class DinoPlan:
-    "The DINO backbone: timm name, input size, weights (`pretrained` from the hub, or a local / `packaged:` file)."
-    name: str
-    img_size: int
-    pretrained: bool
-    checkpoint: str | None
-    out_indices: list | None          # intermediate blocks returned beside the last (None: the last only)
-    grad_checkpointing: bool
-    kwargs: dict                      # extra timm `create_model` arguments (depth, embed_dim, ...)
-
-@dataclass(frozen=True)
-class ClipPlan:
-    "The frozen text tower: open_clip's (name, weights, templates or a free-form `model_cfg`) or a sentence encoder's folder."
-    kind: str                   # open_clip | sentence (cdsam.text.SentenceTextEncoder)
-    name: str
-    pretrained: str | None
-    checkpoint: str | None
-    templates: list
-    model_cfg: dict | None
-
-@dataclass(frozen=True)
-class SamPlan:
-    "SAM's prompt encoder and mask decoder: official size, weights, dimension overrides, multimask output."
-    type: str
-    checkpoint: str | None
-    dims: dict
-    multimask: bool
-
-@dataclass(frozen=True)
-class ProjPlan:
-    "How the CLIP prompt feature becomes decoder tokens."
-    text_tokens: int
-    text_hidden: int
-
-# %% ../nbs/05_plan.ipynb #b6014a68
-@dataclass(frozen=True)
-class ModelPlan:
-    "The `model` section, typed: what `build_model` builds."
-    dino: DinoPlan
-    clip: ClipPlan
-    sam: SamPlan
-    proj: ProjPlan
-
-    @classmethod
-    def from_section(cls, m: Mapping) -> ModelPlan:
-        "From a complete, validated `model` section."
-        return cls(DinoPlan(**m['dino']), ClipPlan(**m['clip']), SamPlan(**m['sam']), ProjPlan(**m['proj']))
-
-# %% ../nbs/05_plan.ipynb #1b4a462e
-@dataclass(frozen=True)
-class DataPlan:
-    "The `data` section, typed: which images, how they are split, viewed, batched and prompted."
-    format: str                 # voc / folder / coco / isic / ham10000 / ph2, or auto (found from the root)
-    root: str | None
-    train_split: str | None
-    valid_split: str | None     # a split name, `holdout` (a seeded part of train) or None
-    image_dir: str | None
-    mask_dir: str | None
-    classes: list | None
-    text: str                   # the text prompt of a binary set
-    resize: int
-    crop: int                   # the model's square input (the whole view's side)
-    normalize: str              # imagenet / dataset
-    batch_size: int
-    workers: int
-    skip_bad: bool
-    n_pos_points: int
-    n_neg_points: int
-    box_jitter: float
-    valid_frac: float
-    seed: int
-    coco_mode: str
-    annotations: str
-    unlabelled_dir: str | None
-    sources: list               # extra training roots: {root, weight, ...}
-    view: str                   # whole / center_crop
-    zoom: list                  # [low, high] of the training view's random zoom
-    test_frac: float
-    dx_prompts: dict | None
-    absent_rate: float
-    phrasings: list             # other ways to say `text`, drawn per training sample
-    negative_rate: float        # rate of (image, another target's prompt, empty target) training samples
-
-# %% ../nbs/05_plan.ipynb #e6554404
-@dataclass(frozen=True)
-class CachePlan:
-    """The `cache` section, decided: `features` is None where the stage cannot cache (its whole DINO trains), `dir` a
-    path."""
-    features: str | None        # memory / disk / None
-    dir: Path | None            # where a disk cache goes (default: `<run>/feature_cache`)
-    flips: bool
-    dtype: str
-    batch_size: int
-    images: bool
-    views: int
-    seed: int
-
-@dataclass(frozen=True)
-class LossPlan:
-    """The `loss` section, decided: term weights (`align` is 0 while DINO is frozen: it could only train `token_proj`),
-    focal / alignment shapes, distillation mask ratio, EMA momentum, ignore index."""
-    dice: float
-    bce: float
-    focal: float
-    focal_gamma: float
-    focal_alpha: float
-    iou: float
-    align: float
-    align_temperature: float
-    distill: float
-    distill_mask_ratio: float
-    ema_momentum: float
-    ignore_index: int
-
-    @classmethod
-    def from_section(cls, loss: Mapping) -> LossPlan:
-        "From a complete `loss` section (its `distill_teacher` is decided in `RunPlan.stage.teacher`, not here)."
-        return cls(**{f.name: loss[f.name] for f in fields(cls)})
+    "`run.output_dir / run.name`: where a run writes its checkpoints and reports (`run.name` a plain name: the schema's)."
+    return Path(cfg['run']['output_dir'])/cfg['run']['name']
 
 # %% ../nbs/05_plan.ipynb #5fa16896
 @dataclass(frozen=True)
@@ -246,33 +112,28 @@ class RunSpec:
     history: Path               # this stage's per-epoch CSV
 
 # %% ../nbs/05_plan.ipynb #06323a2b
-def _cache_features(c: Mapping) -> str | None:
-    if c['features'] not in (None, 'memory', 'disk'):
-        raise ConfigError(f"cache.features must be 'memory', 'disk' or null, got {c['features']!r}")
-    return c['features']
-
 def _section_of(name: str, cfg: Mapping | None) -> dict:
     cfg = cfg or {}
     return section(name, cfg[name] if isinstance(cfg.get(name), Mapping) else cfg)
 
 def model_plan(cfg: ModelPlan | Mapping | None = None) -> ModelPlan:
     "A `ModelPlan` from a config or its `model` section (missing keys: defaults); a `ModelPlan` as it is."
-    return cfg if isinstance(cfg, ModelPlan) else ModelPlan.from_section(_section_of('model', cfg))
+    return cfg if isinstance(cfg, ModelPlan) else ModelPlan.from_dict(_section_of('model', cfg))
 
 def data_plan(cfg: DataPlan | Mapping | None = None) -> DataPlan:
     "A `DataPlan` from a config or its `data` section (missing keys: defaults); a `DataPlan` as it is."
-    return cfg if isinstance(cfg, DataPlan) else DataPlan(**_section_of('data', cfg))
+    return cfg if isinstance(cfg, DataPlan) else DataPlan.from_dict(_section_of('data', cfg))
 
 def loss_plan(cfg: LossPlan | Mapping | None = None, **overrides) -> LossPlan:
     "A `LossPlan` from a `loss` section and single-key `overrides` (`align=0`); a `LossPlan` (with `overrides`) as it is."
     if isinstance(cfg, LossPlan): return replace(cfg, **overrides)
-    return LossPlan.from_section(section('loss', {**(cfg or {}), **overrides}))
+    return LossPlan.from_dict(section('loss', {**(cfg or {}), **overrides}))
 
 def cache_plan(cfg: CachePlan | Mapping | None = None) -> CachePlan:
     "A `CachePlan` from a `cache` section (missing keys: defaults); a `CachePlan` as it is."
     if isinstance(cfg, CachePlan): return cfg
-    c = section('cache', cfg)
-    return CachePlan(**{**c, 'features': _cache_features(c), 'dir': Path(c['dir']) if c['dir'] else None})
+    c = CachePlan.from_dict(section('cache', cfg))
+    return replace(c, dir=Path(c.dir) if c.dir else None)
 
 # %% ../nbs/05_plan.ipynb #ad63f2ca
 @dataclass(frozen=True)
@@ -341,15 +202,12 @@ def stage_config(cfg: Mapping | str | Path | int, stage: int | None = None) -> d
     merged in. This is the one `load_config` of a plan."""
     c = load_config(dict(stage=dict(id=cfg)) if isinstance(cfg, int) else cfg)
     stage = c['stage']['id'] if stage is None else stage
-    if stage not in STAGE_PLAN: raise ConfigError(f"stage.id must be one of {list(STAGE_PLAN)}, got {stage!r}")
-    per = c.get('per_stage') or {}
-    c = validate_config(merge_config(c, per.get(stage) or per.get(str(stage)) or {}))
+    c = merge_config(c, (c.get('per_stage') or {}).get(stage) or {})
     c['stage']['id'] = stage
-    return c
+    return validate_config(c)                            # (a stage id that is not one: the schema's error)
 
 # %% ../nbs/05_plan.ipynb #ca8af638
 def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
-    if o['moms'] is not None and len(o['moms']) != 3: raise ConfigError(f"optim.moms must be [start, middle, end] β1 values, got {o['moms']!r}")
     # fastai would schedule β1 0.95 -> 0.85 -> 0.95
     moms = tuple(o['moms']) if o['moms'] else (o['betas'][0],) * 3
     return OptimPlan(o['lr'] or spec.lr, o['lora_lr'] or spec.lora_lr, o['wd'], o['epochs'] or spec.epochs,
@@ -358,13 +216,12 @@ def _optim_plan(o: Mapping, spec: StageSpec, device) -> OptimPlan:
 
 def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
     k = c['checkpoint']
-    if k['format'] not in ('pt', 'safetensors'): raise ConfigError(f"checkpoint.format must be 'pt' or 'safetensors', got {k['format']!r}")
     return CheckpointPlan(Path(k['dir'] or run_dir(c)/'checkpoints')/f'stage{stage}', k['format'], k['monitor'],
                           k['save_best'], k['save_latest'], k['keep_per_epoch'])
 
 # %% ../nbs/05_plan.ipynb #e6e211e8
 def _cache_plan(cc: Mapping, spec: StageSpec, run: Path) -> CachePlan:
-    features = _cache_features(cc)
+    features = cc['features']
     if features and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
         what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)" if spec.dino_train_blocks
                 else f"its whole DINO backbone trains ({spec.dino})")
@@ -379,7 +236,7 @@ def _eval_plan(c: Mapping, run: Path) -> EvalPlan:
                     e['largest_component'], e['fill_holes'], dual if dc['image_dir'] else None)
 
 def _loss_plan(c: Mapping, spec: StageSpec) -> LossPlan:
-    loss = LossPlan.from_section(c['loss'])
+    loss = LossPlan.from_dict(c['loss'])
     return loss if alignment_loss_on(spec) else replace(loss, align=0.0)
 
 def _warn_normalize(c: Mapping):
@@ -397,8 +254,8 @@ def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, devi
     run = RunSpec(**c['run'], dir=folder, history=folder/f'stage{spec.id}_history.csv')
     stopping = train['early_stopping']
     return RunPlan(cfg=c, stage=spec, optim=_optim_plan(c['optim'], spec, device),
-                   checkpoint=_checkpoint_plan(c, spec.id), model=ModelPlan.from_section(c['model']),
-                   data=DataPlan(**c['data']), cache=_cache_plan(c['cache'], spec, folder), loss=_loss_plan(c, spec),
+                   checkpoint=_checkpoint_plan(c, spec.id), model=ModelPlan.from_dict(c['model']),
+                   data=DataPlan.from_dict(c['data']), cache=_cache_plan(c['cache'], spec, folder), loss=_loss_plan(c, spec),
                    eval=_eval_plan(c, folder), run=run, prompt_mode=train['prompt_mode'],
                    early_stopping=dict(stopping) if stopping['patience'] else None,
                    compile=train['compile'], compile_mode=train['compile_mode'],

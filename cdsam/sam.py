@@ -11,14 +11,13 @@ import torch
 from torch import nn
 from segment_anything.modeling import PromptEncoder, MaskDecoder, TwoWayTransformer
 from .files import load_state, load_state_dict_checked
-from .defaults import SAM_ENCODERS   # (re-exported: defined in cdsam.defaults)
+from .defaults import SAM_ENCODERS, SAM_TYPES
 
 # %% auto #0
-__all__ = ['SAM_TYPES', 'SAM_DECODER_DIMS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'sam_decoder_state_dict', 'SamDecoder',
-           'sam_full_model', 'sam_image_encoder', 'sam_preprocess']
+__all__ = ['SAM_DECODER_DIMS', 'SAM_PIXEL_MEAN', 'SAM_PIXEL_STD', 'sam_decoder_state_dict', 'SamDecoder', 'sam_full_model',
+           'sam_image_encoder', 'sam_preprocess']
 
 # %% ../nbs/12_sam.ipynb #f8c28fc9
-SAM_TYPES = ('vit_t', 'vit_b', 'vit_l', 'vit_h')
 SAM_DECODER_DIMS = dict(embed_dim=256, mlp_dim=2048, depth=2, num_heads=8, iou_head_depth=3, iou_head_hidden_dim=256,
                         num_multimask_outputs=3, mask_in_chans=16)
 
@@ -43,7 +42,7 @@ class SamDecoder(nn.Module):
     prompts in one call."""
     def __init__(self, sam_type: str = 'vit_b', checkpoint: str | Path | None = None, **dims):
         super().__init__()
-        if sam_type not in SAM_TYPES: raise ValueError(f"model.sam.type must be one of {SAM_TYPES}, got '{sam_type}'")
+        if sam_type not in SAM_TYPES: raise ValueError(f"sam_type must be one of {SAM_TYPES} (model.sam.type), got {sam_type!r}")
         unknown = set(dims) - set(SAM_DECODER_DIMS)
         if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of {list(SAM_DECODER_DIMS)}")
         d = {**SAM_DECODER_DIMS, **dims}

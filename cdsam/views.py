@@ -15,11 +15,9 @@ from .records import to_rgb
 from .info import IMAGENET_STATS   # (re-exported: defined in cdsam.info)
 
 # %% auto #0
-__all__ = ['VIEWS', 'Letterbox', 'WholeImage']
+__all__ = ['Letterbox', 'WholeImage']
 
 # %% ../nbs/19_views.ipynb #79c60308
-VIEWS = ('whole', 'center_crop')
-
 @dataclass(frozen=True)
 class Letterbox:
     """Where an image of `src` = `(H, W)` pixels sits in the model's square `size` input: resized (aspect kept) to `hw`,

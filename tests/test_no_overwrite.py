@@ -97,4 +97,4 @@ def test_second_train_into_a_run_refuses_without_resume(data, tmp_path):
     one_line(run_in_process('cdsam-train', '--config', cfg), 'already holds checkpoints', '--resume', '--overwrite')
     assert hashes(run) == before
     assert run_in_process('cdsam-train', '--config', cfg, '--overwrite').returncode == 0
-    one_line(run_in_process('cdsam-train', '--config', cfg, 'run.name=../x'), "run.name must be a plain name")
+    one_line(run_in_process('cdsam-train', '--config', cfg, 'run.name=../x'), "config key 'run.name' must be a plain name")
