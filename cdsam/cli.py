@@ -9,12 +9,11 @@ from __future__ import annotations
 import argparse, sys
 from collections import Counter
 from pathlib import Path
-from .defaults import IMAGE_EXTS
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
 __all__ = ['check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_tile_options', 'add_checkpoint_options',
-           'report_failures', 'list_images', 'check_prompts', 'output_names']
+           'report_failures', 'check_prompts', 'output_names']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def check_device(name: str | None) -> str:
@@ -112,28 +111,6 @@ def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> i
     if failed: print(f"{len(failed)} {what}(s) failed and were skipped" + ('' if strict else ' (--strict stops at the '
                                                                                              'first)'), file=sys.stderr)
     return 1 if failed else 0
-
-# %% ../nbs/42_cli.ipynb #356b45d0
-def list_images(src, recursive: bool = False) -> list[Path]:
-    """Images named by `src`: one image file, every image in a folder (sorted; `recursive`: in its subfolders too,
-    hidden ones left out), or the paths listed in a `.txt` file."""
-    p = Path(src)
-    if not p.exists(): raise FileNotFoundError(f"input not found: {p}")
-    if p.is_dir():
-        found = p.rglob('*') if recursive else p.iterdir()
-        out = sorted(q for q in found if q.suffix.lower() in IMAGE_EXTS and q.is_file()
-                     and not any(part.startswith('.') for part in q.relative_to(p).parts))
-        if not out: raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}" + ('' if recursive else " (--recursive also searches its subfolders)"))
-        return out
-    if p.suffix.lower() == '.txt':
-        out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip()
-               for l in p.read_text().splitlines() if l.strip()]
-        missing = [str(q) for q in out if not q.is_file()]
-        if missing: raise FileNotFoundError(f"{len(missing)} image(s) listed in {p} not found, e.g. {missing[0]}")
-        if not out: raise ValueError(f"list file {p} is empty")
-        return out
-    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
-    return [p]
 
 # %% ../nbs/42_cli.ipynb #5a93323c
 def check_prompts(points, box, size: tuple[int, int], image) -> None:

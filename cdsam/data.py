@@ -17,7 +17,7 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from .defaults import IMAGE_EXTS, FORMATS, VIEWS, COCO_MODES, ConfigError, DataPlan
+from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan
 from .views import IMAGENET_STATS, WholeImage
 from .plan import data_plan
 from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,

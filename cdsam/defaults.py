@@ -8,9 +8,9 @@ Docs: https://cdsam.github.io/cdsam/defaults.html.md"""
 # every run setting: its default, type, range and one-line help (this module imports nothing of cdsam)
 from __future__ import annotations
 import copy, difflib, math
-from dataclasses import dataclass, field, fields, asdict, MISSING
+from dataclasses import dataclass, field, fields, asdict
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Callable, ClassVar, Mapping
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')   # the image files cdsam reads
 FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2', 'drive')          # data.format (or auto: found from the root)

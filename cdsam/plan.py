@@ -7,7 +7,7 @@ Docs: https://cdsam.github.io/cdsam/plan.html.md"""
 # %% ../nbs/05_plan.ipynb #2b323be6
 from __future__ import annotations
 import warnings
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 from .config import load_config, merge_config, validate_config, section, ConfigError

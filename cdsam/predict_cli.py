@@ -11,9 +11,9 @@ from collections import deque
 from pathlib import Path
 from typing import Sequence
 from .command import run_cli, Progress, positive_int
-from .cli import (add_checkpoint_options, add_postprocess_options, add_tile_options, load_model, list_images,
-                       output_names,
-                       check_prompts, report_failures)
+from .cli import (add_checkpoint_options, add_postprocess_options, add_tile_options, load_model,
+                       output_names, check_prompts, report_failures)
+from .records import list_images
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -151,7 +151,7 @@ def _predict_setup(a):
     "Everything cdsam-predict decides before the first image: inputs and their output names, prompts, model, outputs."
     from types import SimpleNamespace
     from cdsam.inference import default_prompt, prompt_tokens
-    imgs = list_images(a.input, a.recursive)
+    imgs = list_images(a.input, a.recursive, required=True)
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
     pts, labels = _points(a.points)
     box = _box(a.box)

@@ -117,11 +117,31 @@ def check_records(records: list[Record], skip_bad: bool = False, what: str = 'da
     return good
 
 # %% ../nbs/18_records.ipynb #54438a6c
-def list_images(folder: Path, exclude: Sequence[str] = ('_superpixels',)) -> list[Path]:
-    "Image files directly in `folder`, sorted; names ending in an `exclude` suffix (ISIC's superpixel maps) are left out."
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_EXTS and not p.stem.endswith(tuple(exclude)))
+def list_images(src, recursive: bool = False, exclude: Sequence[str] = ('_superpixels',),
+                required: bool = False) -> list[Path]:
+    """Images named by `src`: one image file, every image in a folder (sorted; `recursive`: its subfolders too; hidden
+    files and names ending in an `exclude` suffix, ISIC's superpixel maps, left out; `required`: none raises), or the
+    paths a `.txt` file lists (relative to it)."""
+    p = Path(src)
+    if not p.exists(): raise FileNotFoundError(f"input not found: {p}")
+    if p.is_dir():
+        found = p.rglob('*') if recursive else p.iterdir()
+        out = sorted(q for q in found if q.is_file() and q.suffix.lower() in IMAGE_EXTS and not q.stem.endswith(tuple(exclude))
+                     and not any(part.startswith('.') for part in q.relative_to(p).parts))
+        if required and not out:
+            raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}" + ('' if recursive else " (--recursive also searches its subfolders)"))
+        return out
+    if p.suffix.lower() == '.txt':
+        out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip()
+               for l in p.read_text().splitlines() if l.strip()]
+        missing = [str(q) for q in out if not q.is_file()]
+        if missing: raise FileNotFoundError(f"{len(missing)} image(s) listed in {p} not found, e.g. {missing[0]}")
+        if not out: raise ValueError(f"list file {p} is empty")
+        return out
+    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
+    return [p]
 
+# %% ../nbs/18_records.ipynb #1fc02bf7
 def pair_masks(images: Sequence[Path], mask_for: Callable[[Path], Path], what: str, text: str, masks_found: str,
                skip_bad: bool = False) -> list[Record]:
     """Binary records of `images`, each paired with `mask_for(image)`; images without their mask raise one line (or are

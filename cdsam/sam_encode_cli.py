@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 from .defaults import SAM_ENCODERS
 from .command import run_cli, positive_int
-from .cli import check_device, list_images, output_names, report_failures
+from .cli import check_device, output_names, report_failures
+from .records import list_images
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -42,7 +43,7 @@ def _sam_encode(a) -> int:
     if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
     if a.checkpoint is not None and not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"--checkpoint not found: {a.checkpoint}")
     if a.input_dir and not Path(a.input_dir).is_dir(): raise FileNotFoundError(f"input folder not found: {a.input_dir}")
-    imgs = list_images(a.input_dir or a.list_file, recursive=True)             # a folder: its subfolders too
+    imgs = list_images(a.input_dir or a.list_file, recursive=True, required=True)             # a folder: its subfolders too
     rel = [p.relative_to(a.input_dir) for p in imgs] if a.input_dir else [Path(p.name) for p in imgs]
     out = Path(a.output_dir)
     # x.jpg, x.png in one folder: x_jpg, x_png
