@@ -8,12 +8,13 @@ Docs: https://cdsam.github.io/cdsam/cli.html.md"""
 from __future__ import annotations
 import argparse, sys
 from collections import Counter
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['check_device', 'load_model', 'probability', 'add_postprocess_options', 'add_tile_options', 'add_checkpoint_options',
-           'report_failures', 'check_prompts', 'output_names']
+__all__ = ['check_device', 'ModelSource', 'PostProcess', 'LoadedModel', 'load_model', 'probability', 'add_postprocess_options',
+           'add_tile_options', 'add_checkpoint_options', 'report_failures', 'check_prompts', 'output_names']
 
 # %% ../nbs/42_cli.ipynb #df6b8bc8
 def check_device(name: str | None) -> str:
@@ -26,40 +27,83 @@ def check_device(name: str | None) -> str:
         raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
     return name
 
+# %% ../nbs/42_cli.ipynb #5ce1a7f0
+def _options(cls, a: argparse.Namespace) -> dict:
+    "The fields of `cls` a parsed command line has (the others keep their defaults)."
+    return {f.name: getattr(a, f.name) for f in fields(cls) if getattr(a, f.name, None) is not None}
+
+@dataclass(frozen=True)
+class ModelSource:
+    "Where a command's model comes from: `--checkpoint` (a file or a Hub folder), `--config` and its overrides, `--runtime`, `--device`."
+    checkpoint: str
+    config: str | None = None
+    overrides: tuple = ()
+    runtime: str = 'torch'                  # torch | onnx
+    device: str | None = None
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> ModelSource:
+        "From a parsed command line (a command without `--runtime` or `--config` gets the defaults)."
+        o = _options(cls, a)
+        return cls(**{**o, 'overrides': tuple(o.get('overrides', ()))})
+
+@dataclass(frozen=True)
+class PostProcess:
+    "`--threshold`, `--tta`, `--largest_component`, `--fill_holes`; None: the run's own `eval.*` setting (`resolved`)."
+    threshold: float | None = None
+    tta: bool | str | None = None
+    largest_component: bool | None = None
+    fill_holes: bool | None = None
+
+    @classmethod
+    def from_args(cls, a: argparse.Namespace) -> PostProcess:
+        "From a parsed command line."
+        return cls(**_options(cls, a))
+
+    def resolved(self, info) -> PostProcess:
+        "Each unset value from `info` (the model's `ModelInfo`: the run's `eval.*` settings)."
+        return replace(self, **{f.name: getattr(info, f.name) for f in fields(self) if getattr(self, f.name) is None})
+
 # %% ../nbs/42_cli.ipynb #b0afda8c
-def load_model(a) -> tuple:
-    """`(model, info, config)` for a command's `--checkpoint`: a cdsam checkpoint rebuilt by `model_from_checkpoint`
-    (with `--config` and overrides: that config's architecture and settings), or with `--runtime onnx` an exported ONNX
-    file run by onnxruntime (`OrtModel`; config None). A Hub folder (`cdsam-export --format hub`) stands for its
-    `model.safetensors` (its `model.onnx` with `--runtime onnx`). `info` is the model's `ModelInfo`; options left unset
-    (`--threshold`, `--tta`, `--largest_component`, `--fill_holes`) take its values, the run's own."""
-    if getattr(a, 'overrides', None) and not getattr(a, 'config', None):
-        raise ValueError(f"config overrides ({a.overrides[0]} ...) need --config: the checkpoint's own settings are not overridden; give --config with them")
-    if Path(a.checkpoint).is_dir():
+@dataclass(frozen=True)
+class LoadedModel:
+    "What `load_model` gives a command: the model, its `ModelInfo`, its config (None for ONNX) and the file read."
+    model: object
+    info: object
+    cfg: dict | None
+    checkpoint: Path                          # the file read (a Hub folder's model.safetensors / model.onnx)
+
+def _model_file(src: ModelSource) -> Path:
+    path = Path(src.checkpoint)
+    if path.is_dir():
         from cdsam.model import hub_weights
-        weights = hub_weights(a.checkpoint)                                 # one line when it is not cdsam's
-        a.checkpoint = str(weights.with_name('model.onnx') if getattr(a, 'runtime', 'torch') == 'onnx' else weights)
-        if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"{weights.parent} holds no model.onnx: export it with cdsam-export --format hub --onnx, or use --runtime torch")
-    if not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"checkpoint not found: {a.checkpoint}")
-    if getattr(a, 'runtime', 'torch') == 'onnx':
+        weights = hub_weights(path)                                         # one line when it is not cdsam's
+        path = weights.with_name('model.onnx') if src.runtime == 'onnx' else weights
+        if not path.is_file(): raise FileNotFoundError(f"{weights.parent} holds no model.onnx: export it with cdsam-export --format hub --onnx, or use --runtime torch")
+    if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {src.checkpoint}")
+    return path
+
+def load_model(src: ModelSource) -> LoadedModel:
+    """A command's model: a cdsam checkpoint rebuilt by `model_from_checkpoint` (with `src.config` and overrides: that
+    config's architecture and settings), or with `runtime='onnx'` an exported ONNX file run by onnxruntime (`OrtModel`).
+    A Hub folder (`cdsam-export --format hub`) stands for its `model.safetensors` (its `model.onnx` for onnx)."""
+    if src.overrides and not src.config:
+        raise ValueError(f"config overrides ({src.overrides[0]} ...) need --config: the checkpoint's own settings are not overridden; give --config with them")
+    path = _model_file(src)
+    if src.runtime == 'onnx':
         from cdsam.deploy import OrtModel
-        if getattr(a, 'config', None) or (a.device or 'cpu') != 'cpu':
-            raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
-        model, cfg = OrtModel(a.checkpoint), None
-        info = model.info
-    else:
-        if Path(a.checkpoint).suffix.lower() == '.onnx': raise ValueError(f"{a.checkpoint} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
-        from cdsam.config import load_config
-        from cdsam.inference import model_from_checkpoint
-        from cdsam.info import model_info, info_from_config
-        device = check_device(getattr(a, 'device', None))
-        user_cfg = load_config(a.config, getattr(a, 'overrides', [])) if getattr(a, 'config', None) else None
-        model, cfg, meta = model_from_checkpoint(a.checkpoint, user_cfg, device)
-        info = model_info(meta, a.checkpoint)
-        if user_cfg is not None: info = info_from_config(cfg, info.stats, info.patch_size, info.stage)
-    for k in ('threshold', 'tta', 'largest_component', 'fill_holes'):                # the run's own eval.* settings
-        if getattr(a, k, 0) is None: setattr(a, k, getattr(info, k))
-    return model, info, cfg
+        if src.config or (src.device or 'cpu') != 'cpu': raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
+        model = OrtModel(path)
+        return LoadedModel(model, model.info, None, path)
+    if path.suffix.lower() == '.onnx': raise ValueError(f"{path} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
+    from cdsam.config import load_config
+    from cdsam.inference import model_from_checkpoint
+    from cdsam.info import model_info, info_from_config
+    user_cfg = load_config(src.config, src.overrides) if src.config else None
+    model, cfg, meta = model_from_checkpoint(path, user_cfg, check_device(src.device))
+    info = model_info(meta, path)
+    if user_cfg is not None: info = info_from_config(cfg, info.stats, info.patch_size, info.stage)
+    return LoadedModel(model, info, cfg, path)
 
 # %% ../nbs/42_cli.ipynb #cac40cd2
 def probability(text: str) -> float:
@@ -97,7 +141,7 @@ def add_tile_options(ap: argparse.ArgumentParser):
     ap.add_argument('--overlap', type=frac, default=0.25, help='sliding-window overlap fraction in [0, 1) (default 0.25)')
 
 def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
-    "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: what `load_model` reads."
+    "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: `ModelSource` and `PostProcess`."
     ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export, or a model folder from cdsam-export --format hub')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 from .command import run_cli
-from .cli import add_checkpoint_options, load_model
+from .cli import add_checkpoint_options, load_model, ModelSource, PostProcess
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -34,14 +34,15 @@ def eval_dual_circle_parser() -> argparse.ArgumentParser:
 def _eval_dc(a) -> int:
     from cdsam.dualcircle import pair_dual_circle, evaluate_dual_circle
     from cdsam.inference import predict_probs
-    model, info, _ = load_model(a)
+    m = load_model(ModelSource.from_args(a))
+    model, info, threshold = m.model, m.info, PostProcess.from_args(a).resolved(m.info).threshold
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
     if a.visualize:
         from cdsam.files import check_output_folders
         check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f], f'--vis_output_dir {a.vis_output_dir}')
     if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives no prompt: dual-circle evaluation is text-prompted; give the prompt, or leave --text out for the run's data.text")
     text, size, stats = info.text if a.text is None else a.text, info.size, info.stats
-    res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > a.threshold,
+    res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > threshold,
                                a.output_csv, a.vis_output_dir if a.visualize else None, force=a.force)
     o = res['overall']
     print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  lesions hit {o['lesions_hit']}/{o['images']}  images with false positives {o['images_with_fp']}")

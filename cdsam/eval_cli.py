@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 from .defaults import SCORE_MODES, FORMATS
 from .command import run_cli, positive_int
-from .cli import add_checkpoint_options, add_postprocess_options, add_tile_options, load_model
+from .cli import add_checkpoint_options, add_postprocess_options, add_tile_options, load_model, ModelSource, PostProcess
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
@@ -168,7 +168,9 @@ def _eval_voc(a) -> int:
     from PIL import Image
     from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, prompt_tokens
-    model, info, cfg = load_model(a)
+    m = load_model(ModelSource.from_args(a))
+    vars(a).update(checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
+    model, info, cfg = m.model, m.info, m.cfg
     if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
     d = cfg['data']
     root, recs = _eval_records(a, d)

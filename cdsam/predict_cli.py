@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Sequence
 from .command import run_cli, Progress, positive_int
 from .cli import (add_checkpoint_options, add_postprocess_options, add_tile_options, load_model,
-                       output_names, check_prompts, report_failures)
+                       output_names, check_prompts, report_failures, ModelSource, PostProcess)
 from .records import list_images
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
@@ -155,7 +155,9 @@ def _predict_setup(a):
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
     pts, labels = _points(a.points)
     box = _box(a.box)
-    model, info, _ = load_model(a)
+    m = load_model(ModelSource.from_args(a))
+    vars(a).update(checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
+    model, info = m.model, m.info
     text = default_prompt(info) if a.text is None else a.text
     if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
     out, v = _predict_outputs(a, imgs, names)
