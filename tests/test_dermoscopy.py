@@ -122,6 +122,7 @@ def test_isic2018_dev_as_it_is(tmp_path):
     r = run_in_process('cdsam-eval', '--checkpoint', run_dir/'checkpoints'/'stage1'/'best.pt', '--split', 'val', '--score', 'crop')
     assert r.returncode == 0 and "100 images of split 'val'" in r.stdout, r.stderr
 
+@pytest.mark.slow
 def test_isic2018_recipe_trains_end_to_end(tmp_path):
     "configs/isic2018.yaml: `cdsam-train --config configs/isic2018.yaml data.root=...` trains its stages (run.stages: 1-3)."
     root = make_synthetic_isic(tmp_path/'isic', n={'Training': 10, 'Validation': 3}, size=60)

@@ -1,11 +1,14 @@
 "Two CPU processes (gloo) launched by torchrun, as a multi-GPU run is launched: same weights, one pass over the data per epoch, rank 0 writes."
 import json, os, shutil, subprocess, sys
+import pytest
 from collections import Counter
 from pathlib import Path
 import torch
 from conftest import tiny_config
 from cdsam.config import dump_config
 from cdsam.synthetic import make_synthetic_voc
+
+pytestmark = pytest.mark.slow          # trains models: the CI's slow step (pytest -m slow)
 
 HERE = Path(__file__).parent
 

@@ -2,10 +2,12 @@
 stage_learner / Learner.fit under autocast, the one-process DDP runs (torchrun, accelerate launch) that save and reload
 a checkpoint, inference and folder prediction; its CSV and markdown table hold every row, all ok."""
 import csv, subprocess
+import pytest
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+@pytest.mark.slow
 def test_gpu_check_runs_on_the_cpu(tmp_path):
     r = subprocess.run(['bash', str(ROOT/'tools'/'gpu_check.sh'), str(tmp_path), '--tiny', '--device', 'cpu', '--dtypes', 'bf16',
                         '--steps', '1', '--images', '8'], capture_output=True, text=True, timeout=900)

@@ -19,6 +19,7 @@ def run_copy(trained, tmp_path):
     return dst/'checkpoints'/'stage1'/'best.pt'
 
 
+@pytest.mark.slow
 def test_export_hub_then_from_pretrained_predicts_the_same_masks(run_copy, data, tmp_path):
     ck = run_copy
     r = run('cdsam-eval', '--checkpoint', ck, '--root', data['voc'], '--split', 'val')

@@ -10,6 +10,8 @@ from cdsam.learner import train_stages
 from cdsam.inference import model_from_checkpoint, checkpoint_stats, evaluate_records
 from cdsam.data import voc_records
 
+pytestmark = pytest.mark.slow          # trains models: the CI's slow step (pytest -m slow)
+
 SIZE, EPOCHS, IMAGES = 224, 8, 64
 
 @pytest.fixture(scope='module')
