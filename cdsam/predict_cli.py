@@ -7,6 +7,7 @@ Docs: https://cdsam.github.io/cdsam/predict_cli.html.md"""
 # %% ../nbs/47_predict_cli.ipynb #c5180ef4
 from __future__ import annotations
 import argparse, csv, itertools, math, os, shutil
+from dataclasses import dataclass
 from collections import deque
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +18,7 @@ from .records import list_images
 # torch, the models and the data code are imported inside the functions that use them: `--help` needs none of them
 
 # %% auto #0
-__all__ = ['PREDICT_COLUMNS', 'predict_parser', 'predict_main']
+__all__ = ['PREDICT_COLUMNS', 'predict_parser', 'PredictSetup', 'predict_main']
 
 # %% ../nbs/47_predict_cli.ipynb #926a2a4e
 def _numbers(text: str, option: str, item: str) -> list[float]:
@@ -147,9 +148,26 @@ def _read(item):
     except Exception as e: return None, e
 
 # %% ../nbs/47_predict_cli.ipynb #b364848f
-def _predict_setup(a):
+@dataclass
+class PredictSetup:
+    "Everything cdsam-predict decides before the first image: inputs, what is left to do, prompts, model, outputs."
+    imgs: list                  # every input image
+    todo: list                  # (image, output name) not yet predicted (`--resume` keeps the others)
+    kept: dict                  # the rows of images predicted before, by image path
+    pts: object                 # --points as an array (or None), with their `labels`
+    labels: object
+    box: object                 # --box (or None)
+    model: object
+    info: object                # the model's `ModelInfo`
+    text: str | None            # the text prompt ('' or None: points / box only)
+    out: Path                   # the masks' folder
+    v: Path | None              # the overlays' folder
+    one_by_one: bool            # windows or point / box prompts: one image at a time
+    batch_size: int
+
+# %% ../nbs/47_predict_cli.ipynb #919b46c7
+def _predict_setup(a) -> PredictSetup:
     "Everything cdsam-predict decides before the first image: inputs and their output names, prompts, model, outputs."
-    from types import SimpleNamespace
     from cdsam.inference import default_prompt, prompt_tokens
     imgs = list_images(a.input, a.recursive, required=True)
     names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
@@ -169,7 +187,7 @@ def _predict_setup(a):
     record_settings(out, settings, continuing=a.resume)             # --resume never mixes masks of two settings
     one_by_one = bool(a.tile) or pts is not None or box is not None or not text
     batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
-    return SimpleNamespace(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
+    return PredictSetup(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
                            pts=pts, labels=labels, box=box, model=model, info=info, text=text, out=out, v=v,
                            one_by_one=one_by_one, batch_size=batch_size)
 
