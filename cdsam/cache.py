@@ -8,7 +8,7 @@ Docs: https://cdsam.github.io/cdsam/cache.html.md"""
 from __future__ import annotations
 import hashlib, json, os
 from pathlib import Path
-from typing import Mapping, Callable
+from typing import Callable
 import torch
 from torch import nn
 from fastai.data.load import DataLoader
@@ -17,7 +17,7 @@ from .data import SegDataset, SegDataLoaders
 from .records import record_key
 from .files import atomic_write
 from .command import Progress
-from .plan import CachePlan, cache_plan
+from .defaults import CachePlan
 from .lora import lora_layers, disable_lora
 
 # %% auto #0
@@ -320,11 +320,10 @@ def frozen_prefix(backbone: nn.Module) -> int:
     return len(vit.blocks)
 
 # %% ../nbs/34_cache.ipynb #b482b546
-def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, cfg: CachePlan | Mapping,
+def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, c: CachePlan,
                        log: Callable = print, prefix: int | None = None, teacher: bool = False) -> SegDataLoaders:
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
-    (`plan.cache`, or a `cache` config section); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
-    c = cache_plan(cfg)
+    (`plan.cache`); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
     if c.features is None: raise ValueError("cache.features is null (or this stage cannot cache): nothing to cache; set cache.features to 'memory' or 'disk'")
     if c.features == 'disk' and c.dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run directory)")
     device = getattr(dls, 'device', None)

@@ -435,12 +435,11 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     return [dataclasses.replace(r, weight=float(w)) for r in kept]
 
 # %% ../nbs/21_data.ipynb #d524ff4c
-def dermoscopy_splits(c: DataPlan | Mapping, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
-    """Every split of an ISIC / HAM10000 / PH2 download (`fmt`) for a `DataPlan` (or a `data` section) `c`, and those of them
+def dermoscopy_splits(c: DataPlan, fmt: str) -> tuple[dict[str, list[Record]], dict[str, list[Record]]]:
+    """Every split of an ISIC / HAM10000 / PH2 download (`fmt`) for a `DataPlan` `c`, and those of them
     cdsam made: the download's own split folders (ISIC) when they hold the requested splits, else a seeded split
     (`valid_frac`, `test_frac`) grouped by lesion (HAM10000's `lesion_id`) and stratified by diagnosis. With
     `valid_split: holdout` a seeded `valid_frac` of the training split is held out as `holdout`."""
-    c = data_plan(c)
     root, kw = Path(c.root), dict(text=c.text, skip_bad=c.skip_bad)
     if fmt == 'isic':
         own = {s: isic_records(root, s, **kw) for s, v in isic_layout(root).items() if v.masks is not None}

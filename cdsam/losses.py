@@ -10,10 +10,10 @@ import copy
 import torch
 from torch import nn
 import torch.nn.functional as F
-from typing import Mapping
 from .lora import disable_lora, lora_layers, set_submodule
 from .metrics import pred_logits
-from .plan import LossPlan, loss_plan
+from dataclasses import asdict
+from .defaults import LossPlan
 
 # %% auto #0
 __all__ = ['LOSS_TERMS', 'seg_logits', 'dice_per_image', 'dice_loss', 'bce_loss', 'focal_loss', 'mask_iou', 'iou_head_loss',
@@ -221,11 +221,10 @@ LOSS_TERMS = ('dice', 'bce', 'focal', 'iou', 'align', 'distill')       # the wei
 class CDSAMLoss:
     """Weighted sum of the cdsam loss terms on a model output dict and a `(B, 1, H, W)` target; `last` holds each term
     of the last call."""
-    def __init__(self, cfg: LossPlan | Mapping | None = None, threshold: float = 0.5, **overrides):
-        """`cfg`: `plan.loss`, or a `loss` config section (missing keys take `LOSS_DEFAULTS`; unknown keys raise), with
-        `overrides` of single keys (`align=0`); `threshold`: the probability above which `decodes` marks a pixel
-        (`plan.eval.threshold`)."""
-        c = loss_plan(cfg, **overrides)
+    def __init__(self, cfg: LossPlan | None = None, threshold: float = 0.5, **overrides):
+        """`cfg`: `plan.loss` (None: the defaults), with `overrides` of single keys (`align=0`; checked by the schema,
+        unknown keys raise); `threshold`: the probability above which `decodes` marks a pixel (`plan.eval.threshold`)."""
+        c = LossPlan.from_dict({**asdict(cfg or LossPlan()), **overrides}) if overrides else cfg or LossPlan()
         self.w = {k: getattr(c, k) for k in LOSS_TERMS}
         self.focal_gamma, self.focal_alpha, self.temperature = c.focal_gamma, c.focal_alpha, c.align_temperature
         self.ignore_index, self.threshold = c.ignore_index, threshold

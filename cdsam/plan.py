@@ -15,8 +15,7 @@ from .defaults import STAGE_PLAN, MODES, ModelPlan, DataPlan, CachePlan, LossPla
 
 # %% auto #0
 __all__ = ['StageSpec', 'alignment_loss_on', 'stage_spec', 'valid_prompt_mode', 'amp_setting', 'run_dir', 'EvalPlan', 'RunSpec',
-           'model_plan', 'data_plan', 'loss_plan', 'cache_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan',
-           'stage_config', 'resolve_plan']
+           'model_plan', 'data_plan', 'OptimPlan', 'CheckpointPlan', 'RunPlan', 'stage_config', 'resolve_plan']
 
 # %% ../nbs/05_plan.ipynb #1f13fdcc
 @dataclass(frozen=True)
@@ -124,16 +123,7 @@ def data_plan(cfg: DataPlan | Mapping | None = None) -> DataPlan:
     "A `DataPlan` from a config or its `data` section (missing keys: defaults); a `DataPlan` as it is."
     return cfg if isinstance(cfg, DataPlan) else DataPlan.from_dict(_section_of('data', cfg))
 
-def loss_plan(cfg: LossPlan | Mapping | None = None, **overrides) -> LossPlan:
-    "A `LossPlan` from a `loss` section and single-key `overrides` (`align=0`); a `LossPlan` (with `overrides`) as it is."
-    if isinstance(cfg, LossPlan): return replace(cfg, **overrides)
-    return LossPlan.from_dict(section('loss', {**(cfg or {}), **overrides}))
 
-def cache_plan(cfg: CachePlan | Mapping | None = None) -> CachePlan:
-    "A `CachePlan` from a `cache` section (missing keys: defaults); a `CachePlan` as it is."
-    if isinstance(cfg, CachePlan): return cfg
-    c = CachePlan.from_dict(section('cache', cfg))
-    return replace(c, dir=Path(c.dir) if c.dir else None)
 
 # %% ../nbs/05_plan.ipynb #ad63f2ca
 @dataclass(frozen=True)
