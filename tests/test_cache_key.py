@@ -3,7 +3,7 @@ data and cache setting is either in the key or named here as irrelevant, with th
 until it is classified. Then the key is shown to change for each setting that is in it."""
 import copy
 import pytest, torch
-from cdsam.defaults import MODEL_DEFAULTS, DATA_DEFAULTS, CACHE_DEFAULTS, TINY_MODEL_CFG
+from cdsam.defaults import MODEL_DEFAULTS, DATA_DEFAULTS, CACHE_DEFAULTS, TINY_MODEL_CFG, ModelPlan
 from cdsam.model import build_backbone
 from cdsam.data import SegDataset, voc_records
 from cdsam.cache import FeatureCache
@@ -48,7 +48,7 @@ def base(tmp_path_factory):
 
 def key(recs, dino, ds_kw={}, **build_kw):
     torch.manual_seed(0)
-    bb = build_backbone({'model': {'dino': dino}}).eval()
+    bb = build_backbone(ModelPlan(dino=dino)).eval()
     ds = SegDataset(recs, **{'resize': 48, 'crop': 42, 'train': True, **ds_kw})
     return FeatureCache.build(bb, ds, images=build_kw.pop('images', True), log=lambda *_: None, **build_kw).key
 
