@@ -58,7 +58,8 @@ class DinoBackbone(nn.Module):
             self.vit = timm.create_model(name, pretrained=pretrained and checkpoint is None, img_size=img_size,
                                          num_classes=0, dynamic_img_size=True, **timm_kwargs)
         except RuntimeError as e:
-            if 'Unknown model' in str(e): raise ValueError(f"unknown timm model '{name}'; DINO-family names: {timm.list_models('*dino*')[:12]} ...") from e
+            if 'Unknown model' in str(e): raise ValueError(
+                f"unknown timm model '{name}'; DINO-family names: {timm.list_models('*dino*')[:12]} ...") from e
             raise
         except TypeError as e:                       # a timm model that is no ViT takes no img_size / dynamic_img_size
             raise ValueError(f"timm model '{name}' is not a ViT cdsam can read ({e}); model.dino.name takes DINO-family ViTs: {timm.list_models('*dino*')[:6]} ...") from None
@@ -107,8 +108,10 @@ class DinoBackbone(nn.Module):
         `blocks[:n]`."""
         from timm.models.vision_transformer import VisionTransformer
         if not isinstance(self.vit, VisionTransformer):
-            raise ValueError(f"prefix caching needs a timm VisionTransformer (DINO / DINOv2), not {type(self.vit).__name__}")
-        if not 0 < n < self.depth: raise ValueError(f"a prefix of {n} blocks must leave 1..{self.depth - 1} blocks to run")
+            raise ValueError(
+                f"prefix caching needs a timm VisionTransformer (DINO / DINOv2), not {type(self.vit).__name__}")
+        if not 0 < n < self.depth: raise ValueError(
+            f"a prefix of {n} blocks must leave 1..{self.depth - 1} blocks to run")
         self.grid_size(x.shape[-2:])
         v = self.vit
         t = v.norm_pre(v.patch_drop(v._pos_embed(v.patch_embed(x))))
@@ -116,14 +119,16 @@ class DinoBackbone(nn.Module):
         return t
 
     def forward_from(self, t: torch.Tensor, n: int, grid: tuple[int, int]) -> dict:
-        """What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the final
-        norm."""
+        """What `forward` returns, from `prefix_tokens(x, n)` (`grid`: the token grid of `x`): `blocks[n:]` and the
+        final norm."""
         from torch.utils.checkpoint import checkpoint
         idx = sorted(i % self.depth for i in (self.out_indices or [self.depth - 1]))
-        if idx[0] < n: raise ValueError(f"out_indices {self.out_indices} reach into the first {n} blocks, which were run before")
+        if idx[0] < n: raise ValueError(
+            f"out_indices {self.out_indices} reach into the first {n} blocks, which were run before")
         v, inter = self.vit, []
         for i in range(n, self.depth):
-            t = checkpoint(v.blocks[i], t, use_reentrant=False) if self.grad_checkpointing and self.training else v.blocks[i](t)
+            t = checkpoint(v.blocks[i], t,
+                           use_reentrant=False) if self.grad_checkpointing and self.training else v.blocks[i](t)
             if i in idx: inter.append(v.norm(t)[:, self.num_prefix_tokens:])
         final = v.norm(t)
         return dict(tokens=final[:, self.num_prefix_tokens:], cls=final[:, 0], grid=tuple(grid),

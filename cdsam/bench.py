@@ -412,7 +412,8 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
     backbone = build_model(cfg).backbone.eval()
     for k in counts:
         for workers in ((0, 2) if k == max(counts) else (0,)):
-            dl = build_dataloaders({**d, 'train_split': str(folders[0]/f'ids_{k}.txt'), 'workers': workers}, device='cpu').train
+            dl = build_dataloaders({**d, 'train_split': str(folders[0]/f'ids_{k}.txt'), 'workers': workers},
+                                   device='cpu').train
             t = time.perf_counter()
             seen = sum(len(b[1]) for b in dl)
             load[(k, workers)] = time.perf_counter() - t
@@ -425,8 +426,10 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
     one_cache, cache_rate = _per_image(build)
     lo, hi = min(counts), max(counts)
     rows += [dict(section='data', name='load: one more image', value=one_load * 1e3, unit='ms', note=f'0 workers, {lo} -> {hi} images; {load[(lo, 0)] / lo * 1e3:.1f} ms/image at {lo}'),
-             dict(section='data', name='cache build images/s', value=cache_rate, unit='img/s', note=f'{hi} images x 4 flips, stage 1'),
-             dict(section='data', name='cache build: one more image', value=one_cache * 1e3, unit='ms', note=f'{lo} -> {hi} images; {build[lo] / lo * 1e3:.1f} ms/image at {lo}')]
+             dict(section='data', name='cache build images/s', value=cache_rate, unit='img/s',
+                  note=f'{hi} images x 4 flips, stage 1'),
+             dict(section='data', name='cache build: one more image', value=one_cache * 1e3, unit='ms',
+                  note=f'{lo} -> {hi} images; {build[lo] / lo * 1e3:.1f} ms/image at {lo}')]
     log(f"data: load {rows[0]['value']:.1f} img/s (0 workers), {rows[1]['value']:.1f} (2 workers); cache build {cache_rate:.1f} img/s; one more image: load {one_load * 1e3:.1f} ms, cache {one_cache * 1e3:.1f} ms")
     return rows
 
@@ -459,9 +462,12 @@ def bench_predict(cfg: dict, workdir, batch_size: int = 4, counts: Sequence[int]
         t = {k: _run_predict(['--checkpoint', str(wd/'m.pt'), '--input', str(folders[k]), '--output_dir', str(wd/f'out_{b}_{k}'), '--batch_size', str(b)]) for k in counts}
         one, rate = _per_image(t)
         rows += [dict(section='predict', name=f'folder images/s, batch {b}', value=rate, unit='img/s', note=f'cdsam-predict on {hi} images 600x450, start-up included'),
-                 dict(section='predict', name=f'folder: one more image, batch {b}', value=one * 1e3, unit='ms', note=f'{lo} -> {hi} images; {t[lo] / lo * 1e3:.0f} ms/image at {lo} with start-up'),
-                 dict(section='predict', name=f'model-only images/s, batch {b}', value=model_rate, unit='img/s', note=f'{crop}px tensors, text prompt'),
-                 dict(section='predict', name=f'folder / model-only, batch {b}', value=1 / one / model_rate, unit='x', note='one more image in the folder vs the model alone' + (' (target >= 0.8)' if b > 1 else ''))]
+                 dict(section='predict', name=f'folder: one more image, batch {b}', value=one * 1e3, unit='ms',
+                      note=f'{lo} -> {hi} images; {t[lo] / lo * 1e3:.0f} ms/image at {lo} with start-up'),
+                 dict(section='predict', name=f'model-only images/s, batch {b}', value=model_rate, unit='img/s',
+                      note=f'{crop}px tensors, text prompt'),
+                 dict(section='predict', name=f'folder / model-only, batch {b}', value=1 / one / model_rate, unit='x',
+                      note='one more image in the folder vs the model alone' + (' (target >= 0.8)' if b > 1 else ''))]
         log(f"predict batch {b}: folder {1 / one:.1f} img/s marginal ({rate:.1f} with start-up), model alone {model_rate:.1f} img/s ({1 / one / model_rate:.2f}x)")
     return rows
 
@@ -490,7 +496,8 @@ def device_name(device) -> str:
 # %% ../nbs/50_bench.ipynb #daf84e8d
 def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = None, steps: int = 3, reps: int = 2,
               sam_type: str = 'vit_b', sam_img_size: int = 1024, sections: Sequence[str] = SECTIONS, workdir=None,
-              compile_backend: str = 'inductor', scale_images: Sequence[int] = (100, 400), log: Callable = print) -> list[dict]:
+              compile_backend: str = 'inductor', scale_images: Sequence[int] = (100, 400),
+              log: Callable = print) -> list[dict]:
     """Run the benchmark `sections` for the config's model sizes on `device`; returns rows (section, name, value, unit,
     note, device). The `data` and `predict` sections generate their own 600x450 photographs, `scale_images` of them."""
     bad = set(sections) - set(ALL_SECTIONS)
@@ -514,6 +521,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         if 'loop' in sections: rows += bench_loop(c, dls, max(reps, 2), log)
         if 'switches' in sections: rows += bench_switches(c, dls, device, (1, 4), max(reps, 3), compile_backend, log)
         if 'data' in sections: rows += bench_data(c, Path(wd)/'scale_data', scale_images, log)
-        if 'predict' in sections: rows += bench_predict(c, Path(wd)/'scale_predict', c['data']['batch_size'], scale_images, reps, log)
+        if 'predict' in sections: rows += bench_predict(c, Path(wd)/'scale_predict', c['data']['batch_size'],
+                                                        scale_images, reps, log)
     dn = device_name(device)
     return [{**r, 'device': dn} for r in rows]

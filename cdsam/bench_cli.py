@@ -1,4 +1,4 @@
-"""The argument parser and entry point of `cdsam-bench`; the measurements are `cdsam.bench`'s, imported when the command runs, so `--help` answers at once.
+"""`cdsam-bench`'s parser and entry point; `cdsam.bench` is imported only when it runs, so `--help` answers at once.
 
 Docs: https://cdsam.github.io/cdsam/bench_cli.html.md"""
 
@@ -19,9 +19,11 @@ __all__ = ['bench_parser', 'main']
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
-    ap.add_argument('--config', default='demo', help="training config whose model sizes to measure (default: the demo's tiny models)")
+    ap.add_argument('--config', default='demo',
+                    help="training config whose model sizes to measure (default: the demo's tiny models)")
     ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
-    ap.add_argument('--images', type=_count, default=16, help='generated images (the cache / loop epochs run over them)')
+    ap.add_argument('--images', type=_count, default=16,
+                    help='generated images (the cache / loop epochs run over them)')
     ap.add_argument('--batch_size', type=_count, default=None, help="training batch size (default: the config's)")
     ap.add_argument('--steps', type=_count, default=3, help='timed training steps per stage')
     ap.add_argument('--reps', type=_count, default=2, help='repetitions of each timed comparison (the fastest counts)')
@@ -31,7 +33,8 @@ def bench_parser() -> argparse.ArgumentParser:
                     help=f"comma-separated subset of {','.join(BENCH_ALL_SECTIONS)} (switches, data and predict are not in the default: they take minutes)")
     ap.add_argument('--scale_images', default='100,400', help="data / predict sections: the two folder sizes of generated 600x450 photographs (the cost of one more image is measured between them)")
     ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
-    ap.add_argument('--csv', default='bench.csv', help='where to write the rows (a new file, or one cdsam-bench wrote; see --force)')
+    ap.add_argument('--csv', default='bench.csv',
+                    help='where to write the rows (a new file, or one cdsam-bench wrote; see --force)')
     ap.add_argument('--force', action='store_true', help='replace --csv whatever it holds')
     return ap
 
@@ -40,7 +43,8 @@ def _scale_images(text: str) -> tuple[int, int]:
     "`--scale_images 'a,b'`: two folder sizes, 2 <= a < b."
     try: counts = tuple(int(v) for v in text.split(','))
     except ValueError: counts = ()
-    if len(counts) != 2 or not 2 <= counts[0] < counts[1]: raise ValueError(f"--scale_images must be two whole numbers a,b with 2 <= a < b (folder sizes); got {text!r}")
+    if len(counts) != 2 or not 2 <= counts[0] < counts[1]: raise ValueError(
+        f"--scale_images must be two whole numbers a,b with 2 <= a < b (folder sizes); got {text!r}")
     return counts
 
 def _bench(a) -> int:
@@ -57,7 +61,8 @@ def _bench(a) -> int:
                      scale_images=_scale_images(a.scale_images))
     print()
     print(format_rows(rows))
-    print(f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS, force=a.force)} ({rows[0]['device'] if rows else 'no rows'})")
+    print(
+        f"\nwrote {write_csv(rows, a.csv, BENCH_COLUMNS, force=a.force)} ({rows[0]['device'] if rows else 'no rows'})")
     return 0
 
 def main(

@@ -127,7 +127,8 @@ _WHAT = dict(weights='backbone weights changed', files='image files changed', cr
              windows='windows (data.sources[].tile) changed',
              # what a stale cache's key difference means
              view='data.view changed', prefix='number of cached blocks changed', teacher='teacher tokens asked for',
-             out_indices='model.dino.out_indices changed', timm_kwargs='model.dino.kwargs changed', zoom='data.zoom changed', seed='cache seed changed')
+             out_indices='model.dino.out_indices changed', timm_kwargs='model.dino.kwargs changed',
+             zoom='data.zoom changed', seed='cache seed changed')
 
 # %% ../nbs/34_cache.ipynb #2b073276
 class FeatureCache:
@@ -151,16 +152,19 @@ class FeatureCache:
               prefix: int | None = None, teacher: bool = False, views: int = 1, seed: int = 0) -> 'FeatureCache':
         """Compute (or load a valid `path`) the outputs of frozen `backbone` for every image of `dataset`, in each flip
         variant (and, with `images`, the images and masks); with `prefix`, the tokens entering block `prefix` instead
-        (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random zooms /
-        placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per epoch."""
+        (and, with `teacher`, the backbone's tokens with its LoRA adapters off). `views` > 1 adds `views - 1` random
+        zooms / placements of each image (`cache_view`, seeded by `seed`): a training sample draws one variant per
+        epoch."""
         if dtype not in _DTYPES: raise ValueError(f"dtype must be one of {list(_DTYPES)} (cache.dtype), got {dtype!r}")
         ds = dataset.deterministic()
         first: dict[str, int] = {}
         for i, r in enumerate(ds.records): first.setdefault(record_key(r), i)   # an image, or a window of it
         slots, idx = {im: s for s, im in enumerate(first)}, list(first.values())
         rslots = [slots[record_key(r)] for r in ds.records] if images else None
-        if not isinstance(views, int) or views < 1: raise ValueError(f"views must be an integer >= 1 (cache.views), got {views!r}")
-        if views > 1 and ds.view != 'whole': raise ValueError(f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
+        if not isinstance(views, int) or views < 1: raise ValueError(
+            f"views must be an integer >= 1 (cache.views), got {views!r}")
+        if views > 1 and ds.view != 'whole': raise ValueError(
+            f"cache.views={views} needs data.view: whole (zooms of the whole image), not {ds.view!r}")
         variants = cache_variants(views, flips)
         key = _key(backbone, ds, idx, variants, dtype, images, prefix, teacher, seed)
         path = Path(path) if path is not None else None
@@ -228,7 +232,8 @@ def _load_valid(path: Path | None, key: dict, log: Callable) -> dict | None:
 
 # %% ../nbs/34_cache.ipynb #2a89a3d7
 def _prefix_batch(backbone, inputs: list, prefix: int, teacher: bool, dtype, toks: list, teas: list):
-    "Append the tokens entering block `prefix` of each input (and, with `teacher`, the LoRA-off backbone's output tokens)."
+    """Append the tokens entering block `prefix` of each input (and, with `teacher`, the LoRA-off backbone's output
+    tokens)."""
     pre = [backbone.prefix_tokens(x, prefix) for x in inputs]
     toks.append(torch.stack(pre, 1).to('cpu', dtype))
     if teacher:                                         # the LoRA-off teacher's tokens: fixed while only adapters train
@@ -325,7 +330,8 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, c: CachePlan,
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
     (`plan.cache`); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
     if c.features is None: raise ValueError("cache.features is null (or this stage cannot cache): nothing to cache; set cache.features to 'memory' or 'disk'")
-    if c.features == 'disk' and c.dir is None: raise ValueError("cache.features=disk needs cache.dir (or a run directory)")
+    if c.features == 'disk' and c.dir is None: raise ValueError(
+        "cache.features=disk needs cache.dir (or a run directory)")
     device = getattr(dls, 'device', None)
     def make(dl, name, train):
         path = c.dir/f"{name}{f'_prefix{prefix}' if prefix else ''}.pt" if c.features == 'disk' else None

@@ -70,7 +70,8 @@ def read_checkpoint(path) -> dict:
     """A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing /
     foreign files."""
     flat, m = load_state(path, 'checkpoint')
-    if 'cdsam' not in m: raise ValueError(f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
+    if 'cdsam' not in m: raise ValueError(
+        f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
     try: meta = json.loads(m['cdsam'])
     except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
     missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict)

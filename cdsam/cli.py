@@ -24,7 +24,8 @@ def check_device(name: str | None) -> str:
     try: torch.device(name)
     except (RuntimeError, ValueError): raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:1, ... or mps") from None
     if name.startswith('cuda') and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
+        raise ValueError(
+            f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")
     return name
 
 # %% ../nbs/42_cli.ipynb #5ce1a7f0
@@ -34,7 +35,8 @@ def _options(cls, a: argparse.Namespace) -> dict:
 
 @dataclass(frozen=True)
 class ModelSource:
-    "Where a command's model comes from: `--checkpoint` (a file or a Hub folder), `--config` and its overrides, `--runtime`, `--device`."
+    """Where a command's model comes from: `--checkpoint` (a file or a Hub folder), `--config` and its overrides,
+    `--runtime`, `--device`."""
     checkpoint: str
     config: str | None = None
     overrides: tuple = ()
@@ -83,6 +85,7 @@ def _model_file(src: ModelSource) -> Path:
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {src.checkpoint}")
     return path
 
+# %% ../nbs/42_cli.ipynb #0b723673
 def load_model(src: ModelSource) -> LoadedModel:
     """A command's model: a cdsam checkpoint rebuilt by `model_from_checkpoint` (with `src.config` and overrides: that
     config's architecture and settings), or with `runtime='onnx'` an exported ONNX file run by onnxruntime (`OrtModel`).
@@ -92,7 +95,8 @@ def load_model(src: ModelSource) -> LoadedModel:
     path = _model_file(src)
     if src.runtime == 'onnx':
         from cdsam.deploy import OrtModel
-        if src.config or (src.device or 'cpu') != 'cpu': raise ValueError("--runtime onnx runs the exported file on the CPU, without --config")
+        if src.config or (src.device or 'cpu') != 'cpu': raise ValueError(
+            "--runtime onnx runs the exported file on the CPU, without --config")
         model = OrtModel(path)
         return LoadedModel(model, model.info, None, path)
     if path.suffix.lower() == '.onnx': raise ValueError(f"{path} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
@@ -110,7 +114,8 @@ def probability(text: str) -> float:
     "argparse type: a probability strictly between 0 and 1 (`--threshold`)."
     try: v = float(text)
     except ValueError: raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
-    if not 0 < v < 1: raise argparse.ArgumentTypeError(f"must be in (0, 1) (0 and 1 give empty or full masks), got {text}")
+    if not 0 < v < 1: raise argparse.ArgumentTypeError(
+        f"must be in (0, 1) (0 and 1 give empty or full masks), got {text}")
     return v
 
 def add_postprocess_options(ap: argparse.ArgumentParser):
@@ -129,7 +134,8 @@ def add_tile_options(ap: argparse.ArgumentParser):
     def side(text: str) -> int:
         try: v = int(text)
         except ValueError: raise argparse.ArgumentTypeError(f"must be a whole number of pixels, got {text!r}") from None
-        if v < 64: raise argparse.ArgumentTypeError(f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
+        if v < 64: raise argparse.ArgumentTypeError(
+            f"must be >= 64 pixels (a window smaller than that shows the model nothing to segment), got {v}")
         return v
     def frac(text: str) -> float:
         try: v = float(text)
@@ -138,11 +144,14 @@ def add_tile_options(ap: argparse.ArgumentParser):
         return v
     ap.add_argument('--tile', type=side, default=None,
                     help="sliding windows of this many image pixels (>= 64), for large images or thin structures such as a source trained with data.sources[].tile (default: the whole image)")
-    ap.add_argument('--overlap', type=frac, default=0.25, help='sliding-window overlap fraction in [0, 1) (default 0.25)')
+    ap.add_argument('--overlap', type=frac, default=0.25,
+                    help='sliding-window overlap fraction in [0, 1) (default 0.25)')
 
 def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
-    "`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: `ModelSource` and `PostProcess`."
-    ap.add_argument('--checkpoint', required=True, help='checkpoint written by cdsam-train or cdsam-export, or a model folder from cdsam-export --format hub')
+    """`--checkpoint`, `--config` (unless `config` is false), `--device` and `--threshold`: `ModelSource` and
+    `PostProcess`."""
+    ap.add_argument('--checkpoint', required=True,
+        help='checkpoint written by cdsam-train or cdsam-export, or a model folder from cdsam-export --format hub')
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
     ap.add_argument('--threshold', type=probability, default=None,
@@ -161,7 +170,8 @@ def check_prompts(points, box, size: tuple[int, int], image) -> None:
     "Refuse, in one line naming `image`, point / box prompts outside its `size` `(W, H)` in pixels."
     W, H = size
     for x, y in points or []:
-        if not (0 <= x <= W and 0 <= y <= H): raise ValueError(f"--points {x:g},{y:g} is outside {image} ({W}x{H} pixels)")
+        if not (0 <= x <= W and 0 <= y <= H): raise ValueError(
+            f"--points {x:g},{y:g} is outside {image} ({W}x{H} pixels)")
     if box is not None and (box[0] < 0 or box[1] < 0 or box[2] > W or box[3] > H):
         raise ValueError(f"--box {','.join(f'{v:g}' for v in box)} is not inside {image} ({W}x{H} pixels)")
 

@@ -18,7 +18,8 @@ def user_errors() -> tuple:
     """The exceptions a command reports in one line: bad config (`ConfigError`), files, values and keys (a state-dict
     mismatch is a `KeyError`), `cdsam.files.WriteError` and `cdsam.callbacks.NonFiniteLoss` (looked up only where those
     modules were imported: otherwise such an error cannot have happened)."""
-    errs = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError, KeyError]
+    errs = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError,
+            KeyError]
     for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.callbacks', 'NonFiniteLoss')):
         if mod in sys.modules: errs.append(getattr(sys.modules[mod], name))
     return tuple(errs)
@@ -47,7 +48,9 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
     try: return fn(args) or 0
     except KeyboardInterrupt:                     # only commands that can continue say how
         resumable = any(a.dest == 'resume' for a in parser._actions)
-        print(f"{parser.prog}: interrupted" + ("; rerun with --resume to continue where it stopped" if resumable else ""), file=sys.stderr)
+        print(
+            f"{parser.prog}: interrupted" + ("; rerun with --resume to continue where it stopped" if resumable else ""),
+              file=sys.stderr)
         return 130
     except Exception as e:
         if args.debug or not isinstance(e, user_errors()): raise

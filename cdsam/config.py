@@ -72,24 +72,29 @@ def read_yaml(path, _seen: tuple = ()) -> dict:
     "A YAML config file as a dict, with its `base:` chain merged underneath (paths relative to the file)."
     path = Path(path)
     if not path.is_file(): raise ConfigError(f"config file not found: {path}")
-    if path.resolve() in _seen: raise ConfigError(f"config {path} inherits from itself through base: {[str(p) for p in _seen]}")
-    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(f"config {path} is {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
+    if path.resolve() in _seen: raise ConfigError(
+        f"config {path} inherits from itself through base: {[str(p) for p in _seen]}")
+    if path.stat().st_size > MAX_CONFIG_BYTES: raise ConfigError(
+        f"config {path} is {path.stat().st_size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,}")
     try: text = path.read_text()
     except UnicodeDecodeError: raise ConfigError(f"config {path} is not a text (UTF-8 YAML) file") from None
     try: cfg = yaml.safe_load(text) or {}
     except yaml.YAMLError as e: raise ConfigError(f"config {path} is not valid YAML: {e}") from None
     check_size(cfg, str(path))
-    if not isinstance(cfg, dict): raise ConfigError(f"config {path} must hold a mapping of sections, got {type(cfg).__name__}")
+    if not isinstance(cfg, dict): raise ConfigError(
+        f"config {path} must hold a mapping of sections, got {type(cfg).__name__}")
     base = cfg.pop('base', None)
     if base is None: return cfg
-    if not isinstance(base, str): raise ConfigError(f"config {path}: base must be the path of another config file, got {base!r}")
+    if not isinstance(base, str): raise ConfigError(
+        f"config {path}: base must be the path of another config file, got {base!r}")
     parent = read_yaml((path.parent/base) if not Path(base).is_absolute() else Path(base), _seen + (path.resolve(),))
     return _deep_update(parent, cfg)
 
 def _deep_update(a: dict, b: Mapping) -> dict:
     out = copy.deepcopy(a)
     for k, v in b.items():
-        out[k] = _deep_update(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = _deep_update(out[k],
+                              v) if isinstance(v, Mapping) and isinstance(out.get(k), dict) else copy.deepcopy(v)
     return out
 
 # %% ../nbs/02_config.ipynb #382fb3f6
@@ -143,9 +148,11 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
             last = n == len(keys) - 1
             if isinstance(d, list):                                    # a list item by its index
                 if not k.isdigit() or int(k) >= len(d):
-                    raise ConfigError(f"override '{o}': {'.'.join(keys[:n])} has {len(d)} entries (0 to {len(d) - 1}), no item {k}")
+                    raise ConfigError(
+                        f"override '{o}': {'.'.join(keys[:n])} has {len(d)} entries (0 to {len(d) - 1}), no item {k}")
                 k = int(k)
-            elif not isinstance(d, Mapping): raise ConfigError(f"override '{o}': {'.'.join(keys[:n])} is a value, not a section")
+            elif not isinstance(d, Mapping): raise ConfigError(
+                f"override '{o}': {'.'.join(keys[:n])} is a value, not a section")
             if last: d[k] = value
             elif isinstance(d, list): d = d[k]
             else:
@@ -164,18 +171,22 @@ def default_config() -> dict:
 def _deep_merge(a: Mapping, b: Mapping) -> dict:
     out = copy.deepcopy(dict(a))
     for k, v in b.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else copy.deepcopy(v)
+        out[k] = _deep_merge(out[k],
+                             v) if isinstance(v, Mapping) and isinstance(out.get(k), Mapping) else copy.deepcopy(v)
     return out
 
 def stage_entries(per_stage) -> dict[int, dict]:
     """`per_stage` with every key a stage id (an int): `2` and `'2'` are one entry, the later merged over the earlier;
     any other key, or a value that is not a section, raises `ConfigError` naming it."""
-    if not isinstance(per_stage, Mapping): raise ConfigError(f"config key 'per_stage' must be a section (a mapping), got {per_stage!r}")
+    if not isinstance(per_stage, Mapping): raise ConfigError(
+        f"config key 'per_stage' must be a section (a mapping), got {per_stage!r}")
     out: dict[int, dict] = {}
     for k, v in per_stage.items():
         sid = k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.strip().isdigit() else None
-        if sid not in STAGE_PLAN: raise ConfigError(f"config key 'per_stage.{k}' must be a stage id ({', '.join(map(str, STAGE_PLAN))}), got {k!r}")
-        if not isinstance(v, Mapping): raise ConfigError(f"config key 'per_stage.{k}' must be a section (a mapping) of stage {sid}'s settings, got {v!r}")
+        if sid not in STAGE_PLAN: raise ConfigError(
+            f"config key 'per_stage.{k}' must be a stage id ({', '.join(map(str, STAGE_PLAN))}), got {k!r}")
+        if not isinstance(v, Mapping): raise ConfigError(
+            f"config key 'per_stage.{k}' must be a section (a mapping) of stage {sid}'s settings, got {v!r}")
         out[sid] = _deep_merge(out.get(sid, {}), v)
     return out
 
@@ -191,12 +202,14 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     user = apply_overrides(user, overrides, defaults)
     if 'per_stage' in user: user['per_stage'] = stage_entries(user['per_stage'])
     merged = validate_config(merge_config(defaults, user))
-    for sid, entry in merged['per_stage'].items():        # a bad per-stage value is refused now, not after stage 1 trained
+    # a bad per-stage value is refused now, not after stage 1 trained
+    for sid, entry in merged['per_stage'].items():
         moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
         if moved: raise ConfigError(f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages (config.yaml, checkpoints, splits); set run.{moved[0]} at the top level")
         try: validate_config(merge_config(merged, entry))
         except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
-    for o in overrides:                                  # a command-line value that a stage's own entry replaces: say so
+    # a command-line value that a stage's own entry replaces: say so
+    for o in overrides:
         key = o.split('=', 1)[0].strip()
         shadowed = [sid for sid, entry in merged['per_stage'].items() if not key.startswith('per_stage') and _has_path(entry, key.split('.'))]
         if shadowed: warnings.warn(f"{key} from the command line is replaced in stage {', '.join(map(str, shadowed))} by that stage's per_stage entry: set per_stage.<stage>.{key} to change it there")

@@ -21,7 +21,8 @@ from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan
 from .views import IMAGENET_STATS, WholeImage
 from .plan import data_plan
 from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
-                           detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split, drive_records, drive_splits,
+                           detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
+                           drive_records, drive_splits,
                            select_ids, tile_records)   # (re-exported: defined in cdsam.records)
 
 # %% auto #0
@@ -63,7 +64,8 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
     `classes`."""
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
-    idir, mdir = Path(image_dir) if image_dir else root/'JPEGImages', Path(mask_dir) if mask_dir else root/'SegmentationClass'
+    idir, mdir = Path(
+        image_dir) if image_dir else root/'JPEGImages', Path(mask_dir) if mask_dir else root/'SegmentationClass'
     if not idir.is_dir(): raise FileNotFoundError(f"image folder not found: {idir}")
     ids = _read_ids(root, split)
     if ids is None: ids = sorted({p.stem for p in idir.iterdir() if p.suffix.lower() in IMAGE_EXTS})
@@ -87,7 +89,8 @@ def voc_records(root, split='train', image_dir=None, mask_dir=None, classes: Seq
         vals = np.unique(open_mask(r.mask))
         for c in vals:
             if c == 0 or c == 255: continue
-            if c >= len(classes): raise ValueError(f"mask {r.mask} has class index {c} but only {len(classes)} class names were given")
+            if c >= len(classes): raise ValueError(
+                f"mask {r.mask} has class index {c} but only {len(classes)} class names were given")
             out.append(Record(r.image, classes[c], 'palette', r.mask, int(c), id=f'{r.id}:{classes[c]}'))
     if not out: raise ValueError(f"split {split!r} of {root} has no object pixels of any class in {list(classes)}")
     return out
@@ -104,7 +107,8 @@ def absent_class_records(records: list[Record], classes: Sequence[str], rate: fl
     for image, (r, have) in present.items():
         for c in range(1, len(classes)):
             if c not in have and rng.random() < rate:
-                extra.append(dataclasses.replace(r, prompt=classes[c], value=c, id=f"{r.id.split(':')[0]}:{classes[c]}"))
+                extra.append(
+                    dataclasses.replace(r, prompt=classes[c], value=c, id=f"{r.id.split(':')[0]}:{classes[c]}"))
     return records + extra
 
 # %% ../nbs/21_data.ipynb #bcef6ce8
@@ -125,11 +129,13 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
         if Path(mask_dir).resolve() == idir.resolve():                 # masks beside their images: x.jpg, x_mask.png
             suffixes = tuple(s for s in MASK_SUFFIXES if s)
             stems = {p.stem for p in imgs}
-            imgs = [p for p in imgs if not any(s and p.stem.endswith(s) and p.stem[:-len(s)] in stems for s in suffixes)]
+            imgs = [
+                p for p in imgs if not any(s and p.stem.endswith(s) and p.stem[:-len(s)] in stems for s in suffixes)]
     paired = {p: next((masks[p.stem + s] for s in suffixes if p.stem + s in masks), None) for p in imgs}
     unpaired = [p for p, m in paired.items() if m is None]
     if masks and unpaired:
-        msg = unpaired_message(f"folder {idir}", len(unpaired), len(imgs), f"{len(masks)} masks in {mask_dir}", unpaired[0],
+        msg = unpaired_message(f"folder {idir}", len(unpaired), len(imgs), f"{len(masks)} masks in {mask_dir}",
+                               unpaired[0],
                                f"{unpaired[0].stem}.png (or {unpaired[0].stem}_segmentation.png)")
         if len(unpaired) == len(imgs): raise ValueError(msg)
         log(f"data: {msg}: they train as unlabelled samples")
@@ -140,17 +146,21 @@ def folder_records(image_dir, mask_dir=None, text: str = 'skin lesion', skip_bad
 # %% ../nbs/21_data.ipynb #6e1acf93
 def _check_coco(coco, ann: Path, image_dir: Path) -> tuple[dict, dict]:
     "`(category id -> name, image id -> entry)` of a COCO JSON, its structure checked (one line naming `ann`)."
-    if not isinstance(coco, dict): raise ValueError(f"COCO annotations {ann} must be a JSON object with images, annotations and categories")
-    need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'), categories=('id', 'name'))
+    if not isinstance(coco, dict): raise ValueError(
+        f"COCO annotations {ann} must be a JSON object with images, annotations and categories")
+    need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'),
+                categories=('id', 'name'))
     for k, keys in need.items():
         if not isinstance(coco.get(k), list): raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {type(coco.get(k)).__name__ if k in coco else 'nothing'}")
         bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
-        if bad is not None: raise ValueError(f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
+        if bad is not None: raise ValueError(
+            f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
     cats = {c['id']: c['name'] for c in coco['categories']}
     imgs = {i['id']: i for i in coco['images']}
     base = image_dir.resolve()
     for i in coco['images']:
-        if not (image_dir/i['file_name']).resolve().is_relative_to(base): raise ValueError(f"COCO annotations {ann}: image {i['id']} file_name {i['file_name']!r} points outside {image_dir}")
+        if not (image_dir/i['file_name']).resolve().is_relative_to(base): raise ValueError(
+            f"COCO annotations {ann}: image {i['id']} file_name {i['file_name']!r} points outside {image_dir}")
     return cats, imgs
 
 # %% ../nbs/21_data.ipynb #6dec47f1
@@ -160,7 +170,8 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     prompted by category name."""
     root = Path(root)
     ann = root/annotations
-    if mode not in ('instance', 'category'): raise ValueError(f"coco mode must be 'instance' or 'category', got {mode!r}")
+    if mode not in ('instance', 'category'): raise ValueError(
+        f"coco mode must be 'instance' or 'category', got {mode!r}")
     if not ann.is_file(): raise FileNotFoundError(f"COCO annotations not found: {ann}")
     try: coco = json.loads(ann.read_text())
     except json.JSONDecodeError as e: raise ValueError(f"COCO annotations {ann} are not valid JSON: {e}") from None
@@ -305,7 +316,8 @@ class SegDataset(torch.utils.data.Dataset):
                  n_pos_points: int = 1, n_neg_points: int = 1, box_jitter: float = 0.1, seed: int = 0,
                  view: str = 'whole', zoom: Sequence[float] = (0.75, 1.25)):
         if not records: raise ValueError("SegDataset needs at least one record")
-        self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(records), train, resize, crop, stats, seed
+        self.records, self.train, self.resize, self.crop, self.stats, self.seed = list(
+            records), train, resize, crop, stats, seed
         self.view, self.zoom = view, tuple(zoom)
         self.tfm = make_transforms(resize, crop, train, stats, view, zoom)
         self.n_pos, self.n_neg, self.box_jitter = n_pos_points, n_neg_points, box_jitter
@@ -335,7 +347,8 @@ class SegDataset(torch.utils.data.Dataset):
         if r.region is None: return img, mask
         x0, y0, x1, y1 = r.region
         if not (0 <= x0 < x1 <= img.size[0] and 0 <= y0 < y1 <= img.size[1]):
-            raise ValueError(f"region {r.region} of record {r.id!r} is not inside its image {r.image} ({img.size[0]}x{img.size[1]})")
+            raise ValueError(
+                f"region {r.region} of record {r.id!r} is not inside its image {r.image} ({img.size[0]}x{img.size[1]})")
         return img.crop(r.region), mask[y0:y1, x0:x1]
 
     def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -350,8 +363,8 @@ class SegDataset(torch.utils.data.Dataset):
 
     def with_prompts(self, i: int, x: torch.Tensor, m: torch.Tensor, train: bool | None = None) -> tuple[dict,
                      torch.Tensor]:
-        """The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training, else
-        seeded by `i`)."""
+        """The `(inputs, mask)` sample of image `x` / mask `m`: points and box sampled from `m` (random when training,
+        else seeded by `i`)."""
         train = self.train if train is None else train
         g = None if train else torch.Generator().manual_seed(self.seed + i)
         pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
@@ -408,7 +421,8 @@ def source_plan(c: DataPlan, src: Mapping) -> DataPlan:
     phrasings."""
     fresh = DataPlan()                                   # these keys at their defaults, and no holdout
     own = {k: getattr(fresh, k) for k in ('format', 'unlabelled_dir', 'sources', 'negative_rate', 'phrasings')}
-    return dataclasses.replace(c, **{**own, 'valid_split': None, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
+    return dataclasses.replace(c,
+        **{**own, 'valid_split': None, **{k: v for k, v in src.items() if k not in ('weight', 'tile')}})
 
 def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Record]:
     """Every sample of extra training source `data.sources[i]`, at its loss weight; with a `valid_split` (`holdout`, or
@@ -417,7 +431,8 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     with `cdsam-eval --root`. With a `tile`, each image trains as windows of that many pixels (`tile_records`)."""
     if not isinstance(src, dict) or 'root' not in src:
         raise ValueError(f"data.sources[{i}] must be a mapping with a root (and a weight), got {src!r}")
-    if src['root'] is None: raise ValueError(f"data.sources[{i}].root is not set: give it in the config or as data.sources.{i}.root=<folder>")
+    if src['root'] is None: raise ValueError(
+        f"data.sources[{i}].root is not set: give it in the config or as data.sources.{i}.root=<folder>")
     bad = sorted(set(src) - set(SOURCE_KEYS))
     if bad: raise ValueError(f"unknown key data.sources[{i}].{bad[0]} (valid: {list(SOURCE_KEYS)})")
     w = src.get('weight', 1.0)
@@ -443,11 +458,13 @@ def dermoscopy_splits(c: DataPlan, fmt: str) -> tuple[dict[str, list[Record]], d
     root, kw = Path(c.root), dict(text=c.text, skip_bad=c.skip_bad)
     if fmt == 'isic':
         own = {s: isic_records(root, s, **kw) for s, v in isic_layout(root).items() if v.masks is not None}
-        if 'train' not in own: raise ValueError(f"ISIC download {root} has no Training images with ground truth (found: {', '.join(own) or 'none'})")
+        if 'train' not in own: raise ValueError(
+            f"ISIC download {root} has no Training images with ground truth (found: {', '.join(own) or 'none'})")
         pool, group, strata = own['train'], (lambda r: r.id), (lambda r: '')
     elif fmt == 'ham10000':
         pool, meta = ham10000_records(root, dx_prompts=c.dx_prompts, **kw)
-        own, group, strata = {}, (lambda r: meta[r.id]['lesion_id'] or f'image {r.id}'), (lambda r: meta[r.id]['dx'])   # no lesion_id: its own lesion
+        # no lesion_id: its own lesion
+        own, group, strata = {}, (lambda r: meta[r.id]['lesion_id'] or f'image {r.id}'), (lambda r: meta[r.id]['dx'])
     else:
         pool, dx = ph2_records(root, dx_prompts=c.dx_prompts, **kw)
         own, group, strata = {}, (lambda r: r.id), (lambda r: dx.get(r.id, ''))
@@ -455,10 +472,12 @@ def dermoscopy_splits(c: DataPlan, fmt: str) -> tuple[dict[str, list[Record]], d
         made = grouped_split(pool, c.valid_frac, 0.0, c.seed, group, strata)
         made['holdout'] = made.pop('val', [])
     elif all(s in own or str(s).endswith('.txt') for s in (c.train_split, c.valid_split) if s):
-        return ({**own} if own else {'all': pool}), {}          # lists of ids (a run's saved splits) pick from every image
+        # lists of ids (a run's saved splits) pick from every image
+        return ({**own} if own else {'all': pool}), {}
     else: made = grouped_split(pool, c.valid_frac, 0.0 if 'test' in own else c.test_frac, c.seed, group, strata)
     return {**own, **made}, made
 
+# %% ../nbs/21_data.ipynb #ff06d2fa
 def dermoscopy_records(c: DataPlan, fmt: str, log=print, made: dict | None = None) -> tuple[list[Record], list[Record]]:
     """Train and valid records of an ISIC / HAM10000 / PH2 download (`dermoscopy_splits`): `train_split` /
     `valid_split` name a split or a `.txt` list of ids; a split cdsam made is logged and put in `made`."""
@@ -482,7 +501,8 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
     everything = [r for recs in own.values() for r in recs]
     def pick(s):                                                              # a split of its own, or a list of ids
         if Path(str(s)).suffix == '.txt': return select_ids(everything, s)
-        if s not in own: raise ValueError(f"data split {s!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
+        if s not in own: raise ValueError(
+            f"data split {s!r} is not in the DRIVE download {c.root} (its splits: {', '.join(own)})")
         return own[s]
     train = pick(c.train_split)
     if c.valid_split is None: return train, []
@@ -510,7 +530,8 @@ def negative_records(records: list[Record], rate: float, seed: int = 0, log=prin
     for r in records:
         if r.kind != 'binary' or rng.random() >= rate: continue
         other = rng.choice(sorted(t for t in targets if t != r.prompt))
-        extra.append(dataclasses.replace(r, kind='empty', prompt=other, phrasings=targets[other], id=f'{r.id}:not {other}'))
+        extra.append(
+            dataclasses.replace(r, kind='empty', prompt=other, phrasings=targets[other], id=f'{r.id}:not {other}'))
     log(f"data: {len(extra)} negative samples (an image with another target's prompt and an empty target, data.negative_rate={rate}) beside {len(records)} positives")
     return records + extra
 
@@ -537,18 +558,20 @@ def check_splits(c: DataPlan, train: list[Record], valid: list[Record]):
     both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
     if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")
     if c.valid_split and not valid: raise ValueError(f"the validation split {c.valid_split!r} of {c.root} is empty ({len(train)} training images): add images, or set data.valid_split: null to train without validation")
-    if not train: raise ValueError(f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
+    if not train: raise ValueError(
+        f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
 
 # %% ../nbs/21_data.ipynb #afa0977e
 def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
-    """Train and valid records for a `DataPlan` (`plan.data`) or a `data` config section (`prompt_mode`: `train.prompt_mode`, for `coco_mode`). A VOC
-    root without its split list files uses every image with a seeded split (`valid_frac`, `seed`) and `log`s that. Each
-    of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root at weight 0.5) adds all its samples to
-    training. Every split the run reads (and those cdsam had to make) is put in `made` (name → records) to be saved."""
+    """Train and valid records for a `DataPlan` (`plan.data`) or a `data` config section (`prompt_mode`:
+    `train.prompt_mode`, for `coco_mode`). A VOC root without its split list files uses every image with a seeded split
+    (`valid_frac`, `seed`) and `log`s that. Each of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root
+    at weight 0.5) adds all its samples to training. Every split the run reads (and those cdsam had to make) is put in
+    `made` (name → records) to be saved."""
     c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
     fmt = c.format
-    if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")   # (issue #34)
+    if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
     if fmt == 'voc': train, valid = voc_split_records(c, log)
     elif fmt == 'folder':
@@ -567,10 +590,11 @@ def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
     elif fmt == 'drive': train, valid = drive_split_records(c, log)
     else: train, valid = dermoscopy_records(c, fmt, log, made)
     check_splits(c, train, valid)
-    if made is not None:                         # every split the run reads, saved with it: cdsam-eval scores exactly these
+    if made is not None:                         # every split the run reads, saved: cdsam-eval scores these
         for name, recs in ((c.train_split, train), (c.valid_split, valid)):
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
-    if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate, c.seed)
+    if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate,
+                                                                                  c.seed)
     if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r for r in rs]
                                     for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)

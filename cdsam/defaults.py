@@ -1,4 +1,4 @@
-"""Every setting written once: each config section is a frozen dataclass whose fields carry default, type, range and help.
+"""Every setting written once: each section a frozen dataclass whose fields carry default, type, range and help.
 
 Docs: https://cdsam.github.io/cdsam/defaults.html.md"""
 
@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Callable, ClassVar, Mapping
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')   # the image files cdsam reads
-FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2', 'drive')          # data.format (or auto: found from the root)
+# data.format (or auto: found from the root)
+FORMATS = ('voc', 'folder', 'coco', 'isic', 'ham10000', 'ph2', 'drive')
 VIEWS = ('whole', 'center_crop')                                    # data.view: the model's square input
 COCO_MODES = ('auto', 'instance', 'category')                       # data.coco_mode
 SCORE_MODES = ('original', 'crop')                                  # what cdsam-eval-voc scores
@@ -83,9 +84,11 @@ def _digits(v: int) -> int: return len(str(abs(v))) if v.bit_length() < 14_000 e
 def checked_value(key: str, v, want: type | tuple):
     "`v` as type `want` (an integral float for an int, an int for a float), or a `ConfigError` naming `key`."
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**63:
-        raise ConfigError(f"config key '{key}' must be {_type_name(want)} of a usable size, got a number of {_digits(v)} digits")
+        raise ConfigError(
+            f"config key '{key}' must be {_type_name(want)} of a usable size, got a number of {_digits(v)} digits")
     if not _is(v, want): raise ConfigError(f"config key '{key}' must be {_type_name(want)}, got {v!r}")
-    if _is(v, (int, float)) and not math.isfinite(v): raise ConfigError(f"config key '{key}' must be a finite number, got {v!r}")
+    if _is(v, (int, float)) and not math.isfinite(v): raise ConfigError(
+        f"config key '{key}' must be a finite number, got {v!r}")
     if isinstance(want, tuple): return v
     return int(v) if want is int else float(v) if want is float else list(v) if want is list else v
 
@@ -130,7 +133,8 @@ class Section:
             key, v, sub = f'{self.KEY}.{f.name}', getattr(self, f.name), f.metadata.get('section')
             if sub is None: v = check_setting(key, f, v)
             elif isinstance(v, Mapping): v = sub.from_dict(v)
-            elif not isinstance(v, sub): raise ConfigError(f"config key '{key}' must be a section (a mapping), got {v!r}")
+            elif not isinstance(v, sub): raise ConfigError(
+                f"config key '{key}' must be a section (a mapping), got {v!r}")
             object.__setattr__(self, f.name, v)
         self.check()
 
@@ -141,7 +145,8 @@ class Section:
     def from_dict(cls, d: Mapping | None = None):
         "The section from a mapping of some of its keys (the rest: defaults); an unknown key raises, naming it."
         d = {} if d is None else d
-        if not isinstance(d, Mapping): raise ConfigError(f"config key '{cls.KEY}' must be a section (a mapping), got {d!r}")
+        if not isinstance(d, Mapping): raise ConfigError(
+            f"config key '{cls.KEY}' must be a section (a mapping), got {d!r}")
         names = [f.name for f in fields(cls)]
         for k in d:
             if k not in names: raise ConfigError(f"unknown config key '{cls.KEY}.{k}'" + suggest(str(k), names))
@@ -270,7 +275,8 @@ class DataPlan(Section):
     annotations: str = setting('annotations.json', "COCO: the annotation file under root")
     unlabelled_dir: str | None = setting(None, "images without masks, for distillation only", kind=str)
     sources: list = setting([], "extra training roots: {root, weight, format, text, tile, valid_split, ...}",
-                            check=lambda v: all(isinstance(s, Mapping) for s in v), must='a list of {root, weight, ...}')
+                            check=lambda v: all(isinstance(s, Mapping) for s in v),
+                            must='a list of {root, weight, ...}')
     view: str = setting('whole', "the model's input: the whole image letterboxed, or a resized center crop",
                         choices=VIEWS)
     zoom: list = setting([0.75, 1.25], "[low, high] of the training view's random zoom", check=_zoom,
@@ -501,7 +507,8 @@ FREE_FORM = tuple(k for k, f in settings() if f.metadata['free']) + ('per_stage'
 MODEL_DEFAULTS, DATA_DEFAULTS, LORA_DEFAULTS, LOSS_DEFAULTS, CACHE_DEFAULTS = (
     asdict(c()) for c in (ModelPlan, DataPlan, LoraSettings, LossPlan, CachePlan))
 STAGE_DEFAULTS, DISTRIBUTED_DEFAULTS = asdict(StageSettings()), asdict(DistributedSettings())
-LEARN_DEFAULTS = {k: asdict(SECTIONS[k]()) for k in ('optim', 'checkpoint', 'eval', 'train', 'distributed', 'cache', 'run')}
+LEARN_DEFAULTS = {
+    k: asdict(SECTIONS[k]()) for k in ('optim', 'checkpoint', 'eval', 'train', 'distributed', 'cache', 'run')}
 
 # %% ../nbs/03_defaults.ipynb #d1cafb97
 # SAM's own image encoders (cdsam-sam-encode, cdsam-bench): segment-anything's dimensions, and a 64-px one for tests

@@ -37,8 +37,9 @@ def overlay_title(name: str, pred, truth, head_iou: float) -> str:
 
 # %% ../nbs/90_demo.ipynb #c699280c
 def overlays_figure(model, info, records, path, n: int = 4) -> Path:
-    """A PNG row of validation images with the ground truth (green outline), the prediction (red fill) and, in each title,
-    the measured IoU of the two (and the IoU head's own prediction, labelled as such); `info`: the model's `ModelInfo`."""
+    """A PNG row of validation images with the ground truth (green outline), the prediction (red fill) and, in each
+    title, the measured IoU of the two (and the IoU head's own prediction, labelled as such); `info`: the model's
+    `ModelInfo`."""
     import numpy as np
     from cdsam.files import atomic_write
     from cdsam.inference import predict_probs, overlay
@@ -99,7 +100,8 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
         model, _, meta = model_from_checkpoint(r['best'] or r['latest'])
         info = model_info(meta)
         sc, _ = evaluate_records(model, val, info.size, info.stats, info.threshold)   # whole images, at their own size
-        dc = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, info.text, info.size, info.stats)[0] > info.threshold)
+        dc = evaluate_dual_circle(pairs,
+            lambda im: predict_probs(model, im, info.text, info.size, info.stats)[0] > info.threshold)
         rows.append(dict(stage=r['stage'], epochs=meta['epoch'], dice=sc['micro']['dice'], iou=sc['micro']['iou'],
                          dice_mean=sc['mean']['dice'], dc_precision=dc['overall']['precision'],
                          dc_recall=dc['overall']['recall'], dc_f1=dc['overall']['f1'],
@@ -113,7 +115,8 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
 def demo_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-demo` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny models (no downloads): stages 1-4, evaluation, report.")
-    ap.add_argument('--output_dir', default='cdsam_demo', help="where data, checkpoints and report.md go (default: cdsam_demo)")
+    ap.add_argument('--output_dir', default='cdsam_demo',
+                    help="where data, checkpoints and report.md go (default: cdsam_demo)")
     ap.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')
     ap.add_argument('--images', type=int, default=48, help='number of generated lesion images (default: 48)')
     return ap

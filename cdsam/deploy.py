@@ -45,7 +45,8 @@ class TextPromptSegmenter(nn.Module):
 def onnx_info(model: CDSAM, info: ModelInfo, text: str) -> dict:
     """The `ModelInfo` record an exported file carries as its `cdsam` metadata: the checkpoint's, with the prompt baked
     in and the exported model's patch size and mask count."""
-    return replace(info, text=text, patch_size=tuple(model.backbone.patch_size), multimask=bool(model.multimask)).to_dict()
+    return replace(info, text=text, patch_size=tuple(model.backbone.patch_size),
+                   multimask=bool(model.multimask)).to_dict()
 
 # %% ../nbs/43_deploy.ipynb #bb3ad83b
 def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
@@ -62,7 +63,8 @@ def export_onnx(checkpoint,                 # a stage (or merged) checkpoint
     prompt_tokens(model, text)                                  # warns when the text model cuts it
     seg = TextPromptSegmenter(merge_lora(model), text).eval()
     (ph, pw), size = model.backbone.patch_size, info.size
-    if size % ph or size % pw: raise ValueError(f"data.crop={size} of {checkpoint} is not a multiple of the patch size {ph}x{pw}")
+    if size % ph or size % pw: raise ValueError(
+        f"data.crop={size} of {checkpoint} is not a multiple of the patch size {ph}x{pw}")
     D = torch.export.Dim
     shapes = {'image': {0: D('batch', min=1, max=1024), 2: ph * D('rows', min=2, max=max_side // ph),
                         3: pw * D('cols', min=2, max=max_side // pw)}}
@@ -92,7 +94,8 @@ class OrtModel:
 
     def __call__(self, images: torch.Tensor, prompts=None, points=None, boxes=None) -> dict:
         if points is not None or boxes is not None:
-            raise ValueError(f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch checkpoint")
+            raise ValueError(
+                f"{self.path.name} takes its text prompt only; point / box prompts need the PyTorch checkpoint")
         if prompts and any(p != self.info.text for p in prompts):
             raise ValueError(f"{self.path.name} was exported for the prompt {self.info.text!r}, not {prompts[0]!r}")
         m, iou = self.runner.run(images.detach().cpu().float().numpy())

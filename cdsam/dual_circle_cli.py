@@ -18,13 +18,15 @@ __all__ = ['eval_dual_circle_parser', 'eval_dual_circle_main']
 # %% ../nbs/46_dual_circle_cli.ipynb #bda0ef1e
 def eval_dual_circle_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-eval-dual-circle` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle', description="Dual-circle evaluation: lesion inside the inner circle, background outside the outer one.")
+    ap = argparse.ArgumentParser(prog='cdsam-eval-dual-circle',
+        description="Dual-circle evaluation: lesion inside the inner circle, background outside the outer one.")
     add_checkpoint_options(ap)
     ap.add_argument('--image_dir', required=True, help='images (X-noCircles.jpg or X.jpg)')
     ap.add_argument('--circle_dir', required=True, help='circle masks (X-mask.png)')
     ap.add_argument('--ignore_rect_dir', default=None, help='optional ignore masks (X-ignore.png)')
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text)")
-    ap.add_argument('--output_csv', default=None, help='per-image counts and scores CSV (a new file, or one cdsam wrote; see --force)')
+    ap.add_argument('--output_csv', default=None,
+                    help='per-image counts and scores CSV (a new file, or one cdsam wrote; see --force)')
     ap.add_argument('--force', action='store_true', help='replace --output_csv whatever it holds')
     ap.add_argument('--visualize', action='store_true', help='write one PNG per image with prediction and circles')
     ap.add_argument('--vis_output_dir', default='dual_circle_vis', help='folder for --visualize PNGs')
@@ -39,7 +41,8 @@ def _eval_dc(a) -> int:
     pairs, _ = pair_dual_circle(a.image_dir, a.circle_dir, a.ignore_rect_dir)
     if a.visualize:
         from cdsam.files import check_output_folders
-        check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f], f'--vis_output_dir {a.vis_output_dir}')
+        check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f],
+                             f'--vis_output_dir {a.vis_output_dir}')
     if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives no prompt: dual-circle evaluation is text-prompted; give the prompt, or leave --text out for the run's data.text")
     text, size, stats = info.text if a.text is None else a.text, info.size, info.stats
     res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > threshold,

@@ -35,7 +35,8 @@ def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
         return m.astype(np.uint8)
     ring = m > 0
     rings, n_rings = ndimage.label(ring, structure=np.ones((3, 3)))
-    if n_rings != 2: raise ValueError(f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 label map)")
+    if n_rings != 2: raise ValueError(
+        f"{name}: expected exactly two circle outlines, found {n_rings} (or use a 0/1/2 label map)")
     filled = [ndimage.binary_fill_holes(rings == i) for i in (1, 2)]
     closed = [k for k in (0, 1) if filled[k].sum() > (rings == k + 1).sum()]
     if not closed: raise ValueError(f"{name}: neither circle outline is closed (nothing inside them)")
@@ -97,7 +98,8 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
 def dual_circle_counts(pred: np.ndarray, regions: np.ndarray, ignore: np.ndarray | None = None) -> dict:
     "TP / FN / FP / TN pixel counts of binary `pred` against a region map (annulus and `ignore` pixels excluded)."
     pred = np.asarray(pred) > 0
-    if pred.shape != regions.shape: raise ValueError(f"prediction {pred.shape} and circle mask {regions.shape} differ in size")
+    if pred.shape != regions.shape: raise ValueError(
+        f"prediction {pred.shape} and circle mask {regions.shape} differ in size")
     keep = np.ones_like(pred) if ignore is None else ~(np.asarray(ignore) > 0)
     les, bg = (regions == LESION) & keep, (regions == BACKGROUND) & keep
     return dict(tp=int((pred & les).sum()), fn=int((~pred & les).sum()), fp=int((pred & bg).sum()),
@@ -116,7 +118,8 @@ def evaluate_dual_circle(pairs: list[DualCirclePair], predict: Callable[[Image.I
     for p in pairs:
         img = open_image(p.image)
         regions = circle_regions(open_mask(p.circles), str(p.circles))
-        if regions.shape != (img.size[1], img.size[0]): raise ValueError(f"circle mask {p.circles} is {regions.shape[::-1]} but image {p.image} is {img.size}")
+        if regions.shape != (img.size[1], img.size[0]): raise ValueError(
+            f"circle mask {p.circles} is {regions.shape[::-1]} but image {p.image} is {img.size}")
         ign = np.asarray(Image.open(p.ignore).convert('L').resize(img.size, Image.NEAREST)) if p.ignore else None
         pred = np.asarray(predict(img)) > 0
         c = dual_circle_counts(pred, regions, ign)

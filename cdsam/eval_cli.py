@@ -29,12 +29,14 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text, or each class's name)")
     ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
-    ap.add_argument('--output_csv', default=None, help='per-image scores CSV (a new file, or one cdsam-eval wrote; see --force)')
+    ap.add_argument('--output_csv', default=None,
+                    help='per-image scores CSV (a new file, or one cdsam-eval wrote; see --force)')
     ap.add_argument('--force', action='store_true', help='replace --output_csv whatever it holds')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
                     help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
-    ap.add_argument('--by_size', action='store_true', help='also print Dice and predicted / true area by lesion-size tercile')
+    ap.add_argument('--by_size', action='store_true',
+                    help='also print Dice and predicted / true area by lesion-size tercile')
     ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
                     help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
     ap.add_argument('--phrasing', action='append', default=None, metavar='TEXT',
@@ -44,7 +46,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     add_postprocess_options(ap)
     add_tile_options(ap)
     ap.add_argument('--batch_size', type=positive_int, default=8, help='images per forward pass with --score crop')
-    ap.add_argument('--skip_bad', action='store_true', help='skip (and report) unreadable images or masks instead of stopping')
+    ap.add_argument('--skip_bad', action='store_true',
+                    help='skip (and report) unreadable images or masks instead of stopping')
     ap.add_argument('overrides', nargs='*', help='section.key=value config overrides (with --config)')
     return ap
 
@@ -52,7 +55,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
 def _post(a) -> str:
     "The post-processing a score was measured with, in words ('' for none)."
     post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component),
-                            ('holes filled', a.fill_holes), (f"windows of {a.tile} px (overlap {a.overlap})", a.tile)) if on]
+                            ('holes filled', a.fill_holes),
+                            (f"windows of {a.tile} px (overlap {a.overlap})", a.tile)) if on]
     return ', '.join(post)
 
 def _print_scores(a, d: dict, root, recs: list, sc: dict):
@@ -74,11 +78,12 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
 
 # %% ../nbs/45_eval_cli.ipynb #41b86d98
 def _run_split(a, d: dict) -> tuple:
-    """`(split to read, the run's saved training list or None)`: a split the run saved (`RUN/splits/<split>.txt`) is read
-    from that list, so exactly the images it set aside are scored; another `--root` is another dataset."""
+    """`(split to read, the run's saved training list or None)`: a split the run saved (`RUN/splits/<split>.txt`) is
+    read from that list, so exactly the images it set aside are scored; another `--root` is another dataset."""
     from cdsam.inference import run_folder
     if not (re.fullmatch(r'[\w.-]+', a.split) or (a.split.endswith('.txt') and Path(a.split).is_file())):
-        raise ValueError(f"--split must be a split name (val, test, ...) or an existing .txt list of image ids, got {a.split!r}")
+        raise ValueError(
+            f"--split must be a split name (val, test, ...) or an existing .txt list of image ids, got {a.split!r}")
     run = run_folder(a.checkpoint)
     same = a.root is None or (d['root'] is not None and Path(a.root).resolve() == Path(d['root']).resolve())
     if run is None or not same: return a.split, None
@@ -104,8 +109,10 @@ def _eval_records(a, d: dict) -> tuple:
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
     src = _source_of(d, root) if a.root else {}
-    if src: d = dataclasses.asdict(source_plan(data_plan(d), src))          # one of the run's sources: read as it trained
-    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root and not src else d['format']), 'valid_split': split,
+    # one of the run's sources: read as it trained
+    if src: d = dataclasses.asdict(source_plan(data_plan(d), src))
+    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root and not src else d['format']),
+         'valid_split': split,
          'train_split': str(train_list) if train_list else d['train_split'],    # the images the run trained on, as saved
          'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
          'sources': [], 'unlabelled_dir': None}
@@ -128,7 +135,8 @@ def _area(counts) -> float:
 
 def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
     """The prompt's own row and, for `--phrasing` / `--wrong_prompt`, the same images predicted with another text:
-    its mean / pooled Dice and the mean area it marks (of the scored pixels). Printed as a table; returned to be recorded."""
+    its mean / pooled Dice and the mean area it marks (of the scored pixels). Printed as a table; returned to be
+    recorded."""
     import dataclasses
     from cdsam.inference import evaluate_records, prompt_tokens
     given = sorted({r.prompt for r in recs})
@@ -143,14 +151,16 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
             rows.append(dict(prompt=t, role=role, dice=s2['mean']['dice'], pooled=s2['micro']['dice'], area=_area(s2['counts'])))
     if len(rows) > 1:
         print(f"{'prompt':<36}{'as':>14}{'mean dice':>11}{'pooled dice':>13}{'area marked':>13}")
-        for r in rows: print(f"{r['prompt'][:35]:<36}{r['role']:>14}{r['dice']:>11.4f}{r['pooled']:>13.4f}{r['area']:>12.2%}")
+        for r in rows: print(
+            f"{r['prompt'][:35]:<36}{r['role']:>14}{r['dice']:>11.4f}{r['pooled']:>13.4f}{r['area']:>12.2%}")
     return rows
 
 # %% ../nbs/45_eval_cli.ipynb #6f818f32
 def _record(a, root, recs: list, sc: dict, prompts: list):
     "cdsam-eval's result, kept in the run folder of `--checkpoint` (`cdsam.inference.record_eval`) for its model card."
     from cdsam.inference import record_eval
-    result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode, post=_post(a),
+    result = dict(split=a.split, root=str(root), images=len(recs), score=a.score, prompt_mode=a.prompt_mode,
+                  post=_post(a),
                   threshold=a.threshold, text=a.text, mean=sc['mean'], micro=sc['micro'], prompts=prompts,
                   thresholded_jaccard=sc['thresholded_jaccard'])
     kept = record_eval(a.checkpoint, result)
@@ -160,7 +170,7 @@ def _record(a, root, recs: list, sc: dict, prompts: list):
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} must be a file, but it is a folder")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} is a folder, not a file")
     from cdsam.files import check_csv_output
     from cdsam.metrics import METRIC_NAMES, thresholded_jaccard
     if a.output_csv: check_csv_output(a.output_csv, ['id', 'image', *METRIC_NAMES], a.force)     # before any work
@@ -174,12 +184,15 @@ def _eval_voc(a) -> int:
     if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
     d = cfg['data']
     root, recs = _eval_records(a, d)
-    if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None], f'--save_preds {a.save_preds}')
+    if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None],
+                                          f'--save_preds {a.save_preds}')
     from cdsam.plan import valid_prompt_mode
     a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile, a.overlap)
-    if not int(sc['counts'].sum()): raise ValueError(f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
+                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile,
+                                a.overlap)
+    if not int(sc['counts'].sum()): raise ValueError(
+        f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     sc['thresholded_jaccard'] = thresholded_jaccard(sc['per_image']['iou'])        # printed and recorded
     _print_scores(a, d, root, recs, sc)
     _record(a, root, recs, sc, _prompt_rows(a, model, info, d, recs, sc))

@@ -20,12 +20,16 @@ def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
     ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment: a PyTorch / safetensors checkpoint, an ONNX graph, or a Hugging Face Hub model folder with a model card.")
     ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
-    ap.add_argument('--output', required=True, help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft / hub')
+    ap.add_argument('--output', required=True,
+        help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft / hub')
     ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft', 'hub'), default='auto',
                     help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip); hub: a Hugging Face Hub model folder (config.json, model.safetensors, README.md model card with the run's figures) that CDSAM.from_pretrained and every --checkpoint option load")
-    ap.add_argument('--adapters', action='store_true', help='hub: keep the LoRA adapters unmerged (default: merged into the weights)')
-    ap.add_argument('--onnx', action='store_true', help='hub: also write the ONNX graph (model.onnx, for cdsam.runtime) into the folder')
-    ap.add_argument('--text', default=None, help="onnx (and hub --onnx): the text prompt baked into the graph (default: the run's data.text)")
+    ap.add_argument('--adapters', action='store_true',
+                    help='hub: keep the LoRA adapters unmerged (default: merged into the weights)')
+    ap.add_argument('--onnx', action='store_true',
+                    help='hub: also write the ONNX graph (model.onnx, for cdsam.runtime) into the folder')
+    ap.add_argument('--text', default=None,
+                    help="onnx (and hub --onnx): the text prompt baked into the graph (default: the run's data.text)")
     ap.add_argument('--force', action='store_true',
                     help='replace an existing output file (never a training checkpoint)')
     return ap
@@ -36,12 +40,15 @@ def check_output(output, inputs=(), force: bool = False):
     state a run needs to resume), or an existing file without `force`."""
     from cdsam.checkpoint import read_checkpoint
     out = Path(output)
-    if out.is_dir(): raise ValueError(f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
-    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(f"--output {out} is the input checkpoint: refusing to overwrite it")
+    if out.is_dir(): raise ValueError(
+        f"--output {out} is a folder; give a file name such as {out/'model_merged.safetensors'}")
+    if any(out.resolve() == Path(i).resolve() for i in inputs): raise ValueError(
+        f"--output {out} is the input checkpoint: refusing to overwrite it")
     if not out.exists(): return
     try: training = read_checkpoint(out)['optim'] is not None
     except Exception: training = False
-    if training: raise ValueError(f"--output {out} is a training checkpoint (with optimizer state): refusing to overwrite it, even with --force")
+    if training: raise ValueError(
+        f"--output {out} is a training checkpoint (with optimizer state): refusing to overwrite it, even with --force")
     if not force: raise ValueError(f"--output {out} exists: give --force to replace it")
 
 # %% ../nbs/49_export_cli.ipynb #d97b4f71
@@ -53,12 +60,15 @@ def _export(a) -> int:
         from cdsam.inference import export_peft
         out = Path(a.output)
         if out.exists() and not (out.is_dir() and (a.force or not any(out.iterdir()))):
-            raise ValueError(f"--output {out} exists: give a new folder for --format peft (or --force to write into that folder)")
+            raise ValueError(
+                f"--output {out} exists: give a new folder for --format peft (or --force to write into that folder)")
         for name, p in export_peft(a.checkpoint, out).items(): print(f"peft adapters ({name}): {p}")
         return 0
     fmt = {'.onnx': 'onnx', '.safetensors': 'safetensors'}.get(Path(a.output).suffix, 'pt')      # the file name decides
-    if a.format not in ('auto', fmt): raise ValueError(f"--format {a.format} but --output {a.output} names a {fmt} file: give it the {a.format} extension")
-    if a.text is not None and fmt != 'onnx': raise ValueError("--text is for --format onnx (a PyTorch export keeps every prompt)")
+    if a.format not in ('auto', fmt): raise ValueError(
+        f"--format {a.format} but --output {a.output} names a {fmt} file: give it the {a.format} extension")
+    if a.text is not None and fmt != 'onnx': raise ValueError(
+        "--text is for --format onnx (a PyTorch export keeps every prompt)")
     if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives an ONNX graph no prompt: give the prompt to bake in, or leave --text out for the run's data.text")
     check_output(a.output, [a.checkpoint], a.force)
     if fmt == 'onnx':
@@ -75,7 +85,8 @@ def _export_hub(a) -> int:
     from cdsam.model import check_hub_folder
     from cdsam.inference import export_hub
     out = Path(a.output)
-    if out.exists() and not out.is_dir(): raise ValueError(f"--output {out} is a file; --format hub writes a folder: give a new folder name")
+    if out.exists() and not out.is_dir(): raise ValueError(
+        f"--output {out} is a file; --format hub writes a folder: give a new folder name")
     if out.is_dir() and any(out.iterdir()):
         try: check_hub_folder(out)
         except (ValueError, FileNotFoundError): raise ValueError(f"--output {out} holds files cdsam did not write: give a new or empty folder") from None

@@ -30,8 +30,10 @@ _NO_SPACE = ('no space left', 'file write failed', 'enforce fail at inline_conta
 def _write_error(path: Path, e: BaseException) -> WriteError:
     if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) or any(s in str(e).lower()
                                                                                  for s in _NO_SPACE):
-        return WriteError(errno.ENOSPC, f"no space left on the device writing {path}; the previous file (if any) is intact")
-    return WriteError(getattr(e, 'errno', None) or errno.EIO, f"could not write {path}: {getattr(e, 'strerror', None) or e}")
+        return WriteError(errno.ENOSPC,
+                          f"no space left on the device writing {path}; the previous file (if any) is intact")
+    return WriteError(getattr(e, 'errno', None) or errno.EIO,
+                      f"could not write {path}: {getattr(e, 'strerror', None) or e}")
 
 # %% ../nbs/01_files.ipynb #1b44cb98
 def _umask() -> int:
@@ -79,7 +81,8 @@ def _csv_header(p: Path) -> list[str] | None:
     except (UnicodeDecodeError, csv.Error, OSError): return None
 
 def check_csv_output(path, fieldnames: Sequence[str], force: bool = False) -> Path:
-    "Refuse, in one line, to write a CSV over a folder or over a file that is not a CSV of `fieldnames` (without `force`)."
+    """Refuse, in one line, to write a CSV over a folder or over a file that is not a CSV of `fieldnames` (without
+    `force`)."""
     p, names = Path(path), list(fieldnames)
     if p.is_dir(): raise ValueError(f"{p} is a folder: give a .csv file name")
     if p.exists() and not force and _csv_header(p) != names:
@@ -128,20 +131,23 @@ class CsvLog:
 SETTINGS_FILE = 'cdsam_settings.json'      # beside a command's outputs: the settings that made them
 
 def file_identity(path) -> dict | None:
-    "What identifies a weights file in a settings record: its resolved path, size and modification time (None: no file)."
+    """What identifies a weights file in a settings record: its resolved path, size and modification time (None: no
+    file)."""
     if path is None: return None
     p = Path(path).resolve()
     st = p.stat()
     return dict(path=str(p), bytes=st.st_size, modified_ns=st.st_mtime_ns)
 
 def record_settings(folder, settings: Mapping, continuing: bool) -> Path:
-    """Write `settings` (what makes a command's outputs: weights, prompts, thresholds, TTA, ...) as `folder/SETTINGS_FILE`.
-    When `continuing` outputs already there, first refuse, in one line naming each setting that changed, outputs made
-    with other settings (or with none recorded): a resumed folder never mixes outputs of two settings."""
+    """Write `settings` (what makes a command's outputs: weights, prompts, thresholds, TTA, ...) as
+    `folder/SETTINGS_FILE`. When `continuing` outputs already there, first refuse, in one line naming each setting that
+    changed, outputs made with other settings (or with none recorded): a resumed folder never mixes outputs of two
+    settings."""
     folder, new = Path(folder), json.loads(json.dumps(dict(settings)))   # as stored: tuples become lists
     f = folder/SETTINGS_FILE
     if continuing:
-        if not f.is_file(): raise ValueError(f"{folder} holds outputs but no {SETTINGS_FILE} saying which settings made them: write into a new folder")
+        if not f.is_file(): raise ValueError(
+            f"{folder} holds outputs but no {SETTINGS_FILE} saying which settings made them: write into a new folder")
         try: old = json.loads(f.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: write into a new folder") from None
         changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
@@ -157,7 +163,8 @@ def check_output_folders(folders, inputs, option: str):
     file it points to count alike): commands never write their outputs beside, or over, the files they read."""
     holds: dict[str, Path] = {}
     for p in inputs:
-        for parent in (Path(p).parent, Path(os.path.realpath(p)).parent): holds.setdefault(os.path.realpath(parent), Path(p))
+        for parent in (Path(p).parent, Path(os.path.realpath(p)).parent): holds.setdefault(os.path.realpath(parent),
+                                                                                           Path(p))
     for f in folders:
         if os.path.realpath(f) in holds:
             raise ValueError(f"{option} would write into {f}, which holds the input {holds[os.path.realpath(f)]}: choose a folder without inputs")
@@ -193,7 +200,8 @@ def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, di
     # (torch's own message suggests weights_only=False: never for an untrusted file)
     except Exception as e:
         raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights file, or one that holds objects other than tensors ({type(e).__name__})") from None
-    if not isinstance(obj, dict): raise ValueError(f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
+    if not isinstance(obj, dict): raise ValueError(
+        f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
     meta = obj.pop('__metadata__', {}) if '__metadata__' in obj else {}
     return obj, meta
 

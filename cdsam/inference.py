@@ -88,13 +88,15 @@ def export_peft(checkpoint, folder) -> dict[str, Path]:
     "Write each adapted part of `checkpoint`'s model as a peft LoRA folder `folder/<part>`; returns them."
     model, _, _ = model_from_checkpoint(checkpoint)
     out = {name: save_peft(part, Path(folder)/name) for name, part in peft_parts(model).items() if lora_layers(part)}
-    if not out: raise ValueError(f"{checkpoint} has no LoRA adapters to export (a merged export, or a model without adapters)")
+    if not out: raise ValueError(
+        f"{checkpoint} has no LoRA adapters to export (a merged export, or a model without adapters)")
     return out
 
 def load_peft_parts(model: CDSAM, folder) -> list[str]:
     "Load the peft folders `folder/<part>` that exist (`export_peft`'s, or peft's own) into `model`; returns the parts."
     done = [name for name, part in peft_parts(model).items() if (Path(folder)/name/'adapter_config.json').is_file()]
-    if not done: raise FileNotFoundError(f"no peft adapter folders ({', '.join(peft_parts(model))}) with an adapter_config.json in {folder}")
+    if not done: raise FileNotFoundError(
+        f"no peft adapter folders ({', '.join(peft_parts(model))}) with an adapter_config.json in {folder}")
     for name in done: load_peft(peft_parts(model)[name], Path(folder)/name)
     return done
 
@@ -114,7 +116,8 @@ def eval_results(run) -> list[dict]:
     if not f.is_file(): return []
     try: rows = json.loads(f.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: move it away (cdsam-eval writes a new one)") from None
-    if not isinstance(rows, list): raise ValueError(f"{f} must hold a list of evaluation results, got {type(rows).__name__}")
+    if not isinstance(rows, list): raise ValueError(
+        f"{f} must hold a list of evaluation results, got {type(rows).__name__}")
     return rows
 
 def record_eval(checkpoint, result: Mapping) -> Path | None:
@@ -143,7 +146,8 @@ def run_card(checkpoint, cfg: Mapping) -> dict:
     if run is None: return {}
     sizes = _split_sizes(run, d)
     lines = [f"Data: `{d['root']}` ({d['format']}), prompt {d['text']!r}; images per split: {sizes or 'not saved'}; "
-             f"checkpoints chosen on split `{d['valid_split']}`.", '', '| stage | epochs | best validation Dice |', '|---|---|---|']
+             f"checkpoints chosen on split `{d['valid_split']}`.", '', '| stage | epochs | best validation Dice |',
+             '|---|---|---|']
     monitor = cfg['checkpoint']['monitor']
     for h in sorted(run.glob('stage*_history.csv')):
         stage = re.fullmatch(r'stage(\d+)_history', h.stem)
@@ -192,7 +196,8 @@ def _view_prompts(pts, bx, size: int, transpose: bool, flips: tuple):
 def _predict_windows(model: CDSAM, imgs: list, text, size: int, stats, tta, points=None, labels=None,
                      box=None) -> list[tuple[torch.Tensor, float]]:
     """Each image of `imgs` letterboxed whole into one batch (point / box prompts: one image), its probabilities mapped
-    back to its own size and its predicted IoU; `tta` (a key of `TTA_VIEWS`) averages over the flipped / rotated views."""
+    back to its own size and its predicted IoU; `tta` (a key of `TTA_VIEWS`) averages over the flipped / rotated
+    views."""
     if tta not in TTA_VIEWS: raise ValueError(f"tta must be false, true / 'flips' or 'd8', got {tta!r}")
     dev = model_device(model)
     views = [WholeImage(size, stats=stats).image(im) for im in imgs]              # (3, S, S) and where each image sits
@@ -235,7 +240,8 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
     if not tile or (W <= tile and H <= tile):
         p, s = _predict_windows(model, [image], text, size, stats, tta, points, point_labels, box)[0]
         return p.numpy(), s
-    if points is not None or box is not None: raise ValueError("point / box prompts work on whole images only: drop tile= or the points / box")
+    if points is not None or box is not None: raise ValueError(
+        "point / box prompts work on whole images only: drop tile= or the points / box")
     if not 0 <= overlap < 1: raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     stride = max(1, int(tile * (1 - overlap)))
     acc, wsum, scores = torch.zeros(H, W), torch.zeros(H, W), []
@@ -255,8 +261,10 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
 # %% ../nbs/40_inference.ipynb #f819e1be
 def predict_batch(model: CDSAM, images: list, text: str = 'skin lesion', size: int = 224, stats=IMAGENET_STATS,
                   tta: bool | str = False) -> list[tuple[np.ndarray, float]]:
-    "`predict_probs` of several whole PIL images (any sizes) in one batch: `(probabilities (H, W), predicted IoU)` each."
-    if not text: raise ValueError("predict_batch needs a text prompt; point / box prompts belong to one image: use predict_probs")
+    """`predict_probs` of several whole PIL images (any sizes) in one batch: `(probabilities (H, W), predicted IoU)`
+    each."""
+    if not text: raise ValueError(
+        "predict_batch needs a text prompt; point / box prompts belong to one image: use predict_probs")
     if not images: return []
     return [(p.numpy(), s) for p, s in _predict_windows(model, list(images), text, size, stats, tta)]
 
@@ -265,7 +273,8 @@ def mask_prompts(mask: np.ndarray, prompt_mode: str = 'text') -> tuple[list | No
     """The point / box prompts a user would give for a ground-truth `mask` (`(H, W)`, 1 object, 255 ignored), in image
     pixels: `points`, the object pixel farthest from its border (where one clicks); `box`, its bounding box. `(None,
     None)` for `text`, or when the mask has no object pixel (a box-only mode then gets the whole image)."""
-    if prompt_mode not in EVAL_PROMPT_MODES: raise ValueError(f"prompt_mode must be one of {EVAL_PROMPT_MODES}, got {prompt_mode!r}")
+    if prompt_mode not in EVAL_PROMPT_MODES: raise ValueError(
+        f"prompt_mode must be one of {EVAL_PROMPT_MODES}, got {prompt_mode!r}")
     obj = np.asarray(mask) == 1
     if prompt_mode == 'text': return None, None
     if not obj.any(): return None, (None if 'text' in prompt_mode else [0, 0, obj.shape[1], obj.shape[0]])
@@ -285,10 +294,10 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
     """Scores (`count_scores`: per image, micro, mean) and binary predictions of `model` on labelled `records`
     (`cdsam.data.Record`s). `score='original'`: whole images via `predict_probs`, masks at each image's own size;
     `'crop'`: the centre crop (`resize` shorter side, `size` crop), batched, at the crop's size. `largest_component` /
-    `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`, `text+points`):
-    the prompts the run trained with, the box / point taken from each ground-truth mask (`mask_prompts`). `tta`: average
-    over flipped (`'d8'`: also rotated) views, as `cdsam-predict --tta` does; `tile` / `overlap`: sliding windows of that
-    many image pixels (`predict_probs`), as `cdsam-predict --tile` does."""
+    `fill_holes`: `postprocess` each whole-image mask. `prompt_mode` (`text`, `box`, `points`, `text+box`,
+    `text+points`): the prompts the run trained with, the box / point taken from each ground-truth mask
+    (`mask_prompts`). `tta`: average over flipped (`'d8'`: also rotated) views, as `cdsam-predict --tta` does; `tile` /
+    `overlap`: sliding windows of that many image pixels (`predict_probs`), as `cdsam-predict --tile` does."""
     if score not in SCORE_MODES: raise ValueError(f"score must be one of {SCORE_MODES}, got {score!r}")
     from cdsam.data import SegDataset                           # (evaluation reads masks through the data code)
     ds = SegDataset(records, resize or size, size, train=False, stats=stats, view='center_crop')
@@ -299,13 +308,14 @@ def evaluate_records(model: CDSAM, records: list, size: int, stats=IMAGENET_STAT
             img = open_image(r.image)
             truth = ds.load_mask(r, img.size)
             pts, box = mask_prompts(truth, prompt_mode)
-            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tile, overlap, tta,
-                                 pts, None, box, batch_size)[0]
+            prob = predict_probs(model, img, r.prompt if 'text' in prompt_mode else None, size, stats, tile, overlap,
+                                 tta, pts, None, box, batch_size)[0]
             pred = torch.from_numpy(postprocess(prob > threshold, largest_component, fill_holes))    # (H, W)
             counts.append(confusion_counts(pred, torch.from_numpy(truth)))
             preds.append(pred)
         return count_scores(torch.cat(counts)), preds
-    if prompt_mode != 'text': raise ValueError(f"score='crop' scores text prompts only, not {prompt_mode!r}: use score='original'")
+    if prompt_mode != 'text': raise ValueError(
+        f"score='crop' scores text prompts only, not {prompt_mode!r}: use score='original'")
     if tile: raise ValueError("score='crop' scores one centre crop: sliding windows (tile) need score='original'")
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):

@@ -26,7 +26,8 @@ class ModelInfo:
     std: tuple = IMAGENET_STATS[1]
     view: str = 'whole'                     # how an image is placed in the input (`data.view`)
     threshold: float = 0.5                  # probability above which a pixel is marked (`eval.threshold`)
-    text: str | None = None                 # the prompt it answers by default (`data.text`; an ONNX file's baked prompt)
+    # the prompt it answers by default (`data.text`; an ONNX file's baked prompt)
+    text: str | None = None
     classes: tuple | None = None            # multi-class runs: background first, then the class names (prompts)
     patch_size: tuple | None = None         # the backbone's patch (inputs are multiples of it)
     multimask: bool = False                 # whether it returns SAM's three masks
@@ -34,7 +35,8 @@ class ModelInfo:
     tta: bool | str = False                 # the run's test-time augmentation and post-processing (`eval.*`)
     largest_component: bool = False
     fill_holes: bool = False
-    text_tower: str | None = None           # which text tower reads its prompts: `<kind>:<name or weights>` (`model.clip`)
+    # which text tower reads its prompts: `<kind>:<name or weights>` (`model.clip`)
+    text_tower: str | None = None
 
     @property
     def stats(self) -> tuple:
@@ -78,15 +80,20 @@ def _tower(clip: Mapping) -> str:
 def _checked(d: Mapping, source) -> ModelInfo:
     "A `ModelInfo` from a stored record, each field checked before anything is allocated from it."
     missing = [k for k in ('size', 'mean', 'std', 'threshold') if k not in d]
-    if missing: raise ValueError(f"{source}: its model info lacks {', '.join(missing)}; write it again with cdsam-train or cdsam-export")
+    if missing: raise ValueError(
+        f"{source}: its model info lacks {', '.join(missing)}; write it again with cdsam-train or cdsam-export")
     size, thr = d['size'], d['threshold']
-    if isinstance(size, bool) or not (isinstance(size, int) and 16 <= size <= 8192): raise ValueError(f"{source}: model info size must be a whole number of pixels in [16, 8192], got {size!r}")
+    if isinstance(size, bool) or not (isinstance(size, int) and 16 <= size <= 8192): raise ValueError(
+        f"{source}: model info size must be a whole number of pixels in [16, 8192], got {size!r}")
     for name in ('mean', 'std'):
         v = d[name]
         ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
-        if not ok or (name == 'std' and min(v) <= 0): raise ValueError(f"{source}: model info {name} must be three finite numbers{' > 0' if name == 'std' else ''}, got {v!r}")
-    if isinstance(thr, bool) or not (isinstance(thr, (int, float)) and 0 < thr < 1): raise ValueError(f"{source}: model info threshold must be in (0, 1), got {thr!r}")
-    if d.get('text') is not None and not isinstance(d['text'], str): raise ValueError(f"{source}: model info text must be a string, got {d['text']!r}")
+        if not ok or (name == 'std' and min(v) <= 0): raise ValueError(
+            f"{source}: model info {name} must be three finite numbers{' > 0' if name == 'std' else ''}, got {v!r}")
+    if isinstance(thr, bool) or not (isinstance(thr, (int, float)) and 0 < thr < 1): raise ValueError(
+        f"{source}: model info threshold must be in (0, 1), got {thr!r}")
+    if d.get('text') is not None and not isinstance(d['text'], str): raise ValueError(
+        f"{source}: model info text must be a string, got {d['text']!r}")
     known = {f.name for f in fields(ModelInfo)}
     kw = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known}
     return ModelInfo(**kw)

@@ -72,7 +72,8 @@ class StageModel(nn.Module):
         prompts = inputs['prompt'] if 'text' in mode else None
         points = (inputs['points'], inputs['point_labels']) if 'points' in mode else None
         boxes = inputs['box'] if 'box' in mode else None
-        bb, feats, prefix, tea = self.model.backbone, inputs.get('features'), None, None   # cached features (cdsam.cache)
+        # cached features (cdsam.cache)
+        bb, feats, prefix, tea = self.model.backbone, inputs.get('features'), None, None
         if feats is not None and 'prefix' in feats:                    # the frozen first blocks' tokens: run the rest
             prefix, tea = (feats['prefix'].float(), self.prefix_blocks), feats.get('teacher')
             feats = bb.forward_from(*prefix, bb.grid_size(images.shape[-2:]))
@@ -83,11 +84,14 @@ class StageModel(nn.Module):
         out = self.model(images, prompts, points=points, boxes=boxes, features=feats, align=self.align)
         if 'weight' in inputs: out['weight'] = inputs['weight']             # per-source loss weights (data.sources)
         if self.teacher is not None:
-            lora_off = tea is not None and self.teacher.mode == 'lora_off'       # cached: fixed while only adapters train
+            # cached: fixed while only adapters train
+            lora_off = tea is not None and self.teacher.mode == 'lora_off'
             out['teacher_tokens'] = tea.float() if lora_off else self.teacher(bb, images, prefix=prefix)
             if self.distill_mask_ratio > 0 and self.training:
-                pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio, self.rng).to(images.device)
-                out['student_tokens'] = self.model.backbone(mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
+                pm = random_patch_mask(images.shape[0], out['grid'], self.distill_mask_ratio,
+                                       self.rng).to(images.device)
+                out['student_tokens'] = self.model.backbone(
+                    mask_patches(images, pm, self.model.backbone.patch_size))['tokens']
                 out['distill_mask'] = pm
         return out
 
@@ -119,8 +123,10 @@ def compile_model(model: CDSAM, backend: bool | str = True, mode: str | None = N
     runs every step; returns their names."""
     backend = 'inductor' if backend is True else str(backend)
     known = torch._dynamo.list_backends(exclude_tags=())
-    if backend not in known: raise ValueError(f"backend {backend!r} (train.compile) is not one of this torch's compile backends: {', '.join(known[:6])}, ...")
-    if mode is not None and backend != 'inductor': raise ValueError(f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
+    if backend not in known: raise ValueError(
+        f"backend {backend!r} (train.compile) is not one of this torch's compile backends: {', '.join(known[:6])}, ...")
+    if mode is not None and backend != 'inductor': raise ValueError(
+        f"train.compile_mode={mode!r} needs the inductor backend, not {backend!r}")
     done = []
     for n in COMPILE_PARTS:
         part = getattr(model, n, None)
@@ -185,18 +191,21 @@ class CDSAMLearner(Learner):
 
     def cache_features(self, log=None) -> CDSAMLearner:
         """Swap this learner's `dls` for ones whose samples carry cached backbone features (`cache.features`: memory or
-        disk, `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block (DINO
-        LoRA, stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is frozen.
+        disk, `cdsam.cache`): the frozen backbone's outputs (stage 1), or the tokens entering the first adapted block
+        (DINO LoRA, stages 2-3). Nothing when the plan has no cache (unset, or DINO trains fully), or nothing of DINO is
+        frozen.
         """
         if self.plan.cache.features is None: return self
         log = log or (print if rank_distrib() == 0 else (lambda *a: None))
         m = unwrap(self.model)
         bb = m.model.backbone
         n = frozen_prefix(bb) if self.plan.stage.dino != 'frozen' else None
-        if n is not None:                                   # intermediate layers (`out_indices`) must come after the prefix
+        # intermediate layers (`out_indices`) must come after the prefix
+        if n is not None:
             n = min([n, bb.depth - 1] + [i % bb.depth for i in bb.out_indices or []])
             if n <= 0:
-                warnings.warn("cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
+                warnings.warn(
+                    "cache.features: DINO has no frozen, adapter-free first block to cache; training uncached")
                 return self
         self.dls = cached_dataloaders(self.dls, bb, self.plan.cache, log=log, prefix=n,
                                       teacher=bool(n) and self.plan.stage.teacher == 'lora_off')
@@ -204,8 +213,8 @@ class CDSAMLearner(Learner):
         return self
 
     def to_distributed(self, sync_bn: bool = False, find_unused_parameters: bool = True, **kwargs):
-        """fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo / CPU
-        too)."""
+        """fastai's `to_distributed` (what `distrib_ctx` calls) with cdsam's `GroupDistributedTrainer` (works on gloo /
+        CPU too)."""
         self.add_cb(GroupDistributedTrainer(sync_bn, find_unused_parameters, **kwargs))
         if rank_distrib(): self.remove_cb(ProgressCallback)
         return self
@@ -232,13 +241,11 @@ def stage_learner(dls,                              # `build_dataloaders(plan.da
                   plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
                   model: CDSAM | None = None,       # a built model (default: built from the plan's config)
                   init=None,                        # a previous stage's checkpoint (path, or `read_checkpoint`'s dict)
-                  # this stage's `latest` to continue (path or dict): weights, optimizer
-                  resume=None,
+                  resume=None,                      # this stage's `latest` to continue (path or dict)
                   cbs=None,                         # extra callbacks, added after `stage_callbacks(plan, dls)`
                   verbose: bool = True,             # print the stage table
                  ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
-    """A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW parameter groups, metrics and
-    callbacks."""
+    "A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW groups, metrics and callbacks."
     plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
     if getattr(dls, 'stats', None) is None: raise ValueError("dls has no .stats, the (mean, std) its images are normalised with (checkpoints record it): build it with build_dataloaders, or set dls.stats")
     set_seed(plan.run.seed)
@@ -250,7 +257,8 @@ def stage_learner(dls,                              # `build_dataloaders(plan.da
     smodel = StageModel(model, teacher, plan.loss.distill_mask_ratio, plan.prompt_mode, plan.run.seed,
                         plan.channels_last, plan.eval.prompt_mode, align=plan.loss.align > 0)
     t = torch.logit(torch.tensor(plan.eval.threshold)).item()     # the metrics threshold logits
-    learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss, threshold=plan.eval.threshold), opt_func=adamw_func(groups, plan.optim),
+    learn = CDSAMLearner(dls, smodel, loss_func=CDSAMLoss(plan.loss, threshold=plan.eval.threshold),
+                         opt_func=adamw_func(groups, plan.optim),
                          lr=[g['lr'] for g in groups], splitter=lambda m: [g['params'] for g in groups],
                          metrics=[Dice(threshold=t), IoU(threshold=t)] if len(dls.valid) else [],
                          cbs=stage_callbacks(plan, dls, ck) + list(cbs or []), train_bn=False, wd=None,
@@ -278,8 +286,10 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
         done = res['meta']['epoch']
     if done < n:
         dls = build_dataloaders(plan.data, device=dev, prompt_mode=plan.prompt_mode)
-        if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')   # every split it reads: cdsam-eval scores these
-        learn = stage_learner(dls, plan, init=init if res is None else None, resume=res, verbose=False).cache_features(log)
+        # every split it reads: cdsam-eval scores these
+        if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')
+        learn = stage_learner(dls, plan, init=init if res is None else None, resume=res,
+                              verbose=False).cache_features(log)
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")
     else:
@@ -302,7 +312,8 @@ def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=prin
     `init`."""
     from cdsam.config import dump_config
     from cdsam.files import atomic_write
-    first = resolve_plan(cfg, stages[0], device=setup_device())   # its run folder is every stage's (per_stage cannot move it)
+    # its run folder is every stage's (per_stage cannot move it)
+    first = resolve_plan(cfg, stages[0], device=setup_device())
     out = first.run.dir
     # once the first stage is validated: a rejected run leaves it as it was; without resume or overwrite, a run folder
     # that already holds checkpoints is refused (cdsam-train: nothing the user has is replaced by accident)

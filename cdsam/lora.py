@@ -82,10 +82,13 @@ class LoRALinear(nn.Module):
             if self.merged: y = y - self.lora_B(self.lora_A(x.to(self.lora_A.weight.dtype))).to(y.dtype) * self.scaling
             return y
         if self.merged: return y
-        h = self.rank_dropout(self.lora_A(self.lora_dropout(x).to(self.lora_A.weight.dtype)))   # (..., r); no call at p = 0
+        # (..., r); no call at p = 0
+        h = self.rank_dropout(self.lora_A(self.lora_dropout(x).to(self.lora_A.weight.dtype)))
         if h.dtype != y.dtype: return y + self.lora_B(h).to(y.dtype) * self.scaling
-        # y + scaling * h @ B^T as one fused matmul-add (torch.addmm), instead of a matmul, a scale and an add over (N, out)
-        return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(), alpha=self.scaling).view(y.shape)
+        # y + scaling * h @ B^T as one fused matmul-add (torch.addmm),
+        # instead of a matmul, a scale and an add over (N, out)
+        return torch.addmm(y.reshape(-1, y.shape[-1]), h.reshape(-1, self.r), self.lora_B.weight.t(),
+                           alpha=self.scaling).view(y.shape)
 
     def to_linear(self) -> nn.Linear:
         "A plain `nn.Linear` with the update folded in (for export); this layer is left as it was."
@@ -140,7 +143,8 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
     if empty:
         raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
     names = sorted({n for ns in hits.values() for n in ns}, key=linears.index)
-    for n in names: set_submodule(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout, rank_dropout=rank_dropout))
+    for n in names: set_submodule(model, n,
+        LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout, rank_dropout=rank_dropout))
     return names
 
 def _parent(model, name):
@@ -150,7 +154,8 @@ def _parent(model, name):
 # %% ../nbs/00_lora.ipynb #d0900f97
 def _find_blocks(vit: nn.Module, prefix: str = '') -> int:
     blocks = getattr(vit, 'blocks', None)
-    if blocks is None: raise ValueError(f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not a timm ViT")
+    if blocks is None: raise ValueError(
+        f"{type(vit).__name__}{' at '+prefix if prefix else ''} has no `.blocks`: not a timm ViT")
     return len(blocks)
 
 def vit_last_blocks_targets(vit: nn.Module, k: int, layers: Sequence[str] | None = None, prefix: str = '') -> list[str]:
@@ -297,13 +302,17 @@ def load_peft(module: nn.Module, folder: str | Path) -> list[str]:
         if not p.is_file(): raise FileNotFoundError(f"peft adapter folder {folder} has no {p.name}")
     try: cfg = json.loads(cfg_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_path} is not valid JSON: expected peft's adapter_config.json") from None
-    if not isinstance(cfg, dict): raise ValueError(f"{cfg_path} must hold one JSON object (peft's LoraConfig), got a {type(cfg).__name__}")
+    if not isinstance(cfg, dict): raise ValueError(
+        f"{cfg_path} must hold one JSON object (peft's LoraConfig), got a {type(cfg).__name__}")
     for k in ('r', 'lora_alpha'):
         v = cfg.get(k)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 65536: raise ValueError(f"{cfg_path}: {k} must be a number in (0, 65536], got {v!r}")
-    if cfg.get('peft_type') != 'LORA': raise ValueError(f"{cfg_path}: peft_type must be 'LORA', got {cfg.get('peft_type')!r}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 65536: raise ValueError(
+            f"{cfg_path}: {k} must be a number in (0, 65536], got {v!r}")
+    if cfg.get('peft_type') != 'LORA': raise ValueError(
+        f"{cfg_path}: peft_type must be 'LORA', got {cfg.get('peft_type')!r}")
     for k in ('use_dora', 'use_rslora'):
-        if cfg.get(k): raise ValueError(f"{cfg_path}: {k}=true adapters are not plain LoRA; cdsam reads plain LoRA only")
+        if cfg.get(k): raise ValueError(
+            f"{cfg_path}: {k}=true adapters are not plain LoRA; cdsam reads plain LoRA only")
     state, _ = load_state(weights, 'peft adapter')
     state = {k[len(PEFT_PREFIX):].replace('.default.', '.'): v for k, v in state.items() if k.startswith(PEFT_PREFIX)}
     names = sorted({k.rsplit('.lora_', 1)[0] for k in state})
@@ -312,6 +321,7 @@ def load_peft(module: nn.Module, folder: str | Path) -> list[str]:
     layers = {n: dict(r=int(pattern(rp, n, cfg['r'])), alpha=float(pattern(ap, n, cfg['lora_alpha'])),
                       dropout=float(cfg.get('lora_dropout') or 0.)) for n in names}
     apply_lora_config(module, layers, str(folder))
-    check_state_keys({k: v for k, v in lora_state_dict(module).items() if k.rsplit('.lora_', 1)[0] in layers}, state, str(weights))
+    check_state_keys({k: v for k, v in lora_state_dict(module).items() if k.rsplit('.lora_', 1)[0] in layers}, state,
+                     str(weights))
     module.load_state_dict(state, strict=False)
     return names

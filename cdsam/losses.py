@@ -1,4 +1,4 @@
-"""Everything cdsam optimises, as functions on tensors plus one `CDSAMLoss` that a fastai `Learner` calls with the model's output dict and the target mask.
+"""Everything cdsam optimises: functions on tensors, and the `CDSAMLoss` a fastai `Learner` calls on the model's output.
 
 Docs: https://cdsam.github.io/cdsam/losses.html.md"""
 
@@ -157,7 +157,8 @@ def mask_patches(images: torch.Tensor, patch_mask: torch.Tensor, patch_size: int
     ph, pw = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
     B, _, H, W = images.shape
     h, w = H // ph, W // pw
-    if patch_mask.shape != (B, h * w): raise ValueError(f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} patches of {B} images")
+    if patch_mask.shape != (B, h * w): raise ValueError(
+        f"patch mask {tuple(patch_mask.shape)} does not fit {h}x{w} patches of {B} images")
     m = patch_mask.view(B, 1, h, w).float()
     m = F.interpolate(m, size=(h * ph, w * pw), mode='nearest')                 # (B, 1, h, w) -> (B, 1, h*p, w*p)
     m = F.pad(m, (0, W - m.shape[-1], 0, H - m.shape[-2]))
@@ -174,7 +175,8 @@ class BackboneTeacher(nn.Module):
         super().__init__()
         if mode not in TEACHER_MODES: raise ValueError(f"teacher mode must be one of {TEACHER_MODES}, got {mode!r}")
         if mode == 'lora_off' and not lora_layers(backbone):
-            raise ValueError("teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for full fine-tuning")
+            raise ValueError(
+                "teacher mode 'lora_off' needs a backbone with LoRA adapters; use 'copy' or 'ema' for full fine-tuning")
         self.mode, self.momentum = mode, momentum
         self.model = None
         if mode != 'lora_off':
@@ -223,12 +225,14 @@ class CDSAMLoss:
     of the last call."""
     def __init__(self, cfg: LossPlan | None = None, threshold: float = 0.5, **overrides):
         """`cfg`: `plan.loss` (None: the defaults), with `overrides` of single keys (`align=0`; checked by the schema,
-        unknown keys raise); `threshold`: the probability above which `decodes` marks a pixel (`plan.eval.threshold`)."""
+        unknown keys raise); `threshold`: the probability above which `decodes` marks a pixel
+        (`plan.eval.threshold`)."""
         c = LossPlan.from_dict({**asdict(cfg or LossPlan()), **overrides}) if overrides else cfg or LossPlan()
         self.w = {k: getattr(c, k) for k in LOSS_TERMS}
         self.focal_gamma, self.focal_alpha, self.temperature = c.focal_gamma, c.focal_alpha, c.align_temperature
         self.ignore_index, self.threshold = c.ignore_index, threshold
-        if not any(self.w.values()): raise ValueError("every loss weight is 0: set at least one of loss.dice / bce / focal / iou / align / distill")
+        if not any(self.w.values()): raise ValueError(
+            "every loss weight is 0: set at least one of loss.dice / bce / focal / iou / align / distill")
         self.last: dict[str, float | None] = {}
 
     def terms(self, pred: dict, target: torch.Tensor) -> dict[str, torch.Tensor | None]:
@@ -264,8 +268,10 @@ class CDSAMLoss:
             m = F.interpolate(m.float(), size=tuple(target.shape[-2:]), mode='bilinear', align_corners=False)
         m = m.float()
         if m.shape[1] == 1: return m[:, 0], m
-        with torch.no_grad():                                              # SAM: back-propagate only the best mask's loss
-            per = torch.stack([dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
+        # SAM: back-propagate only the best mask's loss
+        with torch.no_grad():
+            per = torch.stack(
+                [dice_per_image(m[:, k], target, self.ignore_index)[0] + self._bce_per_image(m[:, k], target)
                                for k in range(m.shape[1])], 1)             # (B, M)
         best = per.argmin(1)
         return m[torch.arange(len(m)), best], m

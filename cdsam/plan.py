@@ -44,7 +44,8 @@ def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     return asked
 
 def alignment_loss_on(spec: StageSpec) -> bool:
-    "Whether a stage trains with the CLIP alignment loss: only while DINO adapts (frozen, it could only train `token_proj`)."
+    """Whether a stage trains with the CLIP alignment loss: only while DINO adapts (frozen, it could only train
+    `token_proj`)."""
     return spec.dino != 'frozen'
 
 # %% ../nbs/05_plan.ipynb #e9b5f3d3
@@ -85,7 +86,8 @@ def amp_setting(optim: Mapping, device=None) -> str | None:
 
 # %% ../nbs/05_plan.ipynb #ef8a033b
 def run_dir(cfg: Mapping) -> Path:
-    "`run.output_dir / run.name`: where a run writes its checkpoints and reports (`run.name` a plain name: the schema's)."
+    """`run.output_dir / run.name`: where a run writes its checkpoints and reports (`run.name` a plain name: the
+    schema's)."""
     return Path(cfg['run']['output_dir'])/cfg['run']['name']
 
 # %% ../nbs/05_plan.ipynb #5fa16896
@@ -215,7 +217,8 @@ def _cache_plan(cc: Mapping, spec: StageSpec, run: Path) -> CachePlan:
     if features and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
         what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)" if spec.dino_train_blocks
                 else f"its whole DINO backbone trains ({spec.dino})")
-        warnings.warn(f"cache.features={features!r} is ignored in stage {spec.id}: {what}; training uncached", stacklevel=3)
+        warnings.warn(f"cache.features={features!r} is ignored in stage {spec.id}: {what}; training uncached",
+                      stacklevel=3)
         features = None
     return CachePlan(**{**cc, 'features': features, 'dir': Path(cc['dir'] or run/'feature_cache')})
 
@@ -245,7 +248,8 @@ def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, devi
     stopping = train['early_stopping']
     return RunPlan(cfg=c, stage=spec, optim=_optim_plan(c['optim'], spec, device),
                    checkpoint=_checkpoint_plan(c, spec.id), model=ModelPlan.from_dict(c['model']),
-                   data=DataPlan.from_dict(c['data']), cache=_cache_plan(c['cache'], spec, folder), loss=_loss_plan(c, spec),
+                   data=DataPlan.from_dict(c['data']), cache=_cache_plan(c['cache'], spec, folder),
+                   loss=_loss_plan(c, spec),
                    eval=_eval_plan(c, folder), run=run, prompt_mode=train['prompt_mode'],
                    early_stopping=dict(stopping) if stopping['patience'] else None,
                    compile=train['compile'], compile_mode=train['compile_mode'],

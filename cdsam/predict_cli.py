@@ -25,7 +25,8 @@ def _numbers(text: str, option: str, item: str) -> list[float]:
     "The comma-separated finite numbers of `item`, or a one-line error naming `option`."
     try: v = [float(x) for x in item.split(',')]
     except ValueError: raise ValueError(f"{option} takes numbers separated by commas; got {item!r} in {text!r}") from None
-    if not all(math.isfinite(x) for x in v): raise ValueError(f"{option} takes finite numbers (no nan / inf); got {item!r}")
+    if not all(math.isfinite(x) for x in v): raise ValueError(
+        f"{option} takes finite numbers (no nan / inf); got {item!r}")
     return v
 
 def _points(text):
@@ -34,8 +35,10 @@ def _points(text):
     pts, labels = [], []
     for item in text.split(';'):
         v = _numbers(text, '--points', item)
-        if len(v) not in (2, 3): raise ValueError(f"--points items look like x,y or x,y,label (';' between points); got {item!r}")
-        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(f"--points label must be 1 (object) or 0 (background); got {item!r}")
+        if len(v) not in (2, 3): raise ValueError(
+            f"--points items look like x,y or x,y,label (';' between points); got {item!r}")
+        if len(v) == 3 and v[2] not in (0, 1): raise ValueError(
+            f"--points label must be 1 (object) or 0 (background); got {item!r}")
         pts.append(v[:2])
         labels.append(int(v[2]) if len(v) == 3 else 1)
     return pts, labels
@@ -45,7 +48,8 @@ def _box(text):
     if not text: return None
     box = _numbers(text, '--box', text)
     if len(box) != 4: raise ValueError(f"--box must be x0,y0,x1,y1 (four numbers); got {text!r}")
-    if not (box[0] < box[2] and box[1] < box[3]): raise ValueError(f"--box must have x0 < x1 and y0 < y1 (left, top, right, bottom); got {text!r}")
+    if not (box[0] < box[2] and box[1] < box[3]): raise ValueError(
+        f"--box must have x0 < x1 and y0 < y1 (left, top, right, bottom); got {text!r}")
     return box
 
 # %% ../nbs/47_predict_cli.ipynb #16950dfb
@@ -58,28 +62,36 @@ def _unit(text: str) -> float:
 
 def predict_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-predict` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-predict', description="Predict masks for an image, a folder or a list file.")
+    ap = argparse.ArgumentParser(prog='cdsam-predict',
+                                 description="Predict masks for an image, a folder or a list file.")
     add_checkpoint_options(ap)
     ap.add_argument('--input', required=True, help='image file, folder of images, or .txt list of image paths')
-    ap.add_argument('--recursive', action='store_true', help="also predict the images in the input folder's subfolders (output names keep their relative folders)")
+    ap.add_argument('--recursive', action='store_true',
+        help="also predict the images in the input folder's subfolders (output names keep their relative folders)")
     ap.add_argument('--output_dir', required=True, help='where masks/, overlays/ and scores.csv go')
-    ap.add_argument('--resume', action='store_true', help="continue an interrupted run into the same --output_dir: images its scores.csv lists as done are skipped")
-    ap.add_argument('--batch_size', type=positive_int, default=None, help="images per forward pass with a text prompt (default: 16 on a GPU, 4 on the CPU)")
+    ap.add_argument('--resume', action='store_true',
+        help="continue an interrupted run into the same --output_dir: images its scores.csv lists as done are skipped")
+    ap.add_argument('--batch_size', type=positive_int, default=None,
+                    help="images per forward pass with a text prompt (default: 16 on a GPU, 4 on the CPU)")
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text); '' for none")
-    ap.add_argument('--points', default=None, help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
+    ap.add_argument('--points', default=None,
+                    help="point prompts in image pixels: 'x,y[,label];x,y[,label]' (label 1 object, 0 background)")
     ap.add_argument('--box', default=None, help="box prompt in image pixels: 'x0,y0,x1,y1'")
     ap.add_argument('--opacity', type=_unit, default=0.4, help='overlay opacity in [0, 1] (default 0.4)')
     add_tile_options(ap)
     add_postprocess_options(ap)
     ap.add_argument('--pseudo_labels', default=None, help='write confident predictions in VOC layout here')
-    ap.add_argument('--min_confidence', type=_unit, default=0.9, help='mean pixel confidence in [0, 1] needed for a pseudo-label (default 0.9)')
-    ap.add_argument('--strict', action='store_true', help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
+    ap.add_argument('--min_confidence', type=_unit, default=0.9,
+                    help='mean pixel confidence in [0, 1] needed for a pseudo-label (default 0.9)')
+    ap.add_argument('--strict', action='store_true',
+                    help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
                     help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by onnxruntime (its own text prompt; no points / box)")
     return ap
 
 # %% ../nbs/47_predict_cli.ipynb #8bfb1baf
-PREDICT_COLUMNS = ('image', 'mask', 'score', 'confidence', 'fraction', 'area', 'error')   # of cdsam-predict's scores.csv
+# of cdsam-predict's scores.csv
+PREDICT_COLUMNS = ('image', 'mask', 'score', 'confidence', 'fraction', 'area', 'error')
 
 def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, v: Path | None) -> tuple[dict, bool]:
     """Write one image's mask and overlay (and, confident enough, its pseudo-label): its row of scores.csv and whether
@@ -92,7 +104,8 @@ def _write_prediction(a, p: Path, name: str, im, prob, score: float, out: Path, 
     m = postprocess(prob > a.threshold, a.largest_component, a.fill_holes)
     png = lambda t: Image.fromarray(m.astype(np.uint8) * 255).save(t, format='PNG', compress_level=1)
     atomic_write(out/'masks'/f'{name}.png', png, durable=False)                  # (thousands of files: no fsync each)
-    atomic_write(out/'overlays'/f'{name}.png', lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1), durable=False)
+    atomic_write(out/'overlays'/f'{name}.png',
+                 lambda t: overlay(im, m, a.opacity).save(t, format='PNG', compress_level=1), durable=False)
     conf = confidence(prob)
     pseudo = v is not None and conf >= a.min_confidence
     if pseudo:
@@ -109,7 +122,8 @@ def _predict_outputs(a, imgs: list[Path], names: list[str]) -> tuple[Path, Path 
     from cdsam.files import check_output_folders
     out, v = Path(a.output_dir), Path(a.pseudo_labels) if a.pseudo_labels else None
     subs = sorted({str(Path(n).parent) for n in names} - {'.'})                  # --recursive: the inputs' own folders
-    check_output_folders([out] + [out/k/s for k in ('masks', 'overlays') for s in ['.', *subs]], imgs, f'--output_dir {out}')
+    check_output_folders([out] + [out/k/s for k in ('masks', 'overlays') for s in ['.', *subs]], imgs,
+                         f'--output_dir {out}')
     src = Path(a.input)
     if a.recursive and src.is_dir() and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(src)):
         raise ValueError(f"--output_dir {out} is inside the --recursive input folder {src}: its masks would be read as inputs by the next run; choose a folder outside it")
@@ -124,11 +138,13 @@ def _resumed_rows(a, out: Path) -> dict[str, dict]:
     "With `--resume`, the scores.csv rows of the images an earlier run finished (mask written, no error), by image."
     if not a.resume: return {}
     f = out/'scores.csv'
-    if not f.is_file(): raise FileNotFoundError(f"--resume: no scores.csv in {out} to continue from; run without --resume")
+    if not f.is_file(): raise FileNotFoundError(
+        f"--resume: no scores.csv in {out} to continue from; run without --resume")
     try:
         with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
     except (UnicodeDecodeError, csv.Error) as e: raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote ({type(e).__name__}); run without --resume into a new --output_dir") from None
-    if rows and not {'image', 'mask', 'error'} <= set(rows[0]): raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote (no image / mask / error columns)")
+    if rows and not {'image', 'mask', 'error'} <= set(rows[0]): raise ValueError(
+        f"--resume: {f} is not a CSV cdsam-predict wrote (no image / mask / error columns)")
     return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
 
 def _prefetch(pool, fn, items: list, ahead: int):
@@ -170,7 +186,8 @@ def _predict_setup(a) -> PredictSetup:
     "Everything cdsam-predict decides before the first image: inputs and their output names, prompts, model, outputs."
     from cdsam.inference import default_prompt, prompt_tokens
     imgs = list_images(a.input, a.recursive, required=True)
-    names = output_names([q.relative_to(a.input) for q in imgs], keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
+    names = output_names([q.relative_to(a.input) for q in imgs],
+                         keep_folders=True) if a.recursive and Path(a.input).is_dir() else output_names(imgs)
     pts, labels = _points(a.points)
     box = _box(a.box)
     m = load_model(ModelSource.from_args(a))
@@ -203,7 +220,8 @@ def _predict_report(a, s, pseudo: list, failed: list) -> int:
     "The pseudo-label list and cdsam-predict's closing lines; its exit status."
     from cdsam.files import atomic_write
     if s.v is not None:
-        atomic_write(s.v/'ImageSets'/'Segmentation'/'train.txt', lambda t: Path(t).write_text(''.join(f'{n}\n' for n in pseudo)))
+        atomic_write(s.v/'ImageSets'/'Segmentation'/'train.txt',
+                     lambda t: Path(t).write_text(''.join(f'{n}\n' for n in pseudo)))
         print(f"pseudo-labels: {len(pseudo)}/{len(s.imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
     print(f"{len(s.imgs) - len(failed)} image(s): masks, overlays and scores.csv in {s.out}")
     return report_failures(failed, a.strict)

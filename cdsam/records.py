@@ -37,7 +37,8 @@ class Record:
     weight: float = 1.0           # loss weight of the sample (its data source's, `data.sources`)
     ignore: Path | None = None    # a mask whose 0 pixels count in no loss and no score (DRIVE's field of view)
     phrasings: tuple = ()         # other ways to say `prompt`: training draws one of them or `prompt` per sample
-    region: tuple | None = None   # `(x0, y0, x1, y1)` in image pixels: the sample is this window (`data.sources[].tile`)
+    # `(x0, y0, x1, y1)` in image pixels: the sample is this window (`data.sources[].tile`)
+    region: tuple | None = None
 
 # %% ../nbs/18_records.ipynb #a5a003b3
 TRANSPOSED_ORIENTATIONS = (5, 6, 7, 8)      # EXIF orientations that swap width and height
@@ -73,7 +74,8 @@ def open_image(path: str | Path) -> Image.Image:
             im.load()
             return to_rgb(im, path)
     except ValueError: raise
-    except Exception as e: raise ValueError(f"unreadable image {path} ({type(e).__name__}: {e})") from e   # (the cause: its type)
+    # (the cause: its type)
+    except Exception as e: raise ValueError(f"unreadable image {path} ({type(e).__name__}: {e})") from e
 
 def open_mask(path: str | Path) -> np.ndarray:
     "The mask file at `path` as an array aligned with its image (EXIF orientation applied, as `open_image` does)."
@@ -126,7 +128,8 @@ def list_images(src, recursive: bool = False, exclude: Sequence[str] = ('_superp
     if not p.exists(): raise FileNotFoundError(f"input not found: {p}")
     if p.is_dir():
         found = p.rglob('*') if recursive else p.iterdir()
-        out = sorted(q for q in found if q.is_file() and q.suffix.lower() in IMAGE_EXTS and not q.stem.endswith(tuple(exclude))
+        out = sorted(
+            q for q in found if q.is_file() and q.suffix.lower() in IMAGE_EXTS and not q.stem.endswith(tuple(exclude))
                      and not any(part.startswith('.') for part in q.relative_to(p).parts))
         if required and not out:
             raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}" + ('' if recursive else " (--recursive also searches its subfolders)"))
@@ -138,7 +141,8 @@ def list_images(src, recursive: bool = False, exclude: Sequence[str] = ('_superp
         if missing: raise FileNotFoundError(f"{len(missing)} image(s) listed in {p} not found, e.g. {missing[0]}")
         if not out: raise ValueError(f"list file {p} is empty")
         return out
-    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
+    if p.suffix.lower() not in IMAGE_EXTS: raise ValueError(
+        f"{p} is neither an image ({', '.join(IMAGE_EXTS)}), a folder, nor a .txt list")
     return [p]
 
 # %% ../nbs/18_records.ipynb #1fc02bf7
@@ -216,7 +220,8 @@ def select_ids(records: list[Record], path: str | Path) -> list[Record]:
     ids = read_split_ids(path)
     have = {r.id.split(':')[0] for r in records}
     missing = [i for i in ids if i not in have]
-    if missing: raise ValueError(f"split list {path}: {len(missing)} of {len(ids)} ids are not in the dataset (first: {missing[0]})")
+    if missing: raise ValueError(
+        f"split list {path}: {len(missing)} of {len(ids)} ids are not in the dataset (first: {missing[0]})")
     keep = set(ids)
     return [r for r in records if r.id.split(':')[0] in keep]
 
@@ -234,7 +239,8 @@ def tile_records(records: list[Record], tile: int, overlap: float = 0., name: st
     """Each record as windows of `tile` x `tile` image pixels (neighbours overlapping by `overlap`, the last ones flush
     with the image's edges): thin structures in large images (DRIVE's vessels) seen at a scale the model resolves.
     `name`: the setting `tile` came from, for the error message."""
-    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 32: raise ValueError(f"{name} must be an integer >= 32 (pixels), got {tile!r}")
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < 32: raise ValueError(
+        f"{name} must be an integer >= 32 (pixels), got {tile!r}")
     if not 0 <= overlap < 1: raise ValueError(f"tile overlap must be in [0, 1), got {overlap!r}")
     stride, out = max(1, round(tile * (1 - overlap))), []
     for r in records:
@@ -288,14 +294,17 @@ def isic_mask(mask_dir: Path) -> Callable[[Path], Path]:
 # %% ../nbs/18_records.ipynb #900ea41a
 def isic_records(root: str | Path, split: str = 'train', text: str = 'skin lesion',
                  skip_bad: bool = False) -> list[Record]:
-    "Binary records of one split (`train` / `val` / `test`) of an ISIC challenge download, its images paired with masks."
+    """Binary records of one split (`train` / `val` / `test`) of an ISIC challenge download, its images paired with
+    masks."""
     layout = isic_layout(root)
-    if split not in layout: raise ValueError(f"ISIC download {root} has no {split!r} split (found: {', '.join(layout)})")
+    if split not in layout: raise ValueError(
+        f"ISIC download {root} has no {split!r} split (found: {', '.join(layout)})")
     s = layout[split]
     if s.masks is None: raise ValueError(f"ISIC split {split!r} in {root}: images in {s.images.name} but no ground-truth folder beside them (e.g. {s.images.name.replace('Input', 'GroundTruth').replace('Data', 'GroundTruth')})")
     imgs = list_images(s.images)
     if not imgs: raise ValueError(f"ISIC image folder {s.images} has no images ({', '.join(IMAGE_EXTS)})")
-    recs = pair_masks(imgs, isic_mask(s.masks), f"ISIC split {split!r} ({s.images})", text, count_masks(s.masks), skip_bad)
+    recs = pair_masks(imgs, isic_mask(s.masks), f"ISIC split {split!r} ({s.images})", text, count_masks(s.masks),
+                      skip_bad)
     return check_records(recs, skip_bad, f"ISIC split {split!r} of {root}")
 
 # %% ../nbs/18_records.ipynb #98682dae
@@ -339,7 +348,8 @@ def ham10000_records(root: str | Path, text: str = 'skin lesion', dx_prompts: di
     recs = pair_masks(imgs, lambda p: seg/f'{p.stem}_segmentation.png', f"HAM10000 images in {root}", text,
                       count_masks(seg), skip_bad)
     unknown = [r.id for r in recs if r.id not in meta]
-    if unknown: raise ValueError(f"{metas[0]}: {len(unknown)} images have no metadata row (first: {unknown[0]}); expected one row per image_id")
+    if unknown: raise ValueError(
+        f"{metas[0]}: {len(unknown)} images have no metadata row (first: {unknown[0]}); expected one row per image_id")
     for r in recs: r.prompt = dx_prompt(meta[r.id]['dx'], text, dx_prompts)
     return check_records(recs, skip_bad, f"HAM10000 download {root}"), meta
 
@@ -360,13 +370,16 @@ def ph2_diagnoses(path: Path) -> dict[str, str]:
             continue
         ids = [c for c in cells if re.fullmatch(r'IMD\d+', c)]
         if ids and col < len(cells) and cells[col] in PH2_DIAGNOSES: out[ids[0]] = PH2_DIAGNOSES[cells[col]]
-    if col is None: raise ValueError(f"{path}: no 'Clinical Diagnosis' column (expected PH2's table, its cells separated by ||, tabs, ';' or ',')")
+    if col is None: raise ValueError(
+        f"{path}: no 'Clinical Diagnosis' column (expected PH2's table, its cells separated by ||, tabs, ';' or ',')")
     if not out: raise ValueError(f"{path}: no image's diagnosis could be read (expected IMD<k> ids and 0 / 1 / 2 in the 'Clinical Diagnosis' column)")
     return out
 
+# %% ../nbs/18_records.ipynb #c975229f
 def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | None = None,
                 skip_bad: bool = False) -> tuple[list[Record], dict[str, str]]:
-    "Every image of a PH2 download paired with its lesion mask (and the diagnosis of each id, when `PH2_dataset.txt` is there)."
+    """Every image of a PH2 download paired with its lesion mask (and the diagnosis of each id, when `PH2_dataset.txt`
+    is there)."""
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     base = next((p for p in [root/'PH2 Dataset images', *root.glob('*/PH2 Dataset images')] if p.is_dir()), root)
@@ -376,7 +389,8 @@ def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | 
     if not imgs: raise ValueError(f"PH2 folders in {base} hold no IMD<k>_Dermoscopic_Image/IMD<k>.bmp images")
     lesion = lambda p: p.parent.parent/f'{p.stem}_lesion'/f'{p.stem}_lesion.bmp'
     n_masks = sum(1 for c in cases if (c/f'{c.name}_lesion'/f'{c.name}_lesion.bmp').is_file())
-    recs = pair_masks(imgs, lesion, f"PH2 images in {base}", text, f"{n_masks} lesion masks in its IMD<k>_lesion/ folders", skip_bad)
+    recs = pair_masks(imgs, lesion, f"PH2 images in {base}", text,
+                      f"{n_masks} lesion masks in its IMD<k>_lesion/ folders", skip_bad)
     table = next((p for p in [root/'PH2_dataset.txt', base.parent/'PH2_dataset.txt', root/'PH2_dataset.csv',
                               base.parent/'PH2_dataset.csv'] if p.is_file()), None)
     dx = ph2_diagnoses(table) if table else {}
@@ -395,7 +409,8 @@ def drive_base(root: str | Path) -> Path:
     raise FileNotFoundError(f"no DRIVE layout in {root}: expected DRIVE/training/images/<nn>_training.tif (or training/images/ in the root)")
 
 def drive_splits(root: str | Path) -> list[str]:
-    "The splits of a DRIVE download that have manual vessel masks (`train`, and `test` where its `1st_manual/` is there)."
+    """The splits of a DRIVE download that have manual vessel masks (`train`, and `test` where its `1st_manual/` is
+    there)."""
     base = drive_base(root)
     return [s for s, f in DRIVE_SPLITS.items() if (base/f/'images').is_dir() and (base/f/'1st_manual').is_dir()]
 
@@ -406,14 +421,16 @@ def drive_records(root: str | Path, split: str = 'train', text: str = 'retinal b
     the round camera aperture count in no loss and no score, like letterbox padding)."""
     if split not in DRIVE_SPLITS: raise ValueError(f"DRIVE split must be one of {list(DRIVE_SPLITS)}, got {split!r}")
     base = drive_base(root)/DRIVE_SPLITS[split]
-    if split not in drive_splits(root): raise ValueError(f"DRIVE {split!r} split in {base.parent} has no images/ and 1st_manual/ folders")
+    if split not in drive_splits(root): raise ValueError(
+        f"DRIVE {split!r} split in {base.parent} has no images/ and 1st_manual/ folders")
     imgs = list_images(base/'images')
     if not imgs: raise ValueError(f"DRIVE image folder {base/'images'} has no images ({', '.join(IMAGE_EXTS)})")
     manual = lambda p: base/'1st_manual'/f"{p.stem.split('_')[0]}_manual1.gif"
     recs = pair_masks(imgs, manual, f"DRIVE {split!r} images in {base}", text, count_masks(base/'1st_manual'), skip_bad)
     for r in recs:
         fov = base/'mask'/f'{r.image.stem}_mask.gif'
-        if not fov.is_file(): raise FileNotFoundError(f"field-of-view mask for {r.image.name} not found at {fov} (DRIVE's mask/ folder)")
+        if not fov.is_file(): raise FileNotFoundError(
+            f"field-of-view mask for {r.image.name} not found at {fov} (DRIVE's mask/ folder)")
         r.ignore = fov
     return check_records(recs, skip_bad, f"DRIVE {split!r} split of {base.parent}")
 

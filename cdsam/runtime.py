@@ -45,7 +45,8 @@ def file_info(session, path) -> ModelInfo:
     `cdsam.deploy.export_onnx`), read by `cdsam.info.model_info`: checked before anything is allocated from it, one line
     naming the file and the field when it is unusable."""
     meta = session.get_modelmeta().custom_metadata_map
-    if 'cdsam' not in meta: raise ValueError(f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
+    if 'cdsam' not in meta: raise ValueError(
+        f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
     try: record = json.loads(meta['cdsam'])
     except json.JSONDecodeError: raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
     info = model_info(record, path)
@@ -71,14 +72,16 @@ class OnnxSegmenter:
         """`path`: the `.onnx` file, or a Hub model folder holding it (`cdsam-export --format hub --onnx`);
         `providers` / `options`: onnxruntime's execution providers and `SessionOptions` (threads)."""
         if Path(path).is_dir():
-            if not (Path(path)/'model.onnx').is_file(): raise FileNotFoundError(f"{path} holds no model.onnx: export it with cdsam-export --format hub --onnx (or give the .onnx file)")
+            if not (Path(path)/'model.onnx').is_file(): raise FileNotFoundError(
+                f"{path} holds no model.onnx: export it with cdsam-export --format hub --onnx (or give the .onnx file)")
             path = Path(path)/'model.onnx'
         self.path, self.session = Path(path), load_session(path, providers, options)
         self.info = file_info(self.session, path)
         self.size, self.text, self.threshold = self.info.size, self.info.text, self.info.threshold
 
     def run(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        "The graph on normalised images `(B, 3, H, W)` (float32): mask logits `(B, M, H, W)` and predicted IoU `(B, M)`."
+        """The graph on normalised images `(B, 3, H, W)` (float32): mask logits `(B, M, H, W)` and predicted IoU `(B,
+        M)`."""
         logits, iou = self.session.run(None, {'image': np.ascontiguousarray(images, np.float32)})
         return logits, iou
 
@@ -91,9 +94,11 @@ class OnnxSegmenter:
         mean, std = (np.asarray(v, np.float32) for v in self.info.stats)
         if isinstance(image, (str, Path)): image = Image.open(image)
         elif isinstance(image, np.ndarray): image = Image.fromarray(image)
-        elif not isinstance(image, Image.Image): raise TypeError(f"predict takes a PIL image, a path or a uint8 array, got {type(image).__name__}")
+        elif not isinstance(image, Image.Image): raise TypeError(
+            f"predict takes a PIL image, a path or a uint8 array, got {type(image).__name__}")
         image = ImageOps.exif_transpose(image)                                   # the size a viewer shows
-        if min(image.size) < 1: raise ValueError(f"cannot predict on an empty image ({image.size[0]}x{image.size[1]} pixels)")
+        if min(image.size) < 1: raise ValueError(
+            f"cannot predict on an empty image ({image.size[0]}x{image.size[1]} pixels)")
         x, (h, w) = letterbox(image, self.size, mean)
         x = ((x - mean) / std).transpose(2, 0, 1)[None]                          # (1, 3, S, S)
         probs, ious = [], []

@@ -32,7 +32,8 @@ def sam_decoder_state_dict(path: str | Path) -> dict:
     elif 'model' in sd and isinstance(sd['model'], dict): sd = sd['model']
     keep = {k: v for k, v in sd.items() if k.startswith(('prompt_encoder.', 'mask_decoder.'))}
     other = [k for k in sd if not k.startswith(('prompt_encoder.', 'mask_decoder.', 'image_encoder.'))]
-    if other: raise ValueError(f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: {other[:8]}")
+    if other: raise ValueError(
+        f"SAM checkpoint {path} has keys outside image_encoder / prompt_encoder / mask_decoder: {other[:8]}")
     if not keep: raise ValueError(f"SAM checkpoint {path} has no prompt_encoder.* / mask_decoder.* weights")
     return keep
 
@@ -42,9 +43,11 @@ class SamDecoder(nn.Module):
     prompts in one call."""
     def __init__(self, sam_type: str = 'vit_b', checkpoint: str | Path | None = None, **dims):
         super().__init__()
-        if sam_type not in SAM_TYPES: raise ValueError(f"sam_type must be one of {SAM_TYPES} (model.sam.type), got {sam_type!r}")
+        if sam_type not in SAM_TYPES: raise ValueError(
+            f"sam_type must be one of {SAM_TYPES} (model.sam.type), got {sam_type!r}")
         unknown = set(dims) - set(SAM_DECODER_DIMS)
-        if unknown: raise ValueError(f"unknown SAM decoder dims {sorted(unknown)}; expected some of {list(SAM_DECODER_DIMS)}")
+        if unknown: raise ValueError(
+            f"unknown SAM decoder dims {sorted(unknown)}; expected some of {list(SAM_DECODER_DIMS)}")
         d = {**SAM_DECODER_DIMS, **dims}
         self.sam_type, self.embed_dim, self.dims = sam_type, d['embed_dim'], d
         self.prompt_encoder = PromptEncoder(embed_dim=d['embed_dim'], image_embedding_size=(64, 64),
@@ -69,14 +72,15 @@ class SamDecoder(nn.Module):
 
     def embed_prompts(self, B: int, grid: tuple[int, int], image_size: tuple[int, int], points=None, boxes=None,
                       extra_tokens: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels, labels
-        (B,P), -1 = padding), `boxes` (B,4) xyxy."""
+        """Sparse `(B, S, C)` and dense `(B, C, h, w)` prompt embeddings; `points` = (coords (B,P,2) in input pixels,
+        labels (B,P), -1 = padding), `boxes` (B,4) xyxy."""
         if points is None and boxes is None and extra_tokens is None:
             raise ValueError("SamDecoder needs a prompt: text tokens, points and/or boxes")
         pe = self.prompt_encoder
         pe.input_image_size, pe.image_embedding_size = tuple(image_size), tuple(grid)  # normalise coords by *our* frame
         for nm, t, nd in (('points', points[0] if points is not None else None, 3), ('boxes', boxes, 2)):
-            if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
+            if t is not None and (t.ndim != nd or t.shape[0] != B): raise ValueError(
+                f"{nm} must be batched with B={B}, got shape {tuple(t.shape)}")
         if points is not None or boxes is not None:
             sparse, dense = pe(points=points, boxes=boxes, masks=None)          # (B, S, C), (B, C, h, w)
         else:
@@ -87,8 +91,8 @@ class SamDecoder(nn.Module):
 
     def decode(self, image_embeddings: torch.Tensor, sparse: torch.Tensor, dense: torch.Tensor,
                multimask_output: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and IoU
-        predictions `(B, M)`."""
+        """Batched `MaskDecoder.predict_masks`: image i is decoded with prompt set i. Returns masks `(B, M, 4h, 4w)` and
+        IoU predictions `(B, M)`."""
         d = self.mask_decoder
         B, C, h, w = image_embeddings.shape
         out_tokens = torch.cat([d.iou_token.weight, d.mask_tokens.weight], dim=0)         # (1+M, C)
@@ -107,10 +111,11 @@ class SamDecoder(nn.Module):
 
     def forward(self, image_embeddings: torch.Tensor, image_size: tuple[int, int], points=None, boxes=None,
                 extra_tokens: torch.Tensor | None = None, multimask_output: bool = False):
-        """Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and their
-        prompts."""
+        """Low-res mask logits `(B, M, 4h, 4w)` and IoU predictions `(B, M)` for image embeddings `(B, C, h, w)` and
+        their prompts."""
         B, C, h, w = image_embeddings.shape
-        if C != self.embed_dim: raise ValueError(f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
+        if C != self.embed_dim: raise ValueError(
+            f"image embeddings have {C} channels, the SAM decoder expects {self.embed_dim}")
         sparse, dense = self.embed_prompts(B, (h, w), image_size, points, boxes, extra_tokens)
         return self.decode(image_embeddings, sparse, dense, multimask_output)
 
@@ -158,7 +163,8 @@ def sam_preprocess(img, size: int) -> torch.Tensor:
     rgb = img.convert('RGB')
     h, w = ResizeLongestSide.get_preprocess_shape(rgb.height, rgb.width, size)
     if min(h, w) >= 1: arr = ResizeLongestSide(size).apply_image(np.asarray(rgb))
-    else: arr = np.asarray(rgb.resize((max(1, w), max(1, h)), Image.BILINEAR))   # a 1000x7 strip: keep one row, as Pillow would
+    # a 1000x7 strip: keep one row, as Pillow would
+    else: arr = np.asarray(rgb.resize((max(1, w), max(1, h)), Image.BILINEAR))
     x = torch.from_numpy(np.array(arr)).permute(2, 0, 1).float()
     x = (x - torch.tensor(SAM_PIXEL_MEAN).view(3, 1, 1)) / torch.tensor(SAM_PIXEL_STD).view(3, 1, 1)
     return torch.nn.functional.pad(x, (0, size - x.shape[2], 0, size - x.shape[1]))

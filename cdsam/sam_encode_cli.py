@@ -21,17 +21,23 @@ __all__ = ['sam_encode_parser', 'sam_encode_main']
 # %% ../nbs/48_sam_encode_cli.ipynb #993f5181
 def sam_encode_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-sam-encode` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-sam-encode', description="Export SAM image-encoder embeddings, one file per image (resumable).")
-    ap.add_argument('--sam_type', default='vit_b', choices=list(SAM_ENCODERS), help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
-    ap.add_argument('--checkpoint', default=None, help="official SAM checkpoint (.pth); required except for --sam_type tiny")
+    ap = argparse.ArgumentParser(prog='cdsam-sam-encode',
+                                 description="Export SAM image-encoder embeddings, one file per image (resumable).")
+    ap.add_argument('--sam_type', default='vit_b', choices=list(SAM_ENCODERS),
+                    help=f"one of {list(SAM_ENCODERS)} (default vit_b)")
+    ap.add_argument('--checkpoint', default=None,
+                    help="official SAM checkpoint (.pth); required except for --sam_type tiny")
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--input_dir', help='folder of images (searched recursively)')
     src.add_argument('--list_file', help='.txt list of image paths')
-    ap.add_argument('--output_dir', required=True, help="folder for the embeddings (one file per image, named as the image)")
-    ap.add_argument('--format', choices=('pt', 'npy'), default='pt', help="a torch tensor file or a NumPy array (default pt)")
+    ap.add_argument('--output_dir', required=True,
+                    help="folder for the embeddings (one file per image, named as the image)")
+    ap.add_argument('--format', choices=('pt', 'npy'), default='pt',
+                    help="a torch tensor file or a NumPy array (default pt)")
     ap.add_argument('--batch_size', type=positive_int, default=4, help='images per forward pass (default 4)')
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
-    ap.add_argument('--strict', action='store_true', help="stop at the first unreadable image (default: skip it, report it, exit 1 at the end)")
+    ap.add_argument('--strict', action='store_true',
+                    help="stop at the first unreadable image (default: skip it, report it, exit 1 at the end)")
     return ap
 
 # %% ../nbs/48_sam_encode_cli.ipynb #d1d8bcdc
@@ -40,14 +46,15 @@ def _sam_encode(a) -> int:
     from cdsam.files import atomic_write
     from cdsam.records import open_image
     from cdsam.sam import sam_image_encoder, sam_preprocess
-    if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
-    if a.checkpoint is not None and not Path(a.checkpoint).is_file(): raise FileNotFoundError(f"--checkpoint not found: {a.checkpoint}")
+    if a.checkpoint is None and a.sam_type != 'tiny': raise ValueError(
+        f"--checkpoint is required for --sam_type {a.sam_type} (e.g. sam_vit_b_01ec64.pth)")
+    if a.checkpoint is not None and not Path(a.checkpoint).is_file(): raise FileNotFoundError(
+        f"--checkpoint not found: {a.checkpoint}")
     if a.input_dir and not Path(a.input_dir).is_dir(): raise FileNotFoundError(f"input folder not found: {a.input_dir}")
-    imgs = list_images(a.input_dir or a.list_file, recursive=True, required=True)             # a folder: its subfolders too
+    imgs = list_images(a.input_dir or a.list_file, recursive=True, required=True)   # a folder: its subfolders too
     rel = [p.relative_to(a.input_dir) for p in imgs] if a.input_dir else [Path(p.name) for p in imgs]
     out = Path(a.output_dir)
-    # x.jpg, x.png in one folder: x_jpg, x_png
-    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]
+    dest = [out/f'{n}.{a.format}' for n in output_names(rel, keep_folders=True)]   # x.jpg, x.png: x_jpg, x_png
     todo = [(p, d) for p, d in zip(imgs, dest) if not d.is_file()]
     from cdsam.files import record_settings, file_identity, SETTINGS_FILE   # embeddings of one encoder per folder
     settings = dict(sam_type=a.sam_type, checkpoint=file_identity(a.checkpoint), format=a.format)

@@ -64,7 +64,8 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
         else:
             n = len(bb.vit.blocks)
             k = spec.dino_train_blocks
-            if not 1 <= k <= n: raise ValueError(f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected 1..{n})")
+            if not 1 <= k <= n: raise ValueError(
+                f"stage.dino_train_blocks={k} but the ViT has {n} blocks (expected 1..{n})")
             ps += [p for b in bb.vit.blocks[n - k:] for p in b.parameters()] + list(bb.vit.norm.parameters())
     if spec.sam == 'lora': ps += [p for n, p in model.sam.mask_decoder.named_parameters() if is_lora_param(n)]
     elif spec.sam == 'full': ps += list(model.sam.parameters())
@@ -97,7 +98,8 @@ def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport
             if todo: rep.injected[part] = inject_lora(module, ['re:^' + re.escape(n) + '$' for n in todo], r=want[1],
                                                       alpha=want[2], dropout=spec.lora['dropout'],
                                                       rank_dropout=spec.lora['rank_dropout'])
-            if not (todo or rep.kept[part]): raise ValueError(f"LoRA targets {want[0]} matched no linear layer of {part}")
+            if not (todo or rep.kept[part]): raise ValueError(
+                f"LoRA targets {want[0]} matched no linear layer of {part}")
     for p in model.parameters(): p.requires_grad_(False)
     for p in _trainable_rules(model, spec): p.requires_grad_(True)
     model.text_encoder.clear_cache()

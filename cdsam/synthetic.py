@@ -40,7 +40,9 @@ def _draw_lesion(img: Image.Image, rng, poly, dark: float):
     ImageDraw.Draw(m).polygon(poly, fill=255)
     col = np.array([90, 55, 35], np.float32) * rng.uniform(0.6, 1.2) * dark
     arr, a = np.asarray(img, np.float32), np.asarray(m.filter(ImageFilter.GaussianBlur(1)), np.float32)[..., None] / 255
-    spots = np.asarray(Image.fromarray((rng.random(img.size[::-1]) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3)), np.float32)[..., None]
+    spots = np.asarray(
+        Image.fromarray((rng.random(img.size[::-1]) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(3)),
+                       np.float32)[..., None]
     lesion = np.clip(col + (spots / 255 - .5) * 40, 0, 255)
     return Image.fromarray((arr * (1 - a) + lesion * a).astype(np.uint8)), m
 
@@ -289,7 +291,7 @@ def make_synthetic_drive(root: str | Path,                 # the folder that get
             cx, cy, r = W / 2, size / 2, 0.46 * min(W, size)
             ImageDraw.Draw(fov).ellipse([cx - r, cy - r, cx + r, cy + r], fill=255)
             dv = ImageDraw.Draw(vessels)
-            ox, oy = cx + rng.uniform(-0.3, 0.3) * r, cy + rng.uniform(-0.2, 0.2) * r      # the optic disc: vessels start there
+            ox, oy = cx + rng.uniform(-0.3, 0.3) * r, cy + rng.uniform(-0.2, 0.2) * r   # the optic disc
             for _ in range(int(rng.integers(5, 9))):
                 x, y, a, w = ox, oy, rng.uniform(0, 2 * math.pi), int(rng.integers(2, 4))
                 for _ in range(int(rng.integers(6, 12))):
@@ -315,7 +317,8 @@ def make_synthetic_drive(root: str | Path,                 # the folder that get
 # %% ../nbs/20_synthetic.ipynb #70cd6879
 def make_tiny_sentence_encoder(folder: str | Path,                 # the Hugging Face model folder to write
                                words: Sequence[str] = ('skin', 'lesion', 'mole', 'melanoma', 'retinal', 'blood', 'vessels',
-                                                       'a', 'photo', 'of', 'the', 'car', 'dark', 'spot', 'fundus', 'image'),
+                                                       'a', 'photo', 'of', 'the', 'car', 'dark', 'spot', 'fundus',
+                                                       'image'),
                                width: int = 32, seed: int = 0) -> Path:
     """A random BERT (one layer, `width` wide) with a WordPiece vocabulary of `words`, saved as a Hugging Face folder in
     the layout all-MiniLM-L6-v2 ships in: the tests' stand-in for `packaged:minilm` (needs transformers)."""

@@ -88,7 +88,8 @@ class ClipTextEncoder(PromptEncoder):
         self.text = _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=quick_gelu)
         self.name, self.embed_dim = name, int(cfg['embed_dim'])
         self.context_length = int(cfg['text_cfg'].get('context_length', 77))
-        self.tokenizer = open_clip.get_tokenizer(name) if model_cfg is None else open_clip.tokenizer.SimpleTokenizer(context_length=self.context_length)
+        self.tokenizer = open_clip.get_tokenizer(
+            name) if model_cfg is None else open_clip.tokenizer.SimpleTokenizer(context_length=self.context_length)
         self.templates = checked_templates(templates)
         if checkpoint is None and pretrained: checkpoint = open_clip.download_pretrained(pcfg, cache_dir=cache_dir)
         if checkpoint is not None: self.load_checkpoint(checkpoint)
@@ -132,7 +133,8 @@ class SentenceTextEncoder(PromptEncoder):
             self.text = AutoModel.from_pretrained(str(folder), local_files_only=True)
         except (OSError, ValueError) as e: raise ValueError(f"{folder} is not a sentence encoder transformers can load ({str(e).splitlines()[0][:200]})") from None
         self.name, self.embed_dim, self.context_length = folder.name, int(self.text.config.hidden_size), int(context_length)
-        self.tokenizer = SimpleNamespace(encode=lambda t: self.tok.encode(t, add_special_tokens=False))   # `prompt_tokens`
+        # `prompt_tokens`
+        self.tokenizer = SimpleNamespace(encode=lambda t: self.tok.encode(t, add_special_tokens=False))
         self.templates = checked_templates(templates)
         self._cache: dict[str, torch.Tensor] = {}
         self.set_frozen(frozen)

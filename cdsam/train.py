@@ -33,14 +33,19 @@ def parse_stages(text: str) -> list[int]:
 # %% ../nbs/41_train.ipynb #8a595356
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-train` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-train', description="Train cdsam stages from a YAML config (dotted overrides after the options).",
+    ap = argparse.ArgumentParser(prog='cdsam-train',
+        description="Train cdsam stages from a YAML config (dotted overrides after the options).",
                                  epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 run.name=try1")
     ap.add_argument('--config', required=True, help='YAML config (may use base: to inherit another)')
-    ap.add_argument('--stages', default=None, help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's run.stages, else its stage.id)")
+    ap.add_argument('--stages', default=None,
+                    help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's run.stages, else its stage.id)")
     ap.add_argument('--init', default=None, help="checkpoint of a previous stage to start the first stage from")
-    ap.add_argument('--resume', action='store_true', help="continue each stage from its latest checkpoint; finished stages are skipped")
-    ap.add_argument('--overwrite', action='store_true', help="train again into a run folder that already holds checkpoints, replacing them (default: refuse)")
-    ap.add_argument('overrides', nargs='*', help="section.key=value overrides, e.g. optim.lr=3e-4 lora.dino.last_k_blocks=4")
+    ap.add_argument('--resume', action='store_true',
+                    help="continue each stage from its latest checkpoint; finished stages are skipped")
+    ap.add_argument('--overwrite', action='store_true',
+        help="train again into a run folder that already holds checkpoints, replacing them (default: refuse)")
+    ap.add_argument('overrides', nargs='*',
+                    help="section.key=value overrides, e.g. optim.lr=3e-4 lora.dino.last_k_blocks=4")
     return ap
 
 # %% ../nbs/41_train.ipynb #089282f3
@@ -93,11 +98,14 @@ def _train(a) -> int:
     from fastai.torch_core import rank_distrib
     from cdsam.learner import train_stages
     cfg = load_config(a.config, a.overrides)
-    if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(f"--init checkpoint not found: {a.init}")
+    if a.init is not None and not Path(a.init).is_file(): raise FileNotFoundError(
+        f"--init checkpoint not found: {a.init}")
     # --stages, else the config's run.stages (a recipe's chain, e.g. '1-2'), else its stage.id
-    stages = parse_stages(str(a.stages or cfg['run']['stages'])) if (a.stages or cfg['run']['stages']) else [cfg['stage']['id']]
+    stages = parse_stages(
+        str(a.stages or cfg['run']['stages'])) if (a.stages or cfg['run']['stages']) else [cfg['stage']['id']]
     from cdsam.plan import run_dir
-    with run_lock(run_dir(cfg)):                    # refuses a run folder with checkpoints unless --resume / --overwrite
+    # refuses a run folder with checkpoints unless --resume / --overwrite
+    with run_lock(run_dir(cfg)):
         res = train_stages(cfg, stages, init=a.init, resume=a.resume, overwrite=a.overwrite)
     if rank_distrib(): return 0
     print(f"{'stage':>5}  {'monitor':>10}  {'best':>8}  checkpoint")

