@@ -19,7 +19,7 @@ from .learner import stage_learner, unwrap
 from .lora import merge_lora
 from .model import build_model
 from .stages import apply_stage
-from .plan import stage_spec
+from .plan import stage_spec, model_plan, data_plan
 from .synthetic import make_synthetic_voc
 from .defaults import DEMO_CONFIG, BENCH_SECTIONS, BENCH_ALL_SECTIONS
 from .sam import sam_full_model
@@ -217,7 +217,7 @@ def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_t
     """Images/s of `CDSAM` (text prompt, its own image size) vs segment-anything's full pipeline (box prompt,
     `sam_img_size`), same batch."""
     torch.manual_seed(0)
-    model = build_model(cfg).to(device).eval()
+    model = build_model(model_plan(cfg)).to(device).eval()
     crop = cfg['data']['crop']
     x = torch.randn(batch_size, 3, crop, crop, device=device)
     text = cfg['data']['text']
@@ -252,7 +252,7 @@ def bench_inference(cfg: dict, device, batch_size: int = 1, reps: int = 2, sam_t
 def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Callable = print) -> list[dict]:
     "Forward time of the stage-3 model with unmerged and merged LoRA, relative to the same model without adapters."
     torch.manual_seed(0)
-    plain = build_model(cfg).to(device).eval()
+    plain = build_model(model_plan(cfg)).to(device).eval()
     unmerged = copy.deepcopy(plain)
     apply_stage(unmerged, stage_spec(_stage_cfg(cfg, 3)))
     unmerged.eval()
@@ -335,7 +335,7 @@ def bench_onnx(cfg: dict, reps: int = 3, log: Callable = print) -> list[dict]:
     from cdsam.deploy import TextPromptSegmenter, export_onnx, OrtModel
     from cdsam.checkpoint import save_checkpoint
     torch.manual_seed(0)
-    model, crop = build_model(cfg).eval(), cfg['data']['crop']
+    model, crop = build_model(model_plan(cfg)).eval(), cfg['data']['crop']
     with tempfile.TemporaryDirectory() as d:
         save_checkpoint(Path(d)/'m.pt', model, cfg, epoch=0)
         t0 = time.perf_counter()
@@ -409,10 +409,10 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
     folders = _photo_folder(Path(workdir), max(counts), counts)
     d = {**cfg['data'], 'root': str(folders[0]), 'valid_split': None}
     load, build, rows = {}, {}, []
-    backbone = build_model(cfg).backbone.eval()
+    backbone = build_model(model_plan(cfg)).backbone.eval()
     for k in counts:
         for workers in ((0, 2) if k == max(counts) else (0,)):
-            dl = build_dataloaders({**d, 'train_split': str(folders[0]/f'ids_{k}.txt'), 'workers': workers},
+            dl = build_dataloaders(data_plan({**d, 'train_split': str(folders[0]/f'ids_{k}.txt'), 'workers': workers}),
                                    device='cpu').train
             t = time.perf_counter()
             seen = sum(len(b[1]) for b in dl)
@@ -451,7 +451,7 @@ def bench_predict(cfg: dict, workdir, batch_size: int = 4, counts: Sequence[int]
     wd = Path(workdir)
     folders = _photo_folder(wd, max(counts), counts)
     torch.manual_seed(0)
-    model, crop = build_model(cfg).eval(), cfg['data']['crop']
+    model, crop = build_model(model_plan(cfg)).eval(), cfg['data']['crop']
     save_checkpoint(wd/'m.pt', model, cfg, epoch=0)
     rows, lo, hi = [], min(counts), max(counts)
     for b in (1, batch_size):
@@ -508,7 +508,7 @@ def run_bench(cfg=None, device=None, images: int = 16, batch_size: int | None = 
         c0 = load_config(_resolve(cfg))
         root = make_synthetic_voc(Path(wd)/'voc', n=images, size=c0['data']['resize'])
         c = bench_config(c0, root, batch_size)
-        dls = build_dataloaders(c['data'], device=device)
+        dls = build_dataloaders(data_plan(c['data']), device=device)
         log(f"cdsam-bench on {device_name(device)}: DINO {c['model']['dino']['name']} at {c['data']['crop']}px, "
             f"{images} images, batch {c['data']['batch_size']}")
         rows = []

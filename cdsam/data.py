@@ -19,7 +19,6 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan
 from .views import IMAGENET_STATS, WholeImage
-from .plan import data_plan
 from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
                            drive_records, drive_splits,
@@ -562,14 +561,14 @@ def check_splits(c: DataPlan, train: list[Record], valid: list[Record]):
         f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
 
 # %% ../nbs/21_data.ipynb #afa0977e
-def data_records(cfg: DataPlan | Mapping, prompt_mode: str = 'text', log=print,
+def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
-    """Train and valid records for a `DataPlan` (`plan.data`) or a `data` config section (`prompt_mode`:
+    """Train and valid records for a `DataPlan` (`plan.data`; `data_plan(cfg)` makes one from a config) (`prompt_mode`:
     `train.prompt_mode`, for `coco_mode`). A VOC root without its split list files uses every image with a seeded split
     (`valid_frac`, `seed`) and `log`s that. Each of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root
     at weight 0.5) adds all its samples to training. Every split the run reads (and those cdsam had to make) is put in
     `made` (name → records) to be saved."""
-    c = data_plan(cfg)                                         # a mapping: completed and validated (unknown keys raise)
+    c = DataPlan.expect(c, 'data_records')
     fmt = c.format
     if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
@@ -643,12 +642,12 @@ def show_samples(inputs: dict, masks: torch.Tensor, preds: torch.Tensor | None =
     return fig
 
 # %% ../nbs/21_data.ipynb #033ae52e
-def build_dataloaders(cfg: DataPlan | Mapping,   # `plan.data`, or a `data` section (missing keys: defaults)
+def build_dataloaders(c: DataPlan,               # `plan.data` (`data_plan(cfg)` makes one from a config)
                       device=None,               # where batches go (default: fastai's `default_device()`)
                       prompt_mode: str = 'text'  # `train.prompt_mode`: how a COCO set is read (`data.coco_mode: auto`)
                      ) -> SegDataLoaders:        # `train` shuffled and augmented, `valid` deterministic; `.stats`
     "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
-    c = data_plan(cfg)
+    c = DataPlan.expect(c, 'build_dataloaders')
     made: dict = {}
     train, valid = data_records(c, prompt_mode, made=made)
     if valid and all(r.kind == 'none' for r in valid):

@@ -152,10 +152,18 @@ class Section:
             if k not in names: raise ConfigError(f"unknown config key '{cls.KEY}.{k}'" + suggest(str(k), names))
         return cls(**d)
 
+    @classmethod
+    def expect(cls, value, where: str):
+        "`value` when it is this section (a typed value, as library functions take); else a TypeError naming `where`."
+        if isinstance(value, cls): return value
+        raise TypeError(
+            f"{where} takes a {cls.__name__} (plan.{cls.KEY} or {cls.KEY}_plan(cfg)), not a {type(value).__name__}")
+
     def to_dict(self) -> dict:
         "The section as plain data (what a YAML config holds)."
         return asdict(self)
 
+# %% ../nbs/03_defaults.ipynb #7a6fecf7
 def suggest(key: str, valid) -> str:
     "'; did you mean ...?' for the valid key nearest `key`, else the valid keys."
     near = difflib.get_close_matches(key, [str(v) for v in valid], n=1, cutoff=0.5)

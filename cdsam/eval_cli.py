@@ -119,7 +119,7 @@ def _eval_records(a, d: dict) -> tuple:
     try:
         with warnings.catch_warnings(record=True) as skipped:             # --skip_bad: one stderr line per skipped file
             warnings.simplefilter('always')
-            recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
+            recs = [r for r in data_records(data_plan(c), log=lambda *_: None)[1] if r.kind != 'none']
             # a truncated JPEG passes the header check and fails only when decoded: with --skip_bad, decode each first
             if a.skip_bad and recs: recs = check_records(recs, True, f"split {a.split!r} of {root}", decode=True)
     finally:

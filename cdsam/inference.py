@@ -135,7 +135,8 @@ def _split_sizes(run: Path, data: Mapping) -> str:
     lists = sorted((run/'splits').glob('*.txt')) if (run/'splits').is_dir() else []
     if lists: return ', '.join(f"{p.stem} {len(read_split_ids(p))}" for p in lists)
     from cdsam.data import data_records                       # (imports fastai: only for such an old run)
-    try: train, valid = data_records(data, log=lambda *_: None)
+    from cdsam.plan import data_plan
+    try: train, valid = data_records(data_plan(data), log=lambda *_: None)
     except (OSError, ValueError): return ''
     return f"train {len(train)}, {data['valid_split']} {len(valid)}"
 

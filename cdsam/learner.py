@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
-from fastai.callback.schedule import *   # fastai's one-cycle schedule: adds Learner.fit_one_cycle
+from fastai.callback import schedule    # fastai's one-cycle schedule: adds Learner.fit_one_cycle
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from .plan import RunPlan, OptimPlan, resolve_plan
@@ -161,7 +161,7 @@ class CDSAMLearner(Learner):
         if start_epoch >= n_epoch:
             warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs")
             return
-        super().fit_one_cycle(n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
+        schedule.Learner.fit_one_cycle(self, n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
                               moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):

@@ -236,10 +236,10 @@ def pretrained_backbone(model: ModelPlan) -> DinoBackbone | None:
     none."""
     return build_backbone(model) if model.dino.pretrained or model.dino.checkpoint is not None else None
 
-def build_model(cfg: ModelPlan | Mapping) -> CDSAM:
-    """Build a `CDSAM` from a `ModelPlan` (`plan.model`), or a config / its `model` section (`dino`, `clip`, `sam`,
-    `proj`; missing keys: defaults), loading any weights it names."""
-    model = model_plan(cfg)
+def build_model(model: ModelPlan) -> CDSAM:
+    """Build a `CDSAM` from a `ModelPlan` (`plan.model`; `model_plan(cfg)` makes one from a config or its `model`
+    section), loading any weights it names."""
+    model = ModelPlan.expect(model, 'build_model')
     clip, sam_cfg, proj = model.clip, model.sam, model.proj
     backbone = build_backbone(model)                     # (first: the random initialisation order of every run)
     if clip.kind == 'sentence':                          # a Hugging Face sentence encoder folder (e.g. packaged:minilm)
@@ -268,7 +268,7 @@ def rebuild_checkpoint(path, cfg: Mapping | None = None) -> tuple[CDSAM, dict, d
     config) with no pretrained source (`offline_config`), then its LoRA layout and weights restored."""
     ck = read_checkpoint(path)
     cfg = load_config(cfg if cfg is not None else ck['meta']['config'])
-    return restore_model(build_model(offline_config(cfg)), ck, str(path)), cfg, ck['meta']
+    return restore_model(build_model(model_plan(offline_config(cfg))), ck, str(path)), cfg, ck['meta']
 
 # %% ../nbs/13_model.ipynb #b20f4c1e
 _WARNED_RANDOM: set = set()

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config
+from cdsam.plan import data_plan
 from cdsam.data import data_records, SegDataset
 from cdsam.synthetic import make_synthetic_drive
 
@@ -15,13 +16,13 @@ DRIVE_DEV = Path(__file__).resolve().parents[2]/'shared'/'data'/'drive-train'
 
 def test_drive_targets_ignore_outside_the_field_of_view(tmp_path):
     root = make_synthetic_drive(tmp_path/'d', n={'training': 6, 'test': 2}, size=64)
-    train, valid = data_records(dict(root=str(root), valid_split='test', text='retinal blood vessels'), log=lambda *_: None)
+    train, valid = data_records(data_plan(dict(root=str(root), valid_split='test', text='retinal blood vessels')), log=lambda *_: None)
     assert (len(train), len(valid)) == (6, 2) and train[0].prompt == 'retinal blood vessels'
     r = train[0]
     t = SegDataset([r]).load_mask(r, Image.open(r.image).size)
     fov = np.asarray(Image.open(r.ignore)) > 0
     assert (t[~fov] == 255).all() and set(np.unique(t[fov])) == {0, 1}
-    train, held = data_records(dict(root=str(root / 'DRIVE'), valid_split='holdout', valid_frac=0.34), log=lambda *_: None)
+    train, held = data_records(data_plan(dict(root=str(root / 'DRIVE'), valid_split='holdout', valid_frac=0.34)), log=lambda *_: None)
     assert (len(train), len(held)) == (4, 2)
 
 
@@ -40,8 +41,8 @@ def test_drive_trains_and_scores_inside_the_field_of_view(tmp_path):
 
 @pytest.mark.skipif(not DRIVE_DEV.is_dir(), reason='../shared/data/drive-train is not here')
 def test_drive_train_as_it_is():
-    train, valid = data_records(dict(root=str(DRIVE_DEV), format='auto', valid_split='holdout', valid_frac=0.2,
-                                     text='retinal blood vessels'), log=lambda *_: None)
+    train, valid = data_records(data_plan(dict(root=str(DRIVE_DEV), format='auto', valid_split='holdout', valid_frac=0.2,
+                                     text='retinal blood vessels')), log=lambda *_: None)
     assert (len(train), len(valid)) == (16, 4)
     r = train[0]
     t = SegDataset([r]).load_mask(r, Image.open(r.image).size)

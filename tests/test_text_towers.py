@@ -6,6 +6,7 @@ import numpy as np
 import pytest, torch
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config, load_config
+from cdsam.plan import model_plan
 from cdsam.model import build_model
 from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.checkpoint import read_checkpoint
@@ -48,9 +49,9 @@ def test_sentence_tower_trains_saves_and_reloads(data, tmp_path):
 
 def test_sentence_tower_needs_its_folder(tmp_path):
     c = load_config(dict(copy.deepcopy(TINY_MODEL_CFG), model={**TINY_MODEL_CFG['model'], 'clip': dict(kind='sentence', name='x')}))
-    with pytest.raises(ValueError, match='needs model.clip.checkpoint'): build_model(c)
+    with pytest.raises(ValueError, match='needs model.clip.checkpoint'): build_model(model_plan(c))
     c['model']['clip']['checkpoint'] = str(tmp_path)
-    with pytest.raises(FileNotFoundError, match='has no config.json'): build_model(c)
+    with pytest.raises(FileNotFoundError, match='has no config.json'): build_model(model_plan(c))
 
 
 def test_packaged_minilm_is_a_real_sentence_encoder():
@@ -67,9 +68,9 @@ def test_alignment_loss_with_a_sentence_tower_says_it_goes_through_token_proj(tm
     c = load_config(dict(copy.deepcopy(TINY_MODEL_CFG), model={**TINY_MODEL_CFG['model'], 'clip': dict(
         kind='sentence', name='tiny-bert', checkpoint=str(make_tiny_sentence_encoder(tmp_path/'bert')), templates=['{}'])}))
     two = lambda cfg: {**cfg, 'stage': {**cfg['stage'], 'id': 2}, 'lora': {**cfg['lora'], 'dino': {**cfg['lora']['dino'], 'last_k_blocks': 1}}}
-    m = build_model(c)
+    m = build_model(model_plan(c))
     assert 'DINO frozen' in stage_table(m, apply_stage(m, 1))
     assert 'not image-aligned' in stage_table(m, apply_stage(m, two(c)))
     tiny = load_config(copy.deepcopy(TINY_MODEL_CFG))
-    clip = build_model(tiny)
+    clip = build_model(model_plan(tiny))
     assert 'CLIP alignment loss on)' in stage_table(clip, apply_stage(clip, two(tiny)))

@@ -40,6 +40,7 @@ def test_jpeg_and_alpha_masks_are_read_by_one_rule(trained, data, tmp_path):
 
 # ---- readers: what would silently read the wrong images or the wrong labels is one line, or read right ----
 from cdsam.data import data_records
+from cdsam.plan import data_plan
 from cdsam.records import ph2_records, ham10000_records, read_table
 from cdsam.synthetic import make_synthetic_voc, make_synthetic_coco, make_synthetic_ph2, make_synthetic_ham10000
 
@@ -74,7 +75,7 @@ def test_ham10000_duplicate_ids_and_empty_lesion_ids(tmp_path):
     li = head.index('lesion_id')
     blank = [rows[0]] + [','.join('' if k == li else v for k, v in enumerate(r.split(','))) for r in rows[1:]]
     meta.write_text('\n'.join(blank) + '\n')                                           # no lesion ids at all
-    train, valid = data_records(dict(root=str(root), format='ham10000', valid_frac=0.3, test_frac=0.0), log=lambda *_: None)
+    train, valid = data_records(data_plan(dict(root=str(root), format='ham10000', valid_frac=0.3, test_frac=0.0)), log=lambda *_: None)
     dx = {r['image_id']: r['dx'] for r in read_table(meta)}
     for d in set(dx.values()):                                                         # a diagnosis is not one lesion
         n = sum(1 for r in train + valid if dx[r.id] == d)
@@ -86,20 +87,20 @@ def test_voc_lists_that_overlap_or_escape(tmp_path):
     seg = voc/'ImageSets'/'Segmentation'
     first = seg.joinpath('train.txt').read_text().split()[0]
     seg.joinpath('val.txt').write_text(seg.joinpath('val.txt').read_text() + first + '\n')
-    _fails(lambda: data_records(dict(root=str(voc)), log=lambda *_: None), 'in both the training split', first)
+    _fails(lambda: data_records(data_plan(dict(root=str(voc))), log=lambda *_: None), 'in both the training split', first)
     seg.joinpath('val.txt').write_text('../../secret\n')
-    _fails(lambda: data_records(dict(root=str(voc)), log=lambda *_: None), "id '../../secret' is a path")
+    _fails(lambda: data_records(data_plan(dict(root=str(voc))), log=lambda *_: None), "id '../../secret' is a path")
 
 
 def test_voc_holdout_and_too_few_images(tmp_path):
     voc = make_synthetic_voc(tmp_path/'voc', n=10, size=32)
-    train, valid = data_records(dict(root=str(voc), valid_split='holdout', valid_frac=0.25), log=lambda *_: None)
+    train, valid = data_records(data_plan(dict(root=str(voc), valid_split='holdout', valid_frac=0.25)), log=lambda *_: None)
     n_train = len(voc.joinpath('ImageSets', 'Segmentation', 'train.txt').read_text().split())
     assert len(valid) >= 1 and len(train) + len(valid) == n_train
     one = tmp_path/'one'; (one/'images').mkdir(parents=True); (one/'masks').mkdir()
     for p in sorted((voc/'JPEGImages').iterdir())[:1]:
         shutil.copy(p, one/'images'/p.name); shutil.copy(voc/'SegmentationClass'/f'{p.stem}.png', one/'masks'/f'{p.stem}.png')
-    _fails(lambda: data_records(dict(root=str(one), format='folder'), log=lambda *_: None), 'training split', 'is empty')
+    _fails(lambda: data_records(data_plan(dict(root=str(one), format='folder')), log=lambda *_: None), 'training split', 'is empty')
 
 
 def test_folder_masks_beside_images_are_not_images(tmp_path):
@@ -107,7 +108,7 @@ def test_folder_masks_beside_images_are_not_images(tmp_path):
     d = tmp_path/'flat'; d.mkdir()
     for p in (voc/'JPEGImages').iterdir():
         shutil.copy(p, d/p.name); shutil.copy(voc/'SegmentationClass'/f'{p.stem}.png', d/f'{p.stem}_mask.png')
-    train, valid = data_records(dict(root=None, format='folder', image_dir=str(d), mask_dir=str(d)), log=lambda *_: None)
+    train, valid = data_records(data_plan(dict(root=None, format='folder', image_dir=str(d), mask_dir=str(d))), log=lambda *_: None)
     assert len(train) + len(valid) == 6 and all(r.kind == 'binary' and r.mask.stem == f'{r.image.stem}_mask' for r in train + valid)
 
 
@@ -118,7 +119,7 @@ def test_coco_files_outside_sizes_and_categories(tmp_path):
     good = json.loads(ann.read_text())
     def with_(**change):
         ann.write_text(json.dumps({**good, **change}))
-        return lambda: data_records(dict(root=str(root), format='coco'), log=lambda *_: None)
+        return lambda: data_records(data_plan(dict(root=str(root), format='coco')), log=lambda *_: None)
     _fails(with_(images=[{**good['images'][0], 'file_name': '../../x.jpg'}] + good['images'][1:]), "file_name '../../x.jpg' points outside")
     _fails(with_(images=[{**good['images'][0], 'width': 999}] + good['images'][1:]), 'but its COCO entry says 999x32')
     _fails(with_(images={'a': 1}), "'images' must be a list, got dict")
