@@ -29,8 +29,8 @@ def check_device(name: str | None) -> str:
     return name
 
 # %% ../nbs/42_cli.ipynb #5ce1a7f0
-def _options(cls, a: argparse.Namespace) -> dict:
-    "The fields of `cls` a parsed command line has (the others keep their defaults)."
+def _options(cls, a) -> dict:
+    "The fields of `cls` a command's options record has (the others keep their defaults)."
     return {f.name: getattr(a, f.name) for f in fields(cls) if getattr(a, f.name, None) is not None}
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class ModelSource:
     device: str | None = None
 
     @classmethod
-    def from_args(cls, a: argparse.Namespace) -> ModelSource:
-        "From a parsed command line (a command without `--runtime` or `--config` gets the defaults)."
+    def from_args(cls, a) -> ModelSource:
+        "From a command's options record (a command without `--runtime` or `--config` gets the defaults)."
         o = _options(cls, a)
         return cls(**{**o, 'overrides': tuple(o.get('overrides', ()))})
 
@@ -58,8 +58,8 @@ class PostProcess:
     fill_holes: bool | None = None
 
     @classmethod
-    def from_args(cls, a: argparse.Namespace) -> PostProcess:
-        "From a parsed command line."
+    def from_args(cls, a) -> PostProcess:
+        "From a command's options record (`cdsam.command.options_record`)."
         return cls(**_options(cls, a))
 
     def resolved(self, info) -> PostProcess:

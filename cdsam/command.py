@@ -6,23 +6,42 @@ Docs: https://cdsam.github.io/cdsam/command.html.md"""
 
 # %% ../nbs/04_command.ipynb #b62f5ce3
 from __future__ import annotations
-import argparse, math, sys, time
-from typing import Callable, Sequence
+import argparse, dataclasses, functools, math, operator, re, sys, sysconfig, time, typing
+from pathlib import Path
+from typing import Any, Callable, Sequence
 from .config import ConfigError
 
 # %% auto #0
-__all__ = ['user_errors', 'hyphenated', 'run_cli', 'positive_int', 'Progress']
+__all__ = ['LIBRARIES', 'PKG', 'user_errors', 'is_user_error', 'hyphenated', 'options_record', 'run_cli', 'positive_int',
+           'Progress']
 
 # %% ../nbs/04_command.ipynb #64e85e03
+LIBRARIES = tuple({Path(p).resolve() for k, p in sysconfig.get_paths().items() if k in ('stdlib', 'purelib', 'platlib')})
+PKG = Path(__file__).resolve().parent if '__file__' in globals() else None     # cdsam's own code (None in a notebook)
+
 def user_errors() -> tuple:
-    """The exceptions a command reports in one line: bad config (`ConfigError`), files, values and keys (a state-dict
-    mismatch is a `KeyError`), `cdsam.files.WriteError` and `cdsam.callbacks.NonFiniteLoss` (looked up only where those
-    modules were imported: otherwise such an error cannot have happened)."""
-    errs = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError, ValueError,
-            KeyError]
-    for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.callbacks', 'NonFiniteLoss')):
+    """The exceptions a command reports in one line whatever raised them: bad config (`ConfigError`), files,
+    `cdsam.files.WriteError`, `cdsam.files.StateDictMismatch` (a checkpoint that does not fit) and
+    `cdsam.callbacks.NonFiniteLoss` (looked up only where those modules were imported: otherwise such an error cannot
+    have happened)."""
+    errs = [ConfigError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError]
+    for mod, name in (('cdsam.files', 'WriteError'), ('cdsam.files', 'StateDictMismatch'),
+                      ('cdsam.callbacks', 'NonFiniteLoss')):
         if mod in sys.modules: errs.append(getattr(sys.modules[mod], name))
     return tuple(errs)
+
+def is_user_error(e: BaseException) -> bool:
+    """Whether a command reports `e` in one line: one of `user_errors()`, or a `ValueError` that cdsam (or the user's own
+    code) raised: a checked value. A `ValueError` raised inside an installed library (torch, numpy, the standard
+    library: the innermost frame of its traceback is there), a `KeyError` or any other exception is a bug, shown with
+    its traceback."""
+    if isinstance(e, user_errors()): return True
+    if not isinstance(e, ValueError): return False
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None: tb = tb.tb_next
+    if tb is None: return True
+    f = Path(tb.tb_frame.f_code.co_filename).resolve()
+    return (PKG is not None and f.is_relative_to(PKG)) or not any(f.is_relative_to(p) for p in LIBRARIES)
 
 # %% ../nbs/04_command.ipynb #7289808f
 def hyphenated(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -37,15 +56,44 @@ def hyphenated(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         act.option_strings = extra + [s for s in act.option_strings if s not in extra]
     return parser
 
+# %% ../nbs/04_command.ipynb #de364b26
+def _option_type(act: argparse.Action):
+    "The Python type of an option's value, from its action: flags bool, repeated / many values list, else its `type`."
+    if act.nargs == 0: t = bool
+    elif act.nargs in ('*', '+') or isinstance(act, argparse._AppendAction): t = list
+    elif act.type is None: t = str
+    elif isinstance(act.type, type): t = act.type
+    else:
+        try: t = typing.get_type_hints(act.type).get('return', Any)
+        except (TypeError, NameError): t = Any
+    return t if act.default is not None or t is Any else t | None
+
+def options_record(parser: argparse.ArgumentParser) -> type:
+    """A frozen dataclass with one typed field per option of `parser` (`cdsam-predict`: `PredictOptions`), the record a
+    command's function receives: built from the parser, so each option is still written once (its flag, default and
+    help). argparse's `Namespace` stops at `run_cli`."""
+    name = ''.join(w.title() for w in re.split(r'[-_ ]', parser.prog.removeprefix('cdsam-')) if w) + 'Options'
+    by_dest: dict = {}                                   # `--tta [d8]` and `--no-tta` share one destination
+    for a in parser._actions:
+        if a.dest != 'help': by_dest.setdefault(a.dest, []).append(a)
+    def field(acts):
+        t = functools.reduce(operator.or_, dict.fromkeys(_option_type(a) for a in acts))
+        d = next((a.default for a in acts if a.default is not argparse.SUPPRESS), None)
+        return acts[0].dest, t, dataclasses.field(default=d)
+    return dataclasses.make_dataclass(name, [field(acts) for acts in by_dest.values()], frozen=True)
+
 # %% ../nbs/04_command.ipynb #35c66ab8
-def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentParser,
-            argv: Sequence[str] | None = None) -> int:
-    """Parse `argv` (options and `key=value` overrides in any order), call `fn(args)`; a user error prints
-    `prog: error: message` (one line) and returns 2, unless `--debug`."""
+def run_cli(fn: Callable[[Any], int],              # the command: takes its options record, returns the exit status
+            parser: argparse.ArgumentParser,        # the command's parser (`--snake_case` flags; both spellings work)
+            argv: Sequence[str] | None = None,      # the arguments (default: the command line)
+           ) -> int:                                # 0 done, 2 a user error, 130 interrupted
+    """Parse `argv` (options and `key=value` overrides in any order), call `fn` with the options as a typed record
+    (`options_record`); a user error (`is_user_error`) prints `prog: error: message` (one line) and returns 2, unless
+    `--debug`."""
     if not any(a.dest == 'debug' for a in parser._actions):
         parser.add_argument('--debug', action='store_true', help='show the full traceback on errors')
-    args = hyphenated(parser).parse_intermixed_args(argv)
-    try: return fn(args) or 0
+    opts = options_record(parser)(**vars(hyphenated(parser).parse_intermixed_args(argv)))
+    try: return fn(opts) or 0
     except KeyboardInterrupt:                     # only commands that can continue say how
         resumable = any(a.dest == 'resume' for a in parser._actions)
         print(
@@ -53,7 +101,7 @@ def run_cli(fn: Callable[[argparse.Namespace], int], parser: argparse.ArgumentPa
               file=sys.stderr)
         return 130
     except Exception as e:
-        if args.debug or not isinstance(e, user_errors()): raise
+        if opts.debug or not is_user_error(e): raise
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         print(f"{parser.prog}: error: {msg}", file=sys.stderr)
         return 2

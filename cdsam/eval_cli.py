@@ -7,6 +7,7 @@ Docs: https://cdsam.github.io/cdsam/eval_cli.html.md"""
 # %% ../nbs/45_eval_cli.ipynb #4a52fcd9
 from __future__ import annotations
 import argparse, re, sys, warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 from .defaults import SCORE_MODES, FORMATS
@@ -179,7 +180,7 @@ def _eval_voc(a) -> int:
     from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, prompt_tokens
     m = load_model(ModelSource.from_args(a))
-    vars(a).update(checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
+    a = replace(a, checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
     model, info, cfg = m.model, m.info, m.cfg
     if a.text: prompt_tokens(model, a.text)                                   # warns when the text model cuts it
     d = cfg['data']
@@ -187,7 +188,7 @@ def _eval_voc(a) -> int:
     if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None],
                                           f'--save_preds {a.save_preds}')
     from cdsam.plan import valid_prompt_mode
-    a.prompt_mode = a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])
+    a = replace(a, prompt_mode=a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode']))
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile,
                                 a.overlap)

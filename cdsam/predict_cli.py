@@ -7,7 +7,7 @@ Docs: https://cdsam.github.io/cdsam/predict_cli.html.md"""
 # %% ../nbs/47_predict_cli.ipynb #c5180ef4
 from __future__ import annotations
 import argparse, csv, itertools, math, os, shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from collections import deque
 from pathlib import Path
 from typing import Sequence
@@ -167,6 +167,7 @@ def _read(item):
 @dataclass
 class PredictSetup:
     "Everything cdsam-predict decides before the first image: inputs, what is left to do, prompts, model, outputs."
+    opts: object                # the options record, the run's eval.* filling unset --threshold / --tta / ...
     imgs: list                  # every input image
     todo: list                  # (image, output name) not yet predicted (`--resume` keeps the others)
     kept: dict                  # the rows of images predicted before, by image path
@@ -191,7 +192,7 @@ def _predict_setup(a) -> PredictSetup:
     pts, labels = _points(a.points)
     box = _box(a.box)
     m = load_model(ModelSource.from_args(a))
-    vars(a).update(checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
+    a = replace(a, checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
     model, info = m.model, m.info
     text = default_prompt(info) if a.text is None else a.text
     if text and a.runtime == 'torch': prompt_tokens(model, text)                # warns when the text model cuts it
@@ -204,7 +205,7 @@ def _predict_setup(a) -> PredictSetup:
     record_settings(out, settings, continuing=a.resume)             # --resume never mixes masks of two settings
     one_by_one = bool(a.tile) or pts is not None or box is not None or not text
     batch_size = 1 if one_by_one else a.batch_size or (16 if str(a.device or 'cpu').startswith('cuda') else 4)
-    return PredictSetup(imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
+    return PredictSetup(opts=a, imgs=imgs, todo=[(p, n) for p, n in zip(imgs, names) if str(p) not in kept], kept=kept,
                            pts=pts, labels=labels, box=box, model=model, info=info, text=text, out=out, v=v,
                            one_by_one=one_by_one, batch_size=batch_size)
 
@@ -232,7 +233,7 @@ def _predict(a) -> int:
     from cdsam.files import CsvLog
     from cdsam.inference import predict_probs, predict_batch
     s = _predict_setup(a)
-    size, stats, out = s.info.size, s.info.stats, s.out
+    a, size, stats, out = s.opts, s.info.size, s.info.stats, s.out      # the options with the run's eval.* filled in
     def predict(batch):                                               # [(path, name, image)] -> [(probs, score)]
         for p, _, im in batch: check_prompts(s.pts, s.box, im.size, p)
         if s.one_by_one: return [predict_probs(s.model, im, s.text or None, size, stats, a.tile, a.overlap, a.tta, s.pts, s.labels, s.box) for _, _, im in batch]
