@@ -17,8 +17,9 @@ from cdsam.config import load_config, dump_config
 from cdsam.data import build_dataloaders
 from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.files import write_csv
-from cdsam.learner import stage_learner, unwrap
+from cdsam.learner import stage_learner
 from cdsam.model import build_model
+from cdsam.plan import model_plan, data_plan
 from cdsam.synthetic import make_synthetic_voc
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +64,7 @@ def stage_run(base: dict, root: Path, device, stage: int, dtype: str | None, bat
     c['cache']['features'] = 'memory' if cached else None
     c['model']['dino']['grad_checkpointing'] = gc
     c = load_config(c)
-    dls = build_dataloaders(c['data'], device=device)
+    dls = build_dataloaders(data_plan(c['data']), device=device)
     timer = StepTimes()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -154,7 +155,7 @@ def check_inference(a, root: Path, wd: Path, rows: list, log):
     base = model_config(a.tiny, a.dinos[0], a.size)
     cfg = bench_config(base, root, a.batch)
     torch.manual_seed(0)
-    model = build_model(cfg).to(a.device).eval()
+    model = build_model(model_plan(cfg)).to(a.device).eval()
     dtype = a.dtypes[0]
     for b in (1, 16):
         x = torch.randn(b, 3, cfg['data']['crop'], cfg['data']['crop'], device=a.device)

@@ -3,7 +3,6 @@ probe file, recording the backend of the process group it starts; then rank 0 re
 `ok backend=... world=... reloaded ...` (or what failed) to the probe file."""
 import os, sys
 from pathlib import Path
-import torch
 import torch.distributed as dist
 
 probe, argv = Path(sys.argv[1]), sys.argv[2:]
