@@ -244,7 +244,8 @@ def _prefix_batch(backbone, inputs: list, prefix: int, teacher: bool, dtype, tok
 def _record_masks(ds, slot_of: dict, masks: dict, views: int, seed: int) -> torch.Tensor:
     "Every record's mask in each view `(R, K, 1, H, W)`: records sharing an image have their own masks."
     slots = {record_key(ds.records[i]): s for i, s in slot_of.items()}
-    views_of = lambda i: [cache_view(ds, i, k, view_seed(seed, slots[record_key(ds.records[i])], k))[1] for k in range(views)]
+    views_of = lambda i: [
+        cache_view(ds, i, k, view_seed(seed, slots[record_key(ds.records[i])], k))[1] for k in range(views)]
     return torch.stack([masks[i] if i in masks else torch.stack(views_of(i)) for i in range(len(ds))])
 
 # %% ../nbs/34_cache.ipynb #750ab10e

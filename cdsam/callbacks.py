@@ -278,7 +278,8 @@ class EpochLines(Callback):
     order = ProgressCallback.order + 1
     def before_fit(self):
         if self.learn.logger == noop: return
-        self.learn.logger = lambda log: print('  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
+        self.learn.logger = lambda log: print(
+            '  '.join(f'{v:.6f}' if isinstance(v, float) else str(v) for v in log), flush=True)
         self.learn.logger(self.recorder.metric_names)
 
 # %% ../nbs/32_callbacks.ipynb #6bf3b90b

@@ -73,7 +73,8 @@ def read_checkpoint(path) -> dict:
     if 'cdsam' not in m: raise ValueError(
         f"{path} is not a cdsam checkpoint (no 'cdsam' metadata); expected a file written by cdsam-train")
     try: meta = json.loads(m['cdsam'])
-    except (json.JSONDecodeError, TypeError): raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
+    except (json.JSONDecodeError, TypeError):
+        raise ValueError(f"{path} is not a valid cdsam checkpoint: its 'cdsam' metadata is not valid JSON") from None
     missing = [k for k in ('version', 'stage', 'epoch', 'config', 'lora') if not isinstance(meta, dict)
                or k not in meta]
     if missing: raise ValueError(f"{path} is not a valid cdsam checkpoint: its metadata lacks {', '.join(missing)}")

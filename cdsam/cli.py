@@ -22,7 +22,8 @@ def check_device(name: str | None) -> str:
     import torch
     name = name or 'cpu'
     try: torch.device(name)
-    except (RuntimeError, ValueError): raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:1, ... or mps") from None
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name}: not a device; use cpu, cuda, cuda:1, ... or mps") from None
     if name.startswith('cuda') and not torch.cuda.is_available():
         raise ValueError(
             f"--device {name}: no CUDA GPU is available here (torch.cuda.is_available() is False); use --device cpu")

@@ -16,7 +16,8 @@ __all__ = ['LIBRARIES', 'PKG', 'user_errors', 'is_user_error', 'hyphenated', 'op
            'Progress']
 
 # %% ../nbs/04_command.ipynb #64e85e03
-LIBRARIES = tuple({Path(p).resolve() for k, p in sysconfig.get_paths().items() if k in ('stdlib', 'purelib', 'platlib')})
+LIBRARIES = tuple(
+    {Path(p).resolve() for k, p in sysconfig.get_paths().items() if k in ('stdlib', 'purelib', 'platlib')})
 PKG = Path(__file__).resolve().parent if '__file__' in globals() else None     # cdsam's own code (None in a notebook)
 
 def user_errors() -> tuple:

@@ -207,7 +207,8 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
         moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
         if moved: raise ConfigError(f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages (config.yaml, checkpoints, splits); set run.{moved[0]} at the top level")
         try: validate_config(merge_config(merged, entry))
-        except ConfigError as e: raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
+        except ConfigError as e:
+            raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
     # a command-line value that a stage's own entry replaces: say so
     for o in overrides:
         key = o.split('=', 1)[0].strip()

@@ -487,7 +487,10 @@ def dermoscopy_records(c: DataPlan, fmt: str, log=print, made: dict | None = Non
         if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c.root} (its splits: {', '.join(splits)}; or a path to a .txt list)")
         return splits[s]
     if made_here:
-        log(f"data: {fmt} download {c.root}: seeded split (data.seed={c.seed}) " + ', '.join(f"{k} {len(v)}" for k, v in made_here.items()) + " images, saved with the run as splits/<split>.txt")
+        log(
+            f"data: {fmt} download {c.root}: seeded split (data.seed={c.seed}) "
+            + ', '.join(f"{k} {len(v)}" for k, v in made_here.items())
+            + " images, saved with the run as splits/<split>.txt")
         if made is not None: made.update(made_here)
     return pick(c.train_split), (pick(c.valid_split) if c.valid_split else [])
 

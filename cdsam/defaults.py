@@ -189,13 +189,15 @@ class DinoPlan(Section):
     "`model.dino`: the DINO backbone, built by timm's `create_model` from a name, input size and weights."
     KEY: ClassVar[str] = 'model.dino'
     name: str = setting('vit_base_patch14_dinov2.lvd142m', "timm model name")
-    img_size: int = setting(224, "input side in pixels (a multiple of the patch size)", **bounds(16, 8192, unit='pixels'))
+    img_size: int = setting(
+        224, "input side in pixels (a multiple of the patch size)", **bounds(16, 8192, unit='pixels'))
     pretrained: bool = setting(False, "timm's own weights from the Hugging Face hub (needs a download)")
     checkpoint: str | None = setting(None, "a local weights file or packaged:<name>", **WEIGHTS)
     out_indices: list | None = setting(None, "blocks the neck reads beside the last (null: the last only)", kind=list)
     grad_checkpointing: bool = setting(False, "recompute block activations in backward (less memory, slower)")
     kwargs: dict = setting({}, "extra create_model arguments (depth, embed_dim, ...)", free=True)
 
+# %% ../nbs/03_defaults.ipynb #efff8c47
 @dataclass(frozen=True)
 class ClipPlan(Section):
     "`model.clip`: the frozen text tower: open_clip's (name, weights, templates) or a sentence encoder's folder."
@@ -206,7 +208,8 @@ class ClipPlan(Section):
     pretrained: str | None = setting(None, "open_clip pretrained tag (needs a download)", kind=str)
     checkpoint: str | None = setting(None, "a local weights file or folder, or packaged:<name>", **WEIGHTS)
     templates: list = setting(list(DEFAULT_TEMPLATES), "prompt templates averaged per prompt ('{}' is the prompt)")
-    model_cfg: dict | None = setting(None, "open_clip model config given whole (tiny test towers)", kind=dict, free=True)
+    model_cfg: dict | None = setting(
+        None, "open_clip model config given whole (tiny test towers)", kind=dict, free=True)
 
 @dataclass(frozen=True)
 class SamPlan(Section):
@@ -269,7 +272,8 @@ class DataPlan(Section):
                         must='a non-empty prompt')
     resize: int = setting(256, "center_crop view: the shorter side before cropping", **bounds(16, 16384, unit='pixels'))
     crop: int = setting(224, "the model's square input side", **bounds(16, 8192, unit='pixels'))
-    normalize: str = setting('imagenet', "input statistics: ImageNet's or the dataset's own", choices=('imagenet', 'dataset'))
+    normalize: str = setting(
+        'imagenet', "input statistics: ImageNet's or the dataset's own", choices=('imagenet', 'dataset'))
     batch_size: int = setting(8, "images per batch", **bounds(1, 65_536))
     workers: int = setting(0, "DataLoader worker processes", **bounds(0, 1024))
     skip_bad: bool = setting(False, "skip unreadable images (listed) instead of stopping")
@@ -315,7 +319,8 @@ class StageSettings(Section):
     KEY: ClassVar[str] = 'stage'
     id: int = setting(1, "the stage (1-4)", choices=tuple(STAGE_PLAN))
     dino: str | None = setting(None, "how DINO trains (null: the stage's)", kind=str, choices=MODES['dino'])
-    dino_train_blocks: int | None = setting(None, "full DINO: train only its last N blocks", kind=int, **bounds(1, 1024))
+    dino_train_blocks: int | None = setting(
+        None, "full DINO: train only its last N blocks", kind=int, **bounds(1, 1024))
     clip: str | None = setting(None, "how the text tower trains (null: the stage's)", kind=str, choices=MODES['clip'])
     sam: str | None = setting(None, "how SAM's decoder trains (null: the stage's)", kind=str, choices=MODES['sam'])
 
@@ -409,7 +414,8 @@ class OptimSettings(Section):
     "`optim`: AdamW and fastai's one-cycle schedule; null LRs / epochs take the stage's (`STAGE_PLAN`)."
     KEY: ClassVar[str] = 'optim'
     lr: float | None = setting(None, "peak LR of the heads (null: the stage's)", kind=float, **bounds(0, open_lo=True))
-    lora_lr: float | None = setting(None, "peak LR of the adapters (null: the stage's)", kind=float, **bounds(0, open_lo=True))
+    lora_lr: float | None = setting(
+        None, "peak LR of the adapters (null: the stage's)", kind=float, **bounds(0, open_lo=True))
     wd: float = setting(0.05, "AdamW weight decay", **bounds(0))
     epochs: int | None = setting(None, "epochs (null: the stage's)", kind=int, **bounds(1, 100_000))
     pct_start: float = setting(0.25, "one-cycle: fraction of steps warming up", **RATE)
@@ -418,7 +424,8 @@ class OptimSettings(Section):
     accum: int = setting(1, "batches accumulated per optimizer step", **bounds(1))
     clip_grad: float = setting(1.0, "gradient norm clip (0: off)", **bounds(0))
     amp: bool | None = setting(None, "mixed precision (null: on CUDA only)", kind=bool)
-    amp_dtype: str = setting('auto', "mixed precision dtype (auto: bf16 where supported)", choices=('auto', 'bf16', 'fp16'))
+    amp_dtype: str = setting(
+        'auto', "mixed precision dtype (auto: bf16 where supported)", choices=('auto', 'bf16', 'fp16'))
     fused: bool = setting(False, "torch's fused AdamW (CUDA)")
     moms: list | None = setting(None, "one-cycle beta1 [start, middle, end] (null: constant betas[0])", kind=list,
                                 check=_betas(3), must='three numbers in [0, 1), e.g. [0.95, 0.85, 0.95]')

@@ -26,7 +26,10 @@ def is_distributed() -> bool:
 # %% ../nbs/33_distributed.ipynb #4467b1b0
 def process_group_device() -> torch.device:
     "Where collectives run: the current CUDA device for nccl, the CPU for gloo (or when no group is initialised)."
-    if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_backend() == 'nccl':
+    if (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_backend() == 'nccl'):
         return torch.device('cuda', torch.cuda.current_device())
     return torch.device('cpu')
 

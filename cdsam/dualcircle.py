@@ -45,7 +45,8 @@ def circle_regions(mask: np.ndarray, name: str = 'circle mask') -> np.ndarray:
     free, _ = ndimage.label(~ring)
     border = set(np.unique(np.concatenate([free[0], free[-1], free[:, 0], free[:, -1]]))) - {0}
     outside = np.isin(free, list(border))
-    if (ndimage.binary_dilation(filled[inner], structure=np.ones((3, 3))) & outside).any() or not (~outside & ~filled[inner]).any():
+    leaks = (ndimage.binary_dilation(filled[inner], structure=np.ones((3, 3))) & outside).any()
+    if leaks or not (~outside & ~filled[inner]).any():
         raise ValueError(f"{name}: the two circles are not nested")
     out = np.full(m.shape, BACKGROUND, np.uint8)
     out[~outside] = ANNULUS

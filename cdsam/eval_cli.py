@@ -67,8 +67,12 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
            f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
     post = _post(a)
     texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
-    given = ' + '.join(([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else []) + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
-    print(f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}" + ('' if not post else f"; post-processing: {post}"))
+    given = ' + '.join(
+        ([f"text {', '.join(repr(p) for p in texts[:6])}"] if texts else [])
+        + [f"{m} from each ground-truth mask" for m in ('points', 'box') if m in a.prompt_mode])
+    print(
+        f"{len(recs)} images of split {a.split!r} in {root}: {how}; prompts ({a.prompt_mode}): {given}"
+        + ('' if not post else f"; post-processing: {post}"))
     print(f"{'':>6}" + ''.join(f"{k:>11}" for k in METRIC_NAMES))
     for agg in ('micro', 'mean'): print(f"{agg:>6}" + ''.join(f"{sc[agg][k]:>11.4f}" for k in METRIC_NAMES))
     print(f"thresholded Jaccard (ISIC 2018: per-image IoU, 0 below 0.65): {sc['thresholded_jaccard']:.4f}")
@@ -171,7 +175,7 @@ def _record(a, root, recs: list, sc: dict, prompts: list):
 def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
-    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} is a folder, not a file")
+    if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} is a folder")
     from cdsam.files import check_csv_output
     from cdsam.metrics import METRIC_NAMES, thresholded_jaccard
     if a.output_csv: check_csv_output(a.output_csv, ['id', 'image', *METRIC_NAMES], a.force)     # before any work
@@ -179,6 +183,7 @@ def _eval_voc(a) -> int:
     from PIL import Image
     from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, prompt_tokens
+    from cdsam.plan import valid_prompt_mode
     m = load_model(ModelSource.from_args(a))
     a = replace(a, checkpoint=str(m.checkpoint), **vars(PostProcess.from_args(a).resolved(m.info)))   # the run's eval.*
     model, info, cfg = m.model, m.info, m.cfg
@@ -187,7 +192,6 @@ def _eval_voc(a) -> int:
     root, recs = _eval_records(a, d)
     if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None],
                                           f'--save_preds {a.save_preds}')
-    from cdsam.plan import valid_prompt_mode
     a = replace(a, prompt_mode=a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode']))
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile,

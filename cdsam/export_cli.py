@@ -89,7 +89,8 @@ def _export_hub(a) -> int:
         f"--output {out} is a file; --format hub writes a folder: give a new folder name")
     if out.is_dir() and any(out.iterdir()):
         try: check_hub_folder(out)
-        except (ValueError, FileNotFoundError): raise ValueError(f"--output {out} holds files cdsam did not write: give a new or empty folder") from None
+        except (ValueError, FileNotFoundError):
+            raise ValueError(f"--output {out} holds files cdsam did not write: give a new or empty folder") from None
         if not a.force: raise ValueError(f"--output {out} is a cdsam model folder already: give --force to replace it")
     if a.text is not None and not a.onnx: raise ValueError("--text is for the ONNX graph: give --onnx with it")
     print(f"model folder: {export_hub(a.checkpoint, out, adapters=a.adapters)}")

@@ -149,7 +149,8 @@ def record_settings(folder, settings: Mapping, continuing: bool) -> Path:
         if not f.is_file(): raise ValueError(
             f"{folder} holds outputs but no {SETTINGS_FILE} saying which settings made them: write into a new folder")
         try: old = json.loads(f.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: write into a new folder") from None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ValueError(f"{f} is not valid JSON: write into a new folder") from None
         changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
         if changed:
             said = '; '.join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in changed[:4])

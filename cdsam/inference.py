@@ -115,7 +115,8 @@ def eval_results(run) -> list[dict]:
     f = Path(run)/EVAL_RESULTS
     if not f.is_file(): return []
     try: rows = json.loads(f.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{f} is not valid JSON: move it away (cdsam-eval writes a new one)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{f} is not valid JSON: move it away (cdsam-eval writes a new one)") from None
     if not isinstance(rows, list): raise ValueError(
         f"{f} must hold a list of evaluation results, got {type(rows).__name__}")
     return rows

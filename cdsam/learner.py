@@ -293,7 +293,8 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")
     else:
-        log(f"== stage {stage}: {n} epochs" + (f", resumed after epoch {done}" if res else '') + (f", from {init}" if init and res is None else ''))
+        start = f", resumed after epoch {done}" if res else f", from {init}" if init else ''
+        log(f"== stage {stage}: {n} epochs{start}")
         log(stage_table(learn.model.model, learn.stage_report))
         if not sys.stdout.isatty():                     # a log file: one line per epoch, not hundreds of bar redraws
             learn.remove_cb(ProgressCallback)

@@ -235,7 +235,9 @@ def lora_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
 # %% ../nbs/00_lora.ipynb #422ae1e5
 def lora_config(model: nn.Module) -> dict:
     "Per-layer adapter settings `{name: {r, alpha, dropout, rank_dropout}}` of `model`."
-    return {n: dict(r=m.r, alpha=m.alpha, dropout=m.dropout_p, rank_dropout=m.rank_dropout_p) for n, m in lora_layers(model).items()}
+    return {
+        n: dict(r=m.r, alpha=m.alpha, dropout=m.dropout_p, rank_dropout=m.rank_dropout_p)
+        for n, m in lora_layers(model).items()}
 
 # %% ../nbs/00_lora.ipynb #a879f0f9
 def save_lora(model: nn.Module, path: str | Path, extra: dict | None = None) -> Path:
@@ -279,7 +281,8 @@ def save_peft(module: nn.Module, folder: str | Path) -> Path:
     layers = lora_layers(module)
     if not layers: raise ValueError(f"{type(module).__name__} has no LoRA layers to save")
     if any(m.merged for m in layers.values()): raise ValueError("unmerge() the adapters before saving them")
-    (r, alpha), dropout = Counter((m.r, m.alpha) for m in layers.values()).most_common(1)[0][0], max(m.dropout_p for m in layers.values())
+    (r, alpha), dropout = Counter((m.r, m.alpha) for m in layers.values()).most_common(1)[0][0], max(
+        m.dropout_p for m in layers.values())
     config = dict(peft_type='LORA', task_type=None, base_model_name_or_path=None, r=r, lora_alpha=alpha,
                   lora_dropout=dropout, target_modules=sorted(layers), bias='none', fan_in_fan_out=False,
                   inference_mode=True, init_lora_weights=True, modules_to_save=None, use_rslora=False, use_dora=False,
@@ -301,7 +304,8 @@ def load_peft(module: nn.Module, folder: str | Path) -> list[str]:
     for p in (cfg_path, weights):
         if not p.is_file(): raise FileNotFoundError(f"peft adapter folder {folder} has no {p.name}")
     try: cfg = json.loads(cfg_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_path} is not valid JSON: expected peft's adapter_config.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{cfg_path} is not valid JSON: expected peft's adapter_config.json") from None
     if not isinstance(cfg, dict): raise ValueError(
         f"{cfg_path} must hold one JSON object (peft's LoraConfig), got a {type(cfg).__name__}")
     for k in ('r', 'lora_alpha'):

@@ -278,7 +278,8 @@ class CDSAMLoss:
 
     def _bce_per_image(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         t, valid = _valid(target, self.ignore_index)
-        return (F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid).flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
+        per_pixel = F.binary_cross_entropy_with_logits(logits, t, reduction='none') * valid
+        return per_pixel.flatten(1).sum(1) / valid.flatten(1).sum(1).clamp(min=1)
 
     def __call__(self, pred: dict, target: torch.Tensor) -> torch.Tensor:
         terms = self.terms(pred, target)

@@ -24,7 +24,8 @@ __all__ = ['PREDICT_COLUMNS', 'predict_parser', 'PredictSetup', 'predict_main']
 def _numbers(text: str, option: str, item: str) -> list[float]:
     "The comma-separated finite numbers of `item`, or a one-line error naming `option`."
     try: v = [float(x) for x in item.split(',')]
-    except ValueError: raise ValueError(f"{option} takes numbers separated by commas; got {item!r} in {text!r}") from None
+    except ValueError:
+        raise ValueError(f"{option} takes numbers separated by commas; got {item!r} in {text!r}") from None
     if not all(math.isfinite(x) for x in v): raise ValueError(
         f"{option} takes finite numbers (no nan / inf); got {item!r}")
     return v

@@ -132,7 +132,9 @@ def list_images(src, recursive: bool = False, exclude: Sequence[str] = ('_superp
             q for q in found if q.is_file() and q.suffix.lower() in IMAGE_EXTS and not q.stem.endswith(tuple(exclude))
                      and not any(part.startswith('.') for part in q.relative_to(p).parts))
         if required and not out:
-            raise ValueError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}" + ('' if recursive else " (--recursive also searches its subfolders)"))
+            raise ValueError(
+                f"no images ({', '.join(IMAGE_EXTS)}) in folder {p}"
+                + ('' if recursive else " (--recursive also searches its subfolders)"))
         return out
     if p.suffix.lower() == '.txt':
         out = [Path(l.strip()) if Path(l.strip()).is_absolute() else p.parent/l.strip()
@@ -318,7 +320,9 @@ def read_table(path: Path) -> list[dict]:
     except UnicodeDecodeError as e: raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save the table as UTF-8 CSV") from None
     try: dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ',', delimiters=',\t;')
     except csv.Error: dialect = csv.excel
-    return [{k.strip(): (v or '').strip().strip('"') for k, v in row.items() if k} for row in csv.DictReader(text.splitlines(), dialect=dialect)]
+    return [
+        {k.strip(): (v or '').strip().strip('"') for k, v in row.items() if k}
+        for row in csv.DictReader(text.splitlines(), dialect=dialect)]
 
 def dx_prompt(dx: str, text: str, dx_prompts: dict | None) -> str:
     "The text prompt of a diagnosis `dx`: `dx_prompts[dx]`, else `text`."

@@ -48,7 +48,8 @@ def file_info(session, path) -> ModelInfo:
     if 'cdsam' not in meta: raise ValueError(
         f"{path} is not an ONNX file written by cdsam-export (no 'cdsam' metadata)")
     try: record = json.loads(meta['cdsam'])
-    except json.JSONDecodeError: raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
+    except json.JSONDecodeError:
+        raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
     info = model_info(record, path)
     if not info.text: raise ValueError(f"{path}: its model info has no text prompt (the prompt an ONNX file answers); export it again with cdsam-export")
     return info

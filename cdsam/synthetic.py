@@ -193,7 +193,8 @@ def make_synthetic_isic(root: str | Path, n: int | dict = 12, size: int = 96, ye
         idir, mdir = root/img_name.format(split=split), root/mask_name.format(split=split)
         idir.mkdir(parents=True, exist_ok=True)
         mdir.mkdir(parents=True, exist_ok=True)
-        for d in (idir, mdir): (d/'LICENSE.txt').write_text('Creative Commons Attribution-NonCommercial 4.0 (generated copy)\n')
+        for d in (idir, mdir):
+            (d / 'LICENSE.txt').write_text('Creative Commons Attribution-NonCommercial 4.0 (generated copy)\n')
         ids = []
         for _ in range(n[split] if isinstance(n, dict) else n):
             img, mask = binary_lesion(rng, size, **lesion_kw)
@@ -203,7 +204,9 @@ def make_synthetic_isic(root: str | Path, n: int | dict = 12, size: int = 96, ye
             if year == 2017: Image.new('RGB', img.size, (1, 2, 3)).save(idir/f'{id_}_superpixels.png')
             ids.append(id_)
             k += 1
-        if year == 2017: (idir/f'ISIC-2017_{split}_Data_metadata.csv').write_text('image_id,age_approximate,sex\n' + ''.join(f'{i},55,female\n' for i in ids))
+        if year == 2017:
+            (idir / f'ISIC-2017_{split}_Data_metadata.csv').write_text(
+                'image_id,age_approximate,sex\n' + ''.join(f'{i},55,female\n' for i in ids))
     return root
 
 # %% ../nbs/20_synthetic.ipynb #59b80f65

@@ -88,7 +88,8 @@ def run_lock(run: Path):
                 pid = _holder_alive(lock)
                 if pid and pid != os.getpid(): raise ValueError(f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock}): wait for it, or give another run.name; if no cdsam-train runs, delete {lock}") from None
                 lock.unlink(missing_ok=True)                          # a stale lock: its process is gone
-        else: raise ValueError(f"could not take the lock {lock} (other processes keep taking it): give another run.name")
+        else:
+            raise ValueError(f"could not take the lock {lock} (other processes keep taking it): give another run.name")
     finally: mine.unlink(missing_ok=True)
     try: yield
     finally: lock.unlink(missing_ok=True)
