@@ -8,11 +8,10 @@ Docs: https://cdsam.github.io/cdsam/stages.html.md"""
 from __future__ import annotations
 import re
 from dataclasses import dataclass, field
-from typing import Mapping
 from torch import nn
 from .lora import (inject_lora, lora_layers, vit_last_blocks_targets, sam_decoder_targets, is_lora_param,
                         target_matcher, set_submodule)
-from .plan import StageSpec, stage_spec, alignment_loss_on   # (re-exported: defined in cdsam.plan)
+from .plan import StageSpec, alignment_loss_on
 
 # %% auto #0
 __all__ = ['NO_DECAY_NAMES', 'lora_targets', 'StageReport', 'apply_stage', 'param_groups', 'stage_table']
@@ -73,10 +72,11 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
     return ps
 
 # %% ../nbs/31_stages.ipynb #a43e1e0f
-def apply_stage(model: nn.Module, cfg: Mapping | int | StageSpec) -> StageReport:
-    """Put `model` (a `CDSAM`) into the stage `cfg` describes: merge / inject / keep adapters, then set `requires_grad`
-    per the plan."""
-    spec = cfg if isinstance(cfg, StageSpec) else stage_spec(cfg)
+def apply_stage(model: nn.Module, spec: StageSpec) -> StageReport:
+    """Put `model` (a `CDSAM`) into the stage `spec` describes (`plan.stage`, or `stage_spec(cfg)` from a config):
+    merge / inject / keep adapters, then set `requires_grad` per the plan."""
+    if not isinstance(spec, StageSpec):
+        raise TypeError(f"apply_stage takes a StageSpec (plan.stage or stage_spec(cfg)), not a {type(spec).__name__}")
     rep = StageReport(spec)
     targets = lora_targets(model, spec)
     for part, module in _parts(model).items():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest, torch
 from conftest import run_in_process, tiny_config
 from cdsam.config import dump_config, load_config
-from cdsam.plan import model_plan
+from cdsam.plan import model_plan, stage_spec
 from cdsam.model import build_model
 from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.checkpoint import read_checkpoint
@@ -69,8 +69,8 @@ def test_alignment_loss_with_a_sentence_tower_says_it_goes_through_token_proj(tm
         kind='sentence', name='tiny-bert', checkpoint=str(make_tiny_sentence_encoder(tmp_path/'bert')), templates=['{}'])}))
     two = lambda cfg: {**cfg, 'stage': {**cfg['stage'], 'id': 2}, 'lora': {**cfg['lora'], 'dino': {**cfg['lora']['dino'], 'last_k_blocks': 1}}}
     m = build_model(model_plan(c))
-    assert 'DINO frozen' in stage_table(m, apply_stage(m, 1))
-    assert 'not image-aligned' in stage_table(m, apply_stage(m, two(c)))
+    assert 'DINO frozen' in stage_table(m, apply_stage(m, stage_spec(1)))
+    assert 'not image-aligned' in stage_table(m, apply_stage(m, stage_spec(two(c))))
     tiny = load_config(copy.deepcopy(TINY_MODEL_CFG))
     clip = build_model(model_plan(tiny))
-    assert 'CLIP alignment loss on)' in stage_table(clip, apply_stage(clip, two(tiny)))
+    assert 'CLIP alignment loss on)' in stage_table(clip, apply_stage(clip, stage_spec(two(tiny))))
