@@ -17,7 +17,7 @@ from torchvision.transforms import v2
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
-from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan
+from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan, expect
 from .views import IMAGENET_STATS, WholeImage
 from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
@@ -571,7 +571,7 @@ def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
     (`valid_frac`, `seed`) and `log`s that. Each of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root
     at weight 0.5) adds all its samples to training. Every split the run reads (and those cdsam had to make) is put in
     `made` (name → records) to be saved."""
-    c = DataPlan.expect(c, 'data_records')
+    c = expect(c, DataPlan, 'data_records', 'plan.data or data_plan(cfg)')
     fmt = c.format
     if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")
     if fmt == 'auto': fmt = detect_format(c.root, c.annotations) if c.root is not None else 'folder'
@@ -650,7 +650,7 @@ def build_dataloaders(c: DataPlan,               # `plan.data` (`data_plan(cfg)`
                       prompt_mode: str = 'text'  # `train.prompt_mode`: how a COCO set is read (`data.coco_mode: auto`)
                      ) -> SegDataLoaders:        # `train` shuffled and augmented, `valid` deterministic; `.stats`
     "fastai `DataLoaders` of the records a `data` section names: whole images letterboxed to `data.crop`, with prompts."
-    c = DataPlan.expect(c, 'build_dataloaders')
+    c = expect(c, DataPlan, 'build_dataloaders', 'plan.data or data_plan(cfg)')
     made: dict = {}
     train, valid = data_records(c, prompt_mode, made=made)
     if valid and all(r.kind == 'none' for r in valid):

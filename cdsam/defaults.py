@@ -38,10 +38,10 @@ __all__ = ['IMAGE_EXTS', 'FORMATS', 'VIEWS', 'COCO_MODES', 'SCORE_MODES', 'PROMP
            'MODES', 'WEIGHT', 'SECTIONS', 'FREE_FORM', 'MODEL_DEFAULTS', 'DATA_DEFAULTS', 'LORA_DEFAULTS',
            'LOSS_DEFAULTS', 'CACHE_DEFAULTS', 'STAGE_DEFAULTS', 'DISTRIBUTED_DEFAULTS', 'LEARN_DEFAULTS',
            'SAM_ENCODERS', 'DEMO_CONFIG', 'ConfigError', 'setting', 'subsection', 'checked_value', 'check_sizes',
-           'check_setting', 'Section', 'suggest', 'bounds', 'DinoPlan', 'ClipPlan', 'SamPlan', 'ProjPlan', 'ModelPlan',
-           'DataPlan', 'StageSettings', 'LoraDino', 'LoraSam', 'LoraClip', 'LoraSettings', 'LossPlan', 'CachePlan',
-           'OptimSettings', 'CheckpointSettings', 'DualCircle', 'EvalSettings', 'EarlyStop', 'TrainSettings',
-           'DistributedSettings', 'RunSettings', 'settings']
+           'check_setting', 'Section', 'suggest', 'expect', 'bounds', 'DinoPlan', 'ClipPlan', 'SamPlan', 'ProjPlan',
+           'ModelPlan', 'DataPlan', 'StageSettings', 'LoraDino', 'LoraSam', 'LoraClip', 'LoraSettings', 'LossPlan',
+           'CachePlan', 'OptimSettings', 'CheckpointSettings', 'DualCircle', 'EvalSettings', 'EarlyStop',
+           'TrainSettings', 'DistributedSettings', 'RunSettings', 'settings']
 
 # %% ../nbs/03_defaults.ipynb #06b36264
 class ConfigError(ValueError):
@@ -152,13 +152,6 @@ class Section:
             if k not in names: raise ConfigError(f"unknown config key '{cls.KEY}.{k}'" + suggest(str(k), names))
         return cls(**d)
 
-    @classmethod
-    def expect(cls, value, where: str):
-        "`value` when it is this section (a typed value, as library functions take); else a TypeError naming `where`."
-        if isinstance(value, cls): return value
-        raise TypeError(
-            f"{where} takes a {cls.__name__} (plan.{cls.KEY} or {cls.KEY}_plan(cfg)), not a {type(value).__name__}")
-
     def to_dict(self) -> dict:
         "The section as plain data (what a YAML config holds)."
         return asdict(self)
@@ -168,6 +161,12 @@ def suggest(key: str, valid) -> str:
     "'; did you mean ...?' for the valid key nearest `key`, else the valid keys."
     near = difflib.get_close_matches(key, [str(v) for v in valid], n=1, cutoff=0.5)
     return f"; did you mean '{near[0]}'?" if near else f"; valid keys: {sorted(map(str, valid))}"
+
+def expect(value, cls: type, where: str, how: str):
+    """`value` when it is a `cls` (library functions take typed values); else a TypeError naming `where` and `how` to
+    make one from a config (`plan.model or model_plan(cfg)`)."""
+    if isinstance(value, cls): return value
+    raise TypeError(f"{where} takes a {cls.__name__} ({how}), not a {type(value).__name__}")
 
 # %% ../nbs/03_defaults.ipynb #eef21aa7
 def bounds(lo=None, hi=None, *, open_lo: bool = False, open_hi: bool = False, unit: str = '') -> dict:

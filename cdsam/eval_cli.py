@@ -114,17 +114,17 @@ def _eval_records(a, d: dict) -> tuple:
     if root is None: raise ValueError("no data root: give --root or data.root in the config")
     split, train_list = _run_split(a, d)
     src = _source_of(d, root) if a.root else {}
-    # one of the run's sources: read as it trained
-    if src: d = dataclasses.asdict(source_plan(data_plan(d), src))
-    c = {**d, 'root': str(root), 'format': a.format or ('auto' if a.root and not src else d['format']),
-         'valid_split': split,
-         'train_split': str(train_list) if train_list else d['train_split'],    # the images the run trained on, as saved
-         'image_dir': a.image_dir or d['image_dir'], 'mask_dir': a.mask_dir or d['mask_dir'], 'skip_bad': a.skip_bad,
-         'sources': [], 'unlabelled_dir': None}
+    c = data_plan(d)
+    if src: c = source_plan(c, src)                   # one of the run's sources: read as it trained
+    c = dataclasses.replace(c, root=str(root), format=a.format or ('auto' if a.root and not src else c.format),
+                            valid_split=split,
+                            train_split=str(train_list) if train_list else c.train_split,   # as the run saved them
+                            image_dir=a.image_dir or c.image_dir, mask_dir=a.mask_dir or c.mask_dir,
+                            skip_bad=a.skip_bad, sources=[], unlabelled_dir=None)
     try:
         with warnings.catch_warnings(record=True) as skipped:             # --skip_bad: one stderr line per skipped file
             warnings.simplefilter('always')
-            recs = [r for r in data_records(data_plan(c), log=lambda *_: None)[1] if r.kind != 'none']
+            recs = [r for r in data_records(c, log=lambda *_: None)[1] if r.kind != 'none']
             # a truncated JPEG passes the header check and fails only when decoded: with --skip_bad, decode each first
             if a.skip_bad and recs: recs = check_records(recs, True, f"split {a.split!r} of {root}", decode=True)
     finally:

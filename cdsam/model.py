@@ -25,7 +25,7 @@ from .lora import lora_layers, merge_lora
 from .files import atomic_write
 from .checkpoint import save_checkpoint, read_checkpoint, restore_model
 import warnings
-from .defaults import ModelPlan
+from .defaults import ModelPlan, expect
 from .plan import model_plan
 
 # %% auto #0
@@ -239,7 +239,7 @@ def pretrained_backbone(model: ModelPlan) -> DinoBackbone | None:
 def build_model(model: ModelPlan) -> CDSAM:
     """Build a `CDSAM` from a `ModelPlan` (`plan.model`; `model_plan(cfg)` makes one from a config or its `model`
     section), loading any weights it names."""
-    model = ModelPlan.expect(model, 'build_model')
+    model = expect(model, ModelPlan, 'build_model', 'plan.model or model_plan(cfg)')
     clip, sam_cfg, proj = model.clip, model.sam, model.proj
     backbone = build_backbone(model)                     # (first: the random initialisation order of every run)
     if clip.kind == 'sentence':                          # a Hugging Face sentence encoder folder (e.g. packaged:minilm)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from torch import nn
 from .lora import (inject_lora, lora_layers, vit_last_blocks_targets, sam_decoder_targets, is_lora_param,
                         target_matcher, set_submodule)
+from .defaults import expect
 from .plan import StageSpec, alignment_loss_on
 
 # %% auto #0
@@ -75,8 +76,7 @@ def _trainable_rules(model: nn.Module, spec: StageSpec) -> list[nn.Parameter]:
 def apply_stage(model: nn.Module, spec: StageSpec) -> StageReport:
     """Put `model` (a `CDSAM`) into the stage `spec` describes (`plan.stage`, or `stage_spec(cfg)` from a config):
     merge / inject / keep adapters, then set `requires_grad` per the plan."""
-    if not isinstance(spec, StageSpec):
-        raise TypeError(f"apply_stage takes a StageSpec (plan.stage or stage_spec(cfg)), not a {type(spec).__name__}")
+    spec = expect(spec, StageSpec, 'apply_stage', 'plan.stage or stage_spec(cfg)')
     rep = StageReport(spec)
     targets = lora_targets(model, spec)
     for part, module in _parts(model).items():
