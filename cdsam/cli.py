@@ -82,7 +82,8 @@ def _model_file(src: ModelSource) -> Path:
         from cdsam.model import hub_weights
         weights = hub_weights(path)                                         # one line when it is not cdsam's
         path = weights.with_name('model.onnx') if src.runtime == 'onnx' else weights
-        if not path.is_file(): raise FileNotFoundError(f"{weights.parent} holds no model.onnx: export it with cdsam-export --format hub --onnx, or use --runtime torch")
+        if not path.is_file(): raise FileNotFoundError(
+            f"{weights.parent} holds no model.onnx: cdsam-export --format hub --onnx makes one; or --runtime torch")
     if not path.is_file(): raise FileNotFoundError(f"checkpoint not found: {src.checkpoint}")
     return path
 
@@ -92,7 +93,8 @@ def load_model(src: ModelSource) -> LoadedModel:
     config's architecture and settings), or with `runtime='onnx'` an exported ONNX file run by onnxruntime (`OrtModel`).
     A Hub folder (`cdsam-export --format hub`) stands for its `model.safetensors` (its `model.onnx` for onnx)."""
     if src.overrides and not src.config:
-        raise ValueError(f"config overrides ({src.overrides[0]} ...) need --config: the checkpoint's own settings are not overridden; give --config with them")
+        raise ValueError(
+            f"config overrides ({src.overrides[0]} ...) need --config: a checkpoint's own settings are not overridden")
     path = _model_file(src)
     if src.runtime == 'onnx':
         from cdsam.deploy import OrtModel
@@ -100,7 +102,8 @@ def load_model(src: ModelSource) -> LoadedModel:
             "--runtime onnx runs the exported file on the CPU, without --config")
         model = OrtModel(path)
         return LoadedModel(model, model.info, None, path)
-    if path.suffix.lower() == '.onnx': raise ValueError(f"{path} is an ONNX file: give --runtime onnx to run it with onnxruntime (cdsam-predict), or the .pt / .safetensors checkpoint it was exported from")
+    if path.suffix.lower() == '.onnx': raise ValueError(
+        f"{path} is an ONNX file: give --runtime onnx (cdsam-predict), or the .pt / .safetensors it was exported from")
     from cdsam.config import load_config
     from cdsam.inference import model_from_checkpoint
     from cdsam.info import model_info, info_from_config
@@ -122,10 +125,10 @@ def probability(text: str) -> float:
 def add_postprocess_options(ap: argparse.ArgumentParser):
     "`--tta`, `--largest_component`, `--fill_holes` (and their `--no-` forms): default, the run's `eval.*` settings."
     ap.add_argument('--tta', nargs='?', const='flips', choices=('flips', 'd8'), default=None,
-                    help="average the predictions of flipped views (--tta or --tta flips: the image and its two flips; --tta d8: all 8 rotations / reflections; default: the run's eval.tta)")
+                    help="average flipped views (flips: the image and 2 flips; d8: 8 rotations / reflections)")
     ap.add_argument('--no-tta', dest='tta', action='store_const', const=False, help='no test-time augmentation')
     ap.add_argument('--largest_component', action=argparse.BooleanOptionalAction, default=None,
-                    help="keep only the largest connected component of each mask (default: the run's eval.largest_component)")
+                    help="keep each mask's largest connected component (default: the run's eval.largest_component)")
     ap.add_argument('--fill_holes', action=argparse.BooleanOptionalAction, default=None,
                     help="fill the holes of each mask (default: the run's eval.fill_holes)")
 
@@ -144,7 +147,7 @@ def add_tile_options(ap: argparse.ArgumentParser):
         if not 0 <= v < 1: raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
         return v
     ap.add_argument('--tile', type=side, default=None,
-                    help="sliding windows of this many image pixels (>= 64), for large images or thin structures such as a source trained with data.sources[].tile (default: the whole image)")
+                    help="sliding windows of this side (>= 64 px): large images, sources trained with a tile")
     ap.add_argument('--overlap', type=frac, default=0.25,
                     help='sliding-window overlap fraction in [0, 1) (default 0.25)')
 
@@ -156,7 +159,7 @@ def add_checkpoint_options(ap: argparse.ArgumentParser, config: bool = True):
     if config: ap.add_argument('--config', default=None, help="YAML config to use instead of the checkpoint's own")
     ap.add_argument('--device', default=None, help='cpu, cuda, cuda:1, ... (default: cpu)')
     ap.add_argument('--threshold', type=probability, default=None,
-                    help="probability threshold for the binary mask, in (0, 1) (default: the run's eval.threshold, 0.5 unless set)")
+                    help="the binary mask's probability threshold, in (0, 1) (default: the run's eval.threshold)")
 
 # %% ../nbs/42_cli.ipynb #10d109e4
 def report_failures(failed: list[tuple], strict: bool, what: str = 'image') -> int:

@@ -63,7 +63,8 @@ def check_size(cfg, source: str = 'config'):
         x, depth = todo.pop()
         n += 1
         if n > MAX_CONFIG_NODES or depth > MAX_CONFIG_DEPTH:
-            raise ConfigError(f"config {source} expands to more than {MAX_CONFIG_NODES:,} values or {MAX_CONFIG_DEPTH} levels (repeated YAML aliases?): refused")
+            raise ConfigError(
+                f"config {source}: over {MAX_CONFIG_NODES:,} values / {MAX_CONFIG_DEPTH} deep (repeated YAML aliases?)")
         if isinstance(x, Mapping): todo += [(v, depth + 1) for v in x.values()]
         elif isinstance(x, (list, tuple)): todo += [(v, depth + 1) for v in x]
 
@@ -156,8 +157,10 @@ def apply_overrides(cfg: dict, overrides: Sequence[str], defaults: Mapping) -> d
             if last: d[k] = value
             elif isinstance(d, list): d = d[k]
             else:
-                if keys[n + 1].isdigit() and isinstance(_default_at(defaults, keys[:n + 1]), list) and not isinstance(d.get(k), list):
-                    raise ConfigError(f"override '{o}': {'.'.join(keys[:n + 1])} is not a list in this config (give its entries in the YAML file, then override them by index)")
+                listed = isinstance(_default_at(defaults, keys[:n + 1]), list)    # a default list, indexed
+                if keys[n + 1].isdigit() and listed and not isinstance(d.get(k), list):
+                    raise ConfigError(
+                        f"override '{o}': {'.'.join(keys[:n + 1])} is not a list in this config (list it in YAML)")
                 d = d.setdefault(k, {})
     return out
 
@@ -182,7 +185,8 @@ def stage_entries(per_stage) -> dict[int, dict]:
         f"config key 'per_stage' must be a section (a mapping), got {per_stage!r}")
     out: dict[int, dict] = {}
     for k, v in per_stage.items():
-        sid = k if isinstance(k, int) and not isinstance(k, bool) else int(k) if isinstance(k, str) and k.strip().isdigit() else None
+        number = isinstance(k, int) and not isinstance(k, bool)
+        sid = k if number else int(k) if isinstance(k, str) and k.strip().isdigit() else None
         if sid not in STAGE_PLAN: raise ConfigError(
             f"config key 'per_stage.{k}' must be a stage id ({', '.join(map(str, STAGE_PLAN))}), got {k!r}")
         if not isinstance(v, Mapping): raise ConfigError(
@@ -205,15 +209,18 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     # a bad per-stage value is refused now, not after stage 1 trained
     for sid, entry in merged['per_stage'].items():
         moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
-        if moved: raise ConfigError(f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages (config.yaml, checkpoints, splits); set run.{moved[0]} at the top level")
+        if moved: raise ConfigError(
+            f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages; set run.{moved[0]} on top")
         try: validate_config(merge_config(merged, entry))
         except ConfigError as e:
             raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
     # a command-line value that a stage's own entry replaces: say so
     for o in overrides:
         key = o.split('=', 1)[0].strip()
-        shadowed = [sid for sid, entry in merged['per_stage'].items() if not key.startswith('per_stage') and _has_path(entry, key.split('.'))]
-        if shadowed: warnings.warn(f"{key} from the command line is replaced in stage {', '.join(map(str, shadowed))} by that stage's per_stage entry: set per_stage.<stage>.{key} to change it there")
+        if key.startswith('per_stage'): continue
+        shadowed = [sid for sid, entry in merged['per_stage'].items() if _has_path(entry, key.split('.'))]
+        stages = ', '.join(map(str, shadowed))
+        if shadowed: warnings.warn(f"{key} from the command line is replaced in stage {stages} by its per_stage entry")
     return merged
 
 def _has_path(d, path: list) -> bool:

@@ -19,7 +19,8 @@ from fastai.data.load import DataLoader
 from fastai.torch_core import default_device
 from .defaults import IMAGE_EXTS, VIEWS, COCO_MODES, ConfigError, DataPlan, expect
 from .views import IMAGENET_STATS, WholeImage
-from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks, unpaired_message,
+from .records import (Record, check_records, skip_or_raise, open_image, open_mask, image_size, pair_masks, count_masks,
+                           unpaired_message,
                            detect_format, isic_layout, isic_records, ham10000_records, ph2_records, grouped_split,
                            drive_records, drive_splits,
                            select_ids, tile_records)   # (re-exported: defined in cdsam.records)
@@ -49,11 +50,14 @@ def split_file(root, split) -> Path | None:
 def _read_ids(root: Path, split) -> list[str] | None:
     lst = split_file(root, split)
     if lst is None: return None
-    if not lst.is_file(): raise FileNotFoundError(f"split list file not found: {lst} (give a split name with a list file under {root/'ImageSets'/'Segmentation'}, a path to a .txt list, or split=None for all images)")
+    sets = root/'ImageSets'/'Segmentation'
+    if not lst.is_file(): raise FileNotFoundError(
+        f"split list file not found: {lst} (a split listed in {sets}, a .txt list, or split=None: all)")
     ids = [l.strip() for l in lst.read_text().splitlines() if l.strip()]      # whole lines: ids may hold spaces
     if not ids: raise ValueError(f"split list file {lst} is empty")
     bad = next((i for i in ids if '/' in i or '\\' in i or i in ('.', '..')), None)
-    if bad is not None: raise ValueError(f"split list file {lst}: id {bad!r} is a path; ids name images inside the dataset's image folder (no '/', '..')")
+    if bad is not None: raise ValueError(
+        f"split list file {lst}: id {bad!r} is a path; ids name images in the image folder (no '/', '..')")
     return ids
 
 # %% ../nbs/21_data.ipynb #7b80c35d
@@ -150,7 +154,9 @@ def _check_coco(coco, ann: Path, image_dir: Path) -> tuple[dict, dict]:
     need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'),
                 categories=('id', 'name'))
     for k, keys in need.items():
-        if not isinstance(coco.get(k), list): raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {type(coco.get(k)).__name__ if k in coco else 'nothing'}")
+        got = type(coco.get(k)).__name__ if k in coco else 'nothing'
+        if not isinstance(coco.get(k), list):
+            raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {got}")
         bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
         if bad is not None: raise ValueError(
             f"COCO annotations {ann}: every entry of '{k}' needs {', '.join(keys)}; found {str(bad)[:120]}")
@@ -178,7 +184,8 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
     groups: dict = {}
     for n, a in enumerate(coco['annotations']):
         a.setdefault('id', n)
-        if a['category_id'] not in cats: raise ValueError(f"COCO annotations {ann}: annotation {a['id']} has category_id {a['category_id']!r}, which is not in 'categories' (ids {sorted(cats)[:10]})")
+        if a['category_id'] not in cats: raise ValueError(
+            f"COCO annotations {ann}: annotation {a['id']}: category_id {a['category_id']!r} is not in 'categories'")
         if a['image_id'] not in imgs:
             skip_or_raise(f"{ann}: annotation {a.get('id')} refers to unknown image_id {a['image_id']}", skip_bad)
             continue
@@ -193,7 +200,8 @@ def coco_records(root, annotations: str = 'annotations.json', image_dir: str = '
             continue
         W, H = image_size(p)
         if (W, H) != (im['width'], im['height']):
-            skip_or_raise(f"{ann}: image {p} is {W}x{H} but its COCO entry says {im['width']}x{im['height']} (width x height): fix the annotations", skip_bad)
+            said = f"{im['width']}x{im['height']}"
+            skip_or_raise(f"{ann}: image {p} is {W}x{H} but its COCO entry says {said} (W x H)", skip_bad)
             continue
         recs.append(Record(p, cats[cid], 'coco', None, (segs, im['height'], im['width']), id=f'{iid}:{k}'))
     return check_records(recs, skip_bad, f"COCO set {ann}")
@@ -292,7 +300,8 @@ def check_binary_mask(m: np.ndarray, path) -> bool:
     if str(path) in _WARNED_MASKS: return False
     odd = [(int(v), int(c)) for v, c in zip(vals, counts) if v not in (0, 255)]
     _WARNED_MASKS.add(str(path))
-    warnings.warn(f"mask {path}: {sum(c for _, c in odd)} pixels have values outside {{0, 255}} ({', '.join(f'{v}: {c}' for v, c in odd[:6])}); values above 127 count as foreground, the rest as background. Save masks as 0 / 255 (or 0 / 1) PNGs.")
+    n, some = sum(c for _, c in odd), ', '.join(f'{v}: {c}' for v, c in odd[:6])
+    warnings.warn(f"mask {path}: {n} pixels outside {{0, 255}} ({some}); above 127 count as foreground (save 0 / 255)")
     return False
 
 def mask_foreground(m: np.ndarray, path) -> np.ndarray:
@@ -335,7 +344,8 @@ class SegDataset(torch.utils.data.Dataset):
         m = np.zeros(size[::-1], np.uint8) if r.kind == 'empty' else mask_foreground(open_mask(r.mask), r.mask)
         if r.ignore is not None:                                                   # e.g. DRIVE's field of view
             keep = mask_foreground(open_mask(r.ignore), r.ignore)
-            if keep.shape != m.shape: raise ValueError(f"ignore mask {r.ignore} is {keep.shape[1]}x{keep.shape[0]} but mask {r.mask} is {m.shape[1]}x{m.shape[0]}")
+            if keep.shape != m.shape: raise ValueError(
+                f"ignore mask {r.ignore} is {keep.shape[1]}x{keep.shape[0]}, mask {r.mask} {m.shape[1]}x{m.shape[0]}")
             m = np.where(keep > 0, m, 255).astype(np.uint8)
         return m
 
@@ -368,7 +378,9 @@ class SegDataset(torch.utils.data.Dataset):
         g = None if train else torch.Generator().manual_seed(self.seed + i)
         pts, lab, box = sample_prompts(m[0], self.n_pos, self.n_neg, self.box_jitter if train else 0., g)
         r = self.records[i]
-        prompt = r.prompt if not (train and r.phrasings) else (r.prompt, *r.phrasings)[int(torch.randint(len(r.phrasings) + 1, (1,)))]
+        # training draws one way to say it per sample
+        k = int(torch.randint(len(r.phrasings) + 1, (1,))) if train and r.phrasings else 0
+        prompt = (r.prompt, *r.phrasings)[k]
         return dict(image=x, prompt=prompt, points=pts, point_labels=lab, box=box,
                     labelled=torch.tensor(r.kind != 'none'),
                     weight=torch.tensor(float(r.weight))), m
@@ -407,7 +419,10 @@ def coco_mode(mode: str, prompt_mode: str = 'text') -> str:
     if mode not in COCO_MODES: raise ValueError(f"mode must be one of {COCO_MODES} (data.coco_mode), got {mode!r}")
     if mode == 'auto': return 'instance' if prompt_mode in POINT_OR_BOX_MODES else 'category'
     if mode == 'instance' and prompt_mode not in POINT_OR_BOX_MODES:
-        warnings.warn(f"data.coco_mode='instance' with train.prompt_mode={prompt_mode!r}: samples prompted by text alone get one instance's mask each, so the same (image, prompt) is trained toward different masks. Use coco_mode=auto (the union per category) or a point / box prompt mode.", stacklevel=2)
+        # text alone cannot say which instance: one (image, prompt) would train toward several masks
+        warnings.warn(
+            f"data.coco_mode='instance', train.prompt_mode={prompt_mode!r}: different masks per prompt (use auto)",
+            stacklevel=2)
     return mode
 
 # %% ../nbs/21_data.ipynb #836482d8
@@ -444,8 +459,10 @@ def _source_records(c: DataPlan, i: int, src, prompt_mode: str, log) -> list[Rec
     kept = tr if src.get('valid_split') else tr + va
     n = len(kept)
     if tile is not None: kept = tile_records(kept, tile, name=f'data.sources[{i}].tile')   # windows, each a sample
-    log(f"data: source {src['root']}: {len(kept)} training samples" + (f" ({tile}x{tile}-pixel windows of {n} images)" if tile else '')
-        + f" at loss weight {float(w)}" + (f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''))
+    windows = f" ({tile}x{tile}-pixel windows of {n} images)" if tile else ''
+    held = f" ({len(va)} held out as {src['valid_split']!r})" if src.get('valid_split') else ''
+    log(f"data: source {src['root']}: {len(kept)} training samples{windows} at loss weight {float(w)}{held}")
+
     return [dataclasses.replace(r, weight=float(w)) for r in kept]
 
 # %% ../nbs/21_data.ipynb #d524ff4c
@@ -484,7 +501,8 @@ def dermoscopy_records(c: DataPlan, fmt: str, log=print, made: dict | None = Non
     everything = [r for recs in splits.values() for r in recs]
     def pick(s):
         if str(s).endswith('.txt'): return select_ids(everything, s)
-        if s not in splits: raise ValueError(f"data split {s!r} is not in the {fmt} download {c.root} (its splits: {', '.join(splits)}; or a path to a .txt list)")
+        if s not in splits: raise ValueError(
+            f"data split {s!r} is not in the {fmt} download {c.root} (its splits: {', '.join(splits)}; or a .txt list)")
         return splits[s]
     if made_here:
         log(
@@ -514,7 +532,8 @@ def drive_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Reco
         ids = {r.id for r in valid}
         return [r for r in train if r.id not in ids], valid
     train, valid = split_records(train, c.valid_frac, c.seed)
-    log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as {c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
+    log(f"data: DRIVE download {c.root}: {len(valid)} of its {len(train) + len(valid)} training images held out as "
+        f"{c.valid_split!r} (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
     return train, valid
 
 # %% ../nbs/21_data.ipynb #f1739a70
@@ -526,7 +545,7 @@ def negative_records(records: list[Record], rate: float, seed: int = 0, log=prin
     for r in records:
         if r.kind == 'binary': targets.setdefault(r.prompt, r.phrasings)
     if len(targets) < 2:
-        log(f"data: data.negative_rate={rate} but the training data has {len(targets)} target prompt(s): no negatives (give data.sources entries their own text)")
+        log(f"data: data.negative_rate={rate}: {len(targets)} target prompt(s), no negatives (give sources a text)")
         return records
     rng, extra = random.Random(seed), []
     for r in records:
@@ -534,7 +553,8 @@ def negative_records(records: list[Record], rate: float, seed: int = 0, log=prin
         other = rng.choice(sorted(t for t in targets if t != r.prompt))
         extra.append(
             dataclasses.replace(r, kind='empty', prompt=other, phrasings=targets[other], id=f'{r.id}:not {other}'))
-    log(f"data: {len(extra)} negative samples (an image with another target's prompt and an empty target, data.negative_rate={rate}) beside {len(records)} positives")
+    log(f"data: {len(extra)} negative samples (another target's prompt, an empty target; data.negative_rate={rate}) "
+        f"beside {len(records)} positives")
     return records + extra
 
 # %% ../nbs/21_data.ipynb #39d422ea
@@ -545,10 +565,13 @@ def voc_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Record
     named = [sp for sp in (c.train_split, c.valid_split) if sp not in (None, 'all', 'holdout')]
     if c.valid_split == 'holdout':                 # a seeded valid_frac of the training split, in every format
         train, valid = split_records(voc_records(c.root, c.train_split, **kw), c.valid_frac, c.seed)
-        log(f"data: holdout: {len(valid)} of the {len(train) + len(valid)} training images held out (data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/holdout.txt")
+        log(f"data: holdout: {len(valid)} of the {len(train) + len(valid)} training images held out "
+            f"(data.valid_frac={c.valid_frac}, data.seed={c.seed}), saved with the run as splits/holdout.txt")
     elif named and all(Path(sp).suffix != '.txt' and not split_file(c.root, sp).is_file() for sp in named):   # no lists
         train, valid = split_records(voc_records(c.root, None, **kw), c.valid_frac, c.seed)
-        log(f"data: no split lists in {Path(c.root)/'ImageSets'/'Segmentation'}: every image, split {len(train)} train / {len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
+        sets = Path(c.root)/'ImageSets'/'Segmentation'
+        log(f"data: no split lists in {sets}: every image, split {len(train)} train / "
+            f"{len(valid)} valid at random (data.valid_frac={c.valid_frac}, data.seed={c.seed})")
     else:
         train = voc_records(c.root, c.train_split, **kw)
         valid = voc_records(c.root, c.valid_split, **kw) if c.valid_split else []
@@ -558,8 +581,10 @@ def voc_split_records(c: DataPlan, log=print) -> tuple[list[Record], list[Record
 def check_splits(c: DataPlan, train: list[Record], valid: list[Record]):
     "Refuse, in one line, an image in both splits, an empty validation split that was asked for, or no training image."
     both = sorted({str(r.image) for r in train} & {str(r.image) for r in valid})
-    if both: raise ValueError(f"{len(both)} images are in both the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root} (e.g. {both[0]}): a validation score on training images means nothing; fix the split lists")
-    if c.valid_split and not valid: raise ValueError(f"the validation split {c.valid_split!r} of {c.root} is empty ({len(train)} training images): add images, or set data.valid_split: null to train without validation")
+    splits = f"the training split {c.train_split!r} and the validation split {c.valid_split!r} of {c.root}"
+    if both: raise ValueError(f"{len(both)} images are in both {splits} (e.g. {both[0]}): fix the split lists")
+    if c.valid_split and not valid: raise ValueError(
+        f"the validation split {c.valid_split!r} of {c.root} is empty: add images, or set data.valid_split: null")
     if not train: raise ValueError(
         f"the training split {c.train_split!r} of {c.root} is empty ({len(valid)} validation images): add images")
 
@@ -597,7 +622,8 @@ def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
     if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate,
                                                                                   c.seed)
-    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r for r in rs]
+    said = tuple(c.phrasings)
+    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=said) if r.prompt == c.text else r for r in rs]
                                     for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
     for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
@@ -654,7 +680,8 @@ def build_dataloaders(c: DataPlan,               # `plan.data` (`data_plan(cfg)`
     made: dict = {}
     train, valid = data_records(c, prompt_mode, made=made)
     if valid and all(r.kind == 'none' for r in valid):
-        raise ValueError(f"validation split {c.valid_split!r} of {c.root} has no labelled sample ({len(valid)} images, no mask paired): no Dice can be reported; check data.mask_dir / data.format")
+        raise ValueError(
+            f"validation split {c.valid_split!r} of {c.root} has no masks ({len(valid)} images): check data.mask_dir")
     z = c.zoom                                                 # (every value checked by the schema: DataPlan)
     stats = dataset_stats(train, c.resize, c.crop, view=c.view) if c.normalize == 'dataset' else IMAGENET_STATS
     kw = dict(resize=c.resize, crop=c.crop, stats=stats, n_pos_points=c.n_pos_points,

@@ -57,12 +57,13 @@ def to_rgb(im: Image.Image, path: str | Path = 'image') -> Image.Image:
     if im.mode in ('I;16', 'I;16L', 'I;16B', 'I;16N', 'I'):
         a = np.asarray(im).astype(np.float64)
         if a.size and (a.min() < 0 or a.max() > 65535):
-            raise ValueError(f"image {path} is a 32-bit integer image with values {a.min():g}..{a.max():g}: expected 8 or 16 bits (0..65535)")
+            raise ValueError(
+                f"image {path} is a 32-bit integer image with values {a.min():g}..{a.max():g}: expected 8 or 16 bits")
         im = Image.fromarray(np.round(a / 257).astype(np.uint8))
     elif im.mode == 'F':
         a = np.asarray(im).astype(np.float64)
         if not np.isfinite(a).all() or (a.size and (a.min() < 0 or a.max() > 1)):
-            raise ValueError(f"image {path} is a float image with values outside [0, 1] (or not finite): save it as an 8- or 16-bit image")
+            raise ValueError(f"image {path}: float values outside [0, 1] or not finite: save 8- or 16-bit images")
         im = Image.fromarray(np.round(a * 255).astype(np.uint8))
     return im.convert('RGB')
 
@@ -96,7 +97,8 @@ def skip_or_raise(msg: str, skip_bad: bool):
     if not skip_bad: raise ValueError(msg)
     warnings.warn(f"skipped: {msg}")
 
-def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset', decode: bool = False) -> list[Record]:
+def check_records(records: list[Record], skip_bad: bool = False, what: str = 'dataset',
+                  decode: bool = False) -> list[Record]:
     """Open every image / mask header: unreadable files and image-mask size mismatches raise (or are skipped with
     `skip_bad`). `decode` decodes each image whole instead (a truncated JPEG has a good header and fails only then)."""
     good = []
@@ -112,7 +114,8 @@ def check_records(records: list[Record], skip_bad: bool = False, what: str = 'da
                 skip_or_raise(f"unreadable mask {r.mask} ({type(e).__name__}: {e})", skip_bad)
                 continue
             if msize != size:
-                skip_or_raise(f"mask {r.mask} is {msize[0]}x{msize[1]} but its image {r.image} is {size[0]}x{size[1]} (as shown, EXIF orientation applied)", skip_bad)
+                got, want = ('x'.join(map(str, s)) for s in (msize, size))   # the image as shown (EXIF orientation)
+                skip_or_raise(f"mask {r.mask} is {got} but its image {r.image} is {want}", skip_bad)
                 continue
         good.append(r)
     if not good: raise ValueError(f"{what} is empty: no usable samples")
@@ -162,7 +165,9 @@ def pair_masks(images: Sequence[Path], mask_for: Callable[[Path], Path], what: s
 
 def unpaired_message(what: str, n_unpaired: int, n_images: int, masks_found: str, image: Path, expected) -> str:
     "The one line that reports images without their masks: the counts, the first unpaired image, the mask expected."
-    return f"{what}: {n_unpaired} of {n_images} images have no mask ({masks_found}); first unpaired image {Path(image).name}, expected mask {expected if isinstance(expected, str) else Path(expected).name}"
+    mask = expected if isinstance(expected, str) else Path(expected).name
+    first = f"first unpaired image {Path(image).name}, expected mask {mask}"
+    return f"{what}: {n_unpaired} of {n_images} images have no mask ({masks_found}); {first}"
 
 def count_masks(folder: Path) -> str:
     "'N masks in FOLDER' for `pair_masks`' message."
@@ -281,7 +286,8 @@ def isic_layout(root: str | Path) -> dict[str, IsicSplit]:
     for (year, split, kind), p in sorted(found.items()):
         if kind == 'images' and split not in out:
             out[split] = IsicSplit(split, p, found.get((year, split, 'masks')))
-    if not out: raise FileNotFoundError(f"no ISIC image folders under {root}: expected e.g. ISIC2018_Task1-2_Training_Input/ with ISIC2018_Task1_Training_GroundTruth/ (or the 2017 / 2016 names)")
+    if not out: raise FileNotFoundError(
+        f"no ISIC image folders under {root}: expected e.g. ISIC2018_Task1-2_Training_Input/ (or 2017 / 2016 names)")
     return out
 
 # %% ../nbs/18_records.ipynb #ea54d9d6
@@ -302,7 +308,9 @@ def isic_records(root: str | Path, split: str = 'train', text: str = 'skin lesio
     if split not in layout: raise ValueError(
         f"ISIC download {root} has no {split!r} split (found: {', '.join(layout)})")
     s = layout[split]
-    if s.masks is None: raise ValueError(f"ISIC split {split!r} in {root}: images in {s.images.name} but no ground-truth folder beside them (e.g. {s.images.name.replace('Input', 'GroundTruth').replace('Data', 'GroundTruth')})")
+    truth = s.images.name.replace('Input', 'GroundTruth').replace('Data', 'GroundTruth')
+    if s.masks is None: raise ValueError(
+        f"ISIC split {split!r} in {root}: images in {s.images.name} but no ground-truth folder beside them ({truth})")
     imgs = list_images(s.images)
     if not imgs: raise ValueError(f"ISIC image folder {s.images} has no images ({', '.join(IMAGE_EXTS)})")
     recs = pair_masks(imgs, isic_mask(s.masks), f"ISIC split {split!r} ({s.images})", text, count_masks(s.masks),
@@ -317,7 +325,8 @@ DX_PROMPTS = {'akiec': 'actinic keratosis', 'bcc': 'basal cell carcinoma', 'bkl'
 def read_table(path: Path) -> list[dict]:
     "Rows of a CSV or tab-separated metadata file (delimiter sniffed) as dicts."
     try: text = path.read_text(encoding='utf-8-sig')
-    except UnicodeDecodeError as e: raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save the table as UTF-8 CSV") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not UTF-8 text (byte {e.start}: {e.reason}); save it as UTF-8 CSV") from None
     try: dialect = csv.Sniffer().sniff(text.splitlines()[0] if text else ',', delimiters=',\t;')
     except csv.Error: dialect = csv.excel
     return [
@@ -339,14 +348,17 @@ def ham10000_records(root: str | Path, text: str = 'skin lesion', dx_prompts: di
     seg = next((p for p in sorted(root.glob('HAM10000_segmentations*')) if p.is_dir()), None)
     metas = sorted(p for p in root.glob('HAM10000_metadata*') if p.is_file())
     if not img_dirs: raise FileNotFoundError(f"no HAM10000_images_part_1/ (or part_2) folder in {root}")
-    if seg is None: raise FileNotFoundError(f"no HAM10000_segmentations_lesion_tschandl/ folder in {root} (the lesion masks are a separate file of the Dataverse download)")
+    if seg is None: raise FileNotFoundError(
+        f"no HAM10000_segmentations_lesion_tschandl/ folder in {root} (the masks: a separate Dataverse file)")
     if not metas: raise FileNotFoundError(f"no HAM10000_metadata.csv in {root}")
     rows = read_table(metas[0])
     if rows and not {'lesion_id', 'image_id', 'dx'} <= set(rows[0]):
         raise ValueError(f"{metas[0]} must have columns lesion_id, image_id, dx; found {', '.join(rows[0])}")
     seen = Counter(r['image_id'] for r in rows)
     dup = next((i for i, n in seen.items() if n > 1), None)
-    if dup is not None: raise ValueError(f"{metas[0]}: image_id {dup} is on {seen[dup]} rows ({sum(n > 1 for n in seen.values())} ids repeated); expected one row per image_id")
+    repeated = sum(n > 1 for n in seen.values())
+    if dup is not None: raise ValueError(
+        f"{metas[0]}: image_id {dup} is on {seen[dup]} rows ({repeated} ids repeated); expected one row per image_id")
     meta = {r['image_id']: r for r in rows}
     imgs = [p for d in img_dirs for p in list_images(d)]
     recs = pair_masks(imgs, lambda p: seg/f'{p.stem}_segmentation.png', f"HAM10000 images in {root}", text,
@@ -376,7 +388,8 @@ def ph2_diagnoses(path: Path) -> dict[str, str]:
         if ids and col < len(cells) and cells[col] in PH2_DIAGNOSES: out[ids[0]] = PH2_DIAGNOSES[cells[col]]
     if col is None: raise ValueError(
         f"{path}: no 'Clinical Diagnosis' column (expected PH2's table, its cells separated by ||, tabs, ';' or ',')")
-    if not out: raise ValueError(f"{path}: no image's diagnosis could be read (expected IMD<k> ids and 0 / 1 / 2 in the 'Clinical Diagnosis' column)")
+    if not out: raise ValueError(
+        f"{path}: no diagnosis read (expected IMD<k> ids and 0 / 1 / 2 in the 'Clinical Diagnosis' column)")
     return out
 
 # %% ../nbs/18_records.ipynb #c975229f
@@ -388,7 +401,8 @@ def ph2_records(root: str | Path, text: str = 'skin lesion', dx_prompts: dict | 
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     base = next((p for p in [root/'PH2 Dataset images', *root.glob('*/PH2 Dataset images')] if p.is_dir()), root)
     cases = sorted(p for p in base.glob('IMD*') if p.is_dir())
-    if not cases: raise FileNotFoundError(f"no PH2 case folders (IMD<k>/) in {base}: expected 'PH2 Dataset images/IMD002/IMD002_Dermoscopic_Image/IMD002.bmp'")
+    if not cases: raise FileNotFoundError(
+        f"no PH2 case folders (IMD<k>/) in {base}: expected 'PH2 Dataset images/IMD002/IMD002_Dermoscopic_Image/'")
     imgs = [p for c in cases for p in list_images(c/f'{c.name}_Dermoscopic_Image') if p.stem == c.name]
     if not imgs: raise ValueError(f"PH2 folders in {base} hold no IMD<k>_Dermoscopic_Image/IMD<k>.bmp images")
     lesion = lambda p: p.parent.parent/f'{p.stem}_lesion'/f'{p.stem}_lesion.bmp'
@@ -410,7 +424,8 @@ def drive_base(root: str | Path) -> Path:
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     for base in (root/'DRIVE', root):
         if any((base/f/'images').is_dir() for f in DRIVE_SPLITS.values()): return base
-    raise FileNotFoundError(f"no DRIVE layout in {root}: expected DRIVE/training/images/<nn>_training.tif (or training/images/ in the root)")
+    raise FileNotFoundError(
+        f"no DRIVE layout in {root}: expected DRIVE/training/images/<nn>_training.tif (or training/images/)")
 
 def drive_splits(root: str | Path) -> list[str]:
     """The splits of a DRIVE download that have manual vessel masks (`train`, and `test` where its `1st_manual/` is
@@ -444,13 +459,17 @@ def detect_format(root: str | Path, annotations: str = 'annotations.json') -> st
     root = Path(root)
     if not root.is_dir(): raise FileNotFoundError(f"data root not found: {root}")
     if (root/'JPEGImages').is_dir(): return 'voc'
-    if any((b/'training'/'1st_manual').is_dir() or (b/'test'/'1st_manual').is_dir() for b in (root, root/'DRIVE')): return 'drive'
+    manual = [b/part/'1st_manual' for b in (root, root/'DRIVE') for part in ('training', 'test')]
+    if any(m.is_dir() for m in manual): return 'drive'
     if (root/annotations).is_file() or (root/'train'/annotations).is_file(): return 'coco'
     if any(root.glob('HAM10000_metadata*')): return 'ham10000'
-    if (root/'PH2 Dataset images').is_dir() or any(root.glob('*/PH2 Dataset images')) or any(p.is_dir() for p in root.glob('IMD*')): return 'ph2'
+    ph2 = (root/'PH2 Dataset images').is_dir() or any(root.glob('*/PH2 Dataset images'))
+    if ph2 or any(p.is_dir() for p in root.glob('IMD*')): return 'ph2'
     try:
         isic_layout(root)
         return 'isic'
     except FileNotFoundError: pass
     if (root/'images').is_dir(): return 'folder'
-    raise ValueError(f"data.format: auto cannot tell the layout of {root}: expected JPEGImages/ (voc), {annotations} (coco), HAM10000_metadata.csv (ham10000), 'PH2 Dataset images/' (ph2), ISIC20xx_* folders (isic), DRIVE/training/ (drive) or images/ (folder); set data.format")
+    known = (f"JPEGImages/ (voc), {annotations} (coco), HAM10000_metadata.csv (ham10000), 'PH2 Dataset images/' (ph2), "
+             "ISIC20xx_* folders (isic), DRIVE/training/ (drive) or images/ (folder)")
+    raise ValueError(f"data.format: auto cannot tell the layout of {root}: expected {known}; set data.format")

@@ -41,6 +41,6 @@ def trained(data, tmp_path_factory):
     "A stage-1 checkpoint trained by cdsam-train (1 epoch)."
     d = tmp_path_factory.mktemp('trained')
     cfg = d/'cfg.yaml'; cfg.write_text(dump_config(tiny_config(data['voc'], d/'exp')))
-    r = run('cdsam-train', '--config', cfg)
+    r = run_in_process('cdsam-train', '--config', cfg)
     assert r.returncode == 0, r.stdout + r.stderr
     return dict(config=cfg, ckpt=d/'exp'/'t'/'checkpoints'/'stage1'/'best.pt')

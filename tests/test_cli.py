@@ -1,4 +1,6 @@
-"Every console script driven as a user would: as a subprocess (the error cases through the same entry points in-process), on generated data."
+"""Every console script driven as a user would, on generated data. As a subprocess: each script's `--help`, the demo
+(the README's main job), a run killed mid-stage and resumed, and one bad input; the rest through the same installed
+entry points in this process (`run_in_process`), which saves a torch import (seconds) per call."""
 import csv, subprocess, shutil, time
 from pathlib import Path
 import numpy as np
@@ -29,7 +31,7 @@ def test_demo_runs_all_stages_and_reports(tmp_path):
 
 def test_train_chain_writes_checkpoints_history_curves(data, tmp_path):
     cfg = tmp_path/'c.yaml'; cfg.write_text(dump_config(tiny_config(data['voc'], tmp_path/'exp')))
-    r = run('cdsam-train', '--config', cfg, '--stages', '1-2', 'optim.lr=2e-3', 'checkpoint.keep_per_epoch=true')
+    r = run_in_process('cdsam-train', '--config', cfg, '--stages', '1-2', 'optim.lr=2e-3', 'checkpoint.keep_per_epoch=true')
     assert r.returncode == 0, r.stderr
     run_dir = tmp_path/'exp'/'t'
     for s in (1, 2):
@@ -52,7 +54,7 @@ def test_train_interrupted_then_resumed(data, tmp_path):
     time.sleep(0.5); p.kill(); p.wait()                           # a crash mid-run
     done = read_checkpoint(latest)['meta']['epoch']
     assert 1 <= done < 40, done
-    r = run('cdsam-train', '--config', cfg, '--resume')
+    r = run_in_process('cdsam-train', '--config', cfg, '--resume')
     assert r.returncode == 0, r.stderr
     assert f'resumed after epoch {done}' in r.stdout
     assert read_checkpoint(latest)['meta']['epoch'] == 40
@@ -60,7 +62,7 @@ def test_train_interrupted_then_resumed(data, tmp_path):
 
 def test_eval_voc(trained, data, tmp_path):
     out = tmp_path/'scores.csv'
-    r = run('cdsam-eval-voc', '--checkpoint', trained['ckpt'], '--root', data['voc'], '--split', 'val', '--threshold', '0.5',
+    r = run_in_process('cdsam-eval-voc', '--checkpoint', trained['ckpt'], '--root', data['voc'], '--split', 'val', '--threshold', '0.5',
             '--text', 'skin lesion', '--output_csv', out, '--save_preds', tmp_path/'preds')
     assert r.returncode == 0, r.stderr
     rows = list(csv.DictReader(open(out)))
@@ -70,17 +72,17 @@ def test_eval_voc(trained, data, tmp_path):
     assert 'micro' in r.stdout and 'mean' in r.stdout and 'original resolution' in r.stdout
     imgs = data['voc']/'JPEGImages'                                   # scored at each image's own size (4:3 images)
     for row in rows: assert Image.open(tmp_path/'preds'/f"{row['id']}.png").size == Image.open(row['image']).size != (64, 64)
-    r = run('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p')
+    r = run_in_process('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p')
     assert r.returncode == 0, r.stderr                              # cdsam-predict writes the same masks eval-voc scored
     for row in rows:
         assert (np.asarray(Image.open(tmp_path/'preds'/f"{row['id']}.png")) == np.asarray(Image.open(tmp_path/'p'/'masks'/f"{row['id']}.png"))).all()
     lst = tmp_path/'ids.txt'; lst.write_text(rows[0]['id'] + '\n')                     # --split as a list file
-    r = run('cdsam-eval-voc', '--checkpoint', trained['ckpt'], '--root', data['voc'], '--split', lst)
+    r = run_in_process('cdsam-eval-voc', '--checkpoint', trained['ckpt'], '--root', data['voc'], '--split', lst)
     assert r.returncode == 0 and '1 images' in r.stdout
 
 def test_eval_dual_circle(trained, data, tmp_path):
     dc = data['dc']
-    r = run('cdsam-eval-dual-circle', '--checkpoint', trained['ckpt'], '--image_dir', dc/'images', '--circle_dir', dc/'circles',
+    r = run_in_process('cdsam-eval-dual-circle', '--checkpoint', trained['ckpt'], '--image_dir', dc/'images', '--circle_dir', dc/'circles',
             '--ignore_rect_dir', dc/'ignore', '--text', 'skin lesion', '--output_csv', tmp_path/'dc.csv', '--visualize',
             '--vis_output_dir', tmp_path/'vis')
     assert r.returncode == 0, r.stderr
@@ -91,7 +93,7 @@ def test_eval_dual_circle(trained, data, tmp_path):
 
 def test_predict_folder_list_tiles_points_pseudo(trained, data, tmp_path):
     imgs = data['voc']/'JPEGImages'
-    r = run('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p', '--opacity', '0.6',
+    r = run_in_process('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', imgs, '--output_dir', tmp_path/'p', '--opacity', '0.6',
             '--tile', '64', '--overlap', '0.5', '--tta', '--pseudo_labels', tmp_path/'pl', '--min_confidence', '0.5')
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path/'p'/'masks').iterdir())) == 16
@@ -102,7 +104,7 @@ def test_predict_folder_list_tiles_points_pseudo(trained, data, tmp_path):
     assert all((tmp_path/'pl'/'SegmentationClass'/f'{i}.png').is_file() for i in ids)
     one = next(imgs.iterdir())
     lst = tmp_path/'l.txt'; lst.write_text(f'{one}\n')
-    r = run('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', lst, '--output_dir', tmp_path/'q', '--text', '',
+    r = run_in_process('cdsam-predict', '--checkpoint', trained['ckpt'], '--input', lst, '--output_dir', tmp_path/'q', '--text', '',
             '--points', '32,32,1;2,2,0', '--box', '10,10,50,50')
     assert r.returncode == 0, r.stderr
     assert Image.open(tmp_path/'q'/'masks'/f'{one.stem}.png').size == Image.open(one).size
@@ -113,20 +115,20 @@ def test_sam_encode_resumable(data, tmp_path):
     sd = {f'image_encoder.{k}': v for k, v in enc.state_dict().items()}; sd['mask_decoder.x'] = torch.zeros(1)
     torch.save(sd, tmp_path/'sam_tiny.pth')
     args = ['--sam_type', 'tiny', '--checkpoint', tmp_path/'sam_tiny.pth', '--input_dir', data['voc']/'JPEGImages', '--output_dir', tmp_path/'e', '--batch_size', '3']
-    r = run('cdsam-sam-encode', *args)
+    r = run_in_process('cdsam-sam-encode', *args)
     assert r.returncode == 0, r.stderr
     e = torch.load(next((tmp_path/'e').glob('*.pt')), weights_only=True)
     assert e.shape == (256, 4, 4)
-    r = run('cdsam-sam-encode', *args)
+    r = run_in_process('cdsam-sam-encode', *args)
     assert '16 already encoded, 0 to do' in r.stdout
     # issue #34: a rerun with another encoder (or a checkpoint that is not there) never passes the old embeddings off as its own
-    r = run('cdsam-sam-encode', *[x if x != 'tiny' else 'vit_b' for x in args])
+    r = run_in_process('cdsam-sam-encode', *[x if x != 'tiny' else 'vit_b' for x in args])
     assert r.returncode == 2 and "sam_type: 'tiny' then, 'vit_b' now" in r.stderr, r.stderr
-    r = run('cdsam-sam-encode', *[x if x != tmp_path/'sam_tiny.pth' else tmp_path/'missing.pth' for x in args])
+    r = run_in_process('cdsam-sam-encode', *[x if x != tmp_path/'sam_tiny.pth' else tmp_path/'missing.pth' for x in args])
     assert r.returncode == 2 and '--checkpoint not found' in r.stderr, r.stderr
 
 def test_export_merged(trained, tmp_path):
-    r = run('cdsam-export', '--checkpoint', trained['ckpt'], '--output', tmp_path/'m.safetensors')
+    r = run_in_process('cdsam-export', '--checkpoint', trained['ckpt'], '--output', tmp_path/'m.safetensors')
     assert r.returncode == 0, r.stderr
     assert read_checkpoint(tmp_path/'m.safetensors')['meta']['lora'] == {}
 

@@ -4,7 +4,7 @@ import json, re, shutil
 import numpy as np
 import pytest
 from PIL import Image
-from conftest import run, run_in_process
+from conftest import run_in_process
 from cdsam.model import CDSAM, HUB_FORMAT
 from cdsam.inference import predict_probs
 from cdsam.runtime import postprocess
@@ -22,7 +22,7 @@ def run_copy(trained, tmp_path):
 @pytest.mark.slow
 def test_export_hub_then_from_pretrained_predicts_the_same_masks(run_copy, data, tmp_path):
     ck = run_copy
-    r = run('cdsam-eval', '--checkpoint', ck, '--root', data['voc'], '--split', 'val')
+    r = run_in_process('cdsam-eval', '--checkpoint', ck, '--root', data['voc'], '--split', 'val')
     assert r.returncode == 0, r.stderr
     mean_dice = float(re.search(r'^\s*mean\s+\S+\s+(\S+)', r.stdout, re.M).group(1))
     tj = float(re.search(r'thresholded Jaccard .*: (\S+)', r.stdout).group(1))
@@ -30,7 +30,7 @@ def test_export_hub_then_from_pretrained_predicts_the_same_masks(run_copy, data,
     assert (ck.parents[2]/'eval_results.json').is_file() and 'recorded in' in r.stdout
 
     hub = tmp_path/'hub'
-    r = run('cdsam-export', '--checkpoint', ck, '--format', 'hub', '--output', hub)
+    r = run_in_process('cdsam-export', '--checkpoint', ck, '--format', 'hub', '--output', hub)
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in hub.iterdir()) == ['README.md', 'config.json', 'model.safetensors']
     card = (hub/'README.md').read_text()
@@ -43,7 +43,7 @@ def test_export_hub_then_from_pretrained_predicts_the_same_masks(run_copy, data,
     # cdsam-predict with the folder writes the masks it writes with the original checkpoint
     imgs = data['voc']/'JPEGImages'
     for name, src in (('ck', ck), ('hub', hub)):
-        r = run('cdsam-predict', '--checkpoint', src, '--input', imgs, '--output_dir', tmp_path/name)
+        r = run_in_process('cdsam-predict', '--checkpoint', src, '--input', imgs, '--output_dir', tmp_path/name)
         assert r.returncode == 0, r.stderr
     masks = sorted((tmp_path/'ck'/'masks').iterdir())
     assert len(masks) == 16
