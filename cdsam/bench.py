@@ -122,7 +122,8 @@ def _stage_cfg(cfg: dict, stage: int, **sections) -> dict:
 
 def _autocast(learn):
     dev = torch.device(learn.dls.device or 'cpu')
-    return torch.autocast(dev.type, dtype=torch.bfloat16 if learn.plan.optim.amp == 'bf16' else torch.float16) if learn.plan.optim.amp else nullcontext()
+    if not learn.plan.optim.amp: return nullcontext()
+    return torch.autocast(dev.type, dtype=torch.bfloat16 if learn.plan.optim.amp == 'bf16' else torch.float16)
 
 class _EpochTimes(Callback):
     order = -30
@@ -418,19 +419,24 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
             seen = sum(len(b[1]) for b in dl)
             load[(k, workers)] = time.perf_counter() - t
             if k == max(counts):
-                rows.append(dict(section='data', name=f'load whole view, {workers} workers', value=seen / load[(k, workers)], unit='img/s', note=f'{k} images 600x450 JPEG, {cfg["data"]["crop"]}px'))
+                rows.append(dict(section='data', name=f'load whole view, {workers} workers',
+                                 value=seen / load[(k, workers)],
+                                 unit='img/s', note=f'{k} images 600x450 JPEG, {cfg["data"]["crop"]}px'))
         t = time.perf_counter()
         FeatureCache.build(backbone, dl.dataset, log=lambda *a: None)
         build[k] = time.perf_counter() - t
     one_load, _ = _per_image({k: load[(k, 0)] for k in counts})
     one_cache, cache_rate = _per_image(build)
     lo, hi = min(counts), max(counts)
-    rows += [dict(section='data', name='load: one more image', value=one_load * 1e3, unit='ms', note=f'0 workers, {lo} -> {hi} images; {load[(lo, 0)] / lo * 1e3:.1f} ms/image at {lo}'),
+    rows += [dict(section='data', name='load: one more image', value=one_load * 1e3, unit='ms',
+                  note=f'0 workers, {lo} -> {hi} images; {load[(lo, 0)] / lo * 1e3:.1f} ms/image at {lo}'),
              dict(section='data', name='cache build images/s', value=cache_rate, unit='img/s',
                   note=f'{hi} images x 4 flips, stage 1'),
              dict(section='data', name='cache build: one more image', value=one_cache * 1e3, unit='ms',
                   note=f'{lo} -> {hi} images; {build[lo] / lo * 1e3:.1f} ms/image at {lo}')]
-    log(f"data: load {rows[0]['value']:.1f} img/s (0 workers), {rows[1]['value']:.1f} (2 workers); cache build {cache_rate:.1f} img/s; one more image: load {one_load * 1e3:.1f} ms, cache {one_cache * 1e3:.1f} ms")
+    log(f"data: load {rows[0]['value']:.1f} img/s (0 workers), {rows[1]['value']:.1f} (2 workers); "
+        f"cache build {cache_rate:.1f} img/s; one more image: load {one_load * 1e3:.1f} ms, "
+            f"cache {one_cache * 1e3:.1f} ms")
     return rows
 
 # %% ../nbs/50_bench.ipynb #583077cd
@@ -438,7 +444,8 @@ def _run_predict(args: Sequence[str]) -> float:
     "Seconds of `cdsam-predict args` in a fresh process (start-up included)."
     import subprocess
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, '-c', 'import sys; from cdsam.predict_cli import predict_main; sys.exit(predict_main())', *args],
+    main = 'import sys; from cdsam.predict_cli import predict_main; sys.exit(predict_main())'
+    r = subprocess.run([sys.executable, '-c', main, *args],
                        capture_output=True, text=True)
     if r.returncode: raise RuntimeError(f"cdsam-predict {' '.join(args)} failed: {r.stderr.strip().splitlines()[-1:]}")
     return time.perf_counter() - t
@@ -459,16 +466,20 @@ def bench_predict(cfg: dict, workdir, batch_size: int = 4, counts: Sequence[int]
         @torch.no_grad()
         def forward(): model(x, text)
         model_rate = b / best_time(forward, reps=max(reps, 3))
-        t = {k: _run_predict(['--checkpoint', str(wd/'m.pt'), '--input', str(folders[k]), '--output_dir', str(wd/f'out_{b}_{k}'), '--batch_size', str(b)]) for k in counts}
+        t = {k: _run_predict(['--checkpoint', str(wd/'m.pt'), '--input', str(folders[k]),
+                              '--output_dir', str(wd/f'out_{b}_{k}'),
+                              '--batch_size', str(b)]) for k in counts}
         one, rate = _per_image(t)
-        rows += [dict(section='predict', name=f'folder images/s, batch {b}', value=rate, unit='img/s', note=f'cdsam-predict on {hi} images 600x450, start-up included'),
+        rows += [dict(section='predict', name=f'folder images/s, batch {b}', value=rate, unit='img/s',
+                      note=f'cdsam-predict on {hi} images 600x450, start-up included'),
                  dict(section='predict', name=f'folder: one more image, batch {b}', value=one * 1e3, unit='ms',
                       note=f'{lo} -> {hi} images; {t[lo] / lo * 1e3:.0f} ms/image at {lo} with start-up'),
                  dict(section='predict', name=f'model-only images/s, batch {b}', value=model_rate, unit='img/s',
                       note=f'{crop}px tensors, text prompt'),
                  dict(section='predict', name=f'folder / model-only, batch {b}', value=1 / one / model_rate, unit='x',
                       note='one more image in the folder vs the model alone' + (' (target >= 0.8)' if b > 1 else ''))]
-        log(f"predict batch {b}: folder {1 / one:.1f} img/s marginal ({rate:.1f} with start-up), model alone {model_rate:.1f} img/s ({1 / one / model_rate:.2f}x)")
+        log(f"predict batch {b}: folder {1 / one:.1f} img/s marginal ({rate:.1f} with start-up), "
+            f"model alone {model_rate:.1f} img/s ({1 / one / model_rate:.2f}x)")
     return rows
 
 # %% ../nbs/50_bench.ipynb #c6cfe8c4

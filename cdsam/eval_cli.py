@@ -21,12 +21,15 @@ __all__ = ['eval_voc_parser', 'eval_voc_main', 'eval_main']
 # %% ../nbs/45_eval_cli.ipynb #7d4c5217
 def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     "The argument parser of `cdsam-eval` / `cdsam-eval-voc` (its `--help`)."
-    ap = argparse.ArgumentParser(prog=prog, description="Evaluate a checkpoint on a split of a VOC, ISIC, HAM10000, PH2, folder or COCO dataset (IoU, Dice, accuracy, precision, recall, F1).")
+    ap = argparse.ArgumentParser(
+        prog=prog, description="Score a checkpoint on a dataset split: IoU, Dice, accuracy, precision, recall, F1.")
     add_checkpoint_options(ap)
-    ap.add_argument('--root', default=None, help="dataset root (default: the config's data.root; one of its data.sources roots is read with that source's format, valid_frac and text)")
+    ap.add_argument('--root', default=None,
+                    help="dataset root (default: the config's data.root; a data.sources root uses its own settings)")
     ap.add_argument('--format', default=None, choices=('auto',) + FORMATS,
                     help="the dataset's layout (default: auto with --root, else the config's data.format)")
-    ap.add_argument('--split', default='val', help="split name (VOC: under ImageSets/Segmentation; ISIC: val / test; HAM10000 / PH2: the run's seeded val / test) or a path to a list of ids, e.g. RUN/splits/test.txt (default: val)")
+    ap.add_argument('--split', default='val',
+                    help="split (VOC: a list name; ISIC: val / test; HAM10000 / PH2: seeded val / test) or an ids .txt")
     ap.add_argument('--text', default=None, help="text prompt (default: the config's data.text, or each class's name)")
     ap.add_argument('--image_dir', default=None, help='image folder (default: ROOT/JPEGImages)')
     ap.add_argument('--mask_dir', default=None, help='mask folder (default: ROOT/SegmentationClass)')
@@ -35,15 +38,15 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
     ap.add_argument('--force', action='store_true', help='replace --output_csv whatever it holds')
     ap.add_argument('--save_preds', default=None, help='folder for predicted masks (PNG)')
     ap.add_argument('--score', choices=SCORE_MODES, default='original',
-                    help="original: whole images scored at their own resolution (default); crop: the centre crop at the model's size")
+                    help="original: whole images, own size (default); crop: the centre crop at the model's size")
     ap.add_argument('--by_size', action='store_true',
                     help='also print Dice and predicted / true area by lesion-size tercile')
     ap.add_argument('--prompt_mode', default=None, choices=('text', 'points', 'box', 'text+points', 'text+box'),
-                    help="the prompts to score with (default: the run's own, eval.prompt_mode resolved for train.prompt_mode; points / box from each ground-truth mask)")
+                    help="prompts to score with (default: the run's eval.prompt_mode); points / box from true masks")
     ap.add_argument('--phrasing', action='append', default=None, metavar='TEXT',
-                    help="also score the split with this prompt instead (another way to say the target; repeatable): its mean Dice beside the prompt's")
+                    help="also score with this other way to say the target (repeatable): its Dice beside the prompt's")
     ap.add_argument('--wrong_prompt', action='append', default=None, metavar='TEXT',
-                    help="also predict with another target's prompt (repeatable): the mean area it marks on these images, of the scored pixels (should be about 0)")
+                    help="also predict with another target's prompt (repeatable): the area it marks (should be ~0)")
     add_postprocess_options(ap)
     add_tile_options(ap)
     ap.add_argument('--batch_size', type=positive_int, default=8, help='images per forward pass with --score crop')
@@ -55,7 +58,8 @@ def eval_voc_parser(prog: str = 'cdsam-eval-voc') -> argparse.ArgumentParser:
 # %% ../nbs/45_eval_cli.ipynb #6c0b9201
 def _post(a) -> str:
     "The post-processing a score was measured with, in words ('' for none)."
-    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta), ('largest component', a.largest_component),
+    post = [n for n, on in ((f"TTA {'flips' if a.tta is True else a.tta}", a.tta),
+                            ('largest component', a.largest_component),
                             ('holes filled', a.fill_holes),
                             (f"windows of {a.tile} px (overlap {a.overlap})", a.tile)) if on]
     return ', '.join(post)
@@ -64,7 +68,7 @@ def _print_scores(a, d: dict, root, recs: list, sc: dict):
     "cdsam-eval's report: what was scored and how, the metrics table and, with `--by_size`, the lesion-size terciles."
     from cdsam.metrics import METRIC_NAMES, size_groups
     how = ("whole images scored at their original resolution" if a.score == 'original' else
-           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at the crop's resolution (borders unseen)")
+           f"centre {d['crop']}x{d['crop']} crops of a {d['resize']}px resize, scored at their size (borders unseen)")
     post = _post(a)
     texts = sorted({r.prompt for r in recs}) if 'text' in a.prompt_mode else []
     given = ' + '.join(
@@ -145,7 +149,9 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
     import dataclasses
     from cdsam.inference import evaluate_records, prompt_tokens
     given = sorted({r.prompt for r in recs})
-    rows = [dict(prompt=', '.join(given[:3]), role='prompt', dice=sc['mean']['dice'], pooled=sc['micro']['dice'], area=_area(sc['counts']))]
+    row = lambda prompt, role, s: dict(prompt=prompt, role=role, dice=s['mean']['dice'], pooled=s['micro']['dice'],
+                                       area=_area(s['counts']))
+    rows = [row(', '.join(given[:3]), 'prompt', sc)]
     for role, texts in (('phrasing', a.phrasing or []), ('wrong prompt', a.wrong_prompt or [])):
         for t in texts:
             if not t.strip(): raise ValueError(f"--{role.replace(' ', '_')} '' is no prompt: give the words to score")
@@ -153,7 +159,7 @@ def _prompt_rows(a, model, info, d: dict, recs: list, sc: dict) -> list[dict]:
             s2, _ = evaluate_records(model, [dataclasses.replace(r, prompt=t) for r in recs], info.size, info.stats,
                                      a.threshold, a.score, d['resize'], a.batch_size, a.largest_component, a.fill_holes,
                                      'text', a.tta, a.tile, a.overlap)
-            rows.append(dict(prompt=t, role=role, dice=s2['mean']['dice'], pooled=s2['micro']['dice'], area=_area(s2['counts'])))
+            rows.append(row(t, role, s2))
     if len(rows) > 1:
         print(f"{'prompt':<36}{'as':>14}{'mean dice':>11}{'pooled dice':>13}{'area marked':>13}")
         for r in rows: print(
@@ -192,7 +198,8 @@ def _eval_voc(a) -> int:
     root, recs = _eval_records(a, d)
     if a.save_preds: check_output_folders([a.save_preds], [p for r in recs for p in (r.image, r.mask) if p is not None],
                                           f'--save_preds {a.save_preds}')
-    a = replace(a, prompt_mode=a.prompt_mode or valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode']))
+    own = valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])     # the run's own
+    a = replace(a, prompt_mode=a.prompt_mode or own)
     sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
                                 a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile,
                                 a.overlap)
@@ -202,7 +209,8 @@ def _eval_voc(a) -> int:
     _print_scores(a, d, root, recs, sc)
     _record(a, root, recs, sc, _prompt_rows(a, model, info, d, recs, sc))
     if a.output_csv:
-        rows = [dict(id=r.id, image=str(r.image), **{k: sc['per_image'][k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
+        per = sc['per_image']
+        rows = [dict(id=r.id, image=str(r.image), **{k: per[k][i] for k in METRIC_NAMES}) for i, r in enumerate(recs)]
         write_csv(rows, a.output_csv, force=a.force)
         print(f"per-image scores: {a.output_csv}")
     if a.save_preds:

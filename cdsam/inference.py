@@ -56,7 +56,9 @@ def default_prompt(info: ModelInfo, option: str = '--text') -> str:
     """The text prompt a model answers when none is given (`info`: its `ModelInfo`): its run's `data.text`; a
     multi-class run (`data.classes`) never trained on that, so it has none and the error names the classes to choose
     from (`option` says where)."""
-    if info.classes: raise ValueError(f"this model was trained on the classes {', '.join(repr(c) for c in info.classes[1:])} (data.classes), never on data.text {info.text!r}: give {option} with one of them")
+    classes = ', '.join(repr(c) for c in (info.classes or [])[1:])
+    if info.classes: raise ValueError(
+        f"it was trained on the classes {classes} (data.classes), never on data.text {info.text!r}: give {option}")
     return info.text
 
 # %% ../nbs/40_inference.ipynb #92304d16
@@ -67,7 +69,7 @@ def prompt_tokens(model: CDSAM, text: str) -> tuple[int, int]:
     encode = getattr(enc.tokenizer, 'encode', None)
     n = len(encode(text)) + 2 if encode else enc.context_length
     if n > enc.context_length:
-        warnings.warn(f"the text prompt has {n} tokens but the text model reads {enc.context_length}: only its first {enc.context_length - 2} are used ({text[:40]!r}...)")
+        warnings.warn(f"the text prompt {text[:40]!r} has {n} tokens but the text model reads {enc.context_length}")
     return min(n, enc.context_length), n
 
 # %% ../nbs/40_inference.ipynb #88483660
@@ -161,10 +163,14 @@ def run_card(checkpoint, cfg: Mapping) -> dict:
     evals = [r for r in eval_results(run) if r.get('checkpoint') == str(me)]
     if not evals: ev = f"No `cdsam-eval` result was recorded for `{me}`: score it on images it never saw."
     else:
-        ev = '\n'.join([f"Measured by `cdsam-eval` on `{me}`:", '', '| split | images | scored | prompt | post-processing | mean Dice | pooled Dice | mean IoU | thresholded Jaccard |',
+        head = ('split', 'images', 'scored', 'prompt', 'post-processing', 'mean Dice', 'pooled Dice', 'mean IoU',
+                'thresholded Jaccard')
+        row = lambda r: (f"{r['split']} ({r['root']})", r['images'], r['score'], r['prompt_mode'], r['post'] or 'none',
+                         *(f'{x:.4f}' for x in (r['mean']['dice'], r['micro']['dice'], r['mean']['iou'],
+                                                r['thresholded_jaccard'])))
+        ev = '\n'.join([f"Measured by `cdsam-eval` on `{me}`:", '', '| ' + ' | '.join(head) + ' |',
                         '|---|---|---|---|---|---|---|---|---|'] +
-                       [f"| {r['split']} ({r['root']}) | {r['images']} | {r['score']} | {r['prompt_mode']} | {r['post'] or 'none'} | "
-                        f"{r['mean']['dice']:.4f} | {r['micro']['dice']:.4f} | {r['mean']['iou']:.4f} | {r['thresholded_jaccard']:.4f} |" for r in evals])
+                       ['| ' + ' | '.join(map(str, row(r))) + ' |' for r in evals])
     return dict(training='\n'.join(lines), evaluation=ev)
 
 # %% ../nbs/40_inference.ipynb #2542799e
@@ -229,7 +235,7 @@ def predict_probs(model: CDSAM,                       # a CDSAM in eval mode (e.
                   stats=IMAGENET_STATS,               # normalisation (mean, std) of the run (`checkpoint_stats`)
                   tile: int | None = None,            # sliding windows of this side (pixels) for very large images
                   overlap: float = 0.25,              # fraction by which neighbouring windows overlap
-                  tta: bool | str = False,            # True / 'flips': average with the flipped predictions; 'd8': all 8 rotations / reflections
+                  tta: bool | str = False,            # True / 'flips': average with the flips; 'd8': 8 rotations/flips
                   points=None,                        # `[(x, y), ...]` point prompts in image pixels
                   point_labels=None,                  # 1 foreground / 0 background per point (default: all 1)
                   box=None,                           # `(x0, y0, x1, y1)` box prompt in image pixels

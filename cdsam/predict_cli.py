@@ -87,7 +87,7 @@ def predict_parser() -> argparse.ArgumentParser:
     ap.add_argument('--strict', action='store_true',
                     help='stop at the first unreadable image (default: skip it, report it, exit 1 at the end)')
     ap.add_argument('--runtime', choices=('torch', 'onnx'), default='torch',
-                    help="torch: --checkpoint is a cdsam checkpoint; onnx: a file from cdsam-export --format onnx, run by onnxruntime (its own text prompt; no points / box)")
+                    help="torch: a cdsam checkpoint; onnx: a cdsam-export --format onnx file (no points / box)")
     return ap
 
 # %% ../nbs/47_predict_cli.ipynb #8bfb1baf
@@ -127,12 +127,13 @@ def _predict_outputs(a, imgs: list[Path], names: list[str]) -> tuple[Path, Path 
                          f'--output_dir {out}')
     src = Path(a.input)
     if a.recursive and src.is_dir() and Path(os.path.realpath(out)).is_relative_to(os.path.realpath(src)):
-        raise ValueError(f"--output_dir {out} is inside the --recursive input folder {src}: its masks would be read as inputs by the next run; choose a folder outside it")
+        raise ValueError(f"--output_dir {out} is inside the --recursive input folder {src}: reruns read its masks")
     if v is not None:
-        if a.resume: raise ValueError("--resume does not continue --pseudo_labels (their train.txt is written at the end): rerun without --resume into a new --pseudo_labels folder")
+        if a.resume: raise ValueError(      # (their train.txt is written at the end)
+            "--resume does not continue --pseudo_labels: rerun without --resume into a new --pseudo_labels folder")
         check_output_folders([v/'JPEGImages', v/'SegmentationClass'], imgs, f'--pseudo_labels {v}')
         if (v/'ImageSets').exists() or (v/'SegmentationClass').is_dir() and any((v/'SegmentationClass').iterdir()):
-            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/ or ImageSets/): give a new folder, so no ground truth is replaced")
+            raise ValueError(f"--pseudo_labels {v} already holds labels (SegmentationClass/, ImageSets/): use another")
     return out, v
 
 def _resumed_rows(a, out: Path) -> dict[str, dict]:
@@ -143,7 +144,8 @@ def _resumed_rows(a, out: Path) -> dict[str, dict]:
         f"--resume: no scores.csv in {out} to continue from; run without --resume")
     try:
         with open(f, newline='') as fh: rows = list(csv.DictReader(fh))
-    except (UnicodeDecodeError, csv.Error) as e: raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote ({type(e).__name__}); run without --resume into a new --output_dir") from None
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise ValueError(f"--resume: {f} is not a CSV cdsam-predict wrote ({type(e).__name__})") from None
     if rows and not {'image', 'mask', 'error'} <= set(rows[0]): raise ValueError(
         f"--resume: {f} is not a CSV cdsam-predict wrote (no image / mask / error columns)")
     return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
@@ -224,7 +226,8 @@ def _predict_report(a, s, pseudo: list, failed: list) -> int:
     if s.v is not None:
         atomic_write(s.v/'ImageSets'/'Segmentation'/'train.txt',
                      lambda t: Path(t).write_text(''.join(f'{n}\n' for n in pseudo)))
-        print(f"pseudo-labels: {len(pseudo)}/{len(s.imgs)} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
+        n = f"{len(pseudo)}/{len(s.imgs)}"
+        print(f"pseudo-labels: {n} images at confidence >= {a.min_confidence} in {a.pseudo_labels}")
     print(f"{len(s.imgs) - len(failed)} image(s): masks, overlays and scores.csv in {s.out}")
     return report_failures(failed, a.strict)
 
@@ -237,7 +240,8 @@ def _predict(a) -> int:
     a, size, stats, out = s.opts, s.info.size, s.info.stats, s.out      # the options with the run's eval.* filled in
     def predict(batch):                                               # [(path, name, image)] -> [(probs, score)]
         for p, _, im in batch: check_prompts(s.pts, s.box, im.size, p)
-        if s.one_by_one: return [predict_probs(s.model, im, s.text or None, size, stats, a.tile, a.overlap, a.tta, s.pts, s.labels, s.box) for _, _, im in batch]
+        if s.one_by_one: return [predict_probs(s.model, im, s.text or None, size, stats, a.tile, a.overlap, a.tta,
+                                               s.pts, s.labels, s.box) for _, _, im in batch]
         return predict_batch(s.model, [im for _, _, im in batch], s.text, size, stats, a.tta)
     pseudo, failed, pending, batch, progress = [], [], deque(), [], Progress(len(s.todo), prefix='cdsam-predict: ')
     if s.kept: print(f"--resume: {len(s.kept)} image(s) already done in {out/'scores.csv'}, {len(s.todo)} to do")

@@ -29,7 +29,8 @@ def clip_text_state_dict(path: str | Path) -> dict:
     try: sd, _ = load_state(path, 'CLIP checkpoint')
     except ValueError:
         try: sd = torch.jit.load(str(path), map_location='cpu').state_dict()  # OpenAI's TorchScript files
-        except Exception: raise ValueError(f"could not read CLIP checkpoint {path}: neither a state dict nor a TorchScript archive") from None
+        except Exception:
+            raise ValueError(f"could not read CLIP checkpoint {path}: no state dict or TorchScript archive") from None
     for k in ('state_dict', 'model'):
         if k in sd and isinstance(sd[k], dict): sd = sd[k]
     sd = {(k[7:] if k.startswith('module.') else k): v for k, v in sd.items()}
@@ -83,7 +84,9 @@ class ClipTextEncoder(PromptEncoder):
         cfg = model_cfg or open_clip.get_model_config(name)
         if cfg is None: raise ValueError(f"unknown open_clip model '{name}'; e.g. {open_clip.list_models()[:8]} ...")
         pcfg = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
-        if pretrained and not pcfg: raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: {open_clip.list_pretrained_tags_by_model(name)}")
+        tags = open_clip.list_pretrained_tags_by_model(name)
+        if pretrained and not pcfg:
+            raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: {tags}")
         quick_gelu = bool(cfg.get('quick_gelu', False) or pcfg.get('quick_gelu', False))
         self.text = _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=quick_gelu)
         self.name, self.embed_dim = name, int(cfg['embed_dim'])
@@ -122,17 +125,22 @@ class SentenceTextEncoder(PromptEncoder):
     def __init__(self, folder: str | Path,                                   # config.json, weights and tokenizer files
                  templates: Sequence[str] | None = DEFAULT_TEMPLATES,        # prompt templates, averaged
                  frozen: bool = True,                                        # no gradient into the tower (and a cache)
-                 context_length: int = 64):                                  # tokens read per prompt (start, end included)
+                 context_length: int = 64):                                  # tokens read per prompt (start, end too)
         super().__init__()
         try: from transformers import AutoModel, AutoTokenizer           # (only this tower needs transformers)
-        except ImportError: raise ImportError('a sentence-encoder text tower needs transformers: pip install "cdsam[weights]"') from None
+        except ImportError:
+            raise ImportError('a sentence-encoder tower needs transformers: pip install "cdsam[weights]"') from None
         folder = Path(folder)
-        if not (folder/'config.json').is_file(): raise FileNotFoundError(f"sentence encoder folder {folder} has no config.json: give a Hugging Face model folder (e.g. packaged:minilm)")
+        if not (folder/'config.json').is_file(): raise FileNotFoundError(
+            f"sentence encoder folder {folder} has no config.json: give a Hugging Face model folder (packaged:minilm)")
         try:
             self.tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             self.text = AutoModel.from_pretrained(str(folder), local_files_only=True)
-        except (OSError, ValueError) as e: raise ValueError(f"{folder} is not a sentence encoder transformers can load ({str(e).splitlines()[0][:200]})") from None
-        self.name, self.embed_dim, self.context_length = folder.name, int(self.text.config.hidden_size), int(context_length)
+        except (OSError, ValueError) as e:
+            why = str(e).splitlines()[0][:200]
+            raise ValueError(f"{folder} is not a sentence encoder transformers can load ({why})") from None
+        self.name, self.context_length = folder.name, int(context_length)
+        self.embed_dim = int(self.text.config.hidden_size)
         # `prompt_tokens`
         self.tokenizer = SimpleNamespace(encode=lambda t: self.tok.encode(t, add_special_tokens=False))
         self.templates = checked_templates(templates)
