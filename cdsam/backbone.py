@@ -41,7 +41,9 @@ def backbone_state_dict(vit: nn.Module, path: str | Path) -> dict:
     if filt is not None:
         try: sd = filt(sd, vit)
         except Exception as e:
-            raise ValueError(f"backbone checkpoint {path} does not fit {type(vit).__name__} (pos_embed {tuple(vit.pos_embed.shape) if getattr(vit, 'pos_embed', None) is not None else None}): timm's converter failed with {type(e).__name__}: {e}") from e
+            pos = getattr(vit, 'pos_embed', None)
+            fits = f"{type(vit).__name__} (pos_embed {None if pos is None else tuple(pos.shape)})"
+            raise ValueError(f"backbone checkpoint {path} does not fit {fits}: {type(e).__name__}: {e}") from e
     own = vit.state_dict()
     # a classification head in the file is not part of a feature backbone (timm drops it the same way)
     return {k: v for k, v in sd.items() if k in own or not k.startswith(('head.', 'fc_norm.', 'head_drop.'))}
@@ -62,7 +64,8 @@ class DinoBackbone(nn.Module):
                 f"unknown timm model '{name}'; DINO-family names: {timm.list_models('*dino*')[:12]} ...") from e
             raise
         except TypeError as e:                       # a timm model that is no ViT takes no img_size / dynamic_img_size
-            raise ValueError(f"timm model '{name}' is not a ViT cdsam can read ({e}); model.dino.name takes DINO-family ViTs: {timm.list_models('*dino*')[:6]} ...") from None
+            dinos = timm.list_models('*dino*')[:6]
+            raise ValueError(f"timm model '{name}' is not a ViT cdsam can read ({e}); DINO ViTs: {dinos} ...") from None
         if not hasattr(self.vit, 'blocks') or not hasattr(self.vit, 'forward_intermediates'):
             raise ValueError(f"timm model '{name}' ({type(self.vit).__name__}) is not a plain ViT with `.blocks`")
         self.name, self.timm_kwargs = name, dict(timm_kwargs)           # (the feature cache's key names both)
@@ -91,7 +94,8 @@ class DinoBackbone(nn.Module):
         "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."
         (H, W), (ph, pw) = hw, self.patch_size
         if H % ph or W % pw:
-            raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} of {self.name}; use e.g. {H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}")
+            fits = f"{H // ph * ph}x{W // pw * pw} or {(H // ph + 1) * ph}x{(W // pw + 1) * pw}"
+            raise ValueError(f"input size {H}x{W} is not a multiple of the patch size {ph}x{pw} ({self.name}): {fits}")
         return H // ph, W // pw
 
     def forward(self, x: torch.Tensor) -> dict:

@@ -450,6 +450,7 @@ def _run_predict(args: Sequence[str]) -> float:
     if r.returncode: raise RuntimeError(f"cdsam-predict {' '.join(args)} failed: {r.stderr.strip().splitlines()[-1:]}")
     return time.perf_counter() - t
 
+# %% ../nbs/50_bench.ipynb #18384463
 def bench_predict(cfg: dict, workdir, batch_size: int = 4, counts: Sequence[int] = (100, 400), reps: int = 2,
                   log: Callable = print) -> list[dict]:
     """`cdsam-predict` on folders of generated 600x450 JPEGs at batch 1 and `batch_size` (CPU): images/s, the cost of

@@ -18,7 +18,8 @@ __all__ = ['bench_parser', 'main']
 # %% ../nbs/51_bench_cli.ipynb #9c10e0b2
 def bench_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-bench` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-bench', description="Measure cdsam on this device: per-stage cost, feature cache, inference vs segment-anything, LoRA overhead, fastai loop overhead. Prints a table and writes a CSV.")
+    ap = argparse.ArgumentParser(prog='cdsam-bench', description=(
+        "Measure cdsam here: stage cost, feature cache, inference vs SAM, LoRA and fastai overhead (a table, a CSV)."))
     ap.add_argument('--config', default='demo',
                     help="training config whose model sizes to measure (default: the demo's tiny models)")
     ap.add_argument('--device', default=None, help="cpu, cuda, cuda:1 ... (default: the GPU if there is one)")
@@ -29,9 +30,11 @@ def bench_parser() -> argparse.ArgumentParser:
     ap.add_argument('--reps', type=_count, default=2, help='repetitions of each timed comparison (the fastest counts)')
     ap.add_argument('--sam_type', default='vit_b', help="segment-anything encoder to compare with: vit_b, vit_l, vit_h")
     ap.add_argument('--sam_img_size', type=_count, default=1024, help="segment-anything's input size (1024 is SAM's)")
+    every = ','.join(BENCH_ALL_SECTIONS)
     ap.add_argument('--sections', default=','.join(BENCH_SECTIONS),
-                    help=f"comma-separated subset of {','.join(BENCH_ALL_SECTIONS)} (switches, data and predict are not in the default: they take minutes)")
-    ap.add_argument('--scale_images', default='100,400', help="data / predict sections: the two folder sizes of generated 600x450 photographs (the cost of one more image is measured between them)")
+                    help=f"comma-separated, of {every} (not by default: switches, data and predict)")
+    ap.add_argument('--scale_images', default='100,400',
+                    help="data / predict: two folder sizes of generated 600x450 photographs (one more image's cost)")
     ap.add_argument('--compile_backend', default='inductor', help="torch.compile backend for the switches section")
     ap.add_argument('--csv', default='bench.csv',
                     help='where to write the rows (a new file, or one cdsam-bench wrote; see --force)')

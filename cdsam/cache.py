@@ -56,8 +56,10 @@ def cache_view(ds: SegDataset, i: int, view: int, seed: int = 0) -> tuple[torch.
 def augmentation_note(variants) -> str:
     "What a cached training sample gets of the augmentation, for the log."
     views, flips = 1 + max(v[0] for v in variants), len({v[1:] for v in variants}) > 1
-    if views == 1: return "cached samples get flips only (no zoom, placement, rot90 or colour jitter)" if flips else "cached samples are not augmented"
-    return f"cached samples: {views} views (the whole image and {views - 1} random zooms / placements in data.zoom){' x 4 flips' if flips else ''}, one drawn per sample and epoch (no rot90 or colour jitter)"
+    if views == 1 and not flips: return "cached samples are not augmented"
+    if views == 1: return "cached samples get flips only (no zoom, placement, rot90 or colour jitter)"
+    seen = f"the whole image and {views - 1} random zooms / placements in data.zoom{' x 4 flips' if flips else ''}"
+    return f"cached samples: {views} views ({seen}), one drawn per sample and epoch (no rot90 or colour jitter)"
 
 # %% ../nbs/34_cache.ipynb #32b5ac95
 def backbone_fingerprint(backbone: nn.Module, prefix: int | None = None) -> str:
@@ -170,7 +172,8 @@ class FeatureCache:
         path = Path(path) if path is not None else None
         saved = _load_valid(path, key, log)
         if saved is not None:
-            log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants); {augmentation_note(variants)}")
+            note = augmentation_note(variants)
+            log(f"feature cache: loaded {path} ({len(slots)} images x {len(variants)} variants); {note}")
             return cls(saved['tokens'], saved.get('cls'), saved.get('layers'), slots, variants, key, True, path,
                        saved.get('pixels'), saved.get('masks'), rslots, saved.get('teacher'))
         t = _compute(backbone, ds, idx, variants, _DTYPES[dtype], images, batch_size, device, prefix, teacher, seed)
@@ -294,7 +297,8 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
     random variant of the cache (a flip, and a zoomed view when it holds several)."""
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
         if cache.masks is not None and len(cache.masks) != len(dataset):
-            raise ValueError(f"FeatureCache holds {len(cache.masks)} masks, the dataset has {len(dataset)} records: build it from this dataset")
+            raise ValueError(
+                f"FeatureCache holds {len(cache.masks)} masks, the dataset {len(dataset)} records: build it from it")
         self.ds, self.cache = dataset.deterministic(), cache
         self.train = dataset.train if train is None else train
         self.records = self.ds.records
@@ -330,7 +334,8 @@ def cached_dataloaders(dls: SegDataLoaders, backbone: nn.Module, c: CachePlan,
                        log: Callable = print, prefix: int | None = None, teacher: bool = False) -> SegDataLoaders:
     """`dls` with training (all flip variants) and validation (one variant) samples carrying cached `backbone` features
     (`plan.cache`); with `prefix`, the tokens entering block `prefix` (`frozen_prefix`)."""
-    if c.features is None: raise ValueError("cache.features is null (or this stage cannot cache): nothing to cache; set cache.features to 'memory' or 'disk'")
+    if c.features is None: raise ValueError(
+        "cache.features is null (or this stage cannot cache): set cache.features to 'memory' or 'disk'")
     if c.features == 'disk' and c.dir is None: raise ValueError(
         "cache.features=disk needs cache.dir (or a run directory)")
     device = getattr(dls, 'device', None)

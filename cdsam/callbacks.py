@@ -50,7 +50,11 @@ class NonFiniteLossGuard(Callback):
         loss = self.learn.loss_grad if self.training else self.learn.loss
         if all_ranks_true(bool(torch.isfinite(loss).all())): return             # every rank stops at the same batch
         ck = getattr(self.learn, 'last_checkpoint', None)
-        raise NonFiniteLoss(f"loss is {float(loss.detach().float())} at epoch {self.epoch} (0-based, as in fastai's table), batch {self.iter} ({'training' if self.training else 'validation'}): training stopped; last good checkpoint: {ck or 'none written yet'}. Lower optim.lr, check the inputs, or use optim.amp_dtype=bf16.")
+        where = f"epoch {self.epoch} (0-based, as in fastai's table), batch {self.iter}"
+        phase, last = 'training' if self.training else 'validation', ck or 'none written yet'
+        hint = "lower optim.lr, check the inputs, or use optim.amp_dtype=bf16"
+        value = float(loss.detach().float())
+        raise NonFiniteLoss(f"loss is {value} at {where} ({phase}): stopped; last good checkpoint: {last}; {hint}")
 
 # %% ../nbs/32_callbacks.ipynb #cf95c916
 class EpochSeed(Callback):
@@ -104,8 +108,10 @@ class StageCheckpoint(SkipsCancelledEpochs, TrackerCallback):
                                best=float(self.best), monitor=self.monitor,
                                info=info_from_config(self.cfg, self.dls.stats, m.model.backbone.patch_size).to_dict(),
                                early_stopping=getattr(self.learn, 'early_stopping_state', None),
-                               smooth_loss=dict(val=float(self.recorder.smooth_loss.val), count=int(self.recorder.smooth_loss.count)),
-                               metrics=dict(zip(self.recorder.metric_names[1:-1], map(float, self.recorder.values[-1]))))
+                               smooth_loss=dict(val=float(self.recorder.smooth_loss.val),
+                                                count=int(self.recorder.smooth_loss.count)),
+                               metrics=dict(zip(self.recorder.metric_names[1:-1],
+                                                map(float, self.recorder.values[-1]))))
 
     def _best_on_disk(self):
         "A resumed run keeps the better of `latest`'s best score and `best`'s own (`best` is written first)."
@@ -250,7 +256,8 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
                  every: int = 1, stats=IMAGENET_STATS, threshold: float = 0.5):
         from cdsam.dualcircle import pair_dual_circle
         self.pairs, _ = pair_dual_circle(image_dir, circle_dir, ignore_rect_dir)
-        self.text, self.size, self.output_dir, self.every, self.stats, self.threshold = text, size, output_dir, every, stats, threshold
+        self.text, self.size, self.output_dir, self.every = text, size, output_dir, every
+        self.stats, self.threshold = stats, threshold
         self.history: list[dict] = []
 
     def after_epoch(self):
@@ -262,8 +269,8 @@ class DualCircleEval(SkipsCancelledEpochs, Callback):
         csv = Path(self.output_dir)/f'epoch_{self.epoch + 1:03d}.csv' if self.output_dir else None
         was = m.training
         m.eval()
-        try: res = evaluate_dual_circle(self.pairs,
-                                        lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold, csv)
+        keep = lambda im: predict_probs(m, im, self.text, self.size, self.stats)[0] > self.threshold
+        try: res = evaluate_dual_circle(self.pairs, keep, csv)
         finally: m.train(was)
         o = res['overall']
         self.history.append(dict(epoch=self.epoch + 1, **o))

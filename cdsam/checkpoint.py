@@ -64,7 +64,8 @@ def check_finite(state: Mapping[str, torch.Tensor], stats=None, source='checkpoi
     if stats is not None:
         mean, std = (torch.as_tensor(s, dtype=torch.float64) for s in stats)
         if not (bool(torch.isfinite(mean).all()) and bool(torch.isfinite(std).all()) and bool((std > 0).all())):
-            raise ValueError(f"{source} has unusable normalisation stats (mean {list(map(float, mean))}, std {list(map(float, std))}): each must be finite and each std > 0")
+            said = f"mean {list(map(float, mean))}, std {list(map(float, std))}"
+            raise ValueError(f"{source} has unusable normalisation stats ({said}): each must be finite, each std > 0")
 
 def read_checkpoint(path) -> dict:
     """A checkpoint as `dict(model=state, teacher=state|None, optim=state|None, meta=dict)`; clear errors for missing /
@@ -96,7 +97,8 @@ def check_stage(ckpt: dict, stage: int, source: str = 'checkpoint'):
     """Raise unless `ckpt` was written while training `stage` (resuming needs the same stage; a new stage starts with
     init=)."""
     got = ckpt['meta']['stage']
-    if got != stage: raise ValueError(f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start stage {stage} from it")
+    if got != stage: raise ValueError(
+        f"{source} is a stage {got} checkpoint but the config trains stage {stage}; use init= to start from it")
 
 # %% ../nbs/15_checkpoint.ipynb #922ac6a3
 def restore_model(model: nn.Module, ckpt: dict, source: str = 'checkpoint') -> nn.Module:

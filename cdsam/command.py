@@ -32,8 +32,8 @@ def user_errors() -> tuple:
     return tuple(errs)
 
 def is_user_error(e: BaseException) -> bool:
-    """Whether a command reports `e` in one line: one of `user_errors()`, or a `ValueError` that cdsam (or the user's own
-    code) raised: a checked value. A `ValueError` raised inside an installed library (torch, numpy, the standard
+    """Whether a command reports `e` in one line: one of `user_errors()`, or a `ValueError` that cdsam or the user's
+    own code raised (a checked value). A `ValueError` raised inside an installed library (torch, numpy, the standard
     library: the innermost frame of its traceback is there), a `KeyError` or any other exception is a bug, shown with
     its traceback."""
     if isinstance(e, user_errors()): return True

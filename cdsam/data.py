@@ -593,9 +593,8 @@ def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
                  made: dict | None = None) -> tuple[list[Record], list[Record]]:
     """Train and valid records for a `DataPlan` (`plan.data`; `data_plan(cfg)` makes one from a config) (`prompt_mode`:
     `train.prompt_mode`, for `coco_mode`). A VOC root without its split list files uses every image with a seeded split
-    (`valid_frac`, `seed`) and `log`s that. Each of `data.sources` (`{root, weight, ...}`, e.g. a pseudo-labelled root
-    at weight 0.5) adds all its samples to training. Every split the run reads (and those cdsam had to make) is put in
-    `made` (name → records) to be saved."""
+    (`valid_frac`, `seed`) and `log`s that. Each of `data.sources` adds all its samples to training. Every split the
+    run reads (and those cdsam had to make) is put in `made` (name → records) to be saved."""
     c = expect(c, DataPlan, 'data_records', 'plan.data or data_plan(cfg)')
     fmt = c.format
     if c.root is None and not (fmt in ('auto', 'folder') and c.image_dir): raise ValueError("data.root is not set")

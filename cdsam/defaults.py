@@ -104,7 +104,8 @@ def check_sizes(v, key: str):
     elif isinstance(v, (list, tuple)):
         for i, x in enumerate(v): check_sizes(x, f'{key}.{i}')
     elif isinstance(v, (int, float)) and not isinstance(v, bool) and not (math.isfinite(v) and 0 <= v <= MAX_SIZE):
-        raise ConfigError(f"config key '{key}' is {v}: numbers in a model section must be in [0, {MAX_SIZE}] (no model cdsam builds is larger: a damaged file or a typo)")
+        raise ConfigError(  # (no model cdsam builds is larger: a damaged file or a typo)
+            f"config key '{key}' is {v}: numbers in a model section must be in [0, {MAX_SIZE}]")
     elif key.rsplit('.', 1)[-1] in POSITIVE_SIZES and isinstance(v, (int, float)) and not isinstance(v, bool) and v < 1:
         raise ConfigError(f"config key '{key}' is {v}: a model's {key.rsplit('.', 1)[-1]} must be at least 1")
 
@@ -171,7 +172,9 @@ def expect(value, cls: type, where: str, how: str):
 # %% ../nbs/03_defaults.ipynb #eef21aa7
 def bounds(lo=None, hi=None, *, open_lo: bool = False, open_hi: bool = False, unit: str = '') -> dict:
     "`setting` keywords for a number in [lo, hi] (`open_lo` / `open_hi`: the bound excluded; None: unbounded)."
-    def check(v): return ((lo is None or (v > lo if open_lo else v >= lo)) and (hi is None or (v < hi if open_hi else v <= hi)))
+    def check(v):
+        above = lo is None or (v > lo if open_lo else v >= lo)
+        return above and (hi is None or (v < hi if open_hi else v <= hi))
     if hi is None: must = f"{'>' if open_lo else '>='} {lo}"
     elif lo is None: must = f"{'<' if open_hi else '<='} {hi}"
     else: must = f"in {'(' if open_lo else '['}{lo}, {hi}{')' if open_hi else ']'}"
@@ -301,7 +304,8 @@ class DataPlan(Section):
 
     def check(self):
         if self.valid_frac + self.test_frac >= 1:
-            raise ConfigError(f"config keys 'data.valid_frac' ({self.valid_frac}) + 'data.test_frac' ({self.test_frac}) must be < 1: nothing would be left to train on")
+            raise ConfigError(  # else nothing would be left to train on
+                f"config keys 'data.valid_frac' ({self.valid_frac}) + 'data.test_frac' ({self.test_frac}) must be < 1")
 
 # %% ../nbs/03_defaults.ipynb #29a139e4
 STAGE_PLAN = {
@@ -359,7 +363,8 @@ class LoraSettings(Section):
     "`lora`: rank, scaling and dropout of every adapter, and where each part's adapters go (peft's `LoraConfig`)."
     KEY: ClassVar[str] = 'lora'
     r: int = setting(8, "rank", **RANK)
-    alpha: float = setting(16.0, "scaling numerator: scaling = alpha / r", **bounds(0, open_lo=True, unit='(0 switches every adapter off)'))
+    alpha: float = setting(16.0, "scaling numerator: scaling = alpha / r",
+                           **bounds(0, open_lo=True, unit='(0 switches every adapter off)'))
     dropout: float = setting(0.0, "dropout on the adapter's input (peft's lora_dropout)", **FRACTION)
     rank_dropout: float = setting(0.0, "dropout on the adapter's rank components", **FRACTION)
     dino: LoraDino = subsection(LoraDino, "DINO's adapters")
@@ -498,7 +503,7 @@ class RunSettings(Section):
     "`run`: the run's folder (`output_dir/name`, one for all its stages), seed and chain of stages."
     KEY: ClassVar[str] = 'run'
     name: str = setting('run', "the run's folder name", check=_plain_name,
-                        must="a plain name of 1 to 100 characters (no '/' and not '.' or '..'): run.output_dir says where runs go")
+                        must="a plain name of 1 to 100 characters (no '/', not '.' or '..'): run.output_dir says where")
     output_dir: str = setting('experiments', "where runs go", check=lambda v: bool(v.strip()), must='a folder')
     seed: int = setting(0, "the training seed", **SEED)
     stages: int | str | None = setting(None, "the stages cdsam-train runs: 2, '1-3' or '1,3' (null: stage.id)",

@@ -114,7 +114,8 @@ def run_demo(out, seed: int = 0, n_images: int = 48, log=print) -> dict:
 # %% ../nbs/90_demo.ipynb #8be820ca
 def demo_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-demo` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-demo', description="cdsam end to end on built-in synthetic data with tiny models (no downloads): stages 1-4, evaluation, report.")
+    ap = argparse.ArgumentParser(
+        prog='cdsam-demo', description="cdsam end to end on synthetic data, tiny models: stages 1-4, scores, report.")
     ap.add_argument('--output_dir', default='cdsam_demo',
                     help="where data, checkpoints and report.md go (default: cdsam_demo)")
     ap.add_argument('--seed', type=int, default=0, help='random seed (default: 0)')

@@ -43,12 +43,15 @@ def _eval_dc(a) -> int:
         from cdsam.files import check_output_folders
         check_output_folders([a.vis_output_dir], [f for p in pairs for f in (p.image, p.circles, p.ignore) if f],
                              f'--vis_output_dir {a.vis_output_dir}')
-    if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives no prompt: dual-circle evaluation is text-prompted; give the prompt, or leave --text out for the run's data.text")
+    if a.text is not None and not a.text.strip(): raise ValueError(
+        "--text '' gives no prompt: give one, or leave --text out for the run's data.text")
     text, size, stats = info.text if a.text is None else a.text, info.size, info.stats
     res = evaluate_dual_circle(pairs, lambda im: predict_probs(model, im, text, size, stats)[0] > threshold,
                                a.output_csv, a.vis_output_dir if a.visualize else None, force=a.force)
     o = res['overall']
-    print(f"{o['images']} images: precision {o['precision']:.4f}  recall {o['recall']:.4f}  F1 {o['f1']:.4f}  accuracy {o['accuracy']:.4f}  lesions hit {o['lesions_hit']}/{o['images']}  images with false positives {o['images_with_fp']}")
+    scores = '  '.join(f"{k} {o[k.lower()]:.4f}" for k in ('precision', 'recall', 'F1', 'accuracy'))
+    print(f"{o['images']} images: {scores}  lesions hit {o['lesions_hit']}/{o['images']}  "
+          f"images with false positives {o['images_with_fp']}")
     return 0
 
 def eval_dual_circle_main(

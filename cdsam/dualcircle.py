@@ -91,7 +91,8 @@ def pair_dual_circle(image_dir, circle_dir, ignore_rect_dir=None) -> tuple[list[
     unpaired = dict(images_without_mask=[str(p) for p in imgs if _base(p.stem) not in {q.id for q in pairs}],
                     masks_without_image=[str(p) for s, p in masks.items() if s not in used])
     if unpaired['images_without_mask'] or unpaired['masks_without_image']:
-        warnings.warn(f"dual-circle pairing: {len(unpaired['images_without_mask'])} image(s) without a circle mask, {len(unpaired['masks_without_image'])} mask(s) without an image: {unpaired}")
+        n, m = len(unpaired['images_without_mask']), len(unpaired['masks_without_image'])
+        warnings.warn(f"dual-circle pairing: {n} image(s) without a circle mask, {m} mask(s) without image: {unpaired}")
     if not pairs: raise ValueError(f"no image in {idir} pairs with a circle mask in {cdir}")
     return pairs, unpaired
 

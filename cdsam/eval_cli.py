@@ -182,12 +182,11 @@ def _eval_voc(a) -> int:
     if a.save_preds and Path(a.save_preds).exists() and not Path(a.save_preds).is_dir():
         raise ValueError(f"--save_preds {a.save_preds} must be a folder, but it is a file")
     if a.output_csv and Path(a.output_csv).is_dir(): raise ValueError(f"--output_csv {a.output_csv} is a folder")
-    from cdsam.files import check_csv_output
+    from cdsam.files import atomic_write, write_csv, check_output_folders, check_csv_output
     from cdsam.metrics import METRIC_NAMES, thresholded_jaccard
     if a.output_csv: check_csv_output(a.output_csv, ['id', 'image', *METRIC_NAMES], a.force)     # before any work
     import numpy as np
     from PIL import Image
-    from cdsam.files import atomic_write, write_csv, check_output_folders
     from cdsam.inference import evaluate_records, prompt_tokens
     from cdsam.plan import valid_prompt_mode
     m = load_model(ModelSource.from_args(a))
@@ -200,9 +199,8 @@ def _eval_voc(a) -> int:
                                           f'--save_preds {a.save_preds}')
     own = valid_prompt_mode(cfg['train']['prompt_mode'], cfg['eval']['prompt_mode'])     # the run's own
     a = replace(a, prompt_mode=a.prompt_mode or own)
-    sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'],
-                                a.batch_size, a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile,
-                                a.overlap)
+    sc, pred = evaluate_records(model, recs, info.size, info.stats, a.threshold, a.score, d['resize'], a.batch_size,
+                                a.largest_component, a.fill_holes, a.prompt_mode, a.tta, a.tile, a.overlap)
     if not int(sc['counts'].sum()): raise ValueError(
         f"split {a.split!r} of {root} has no labelled pixel: no Dice can be reported")
     sc['thresholded_jaccard'] = thresholded_jaccard(sc['per_image']['iou'])        # printed and recorded

@@ -18,12 +18,13 @@ __all__ = ['export_parser', 'check_output', 'export_main']
 # %% ../nbs/49_export_cli.ipynb #bdd0ac4b
 def export_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-export` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-export', description="Merge every LoRA adapter of a checkpoint into its weights for deployment: a PyTorch / safetensors checkpoint, an ONNX graph, or a Hugging Face Hub model folder with a model card.")
+    ap = argparse.ArgumentParser(prog='cdsam-export', description=(
+        "Merge a checkpoint's LoRA adapters into its weights: a .pt / .safetensors file, ONNX, or a Hub model folder."))
     ap.add_argument('--checkpoint', required=True, help='a stage checkpoint written by cdsam-train')
     ap.add_argument('--output', required=True,
         help='.pt, .safetensors or .onnx (a new file; see --force), or a new folder with --format peft / hub')
     ap.add_argument('--format', choices=('auto', 'pt', 'safetensors', 'onnx', 'peft', 'hub'), default='auto',
-                    help="default: from the output's extension; peft: the adapters unmerged, one peft LoRA folder per adapted part (dino, sam_decoder, clip); hub: a Hugging Face Hub model folder (config.json, model.safetensors, README.md model card with the run's figures) that CDSAM.from_pretrained and every --checkpoint option load")
+                    help="auto: the output's extension; peft: a peft LoRA folder per adapted part; hub: a Hub folder")
     ap.add_argument('--adapters', action='store_true',
                     help='hub: keep the LoRA adapters unmerged (default: merged into the weights)')
     ap.add_argument('--onnx', action='store_true',
@@ -69,7 +70,8 @@ def _export(a) -> int:
         f"--format {a.format} but --output {a.output} names a {fmt} file: give it the {a.format} extension")
     if a.text is not None and fmt != 'onnx': raise ValueError(
         "--text is for --format onnx (a PyTorch export keeps every prompt)")
-    if a.text is not None and not a.text.strip(): raise ValueError("--text '' gives an ONNX graph no prompt: give the prompt to bake in, or leave --text out for the run's data.text")
+    if a.text is not None and not a.text.strip(): raise ValueError(
+        "--text '' gives an ONNX graph no prompt: give one to bake in, or leave --text out for the run's data.text")
     check_output(a.output, [a.checkpoint], a.force)
     if fmt == 'onnx':
         from cdsam.deploy import export_onnx

@@ -86,7 +86,8 @@ def check_csv_output(path, fieldnames: Sequence[str], force: bool = False) -> Pa
     p, names = Path(path), list(fieldnames)
     if p.is_dir(): raise ValueError(f"{p} is a folder: give a .csv file name")
     if p.exists() and not force and _csv_header(p) != names:
-        raise ValueError(f"{p} exists and is not a CSV that cdsam wrote with these columns ({','.join(names)}): refusing to replace it; give a new file name, or --force to replace it")
+        cols = ','.join(names)
+        raise ValueError(f"{p} is not a CSV that cdsam wrote with columns ({cols}): refusing to replace it (--force)")
     return p
 
 def write_csv(rows: Sequence[Mapping],                 # one dict per row
@@ -154,7 +155,7 @@ def record_settings(folder, settings: Mapping, continuing: bool) -> Path:
         changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
         if changed:
             said = '; '.join(f"{k}: {old.get(k)!r} then, {new.get(k)!r} now" for k in changed[:4])
-            raise ValueError(f"{folder} holds outputs made with other settings ({said}): continue with the same settings, or write into a new folder")
+            raise ValueError(f"{folder} holds outputs made with other settings ({said}): keep them, or a new folder")
     folder.mkdir(parents=True, exist_ok=True)
     return atomic_write(f, lambda t: Path(t).write_text(json.dumps(new, indent=1)))
 
@@ -168,7 +169,8 @@ def check_output_folders(folders, inputs, option: str):
                                                                                            Path(p))
     for f in folders:
         if os.path.realpath(f) in holds:
-            raise ValueError(f"{option} would write into {f}, which holds the input {holds[os.path.realpath(f)]}: choose a folder without inputs")
+            held = holds[os.path.realpath(f)]
+            raise ValueError(f"{option} would write into {f}, which holds the input {held}: choose another folder")
 
 # %% ../nbs/01_files.ipynb #f9d60f9b
 def _is_safetensors(path) -> bool: return str(path).endswith('.safetensors')
@@ -200,7 +202,8 @@ def load_state(path: str | os.PathLike, what: str = 'weights') -> tuple[dict, di
         obj = torch.load(path, map_location='cpu', weights_only=True)
     # (torch's own message suggests weights_only=False: never for an untrusted file)
     except Exception as e:
-        raise ValueError(f"{what} file {path} is not a valid or safe weights file: not a safetensors / torch weights file, or one that holds objects other than tensors ({type(e).__name__})") from None
+        raise ValueError(  # not safetensors / torch weights, or it holds objects other than tensors
+            f"{what} file {path} is not a valid or safe weights file ({type(e).__name__})") from None
     if not isinstance(obj, dict): raise ValueError(
         f"{what} file {path} holds a {type(obj).__name__}, expected a dict of tensors")
     meta = obj.pop('__metadata__', {}) if '__metadata__' in obj else {}
@@ -237,7 +240,8 @@ def check_finite_weights(state: Mapping[str, torch.Tensor], source: str = 'state
     predict empty masks."""
     for name, t in state.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            raise ValueError(f"{source} holds non-finite weights ({int((~torch.isfinite(t)).sum())} of {t.numel()} values of {name} are NaN or inf): the run diverged or the file is damaged; use an earlier checkpoint or the original weights")
+            bad = f"{int((~torch.isfinite(t)).sum())} of {t.numel()} values of {name} are NaN or inf"
+            raise ValueError(f"{source} holds non-finite weights ({bad}): use an earlier checkpoint or base weights")
 
 def load_state_dict_checked(module: nn.Module, state: Mapping[str, torch.Tensor], source: str = 'state dict',
                             ignore_missing: Iterable[str] = (), check_values: bool = True) -> nn.Module:

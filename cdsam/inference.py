@@ -143,6 +143,7 @@ def _split_sizes(run: Path, data: Mapping) -> str:
     except (OSError, ValueError): return ''
     return f"train {len(train)}, {data['valid_split']} {len(valid)}"
 
+# %% ../nbs/40_inference.ipynb #faf7cdb2
 def run_card(checkpoint, cfg: Mapping) -> dict:
     """The model card fields `training` and `evaluation` of `checkpoint` from its run folder: data and split sizes,
     each stage's epochs and best validation score, and the `cdsam-eval` results recorded for that checkpoint."""

@@ -87,7 +87,8 @@ def _checked(d: Mapping, source) -> ModelInfo:
         f"{source}: model info size must be a whole number of pixels in [16, 8192], got {size!r}")
     for name in ('mean', 'std'):
         v = d[name]
-        ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        number = lambda x: isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+        ok = isinstance(v, (list, tuple)) and len(v) == 3 and all(number(x) for x in v)
         if not ok or (name == 'std' and min(v) <= 0): raise ValueError(
             f"{source}: model info {name} must be three finite numbers{' > 0' if name == 'std' else ''}, got {v!r}")
     if isinstance(thr, bool) or not (isinstance(thr, (int, float)) and 0 < thr < 1): raise ValueError(
@@ -102,10 +103,13 @@ def model_info(meta: Mapping, source='checkpoint') -> ModelInfo:
     """The `ModelInfo` of a trained model from its stored metadata: a checkpoint's (`read_checkpoint(...)['meta']`, its
     `info` record, or its config and stats when it predates the record) or an ONNX file's `cdsam` record. `source` names
     the file in errors."""
-    if not isinstance(meta, Mapping): raise ValueError(f"{source}: its metadata is not a mapping ({type(meta).__name__}); expected a file written by cdsam-train or cdsam-export")
+    if not isinstance(meta, Mapping): raise ValueError(
+        f"{source}: its metadata is not a mapping ({type(meta).__name__}); expected a cdsam-train or cdsam-export file")
     if isinstance(meta.get('info'), Mapping): return _checked(meta['info'], source)
     if 'config' in meta:                                       # a checkpoint written before the record existed
         cfg = meta['config']
-        try: return _checked(info_from_config(cfg, meta.get('stats') or IMAGENET_STATS, stage=meta.get('stage')).to_dict(), source)
-        except (KeyError, TypeError) as e: raise ValueError(f"{source}: its config lacks {e} (no model info and no complete config); write it again with cdsam-train") from None
+        stats = meta.get('stats') or IMAGENET_STATS
+        try: return _checked(info_from_config(cfg, stats, stage=meta.get('stage')).to_dict(), source)
+        except (KeyError, TypeError) as e:     # (no model info and no complete config)
+            raise ValueError(f"{source}: its config lacks {e}; write it again with cdsam-train") from None
     return _checked(meta, source)                              # an ONNX file's record

@@ -28,7 +28,8 @@ class LoRALinear(nn.Module):
         super().__init__()
         if not isinstance(base, nn.Linear): raise TypeError(f"LoRALinear wraps nn.Linear, got {type(base).__name__}")
         if r <= 0: raise ValueError(f"LoRA rank r must be a positive integer, got {r}")
-        self.base, self.r, self.alpha, self.dropout_p, self.rank_dropout_p = base, int(r), float(alpha), float(dropout), float(rank_dropout)
+        self.base, self.r, self.alpha = base, int(r), float(alpha)
+        self.dropout_p, self.rank_dropout_p = float(dropout), float(rank_dropout)
         self.scaling = self.alpha / self.r
         for p in self.base.parameters(): p.requires_grad_(False)
         kw = dict(device=base.weight.device, dtype=base.weight.dtype)
@@ -101,7 +102,8 @@ class LoRALinear(nn.Module):
         return lin
 
     def extra_repr(self) -> str:
-        return f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, rank_dropout={self.rank_dropout_p}, merged={self.merged}"
+        return (f"r={self.r}, alpha={self.alpha}, dropout={self.dropout_p}, rank_dropout={self.rank_dropout_p}, "
+                f"merged={self.merged}")
 
 # %% ../nbs/00_lora.ipynb #172b9ef4
 def target_matcher(t):
@@ -141,7 +143,8 @@ def inject_lora(model: nn.Module,          # the module whose `nn.Linear` layers
     hits = {str(t): [n for n in linears if f(n) and not any(e(n) for e in excl)] for t, f in matchers}
     empty = [t for t, ns in hits.items() if not ns]
     if empty:
-        raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; available layers include: {linears[:12]}" + (' ...' if len(linears) > 12 else ''))
+        some = f"{linears[:12]}{' ...' if len(linears) > 12 else ''}"
+        raise ValueError(f"LoRA target(s) {empty} matched no nn.Linear in {type(model).__name__}; its layers: {some}")
     names = sorted({n for ns in hits.values() for n in ns}, key=linears.index)
     for n in names: set_submodule(model, n,
         LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout, rank_dropout=rank_dropout))
@@ -256,7 +259,8 @@ def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config
     for n, c in layers.items():
         if n in have:
             if (have[n].r, have[n].alpha) != (c['r'], c['alpha']):
-                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there but r={have[n].r}, alpha={have[n].alpha} in the model")
+                model = f"r={have[n].r}, alpha={have[n].alpha}"
+                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there, {model} in the model")
             continue
         try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.),
                          rank_dropout=c.get('rank_dropout', 0.))

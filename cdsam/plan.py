@@ -40,7 +40,8 @@ def _teacher(plan_teacher: str | None, dino: str, loss: Mapping) -> str | None:
     if asked == 'auto':
         return 'lora_off' if dino == 'lora' else 'copy' if plan_teacher in (None, 'lora_off') else plan_teacher
     if asked == 'lora_off' and dino != 'lora':
-        raise ConfigError(f"loss.distill_teacher='lora_off' needs DINO LoRA adapters, but this stage trains DINO {dino!r}; use 'copy' or 'ema'")
+        raise ConfigError(
+            f"loss.distill_teacher='lora_off' needs DINO LoRA adapters; stage trains DINO {dino!r}: use 'copy', 'ema'")
     return asked
 
 def alignment_loss_on(spec: StageSpec) -> bool:
@@ -215,7 +216,8 @@ def _checkpoint_plan(c: Mapping, stage: int) -> CheckpointPlan:
 def _cache_plan(cc: Mapping, spec: StageSpec, run: Path) -> CachePlan:
     features = cc['features']
     if features and spec.dino == 'full':             # frozen: outputs cached; lora: the frozen first blocks
-        what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)" if spec.dino_train_blocks
+        what = (f"the last {spec.dino_train_blocks} blocks of its DINO backbone train (stage.dino_train_blocks)"
+                if spec.dino_train_blocks
                 else f"its whole DINO backbone trains ({spec.dino})")
         warnings.warn(f"cache.features={features!r} is ignored in stage {spec.id}: {what}; training uncached",
                       stacklevel=3)
@@ -235,7 +237,9 @@ def _loss_plan(c: Mapping, spec: StageSpec) -> LossPlan:
 def _warn_normalize(c: Mapping):
     d = c['model']['dino']
     if c['data']['normalize'] == 'dataset' and (d['pretrained'] or d['checkpoint']):
-        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: it was trained on ImageNet statistics, so inputs normalised otherwise shift its features; use data.normalize='imagenet'", stacklevel=3)
+        # it was trained on ImageNet statistics: inputs normalised otherwise shift its features
+        warnings.warn("data.normalize='dataset' with a pretrained DINO backbone: use data.normalize='imagenet'",
+                      stacklevel=3)
 
 # %% ../nbs/05_plan.ipynb #247d2de7
 def resolve_plan(cfg: Mapping | str | Path | int, stage: int | None = None, device=None) -> RunPlan:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse, csv, itertools, math, os, shutil
 from dataclasses import dataclass, replace
 from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 from .command import run_cli, Progress, positive_int
@@ -150,6 +151,7 @@ def _resumed_rows(a, out: Path) -> dict[str, dict]:
         f"--resume: {f} is not a CSV cdsam-predict wrote (no image / mask / error columns)")
     return {r['image']: r for r in rows if r.get('mask') and not r.get('error') and Path(r['mask']).is_file()}
 
+# %% ../nbs/47_predict_cli.ipynb #a38b9bae
 def _prefetch(pool, fn, items: list, ahead: int):
     "`(item, future of fn(item))` in order, with at most `ahead` items submitted to `pool` beyond the one consumed."
     it, queue = iter(items), deque()
@@ -214,7 +216,6 @@ def _predict_setup(a) -> PredictSetup:
 
 def _finished(result):
     "A future that is already done with `result` (an unreadable image's row, queued in input order)."
-    from concurrent.futures import Future
     f = Future()
     f.set_result(result)
     return f
@@ -233,7 +234,6 @@ def _predict_report(a, s, pseudo: list, failed: list) -> int:
 
 # %% ../nbs/47_predict_cli.ipynb #628fbcdf
 def _predict(a) -> int:
-    from concurrent.futures import ThreadPoolExecutor
     from cdsam.files import CsvLog
     from cdsam.inference import predict_probs, predict_batch
     s = _predict_setup(a)

@@ -38,7 +38,7 @@ def load_session(path, providers=('CPUExecutionProvider',), options=None):
     try: return ort.InferenceSession(str(path), options, providers=list(providers))
     except Exception as e:                                         # onnxruntime's own words, first line
         why = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
-        raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why}); expected a file written by cdsam-export --format onnx") from None
+        raise ValueError(f"{path} is not an ONNX model onnxruntime can load ({why})") from None
 
 def file_info(session, path) -> ModelInfo:
     """The `ModelInfo` of an onnxruntime `session` on the file at `path` (its `cdsam` metadata, written by
@@ -51,7 +51,8 @@ def file_info(session, path) -> ModelInfo:
     except json.JSONDecodeError:
         raise ValueError(f"{path}: its 'cdsam' metadata is not valid JSON; export it again with cdsam-export") from None
     info = model_info(record, path)
-    if not info.text: raise ValueError(f"{path}: its model info has no text prompt (the prompt an ONNX file answers); export it again with cdsam-export")
+    if not info.text: raise ValueError(   # (the prompt an ONNX file answers)
+        f"{path}: its model info has no text prompt; export it again with cdsam-export")
     return info
 
 # %% ../nbs/44_runtime.ipynb #4f98e384

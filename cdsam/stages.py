@@ -28,14 +28,18 @@ def lora_targets(model: nn.Module, spec: StageSpec) -> dict[str, tuple[list, flo
     dino_cfg, sam_cfg, clip_cfg = lora_cfg['dino'], lora_cfg['sam'], lora_cfg['clip']
     out = dict.fromkeys(_parts(model))
     if spec.dino == 'lora':
-        out['backbone'] = (vit_last_blocks_targets(model.backbone.vit, dino_cfg['last_k_blocks'], dino_cfg['layers'], prefix='vit'),
+        targets = vit_last_blocks_targets(model.backbone.vit, dino_cfg['last_k_blocks'], dino_cfg['layers'],
+                                          prefix='vit')
+        out['backbone'] = (targets,
                            dino_cfg['r'] or rank, dino_cfg['alpha'] or alpha)
     if spec.sam == 'lora':
-        out['sam.mask_decoder'] = (sam_decoder_targets(sam_cfg['groups']), sam_cfg['r'] or rank, sam_cfg['alpha'] or alpha)
+        out['sam.mask_decoder'] = (sam_decoder_targets(sam_cfg['groups']), sam_cfg['r'] or rank,
+                                   sam_cfg['alpha'] or alpha)
     if spec.clip == 'lora':
         n_blocks = len(model.text_encoder.text.transformer.resblocks)
         last_k = clip_cfg['last_k_blocks']
-        if not 1 <= last_k <= n_blocks: raise ValueError(f"lora.clip.last_k_blocks={last_k} but the CLIP text transformer has {n_blocks} blocks (expected 1..{n_blocks})")
+        if not 1 <= last_k <= n_blocks: raise ValueError(
+            f"lora.clip.last_k_blocks={last_k} but the CLIP text transformer has {n_blocks} blocks (1..{n_blocks})")
         layers = '|'.join(re.escape(l) for l in clip_cfg['layers'])
         blocks = '|'.join(str(i) for i in range(n_blocks - last_k, n_blocks))
         out['text_encoder'] = ([rf"re:^text\.transformer\.resblocks\.(?:{blocks})\.(?:{layers})$"],
@@ -90,7 +94,9 @@ def apply_stage(model: nn.Module, spec: StageSpec) -> StageReport:
                if (have[n].r, have[n].alpha) != (want[1], want[2])}
         if odd:
             n, (r, a) = next(iter(odd.items()))
-            raise ValueError(f"{part}: {len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have r={r}, alpha={a}, but this stage's lora settings ask for r={want[1]}, alpha={want[2]}: set lora.r / lora.alpha (or the part's own r / alpha) to the previous stage's values")
+            asked = f"r={want[1]}, alpha={want[2]}"
+            was = f"{len(odd)} LoRA adapter(s) carried over from the previous stage (e.g. {n}) have r={r}, alpha={a}"
+            raise ValueError(f"{part}: {was}; this stage asks for {asked}: set lora.r / lora.alpha (or the part's own)")
         rep.injected[part] = []
         if want:
             todo = [n for n, m in module.named_modules() if isinstance(m, nn.Linear) and any(f(n) for f in match)

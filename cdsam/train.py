@@ -33,9 +33,9 @@ def parse_stages(text: str) -> list[int]:
 # %% ../nbs/41_train.ipynb #8a595356
 def train_parser() -> argparse.ArgumentParser:
     "The argument parser of `cdsam-train` (its `--help`)."
-    ap = argparse.ArgumentParser(prog='cdsam-train',
-        description="Train cdsam stages from a YAML config (dotted overrides after the options).",
-                                 epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 run.name=try1")
+    ap = argparse.ArgumentParser(
+        prog='cdsam-train', description="Train cdsam stages from a YAML config (dotted overrides after the options).",
+        epilog="example: cdsam-train --config configs/demo.yaml --stages 1-4 optim.lr=3e-4 run.name=try1")
     ap.add_argument('--config', required=True, help='YAML config (may use base: to inherit another)')
     ap.add_argument('--stages', default=None,
                     help="stage(s) to train: 2, 1-4 or 1,3 (default: the config's run.stages, else its stage.id)")
@@ -86,7 +86,10 @@ def run_lock(run: Path):
                 break
             except FileExistsError:
                 pid = _holder_alive(lock)
-                if pid and pid != os.getpid(): raise ValueError(f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock}): wait for it, or give another run.name; if no cdsam-train runs, delete {lock}") from None
+                if pid and pid != os.getpid():
+                    busy = f"run folder {run} is in use by another cdsam-train (pid {pid}, {lock})"
+                    fix = f"wait for it, or give another run.name; if no cdsam-train runs, delete {lock}"
+                    raise ValueError(f"{busy}: {fix}") from None
                 lock.unlink(missing_ok=True)                          # a stale lock: its process is gone
         else:
             raise ValueError(f"could not take the lock {lock} (other processes keep taking it): give another run.name")

@@ -47,7 +47,8 @@ class Letterbox:
 
     def points_to_image(self, xy) -> torch.Tensor:
         "Model-input points `(..., 2)` → image pixels."
-        return (torch.as_tensor(xy, dtype=torch.float) - torch.tensor([self.left, self.top], dtype=torch.float)) / self.scale
+        corner = torch.tensor([self.left, self.top], dtype=torch.float)
+        return (torch.as_tensor(xy, dtype=torch.float) - corner) / self.scale
 
     def boxes_to_model(self, b) -> torch.Tensor:
         "Image-pixel boxes `(..., 4)` (x0, y0, x1, y1) → model-input pixels."

