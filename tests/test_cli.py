@@ -45,7 +45,7 @@ def test_train_chain_writes_checkpoints_history_curves(data, tmp_path):
     assert '█' not in r.stdout and 'epoch  train_loss  valid_loss  dice  iou  time' in r.stdout      # a log: one line per epoch
 
 def test_train_interrupted_then_resumed(data, tmp_path):
-    c = tiny_config(data['voc'], tmp_path/'exp', optim=dict(epochs=40))
+    c = tiny_config(data['voc'], tmp_path/'exp', optim=dict(epochs=20))
     cfg = tmp_path/'c.yaml'; cfg.write_text(dump_config(c))
     latest = tmp_path/'exp'/'t'/'checkpoints'/'stage1'/'latest.pt'
     p = subprocess.Popen([shutil.which('cdsam-train'), '--config', str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -53,11 +53,11 @@ def test_train_interrupted_then_resumed(data, tmp_path):
     while not latest.is_file() and time.time() - t < 120 and p.poll() is None: time.sleep(0.2)
     time.sleep(0.5); p.kill(); p.wait()                           # a crash mid-run
     done = read_checkpoint(latest)['meta']['epoch']
-    assert 1 <= done < 40, done
+    assert 1 <= done < 20, done
     r = run_in_process('cdsam-train', '--config', cfg, '--resume')
     assert r.returncode == 0, r.stderr
     assert f'resumed after epoch {done}' in r.stdout
-    assert read_checkpoint(latest)['meta']['epoch'] == 40
+    assert read_checkpoint(latest)['meta']['epoch'] == 20
     assert not [f for f in latest.parent.iterdir() if f.name.startswith('.')]     # no temp files left
 
 def test_eval_voc(trained, data, tmp_path):

@@ -12,6 +12,13 @@ pytestmark = pytest.mark.slow          # trains models: the CI's slow step (pyte
 
 HERE = Path(__file__).parent
 
+def _free_port() -> int:
+    "A free TCP port: launchers run beside each other in the CI (the slow notebooks and tests), so none uses 29500."
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
 def _launch(cmd, audit, watch, timeout=300):
     env = {**os.environ, 'CDSAM_AUDIT': str(audit), 'CDSAM_WATCH': str(watch), 'OMP_NUM_THREADS': '1'}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
@@ -25,7 +32,7 @@ def test_torchrun_two_processes(tmp_path):
     cfg.write_text(dump_config(tiny_config(voc, tmp_path/'exp', optim=dict(epochs=2),
                                            data=dict(root=str(voc), resize=64, crop=56, batch_size=2))))
     audit = tmp_path/'audit'; audit.mkdir()
-    r = _launch([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '2', str(HERE/'ddp_worker.py'),
+    r = _launch([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '2', str(HERE/'ddp_worker.py'),
                  '--config', str(cfg), '--stages', '1-2'], audit, tmp_path/'exp')
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
     w0, w1 = (torch.load(audit/f'weights_rank{k}.pt', weights_only=True) for k in (0, 1))
@@ -54,6 +61,7 @@ def test_accelerate_launch_starts_a_gloo_group(tmp_path):
     exe = shutil.which('accelerate')
     assert exe, 'accelerate is not installed'
     r = _launch([exe, 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
+                 '--main_process_port', str(_free_port()),
                  '--dynamo_backend', 'no', str(probe)], tmp_path, tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = sorted(f.read_text() for f in tmp_path.glob('rank*.txt'))

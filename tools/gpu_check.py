@@ -125,7 +125,7 @@ def check_ddp(a, root: Path, wd: Path, rows: list, log):
     cfg['checkpoint'].update(save_best=False, save_latest=True)
     ids = sorted(p.stem for p in (root/'JPEGImages').iterdir())[:2 * a.batch]
     (root/'ids_ddp.txt').write_text(''.join(f'{i}\n' for i in ids))
-    launchers = {'torchrun': [sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node', '1']}
+    launchers = {'torchrun': [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node', '1']}
     # accelerate launch refuses --multi_gpu for one process, and its one-process launcher starts no group: the
     # launcher's rendezvous variables are set here, so accelerate's state (which fastai's distrib_ctx uses) starts one
     launchers['accelerate launch'] = [sys.executable, '-m', 'accelerate.commands.launch', '--num_processes', '1',
