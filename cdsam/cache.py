@@ -298,7 +298,7 @@ class CachedFeatureDataset(torch.utils.data.Dataset):
     def __init__(self, dataset: SegDataset, cache: FeatureCache, train: bool | None = None):
         if cache.masks is not None and len(cache.masks) != len(dataset):
             raise ValueError(
-                f"FeatureCache holds {len(cache.masks)} masks, the dataset {len(dataset)} records: build it from it")
+                f"FeatureCache holds {len(cache.masks)} masks but the dataset {len(dataset)} records: rebuild it")
         self.ds, self.cache = dataset.deterministic(), cache
         self.train = dataset.train if train is None else train
         self.records = self.ds.records

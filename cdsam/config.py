@@ -210,7 +210,7 @@ def load_config(cfg: str | Path | Mapping | None = None, overrides: Sequence[str
     for sid, entry in merged['per_stage'].items():
         moved = [k for k in ('name', 'output_dir') if k in (entry.get('run') or {})]
         if moved: raise ConfigError(
-            f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages; set run.{moved[0]} on top")
+            f"per_stage.{sid}.run.{moved[0]}: a run's folder is one for all its stages; set it at the top level")
         try: validate_config(merge_config(merged, entry))
         except ConfigError as e:
             raise ConfigError(str(e).replace("config key '", f"config key 'per_stage.{sid}.", 1)) from None
