@@ -107,9 +107,9 @@ def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = 
     # 'copy': the pretrained backbone the config names, whatever layout the start checkpoint has (merged or not)
     source = (pretrained_backbone(plan.model) if mode == 'copy' else None) or model.backbone
     if mode == 'copy' and source is model.backbone:
-        # so the teacher is the start checkpoint's backbone with its adapters off
-        warnings.warn("the 'copy' teacher: no pretrained DINO weights (model.dino.pretrained / checkpoint)",
-                      stacklevel=2)
+        warnings.warn(
+            "the 'copy' teacher: no DINO weights in model.dino.pretrained / checkpoint: the start's DINO, adapters off",
+            stacklevel=2)
     teacher = BackboneTeacher(source, mode, plan.loss.ema_momentum) if mode in ('copy', 'ema') else None
     report = apply_stage(model, plan.stage)
     if mode == 'lora_off': teacher = BackboneTeacher(model.backbone, mode)
