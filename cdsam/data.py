@@ -154,8 +154,8 @@ def _check_coco(coco, ann: Path, image_dir: Path) -> tuple[dict, dict]:
     need = dict(images=('id', 'file_name', 'height', 'width'), annotations=('image_id', 'category_id', 'segmentation'),
                 categories=('id', 'name'))
     for k, keys in need.items():
-        got = type(coco.get(k)).__name__ if k in coco else 'nothing'
         if not isinstance(coco.get(k), list):
+            got = type(coco.get(k)).__name__ if k in coco else 'nothing'
             raise ValueError(f"COCO annotations {ann}: '{k}' must be a list, got {got}")
         bad = next((e for e in coco[k] if not isinstance(e, dict) or any(x not in e for x in keys)), None)
         if bad is not None: raise ValueError(
@@ -621,9 +621,8 @@ def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
     if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate,
                                                                                   c.seed)
-    said = tuple(c.phrasings)
-    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=said) if r.prompt == c.text else r for r in rs]
-                                    for rs in (train, valid))
+    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r
+                                     for r in rs] for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
     for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
     if c.negative_rate: train = negative_records(train, c.negative_rate, c.seed, log)

@@ -56,9 +56,10 @@ def default_prompt(info: ModelInfo, option: str = '--text') -> str:
     """The text prompt a model answers when none is given (`info`: its `ModelInfo`): its run's `data.text`; a
     multi-class run (`data.classes`) never trained on that, so it has none and the error names the classes to choose
     from (`option` says where)."""
-    classes = ', '.join(repr(c) for c in (info.classes or [])[1:])
-    if info.classes: raise ValueError(
-        f"it was trained on the classes {classes} (data.classes), never on data.text {info.text!r}: give {option}")
+    if info.classes:
+        classes = ', '.join(repr(c) for c in info.classes[1:])
+        raise ValueError(
+            f"it was trained on the classes {classes} (data.classes), never on data.text {info.text!r}: give {option}")
     return info.text
 
 # %% ../nbs/40_inference.ipynb #92304d16
