@@ -69,6 +69,8 @@ class DinoBackbone(nn.Module):
         if not hasattr(self.vit, 'blocks') or not hasattr(self.vit, 'forward_intermediates'):
             raise ValueError(f"timm model '{name}' ({type(self.vit).__name__}) is not a plain ViT with `.blocks`")
         self.name, self.timm_kwargs = name, dict(timm_kwargs)           # (the feature cache's key names both)
+        # what `pretrained_copy` rebuilds
+        self.built_with = dict(img_size=img_size, pretrained=pretrained, checkpoint=checkpoint)
         self.num_prefix_tokens = int(getattr(self.vit, 'num_prefix_tokens', 1))
         self.embed_dim = int(self.vit.num_features)
         ps = self.vit.patch_embed.patch_size
@@ -89,6 +91,13 @@ class DinoBackbone(nn.Module):
         "Trade compute for memory: recompute block activations in the backward pass (stage 4)."
         self.vit.set_grad_checkpointing(enable)
         self.grad_checkpointing = enable
+
+    def pretrained_copy(self) -> DinoBackbone | None:
+        """A new backbone with the weights this one was built with (timm's `pretrained` or the `checkpoint` file),
+        whatever it has learnt since: a distillation teacher. None when it was built with none (random weights)."""
+        b = self.built_with
+        if not b['pretrained'] and b['checkpoint'] is None: return None
+        return DinoBackbone(self.name, out_indices=self.out_indices, **b, **self.timm_kwargs)
 
     def grid_size(self, hw: tuple[int, int]) -> tuple[int, int]:
         "Token grid `(h, w)` for an input of size `hw`, or a clear error when it does not fit the patch size."

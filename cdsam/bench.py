@@ -13,13 +13,14 @@ from typing import Callable, Mapping, Sequence
 import torch
 from torch import nn
 from fastai.callback.core import Callback
+from fastai.torch_core import set_seed
 from .config import load_config
 from .data import build_dataloaders
 from .learner import stage_learner, unwrap
 from .lora import merge_lora
 from .model import build_model
 from .stages import apply_stage
-from .plan import stage_spec, model_plan, data_plan
+from .plan import stage_spec, model_plan, data_plan, resolve_plan
 from .synthetic import make_synthetic_voc
 from .defaults import DEMO_CONFIG, BENCH_SECTIONS, BENCH_ALL_SECTIONS
 from .sam import sam_full_model
@@ -152,10 +153,16 @@ def _train_step(learn, device) -> tuple[Callable, int]:
         learn.opt.zero_grad()
     return step, len(yb)
 
+def _learner(dls, cfg: Mapping, **kwargs):
+    "`stage_learner` on `cfg`'s plan (AMP decided for the loaders' device) and a fresh model built from it."
+    plan = resolve_plan(cfg, device=getattr(dls, 'device', None))
+    set_seed(plan.run.seed)
+    return stage_learner(dls, plan, build_model(plan.model), verbose=False, **kwargs)
+
 def _quiet_learner(dls, cfg):
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        return stage_learner(dls, cfg, verbose=False)
+        return _learner(dls, cfg)
 
 # %% ../nbs/50_bench.ipynb #400b98cd
 def bench_stages(cfg: dict, dls, device, steps: int = 3, log: Callable = print) -> list[dict]:
@@ -198,7 +205,7 @@ def bench_cache(cfg: dict, dls, reps: int = 2, log: Callable = print, stage: int
     for mode in (None, 'memory'):
         c = _stage_cfg(cfg, stage, cache=dict(features=mode))
         t, et = time.perf_counter(), _EpochTimes()
-        learn = stage_learner(dls, c, verbose=False, cbs=[et]).cache_features(log=lambda *a: None)
+        learn = _learner(dls, c, cbs=[et]).cache_features(log=lambda *a: None)
         if mode: build = time.perf_counter() - t
         with learn.no_bar(), learn.no_logging(): learn.fit(reps + 1)
         out[mode] = min(et.times[1:])                                             # the first epoch warms up
@@ -275,7 +282,7 @@ def bench_lora(cfg: dict, device, batch_size: int = 4, reps: int = 5, log: Calla
 def bench_loop(cfg: dict, dls, reps: int = 3, log: Callable = print) -> list[dict]:
     """One stage-1 epoch with fastai's `learn.fit` vs a bare PyTorch loop doing the same work on the same model and
     loader."""
-    learn = stage_learner(dls, _stage_cfg(cfg, 1), verbose=False)
+    learn = _learner(dls, _stage_cfg(cfg, 1))
     learn.create_opt()
     clip = learn.plan.optim.clip_grad
     def bare():

@@ -6,7 +6,7 @@ Docs: https://cdsam.github.io/cdsam/distributed.html.md"""
 
 # %% ../nbs/33_distributed.ipynb #ee24b9e6
 from __future__ import annotations
-import os
+import os, socket
 from typing import Sequence
 import torch
 from torch.nn.parallel import DataParallel
@@ -14,7 +14,7 @@ from fastai.distributed import DistributedDL, DistributedTrainer, ParallelTraine
 from fastai.torch_core import num_distrib, default_device
 
 # %% auto #0
-__all__ = ['is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true', 'GroupDistributedDL',
+__all__ = ['is_distributed', 'process_group_device', 'setup_device', 'all_ranks_true', 'free_port', 'GroupDistributedDL',
            'GroupDistributedTrainer', 'split_by_sizes', 'PromptDataParallel', 'PromptParallelTrainer']
 
 # %% ../nbs/33_distributed.ipynb #5f4a8839
@@ -47,6 +47,13 @@ def all_ranks_true(flag: bool) -> bool:
     t = torch.tensor([int(bool(flag))], device=process_group_device())
     torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MIN)
     return bool(t.item())
+
+# %% ../nbs/33_distributed.ipynb #5cc5ab47
+def free_port(host: str = '127.0.0.1') -> int:
+    "A TCP port on `host` that nothing listens on now (the operating system picks it), for a launcher's rendezvous."
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
 
 # %% ../nbs/33_distributed.ipynb #89a0eef1
 class GroupDistributedDL(DistributedDL):

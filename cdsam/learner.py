@@ -18,7 +18,7 @@ from fastai.callback import schedule    # fastai's one-cycle schedule: adds Lear
 from fastai.callback.progress import ProgressCallback
 from fastai.torch_core import set_seed, rank_distrib, distrib_barrier
 from .plan import RunPlan, OptimPlan, resolve_plan
-from .model import build_model, CDSAM, random_weight_keys, pretrained_backbone
+from .model import build_model, CDSAM, random_weight_keys
 from .losses import CDSAMLoss, BackboneTeacher, random_patch_mask, mask_patches
 from .stages import apply_stage, param_groups, stage_table, StageReport
 from .checkpoint import read_checkpoint, restore_model, check_stage, as_checkpoint
@@ -29,6 +29,7 @@ from .cache import cached_dataloaders, frozen_prefix
 from .distributed import GroupDistributedTrainer, PromptParallelTrainer, is_distributed, setup_device
 from .callbacks import stage_callbacks, unwrap, plot_history, EpochLines
 from .fastai_metrics import Dice, IoU
+from .defaults import expect
 
 # %% auto #0
 __all__ = ['COMPILE_PARTS', 'StageModel', 'stage_model', 'compile_model', 'adamw_func', 'CDSAMLearner', 'stage_learner',
@@ -96,16 +97,16 @@ class StageModel(nn.Module):
         return out
 
 # %% ../nbs/35_learner.ipynb #06906ec8
-def stage_model(plan: RunPlan, model: CDSAM | None = None, start: dict | None = None,
+def stage_model(plan: RunPlan, model: CDSAM, start: dict | None = None,
                 resumed: bool = False) -> tuple[CDSAM, BackboneTeacher | None, StageReport]:
     """The plan's model in its stage, its distillation teacher and the `StageReport`; `start` a checkpoint to restore
     (`resumed`: this stage's)."""
-    model = build_model(plan.model) if model is None else model
+    expect(model, CDSAM, 'stage_model', 'build_model(plan.model)')
     if start is None: random_weight_keys(plan.model)               # warns once when DINO / SAM would train from random
     if start is not None: restore_model(model, start, str(start['path']))
     mode = plan.stage.teacher
-    # 'copy': the pretrained backbone the config names, whatever layout the start checkpoint has (merged or not)
-    source = (pretrained_backbone(plan.model) if mode == 'copy' else None) or model.backbone
+    # 'copy': the DINO weights the model was built with, whatever layout the start checkpoint has (merged or not)
+    source = (model.backbone.pretrained_copy() if mode == 'copy' else None) or model.backbone
     if mode == 'copy' and source is model.backbone:
         warnings.warn(
             "the 'copy' teacher: no DINO weights in model.dino.pretrained / checkpoint: the start's DINO, adapters off",
@@ -241,18 +242,18 @@ class CDSAMLearner(Learner):
 
 # %% ../nbs/35_learner.ipynb #240977ca
 def stage_learner(dls,                              # `build_dataloaders(plan.data, ...)` (see `cache_features`)
-                  plan: RunPlan | Mapping | int,    # a `RunPlan`, or a config / stage number for `resolve_plan`
-                  model: CDSAM | None = None,       # a built model (default: built from the plan's config)
+                  plan: RunPlan,                    # the stage's plan: `resolve_plan(cfg, stage)`
+                  model: CDSAM,                     # the model to train (`build_model(plan.model)`), as in `Learner`
                   init=None,                        # a previous stage's checkpoint (path, or `read_checkpoint`'s dict)
                   resume=None,                      # this stage's `latest` to continue (path or dict)
                   cbs=None,                         # extra callbacks, added after `stage_callbacks(plan, dls)`
                   verbose: bool = True,             # print the stage table
                  ) -> CDSAMLearner:                 # call `fit_stage()`; `plan`, `stage_report` and `group_names` on it
-    "A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW groups, metrics and callbacks."
-    plan = plan if isinstance(plan, RunPlan) else resolve_plan(plan, device=getattr(dls, 'device', None))
+    """A fastai `Learner` for one stage: the model put into the stage, its loss, AdamW groups, metrics and callbacks.
+    Seed before building the model (`set_seed(plan.run.seed)`, as `train_stage` does) to train as `cdsam-train` does."""
+    expect(plan, RunPlan, 'stage_learner', 'resolve_plan(cfg, stage)')
     if getattr(dls, 'stats', None) is None: raise ValueError(     # (checkpoints record it)
         "dls has no .stats, the (mean, std) of its images' normalisation: use build_dataloaders, or set dls.stats")
-    set_seed(plan.run.seed)
     ck = as_checkpoint(resume)                                    # read once, here (or by the caller)
     if ck is not None: check_stage(ck, plan.stage.id, str(ck['path']))
     model, teacher, report = stage_model(plan, model, ck or as_checkpoint(init), resumed=ck is not None)
@@ -292,7 +293,8 @@ def train_stage(cfg: Mapping, stage: int, init=None, resume: bool = False, log=p
         dls = build_dataloaders(plan.data, device=dev, prompt_mode=plan.prompt_mode)
         # every split it reads: cdsam-eval scores these
         if main and dls.splits: save_splits(dls.splits, plan.run.dir/'splits')
-        learn = stage_learner(dls, plan, init=init if res is None else None, resume=res,
+        set_seed(plan.run.seed)                                 # (the model's initialisation, then its adapters')
+        learn = stage_learner(dls, plan, build_model(plan.model), init=init if res is None else None, resume=res,
                               verbose=False).cache_features(log)
     if on_ready: on_ready()
     if done >= n: log(f"stage {stage}: already complete ({n} epochs) in {latest}")

@@ -30,9 +30,9 @@ from .plan import model_plan
 
 # %% auto #0
 __all__ = ['HUB_FORMAT', 'MODEL_CARD', 'TokenToMaskEmbedding', 'TokenProjection', 'TextToPrompt', 'CDSAM', 'build_backbone',
-           'pretrained_backbone', 'build_model', 'offline_config', 'rebuild_checkpoint', 'random_weight_keys',
-           'base_weights', 'hub_config', 'check_hub_folder', 'hub_weights', 'save_hub_folder', 'load_hub_folder',
-           'parameter_summary', 'format_summary']
+           'build_model', 'offline_config', 'rebuild_checkpoint', 'random_weight_keys', 'base_weights', 'hub_config',
+           'check_hub_folder', 'hub_weights', 'save_hub_folder', 'load_hub_folder', 'parameter_summary',
+           'format_summary']
 
 # %% ../nbs/13_model.ipynb #7fccb34c
 class TokenToMaskEmbedding(nn.Module):
@@ -231,11 +231,6 @@ def build_backbone(model: ModelPlan) -> DinoBackbone:
     return DinoBackbone(dino.name, img_size=dino.img_size, pretrained=dino.pretrained,
                         checkpoint=resolve_weights(dino.checkpoint),
                         out_indices=dino.out_indices, grad_checkpointing=dino.grad_checkpointing, **(dino.kwargs or {}))
-
-def pretrained_backbone(model: ModelPlan) -> DinoBackbone | None:
-    """A fresh `build_backbone` when the model names DINO weights (`pretrained` or `checkpoint`); None when it names
-    none."""
-    return build_backbone(model) if model.dino.pretrained or model.dino.checkpoint is not None else None
 
 def build_model(model: ModelPlan) -> CDSAM:
     """Build a `CDSAM` from a `ModelPlan` (`plan.model`; `model_plan(cfg)` makes one from a config or its `model`

@@ -6,18 +6,12 @@ from pathlib import Path
 import torch
 from conftest import tiny_config
 from cdsam.config import dump_config
+from cdsam.distributed import free_port
 from cdsam.synthetic import make_synthetic_voc
 
 pytestmark = pytest.mark.slow          # trains models: the CI's slow step (pytest -m slow)
 
 HERE = Path(__file__).parent
-
-def _free_port() -> int:
-    "A free TCP port: launchers run beside each other in the CI (the slow notebooks and tests), so none uses 29500."
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 def _launch(cmd, audit, watch, timeout=300):
     env = {**os.environ, 'CDSAM_AUDIT': str(audit), 'CDSAM_WATCH': str(watch), 'OMP_NUM_THREADS': '1'}
@@ -61,7 +55,7 @@ def test_accelerate_launch_starts_a_gloo_group(tmp_path):
     exe = shutil.which('accelerate')
     assert exe, 'accelerate is not installed'
     r = _launch([exe, 'launch', '--multi_gpu', '--num_processes', '2', '--num_machines', '1', '--mixed_precision', 'no',
-                 '--main_process_port', str(_free_port()),
+                 '--main_process_port', str(free_port()),
                  '--dynamo_backend', 'no', str(probe)], tmp_path, tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     lines = sorted(f.read_text() for f in tmp_path.glob('rank*.txt'))

@@ -95,11 +95,11 @@ def test_no_long_lines():
 
 def test_one_currency_below_the_edges():
     """Issue #33, point 2: no library signature takes a typed section *or* a mapping, except the edges that convert a
-    config: `stage_learner` (a plan, a config or a stage number), `model_plan` / `data_plan`."""
+    config: `model_plan` / `data_plan` (`stage_learner` takes a `RunPlan` and a built model)."""
     import cdsam.defaults, cdsam.plan
     typed = {n for n, o in vars(cdsam.defaults).items() if isinstance(o, type) and issubclass(o, cdsam.defaults.Section)}
     typed |= {'RunPlan', 'StageSpec', 'OptimPlan', 'EvalPlan', 'RunSpec', 'CheckpointPlan'}
-    edges = {'stage_learner', 'model_plan', 'data_plan'}
+    edges = {'model_plan', 'data_plan'}
     both = []
     for mod, src in SOURCES.items():
         for n in ast.walk(ast.parse(src)):

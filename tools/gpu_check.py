@@ -12,14 +12,16 @@ from pathlib import Path
 
 import torch
 from fastai.callback.core import Callback
+from fastai.torch_core import set_seed
 from cdsam.bench import bench_config, device_name, PeakMemory
 from cdsam.config import load_config, dump_config
 from cdsam.data import build_dataloaders
+from cdsam.distributed import free_port
 from cdsam.defaults import TINY_MODEL_CFG
 from cdsam.files import write_csv
 from cdsam.learner import stage_learner
 from cdsam.model import build_model
-from cdsam.plan import model_plan, data_plan
+from cdsam.plan import model_plan, data_plan, resolve_plan
 from cdsam.synthetic import make_synthetic_voc
 
 HERE = Path(__file__).resolve().parent
@@ -68,7 +70,9 @@ def stage_run(base: dict, root: Path, device, stage: int, dtype: str | None, bat
     timer = StepTimes()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        learn = stage_learner(dls, c, verbose=False, cbs=[timer])
+        plan = resolve_plan(c, device=device)
+        set_seed(plan.run.seed)
+        learn = stage_learner(dls, plan, build_model(plan.model), verbose=False, cbs=[timer])
         if cached: learn.cache_features(log=lambda *a: None)
     with PeakMemory(device) as peak, learn.no_bar(), learn.no_logging(): learn.fit(1)    # CUDA allocator peak (CPU: RSS)
     losses = [float(l) for l in learn.recorder.losses]
@@ -110,13 +114,6 @@ def check_stages(a, root: Path, rows: list, log):
                 if a.device != 'cpu': torch.cuda.empty_cache()
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def check_ddp(a, root: Path, wd: Path, rows: list, log):
     "Two training steps under torchrun (and accelerate launch), one process, saving a checkpoint that is reloaded."
     cfg = bench_config(model_config(True, '', 0) if a.tiny else model_config(False, a.dinos[0], a.size), root, a.batch)
@@ -130,7 +127,7 @@ def check_ddp(a, root: Path, wd: Path, rows: list, log):
     # launcher's rendezvous variables are set here, so accelerate's state (which fastai's distrib_ctx uses) starts one
     launchers['accelerate launch'] = [sys.executable, '-m', 'accelerate.commands.launch', '--num_processes', '1',
                                       '--num_machines', '1', '--mixed_precision', 'no', '--dynamo_backend', 'no']
-    rendezvous = dict(WORLD_SIZE='1', RANK='0', LOCAL_RANK='0', LOCAL_WORLD_SIZE='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(_free_port()))
+    rendezvous = dict(WORLD_SIZE='1', RANK='0', LOCAL_RANK='0', LOCAL_WORLD_SIZE='1', MASTER_ADDR='127.0.0.1', MASTER_PORT=str(free_port()))
     for name, launch in launchers.items():
         out = wd/f"ddp_{name.split()[0]}"
         c = copy.deepcopy(cfg)
