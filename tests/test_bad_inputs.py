@@ -3,7 +3,6 @@ input gets one line that names the file, key or option and what was expected. `C
 words the one-line message must contain."""
 import csv, json, os, pickle, shutil
 from pathlib import Path
-import numpy as np
 import pytest, torch
 from PIL import Image
 from conftest import run_in_process, tiny_config

@@ -65,6 +65,7 @@ def test_console_scripts_have_their_own_modules():
     for target in scripts.values():
         assert not hasattr(cdsam.cli, target.split(':')[1]), target
     from cdsam.learner import stage_learner                     # the import path users write in scripts
+    assert stage_learner.__module__ == 'cdsam.learner'
     from cdsam.views import IMAGENET_STATS
     from cdsam.data import IMAGENET_STATS as from_data
     assert from_data is IMAGENET_STATS

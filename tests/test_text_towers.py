@@ -1,7 +1,6 @@
 """Issue #35 (first part): a Hugging Face sentence encoder as the text tower (model.clip.kind: sentence), trained,
 saved, rebuilt from its checkpoint and recorded in ModelInfo and Hub folders; the packaged real MiniLM when installed."""
 import copy
-from pathlib import Path
 import numpy as np
 import pytest, torch
 from conftest import run_in_process, tiny_config
