@@ -1,4 +1,4 @@
-"""The fastai `Learner` of one stage, shaped like `vision_learner`, and the chain of stages `cdsam-train` runs.
+"""The fastai `Learner` of one stage, shaped like `Learner(dls, model)`, and the chain of stages `cdsam-train` runs.
 
 Docs: https://cdsam.github.io/cdsam/learner.html.md"""
 
