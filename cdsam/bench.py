@@ -443,7 +443,7 @@ def bench_data(cfg: dict, workdir, counts: Sequence[int] = (100, 400), log: Call
                   note=f'{lo} -> {hi} images; {build[lo] / lo * 1e3:.1f} ms/image at {lo}')]
     log(f"data: load {rows[0]['value']:.1f} img/s (0 workers), {rows[1]['value']:.1f} (2 workers); "
         f"cache build {cache_rate:.1f} img/s; one more image: load {one_load * 1e3:.1f} ms, "
-            f"cache {one_cache * 1e3:.1f} ms")
+        f"cache {one_cache * 1e3:.1f} ms")
     return rows
 
 # %% ../nbs/50_bench.ipynb #583077cd

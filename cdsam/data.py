@@ -621,8 +621,9 @@ def data_records(c: DataPlan, prompt_mode: str = 'text', log=print,
             if name and name != 'all' and Path(str(name)).suffix != '.txt' and recs: made.setdefault(name, recs)
     if fmt == 'voc' and c.classes and c.absent_rate: train = absent_class_records(train, c.classes, c.absent_rate,
                                                                                   c.seed)
-    if c.phrasings: train, valid = ([dataclasses.replace(r, phrasings=tuple(c.phrasings)) if r.prompt == c.text else r
-                                     for r in rs] for rs in (train, valid))
+    said = tuple(c.phrasings)                        # (once, not per record)
+    if said: train, valid = ([dataclasses.replace(r, phrasings=said) if r.prompt == c.text else r for r in rs]
+                             for rs in (train, valid))
     if c.unlabelled_dir: train = train + folder_records(c.unlabelled_dir, None, c.text, c.skip_bad, log)
     for i, src in enumerate(c.sources): train = train + _source_records(c, i, src, prompt_mode, log)
     if c.negative_rate: train = negative_records(train, c.negative_rate, c.seed, log)

@@ -165,8 +165,7 @@ class CDSAMLearner(Learner):
             warnings.warn(f"nothing to do: the run already completed {start_epoch} of {n_epoch} epochs")
             return
         schedule.Learner.fit_one_cycle(self, n_epoch, lr_max=lr_max, div=div, div_final=div_final, pct_start=pct_start,
-                                       wd=wd,
-                              moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
+                                       wd=wd, moms=moms, cbs=cbs, reset_opt=reset_opt, start_epoch=start_epoch)
 
     def fit_stage(self, **kwargs):
         """Train this stage (`fit_one_cycle`, its epochs and group LRs): under `distrib_ctx` when launched on several

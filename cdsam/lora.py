@@ -259,8 +259,8 @@ def apply_lora_config(model: nn.Module, layers: dict, source: str = 'LoRA config
     for n, c in layers.items():
         if n in have:
             if (have[n].r, have[n].alpha) != (c['r'], c['alpha']):
-                model = f"r={have[n].r}, alpha={have[n].alpha}"
-                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there, {model} in the model")
+                ours = f"r={have[n].r}, alpha={have[n].alpha}"
+                raise ValueError(f"{source}: layer {n} has r={c['r']}, alpha={c['alpha']} there, {ours} in the model")
             continue
         try: inject_lora(model, ['re:^' + re.escape(n) + '$'], r=c['r'], alpha=c['alpha'], dropout=c.get('dropout', 0.),
                          rank_dropout=c.get('rank_dropout', 0.))

@@ -243,8 +243,7 @@ def build_model(model: ModelPlan) -> CDSAM:
             "model.clip.kind: sentence needs model.clip.checkpoint: a sentence encoder folder or packaged:minilm")
         text = SentenceTextEncoder(resolve_weights(clip.checkpoint), templates=clip.templates)
     else: text = ClipTextEncoder(clip.name, pretrained=clip.pretrained, checkpoint=clip.checkpoint,
-                                 templates=clip.templates,
-                                 model_cfg=clip.model_cfg)
+                                 templates=clip.templates, model_cfg=clip.model_cfg)
     sam = SamDecoder(sam_cfg.type, checkpoint=resolve_weights(sam_cfg.checkpoint), **(sam_cfg.dims or {}))
     return CDSAM(backbone, text, sam, text_tokens=proj.text_tokens, text_hidden=proj.text_hidden,
                  multimask=sam_cfg.multimask)

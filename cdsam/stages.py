@@ -30,8 +30,7 @@ def lora_targets(model: nn.Module, spec: StageSpec) -> dict[str, tuple[list, flo
     if spec.dino == 'lora':
         targets = vit_last_blocks_targets(model.backbone.vit, dino_cfg['last_k_blocks'], dino_cfg['layers'],
                                           prefix='vit')
-        out['backbone'] = (targets,
-                           dino_cfg['r'] or rank, dino_cfg['alpha'] or alpha)
+        out['backbone'] = (targets, dino_cfg['r'] or rank, dino_cfg['alpha'] or alpha)
     if spec.sam == 'lora':
         out['sam.mask_decoder'] = (sam_decoder_targets(sam_cfg['groups']), sam_cfg['r'] or rank,
                                    sam_cfg['alpha'] or alpha)

@@ -320,9 +320,8 @@ def make_synthetic_drive(root: str | Path,                 # the folder that get
 # %% ../nbs/20_synthetic.ipynb #70cd6879
 def make_tiny_sentence_encoder(folder: str | Path,                 # the Hugging Face model folder to write
                                words: Sequence[str] = ('skin', 'lesion', 'mole', 'melanoma', 'retinal', 'blood',
-                                                       'vessels',
-                                                       'a', 'photo', 'of', 'the', 'car', 'dark', 'spot', 'fundus',
-                                                       'image'),
+                                                       'vessels', 'a', 'photo', 'of', 'the', 'car', 'dark', 'spot',
+                                                       'fundus', 'image'),
                                width: int = 32, seed: int = 0) -> Path:
     """A random BERT (one layer, `width` wide) with a WordPiece vocabulary of `words`, saved as a Hugging Face folder in
     the layout all-MiniLM-L6-v2 ships in: the tests' stand-in for `packaged:minilm` (needs transformers)."""

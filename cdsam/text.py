@@ -84,8 +84,8 @@ class ClipTextEncoder(PromptEncoder):
         cfg = model_cfg or open_clip.get_model_config(name)
         if cfg is None: raise ValueError(f"unknown open_clip model '{name}'; e.g. {open_clip.list_models()[:8]} ...")
         pcfg = open_clip.get_pretrained_cfg(name, pretrained) if pretrained else {}
-        tags = open_clip.list_pretrained_tags_by_model(name)
         if pretrained and not pcfg:
+            tags = open_clip.list_pretrained_tags_by_model(name)
             raise ValueError(f"open_clip has no pretrained tag '{pretrained}' for {name}: {tags}")
         quick_gelu = bool(cfg.get('quick_gelu', False) or pcfg.get('quick_gelu', False))
         self.text = _build_text_tower(cfg['embed_dim'], cfg['text_cfg'], quick_gelu=quick_gelu)
